@@ -1,0 +1,125 @@
+// pigeon/smtp/session.hpp: the sans-I/O SMTP server session (submission and inbound roles).
+//
+// Contract: a Session never does I/O, never reads a clock or a random source and never
+// blocks. The driver (the Asio connection loop in src/net, the simulator in sim/, a test)
+// feeds it bytes and events and carries out the actions it returns, in order:
+//
+//   start()      -> the 220 greeting
+//   put(bytes)   -> actions; bytes are buffered, commands processed strictly in order
+//                   (PIPELINING, RFC 2920), replies batched into as few Send actions as can be
+//   put_eof()    -> actions (the peer closed)
+//   on(event)    -> actions; each asynchronous action below is answered by exactly one event
+//
+// Asynchronous requests (one outstanding at a time; input is held until it is answered):
+//   BeginTls       -> TlsReady           the driver wraps the transport in TLS
+//   Authenticate   -> AuthResult         the driver checks the credentials
+//   CheckSender    -> Verdict            MAIL FROM policy (SPF, sender ownership, ...)
+//   CheckRecipient -> Verdict            RCPT TO policy (local recipient, anti-relay, ...)
+//   CheckMessage   -> Verdict            end of DATA, before the final reply (DKIM, DMARC)
+//   Enqueue        -> Enqueued | EnqueueFailed   the 250 is sent only after Enqueued
+// Timeout and Shutdown may arrive at any time: 421 and Close.
+//
+// Each role is an explicit Boost.MSM machine in its own translation unit
+// (inbound_machine.cpp, submission_machine.cpp); its transition table is checked against
+// spec/machines/<role>.tsv by tests/smtp/machine_table_test.cpp.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/envelope.hpp"
+#include "core/reply.hpp"
+
+namespace pigeon::smtp {
+
+enum class Role { submission, inbound };
+const char* role_name(Role role);
+
+struct SessionConfig {
+    Role role = Role::inbound;
+    std::string hostname = "localhost";          // our name in the greeting, EHLO and Received:
+    std::uint64_t max_message_octets = 25 * 1024 * 1024;  // advertised as SIZE (RFC 1870)
+    std::size_t max_recipients = 100;            // per transaction, >= 100 (RFC 5321 4.5.3.1.8)
+    bool tls_available = false;                  // a certificate is loaded: offer STARTTLS
+    bool tls_active = false;                     // implicit TLS (port 465): TLS from the start
+    bool auth_without_tls = false;               // submission: allow AUTH in clear (tests only)
+    // After this many error replies (4xx/5xx to commands, rejected recipients included) the
+    // session answers 421 4.7.0 and closes: dictionary and garbage floods end early. 0 = no limit.
+    std::size_t max_errors = 20;
+    const core::Clock* clock = nullptr;          // required: dates the Received: header
+    // Optional observer of every line sent and received and every state change
+    // ("C: ...", "S: ...", "state: A -> B"): transcripts and logs.
+    std::function<void(std::string_view)> trace;
+};
+
+struct PeerInfo {
+    std::string address = "127.0.0.1";  // client IP address, as text
+};
+
+// ---- actions (session -> driver) ----
+struct Send { std::string bytes; };
+struct BeginTls {};  // start the TLS handshake (the answer to STARTTLS was sent)
+struct Authenticate {
+    std::string mechanism;  // "PLAIN" or "LOGIN"
+    std::string authzid;    // requested authorization identity (PLAIN), may be empty
+    std::string authcid;    // the user name
+    std::string password;
+};
+struct CheckSender { core::Envelope envelope; };                       // reverse_path set
+struct CheckRecipient { core::Envelope envelope; core::Path recipient; };
+struct CheckMessage { core::Envelope envelope; std::shared_ptr<const std::string> message; };
+struct Enqueue {
+    core::Envelope envelope;
+    std::shared_ptr<const std::string> message;  // with our Received: (and the verdict's prepend)
+    std::string folder;                          // the verdict's folder hint ("Junk"), may be empty
+};
+struct Close {};
+using Action = std::variant<Send, BeginTls, Authenticate, CheckSender, CheckRecipient,
+                            CheckMessage, Enqueue, Close>;
+
+// ---- events (driver -> session) ----
+struct TlsReady { static constexpr const char* name = "TlsReady"; };
+struct AuthResult {
+    static constexpr const char* name = "AuthResult";
+    enum class Outcome { ok, bad_credentials, temporary_failure };
+    Outcome outcome = Outcome::ok;
+    std::string identity;  // the authenticated user when ok
+};
+struct Verdict {
+    static constexpr const char* name = "Verdict";
+    bool accept = true;
+    std::optional<core::Reply> reply;  // replaces the default reply (required when rejecting)
+    std::string prepend;               // CheckMessage: header fields to prepend (CRLF-terminated)
+    std::string folder;                // CheckMessage: delivery folder hint ("Junk"), may be empty
+};
+struct Enqueued { static constexpr const char* name = "Enqueued"; std::string queue_id; };
+struct EnqueueFailed { static constexpr const char* name = "EnqueueFailed"; std::string reason; };
+struct Timeout { static constexpr const char* name = "Timeout"; };
+// The server is stopping: 421 4.3.2 and Close (RFC 5321 3.8). The driver sends it to sessions
+// that are between transactions, and to the rest when its grace period ends.
+struct Shutdown { static constexpr const char* name = "Shutdown"; };
+using Event =
+    std::variant<TlsReady, AuthResult, Verdict, Enqueued, EnqueueFailed, Timeout, Shutdown>;
+
+class Session {
+public:
+    virtual ~Session() = default;
+    virtual std::vector<Action> start() = 0;
+    virtual std::vector<Action> put(std::string_view bytes) = 0;
+    virtual std::vector<Action> put_eof() = 0;
+    virtual std::vector<Action> on(const Event& event) = 0;
+    virtual bool closed() const = 0;
+    virtual std::string_view state() const = 0;  // current machine state, e.g. "Greeted"
+    // No transaction is in progress and nothing is awaited: a Shutdown now loses nothing.
+    virtual bool idle() const = 0;
+};
+
+std::unique_ptr<Session> make_session(SessionConfig config, PeerInfo peer);
+
+}  // namespace pigeon::smtp

@@ -1,0 +1,556 @@
+#include "smtp/session_core.hpp"
+
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "core/limits.hpp"
+
+namespace pigeon::smtp::detail {
+namespace {
+
+// More unprocessed input than this while the session waits on the driver (a check, the
+// spool, a TLS handshake) is not pipelining but abuse: RFC 2920 groups are a few commands.
+constexpr std::size_t max_pending_input_octets = 1024 * 1024;
+// Processed input is dropped from the buffer's front once it is this large (or all used).
+constexpr std::size_t compact_threshold_octets = 64 * 1024;
+
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+overloaded(F...) -> overloaded<F...>;
+
+// A policy's verdict may bring its own reply; one of the wrong class is a driver bug, and the
+// client must still get a reply that matches what the session does.
+core::Reply verdict_reply(const Verdict& v, core::Reply fallback) {
+    if (!v.reply) return fallback;
+    if (v.accept != v.reply->positive()) return fallback;
+    return *v.reply;
+}
+
+}  // namespace
+
+SessionBase::SessionBase(SessionConfig config, PeerInfo peer)
+    : config_(std::move(config)), peer_(std::move(peer)) {
+    if (config_.clock == nullptr) throw std::invalid_argument("SessionConfig.clock is required");
+    if (config_.max_recipients == 0) throw std::invalid_argument("max_recipients must be >= 1");
+    tls_active_ = config_.tls_active;
+}
+
+// ---------------------------------------------------------------- driver interface
+
+std::vector<Action> SessionBase::start() {
+    reply(core::Reply(220, std::nullopt, {config_.hostname + " ESMTP Pigeon"}));
+    flush();
+    return take_actions();
+}
+
+std::vector<Action> SessionBase::put(std::string_view bytes) {
+    if (closed_) return {};
+    if (input_ == Input::tls_handshake) {
+        // Bytes the driver hands over before TlsReady were sent in clear after our 220 to
+        // STARTTLS: never act on them (CVE-2011-0411).
+        trace("C: ", "<" + std::to_string(bytes.size()) + " octets discarded during TLS handshake>");
+        return {};
+    }
+    in_.append(bytes);
+    if (in_.size() - in_pos_ > max_pending_input_octets && input_ == Input::waiting) {
+        reply(core::Reply(421, "4.7.0", config_.hostname + " Error: too much pipelined input"));
+        close_session();
+    } else {
+        pump();
+    }
+    flush();
+    return take_actions();
+}
+
+std::vector<Action> SessionBase::put_eof() {
+    if (closed_) return {};
+    trace("C: ", "<end of input>");
+    close_session();
+    return take_actions();
+}
+
+std::vector<Action> SessionBase::on(const Event& event) {
+    if (closed_) return {};
+    if (std::holds_alternative<Timeout>(event)) {
+        // RFC 5321 4.5.3.2: the server may close after its timeout, with 421 (4.2.2).
+        reply(core::Reply(421, "4.4.2", config_.hostname + " Error: timeout exceeded"));
+        close_session();
+        return take_actions();
+    }
+    if (std::holds_alternative<Shutdown>(event)) {
+        // RFC 5321 3.8: a server that must shut down answers 421 and closes.
+        reply(core::Reply(421, "4.3.2", config_.hostname + " Service shutting down"));
+        close_session();
+        return take_actions();
+    }
+    const Awaiting expected = std::visit(
+        overloaded{
+            [](const TlsReady&) { return Awaiting::tls; },
+            [](const AuthResult&) { return Awaiting::auth; },
+            [this](const Verdict&) {
+                return awaiting_ == Awaiting::sender || awaiting_ == Awaiting::recipient ||
+                               awaiting_ == Awaiting::message
+                           ? awaiting_
+                           : Awaiting::sender;
+            },
+            [](const Enqueued&) { return Awaiting::enqueue; },
+            [](const EnqueueFailed&) { return Awaiting::enqueue; },
+            [](const Timeout&) { return Awaiting::nothing; },
+            [](const Shutdown&) { return Awaiting::nothing; },
+        },
+        event);
+    if (expected != awaiting_) {
+        // An answer to a question the session did not ask: a driver bug, never the client's.
+        trace("!: ", "ignored an event the session was not waiting for");
+        return {};
+    }
+    awaiting_ = Awaiting::nothing;
+    input_ = Input::commands;
+    std::visit(
+        overloaded{
+            [](const Timeout&) {},
+            [](const Shutdown&) {},
+            [this](const auto& e) { fire(MachineEvent{e}); },
+        },
+        event);
+    pump();
+    flush();
+    return take_actions();
+}
+
+// ---------------------------------------------------------------- input
+
+void SessionBase::pump() {
+    while (true) {
+        const std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
+        if (input_ == Input::waiting || input_ == Input::tls_handshake || input_ == Input::closed ||
+            avail.empty())
+            break;
+
+        if (input_ == Input::data) {
+            in_pos_ += data_->put(avail);
+            if (!data_->done()) continue;  // consumed everything; loop ends on empty input
+            const auto status = data_->status();
+            trace("C: ", "<message: " + std::to_string(data_->message_octets()) +
+                             " octets, end of data>");
+            input_ = Input::commands;
+            if (status == DataReader::Status::ok)
+                fire(DataComplete{});
+            else
+                fire(DataRejected{status});
+            continue;
+        }
+
+        // Command and SASL lines end only at CRLF; a bare CR or LF is part of the line and
+        // the parser rejects it (RFC 5321 2.3.8).
+        const auto crlf = avail.find("\r\n");
+        if (crlf == std::string_view::npos) {
+            if (avail.size() > core::auth_line_max_octets) {
+                // Longer than any legal line: drop it, keep a trailing CR (it may start the
+                // CRLF), and answer once its end arrives so replies stay in order.
+                discarding_line_ = true;
+                const bool keep_cr = avail.back() == '\r';
+                in_.clear();
+                in_pos_ = 0;
+                if (keep_cr) in_.push_back('\r');
+            }
+            break;
+        }
+        const std::string line(avail.substr(0, crlf));
+        in_pos_ += crlf + 2;
+        if (discarding_line_) {
+            discarding_line_ = false;
+            trace("C: ", "<over-long line discarded>");
+            if (input_ == Input::sasl) {
+                input_ = Input::commands;
+                SaslStep step;
+                step.outcome = SaslStep::Outcome::too_long;
+                fire(SaslResponse{step});
+            } else {
+                reply(core::Reply(500, "5.5.2", "Line too long"));
+            }
+            continue;
+        }
+        handle_line(line);
+    }
+    if (in_pos_ == in_.size() || in_pos_ > compact_threshold_octets) {
+        in_.erase(0, in_pos_);
+        in_pos_ = 0;
+    }
+}
+
+void SessionBase::handle_line(std::string_view line) {
+    if (input_ == Input::sasl) {
+        trace("C: ", "<SASL response>");  // credentials never reach a log
+        input_ = Input::commands;
+        fire(SaslResponse{sasl_continue(sasl_, line)});
+        return;
+    }
+    trace("C: ", line);
+    CommandSyntax syntax;
+    syntax.utf8_recipients = envelope_.smtputf8;
+    auto parsed = parse_command(line, syntax);
+    if (auto* error = std::get_if<core::Reply>(&parsed)) {
+        reply(*error);
+        return;
+    }
+    handle_command(std::get<Command>(std::move(parsed)));
+}
+
+void SessionBase::handle_command(Command&& command) {
+    // NOOP, HELP, VRFY, EXPN and QUIT mean the same in every state (RFC 5321 4.1.4), so they
+    // are answered here rather than repeated in every row of every table.
+    std::visit(
+        overloaded{
+            [this](const Noop&) { reply(core::Reply(250, "2.0.0", "OK")); },
+            [this](const Help&) { reply(core::Reply(214, "2.0.0", help_text())); },
+            [this](const Vrfy&) {
+                // RFC 5321 3.5.3: 252 when the server will not verify but will accept.
+                reply(core::Reply(252, "2.0.0",
+                                  "Cannot VRFY user, but will accept message and attempt delivery"));
+            },
+            [this](const Expn&) { reply(core::Reply(502, "5.5.1", "EXPN not implemented")); },
+            [this](const Quit&) {
+                reply(core::Reply(221, "2.0.0", config_.hostname + " closing connection"));
+                close_session();
+            },
+            [this](const Auth& a) {
+                AuthEvent e;
+                static_cast<Auth&>(e) = a;
+                e.step = sasl_begin(a);
+                fire(e);
+            },
+            [this](const auto& c) { fire(MachineEvent{c}); },
+        },
+        command);
+}
+
+// ---------------------------------------------------------------- output
+
+void SessionBase::reply(const core::Reply& r) {
+    if (r.code >= 400 && r.code != 421 && config_.max_errors > 0 &&
+        ++errors_ >= config_.max_errors && !closed_) {
+        // This reply is the last straw: send it, then 421 and close (like Postfix's
+        // smtpd_hard_error_limit). Input still buffered is never looked at.
+        reply_text(r);
+        reply_text(core::Reply(421, "4.7.0", config_.hostname + " Error: too many errors"));
+        close_session();
+        return;
+    }
+    reply_text(r);
+}
+
+void SessionBase::reply_text(const core::Reply& r) {
+    std::string text = core::format_reply(r);
+    if (config_.trace) {
+        std::size_t start = 0;
+        while (start < text.size()) {
+            auto end = text.find("\r\n", start);
+            trace("S: ", std::string_view(text).substr(start, end - start));
+            start = end + 2;
+        }
+    }
+    out_ += text;
+}
+
+void SessionBase::emit(Action action) {
+    flush();
+    actions_.push_back(std::move(action));
+}
+
+void SessionBase::flush() {
+    if (out_.empty()) return;
+    actions_.push_back(Send{std::move(out_)});
+    out_.clear();
+}
+
+std::vector<Action> SessionBase::take_actions() { return std::exchange(actions_, {}); }
+
+void SessionBase::await(Awaiting what) {
+    awaiting_ = what;
+    input_ = what == Awaiting::tls ? Input::tls_handshake : Input::waiting;
+}
+
+void SessionBase::close_session() {
+    emit(Close{});
+    closed_ = true;
+    input_ = Input::closed;
+    in_.clear();
+    in_pos_ = 0;
+}
+
+void SessionBase::trace(std::string_view prefix, std::string_view text) const {
+    if (!config_.trace) return;
+    std::string line;
+    line.reserve(prefix.size() + text.size());
+    line.append(prefix).append(text);
+    config_.trace(line);
+}
+
+std::string SessionBase::help_text() const {
+    std::string text = "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP";
+    if (tls_offered()) text += " STARTTLS";
+    if (config_.role == Role::submission) text += " AUTH";
+    return text;
+}
+
+// RFC 5321 4.4 Time-stamp-line, with the RFC 3848 / RFC 6531 protocol names.
+std::string SessionBase::received_header() const {
+    std::string protocol = envelope_.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
+    if (esmtp_ || envelope_.smtputf8) {
+        if (tls_active_) protocol += "S";
+        if (!auth_identity_.empty()) protocol += "A";
+    }
+    const std::string& addr = peer_.address;
+    const std::string literal =
+        addr.find(':') != std::string::npos ? "[IPv6:" + addr + "]" : "[" + addr + "]";
+    std::string h = "Received: from " + helo_ + " (" + literal + ")\r\n\tby " + config_.hostname +
+                    " (Pigeon) with " + protocol;
+    if (envelope_.recipients.size() == 1 &&
+        envelope_.recipients.front().kind == core::Path::Kind::mailbox)
+        h += "\r\n\tfor " + envelope_.recipients.front().to_string();
+    h += "; " + core::format_rfc5322_date(config_.clock->now_unix_seconds()) + "\r\n";
+    return h;
+}
+
+// ---------------------------------------------------------------- guards
+
+bool SessionBase::idle() const {
+    return !closed_ && awaiting_ == Awaiting::nothing && input_ == Input::commands &&
+           (state_ == std::string_view("Connected") || state_ == std::string_view("Greeted") ||
+            state_ == std::string_view("Authenticated"));
+}
+
+bool SessionBase::tls_offered() const { return config_.tls_available && !tls_active_; }
+
+bool SessionBase::size_within_limit(const Mail& m) const {
+    return !m.params.size || *m.params.size <= config_.max_message_octets;
+}
+
+bool SessionBase::below_recipient_limit() const {
+    return envelope_.recipients.size() < config_.max_recipients;
+}
+
+bool SessionBase::auth_allowed_here() const { return tls_active_ || config_.auth_without_tls; }
+
+// ---------------------------------------------------------------- actions
+
+void SessionBase::enter_state(const char* name) {
+    if (std::string_view(state_) != name) trace("state: ", std::string(state_) + " -> " + name);
+    state_ = name;
+}
+
+void SessionBase::send_ehlo(const Ehlo& e) {
+    envelope_ = {};  // EHLO in a transaction resets it (RFC 5321 4.1.4)
+    esmtp_ = true;
+    helo_ = e.domain.text();
+    std::vector<std::string> lines{config_.hostname + " greets " + helo_, "PIPELINING",
+                                   "SIZE " + std::to_string(config_.max_message_octets),
+                                   "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"};
+    if (tls_offered()) lines.push_back("STARTTLS");
+    if (config_.role == Role::submission && auth_identity_.empty() && auth_allowed_here())
+        lines.push_back("AUTH PLAIN LOGIN");
+    reply(core::Reply(250, std::nullopt, std::move(lines)));  // RFC 2034: no enhanced code on EHLO
+}
+
+void SessionBase::send_helo(const Helo& e) {
+    envelope_ = {};
+    esmtp_ = false;
+    helo_ = e.domain.text();
+    reply(core::Reply(250, std::nullopt, {config_.hostname}));
+}
+
+void SessionBase::reply_ok() { reply(core::Reply(250, "2.0.0", "OK")); }
+
+void SessionBase::reset_transaction() {
+    envelope_ = {};
+    reply(core::Reply(250, "2.0.0", "OK"));
+}
+
+void SessionBase::start_tls() {
+    reply(core::Reply(220, "2.0.0", "Ready to start TLS"));
+    // RFC 3207 4.2 / CVE-2011-0411: anything the client pipelined after STARTTLS was sent in
+    // clear and must not be executed inside the TLS session.
+    if (in_pos_ < in_.size())
+        trace("C: ", "<" + std::to_string(in_.size() - in_pos_) +
+                         " octets after STARTTLS discarded>");
+    in_.clear();
+    in_pos_ = 0;
+    emit(BeginTls{});
+    await(Awaiting::tls);
+}
+
+void SessionBase::refuse_tls() {
+    if (tls_active_)
+        reply(core::Reply(503, "5.5.1", "TLS already active"));
+    else
+        reply(core::Reply(454, "4.7.0", "TLS not available"));
+}
+
+void SessionBase::tls_established() {
+    // RFC 3207 4.2: forget everything learnt from the client before TLS; it must EHLO again.
+    tls_active_ = true;
+    esmtp_ = false;
+    helo_.clear();
+    envelope_ = {};
+}
+
+void SessionBase::auth_not_available() {
+    reply(core::Reply(502, "5.5.1", "AUTH not available on this service"));
+}
+
+void SessionBase::require_tls() {
+    reply(core::Reply(530, "5.7.0", "Must issue a STARTTLS command first"));
+}
+
+void SessionBase::reject_mechanism() {
+    reply(core::Reply(504, "5.5.4", "Unrecognized authentication type"));
+}
+
+void SessionBase::reject_sasl_syntax(const SaslStep& step) {
+    sasl_ = {};
+    if (step.outcome == SaslStep::Outcome::too_long)
+        reply(core::Reply(500, "5.5.6", "Authentication exchange line is too long"));
+    else
+        reply(core::Reply(501, "5.5.2", "Cannot decode response"));
+}
+
+void SessionBase::send_challenge(const SaslStep& step) {
+    sasl_ = step.next;
+    reply(core::Reply(334, std::nullopt, {step.challenge}));
+    input_ = Input::sasl;
+}
+
+void SessionBase::cancel_auth() {
+    sasl_ = {};
+    reply(core::Reply(501, "5.0.0", "Authentication cancelled"));
+}
+
+void SessionBase::verify_credentials(const SaslStep& step) {
+    emit(Authenticate{sasl_.mechanism.empty() ? std::string("PLAIN") : sasl_.mechanism,
+                      step.authzid, step.authcid, step.password});
+    sasl_ = {};
+    await(Awaiting::auth);
+}
+
+void SessionBase::accept_auth(const AuthResult& r) {
+    auth_identity_ = r.identity;
+    reply(core::Reply(235, "2.7.0", "Authentication successful"));
+}
+
+void SessionBase::reject_auth(const AuthResult& r) {
+    if (r.outcome == AuthResult::Outcome::temporary_failure)
+        reply(core::Reply(454, "4.7.0", "Temporary authentication failure"));
+    else
+        reply(core::Reply(535, "5.7.8", "Authentication credentials invalid"));
+}
+
+void SessionBase::already_authenticated() {
+    reply(core::Reply(503, "5.5.1", "Already authenticated"));
+}
+
+void SessionBase::require_auth() { reply(core::Reply(530, "5.7.0", "Authentication required")); }
+
+void SessionBase::check_sender(const Mail& m) {
+    envelope_ = {};
+    envelope_.reverse_path = m.reverse_path;
+    envelope_.body = m.params.body;
+    envelope_.smtputf8 = m.params.smtputf8;
+    envelope_.declared_size = m.params.size;
+    envelope_.helo = helo_;
+    envelope_.esmtp = esmtp_;
+    envelope_.client_address = peer_.address;
+    envelope_.auth_identity = auth_identity_;
+    envelope_.tls = tls_active_;
+    emit(CheckSender{envelope_});
+    await(Awaiting::sender);
+}
+
+void SessionBase::accept_sender(const Verdict& v) {
+    reply(verdict_reply(v, core::Reply(250, "2.1.0", "Sender OK")));
+}
+
+void SessionBase::reject_sender(const Verdict& v) {
+    envelope_ = {};
+    reply(verdict_reply(v, core::Reply(550, "5.7.1", "Sender rejected")));
+}
+
+void SessionBase::reject_size() {
+    reply(core::Reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+}
+
+void SessionBase::check_recipient(const Rcpt& r) {
+    pending_recipient_ = r.forward_path;
+    emit(CheckRecipient{envelope_, r.forward_path});
+    await(Awaiting::recipient);
+}
+
+void SessionBase::accept_recipient(const Verdict& v) {
+    envelope_.recipients.push_back(std::move(pending_recipient_));
+    reply(verdict_reply(v, core::Reply(250, "2.1.5", "Recipient OK")));
+}
+
+void SessionBase::reject_recipient(const Verdict& v) {
+    reply(verdict_reply(v, core::Reply(550, "5.1.1", "Recipient rejected")));
+}
+
+void SessionBase::too_many_recipients() {
+    reply(core::Reply(452, "4.5.3", "Too many recipients"));
+}
+
+void SessionBase::no_valid_recipients() {
+    reply(core::Reply(554, "5.5.1", "No valid recipients"));
+}
+
+void SessionBase::start_data() {
+    reply(core::Reply(354, std::nullopt, {"End data with <CR><LF>.<CR><LF>"}));
+    data_.emplace(config_.max_message_octets);
+    input_ = Input::data;
+}
+
+void SessionBase::reject_data(const DataRejected& e) {
+    envelope_ = {};
+    data_.reset();
+    reply(DataReader::reply_for(e.status));
+}
+
+void SessionBase::check_message() {
+    message_ = std::make_shared<const std::string>(data_->take_message());
+    data_.reset();
+    emit(CheckMessage{envelope_, message_});
+    await(Awaiting::message);
+}
+
+void SessionBase::enqueue(const Verdict& v) {
+    auto full = std::make_shared<std::string>();
+    full->reserve(v.prepend.size() + 256 + message_->size());
+    full->append(v.prepend).append(received_header()).append(*message_);
+    message_.reset();
+    emit(Enqueue{envelope_, std::move(full), v.folder});
+    await(Awaiting::enqueue);
+}
+
+void SessionBase::reject_message(const Verdict& v) {
+    envelope_ = {};
+    message_.reset();
+    reply(verdict_reply(v, core::Reply(550, "5.7.1", "Message rejected")));
+}
+
+void SessionBase::reply_queued(const Enqueued& e) {
+    envelope_ = {};
+    reply(core::Reply(250, "2.0.0", "OK: queued as " + e.queue_id));
+}
+
+void SessionBase::reply_enqueue_failed(const EnqueueFailed& e) {
+    envelope_ = {};
+    trace("!: ", "enqueue failed: " + e.reason);
+    reply(core::Reply(451, "4.3.0", "Local error in processing; try again later"));
+}
+
+void SessionBase::bad_sequence() { reply(core::Reply(503, "5.5.1", "Bad sequence of commands")); }
+
+}  // namespace pigeon::smtp::detail

@@ -1,0 +1,165 @@
+// pigeon/smtp/session_core.hpp (internal): what both role machines share. SessionBase owns the
+// input buffer, line framing, the DATA reader, the reply choke point and the transaction; the
+// machines (inbound_machine.cpp, submission_machine.cpp) own only the order of things.
+//
+// Style: "check, then proceed" (OpenSMTPD). Guards are the const member functions below and
+// never change anything; actions are the non-const ones and are the only code that mutates
+// the session. Every reply goes through reply(); every state change through enter_state().
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/envelope.hpp"
+#include "core/reply.hpp"
+#include "smtp/command.hpp"
+#include "smtp/data_reader.hpp"
+#include "smtp/machine_table.hpp"
+#include "smtp/sasl.hpp"
+#include "smtp/session.hpp"
+
+namespace pigeon::smtp::detail {
+
+// ---- events that exist only inside the machines ----
+// AUTH, with the first SASL step already worked out (a pure function of the command), so the
+// guards only read it.
+struct AuthEvent : Auth {
+    static constexpr const char* name = "AUTH";
+    SaslStep step;
+};
+struct SaslResponse {
+    static constexpr const char* name = "SaslResponse";
+    SaslStep step;
+};
+struct DataComplete {
+    static constexpr const char* name = "DataComplete";
+};
+struct DataRejected {
+    static constexpr const char* name = "DataRejected";
+    DataReader::Status status;
+};
+
+// Everything a machine's process_event() is ever called with.
+using MachineEvent = std::variant<Helo, Ehlo, Mail, Rcpt, Data, Rset, StartTls, AuthEvent,
+                                  SaslResponse, DataComplete, DataRejected, TlsReady, AuthResult,
+                                  Verdict, Enqueued, EnqueueFailed>;
+
+class SessionBase : public Session {
+public:
+    SessionBase(SessionConfig config, PeerInfo peer);
+
+    std::vector<Action> start() final;
+    std::vector<Action> put(std::string_view bytes) final;
+    std::vector<Action> put_eof() final;
+    std::vector<Action> on(const Event& event) final;
+    bool closed() const final { return closed_; }
+    std::string_view state() const final { return state_; }
+    bool idle() const final;
+
+    // ---- guards (pure) ----
+    bool tls_offered() const;
+    bool tls_not_offered() const { return !tls_offered(); }
+    bool size_within_limit(const Mail& m) const;
+    bool size_over_limit(const Mail& m) const { return !size_within_limit(m); }
+    bool below_recipient_limit() const;
+    bool at_recipient_limit() const { return !below_recipient_limit(); }
+    bool has_recipients() const { return !envelope_.recipients.empty(); }
+    bool auth_allowed_here() const;  // TLS active, or auth_without_tls
+
+    // ---- actions ----
+    void enter_state(const char* name);
+    void send_ehlo(const Ehlo& e);
+    void send_helo(const Helo& e);
+    void reply_ok();
+    void reset_transaction();  // RSET in a transaction: reply 250 and forget it
+    void start_tls();
+    void refuse_tls();
+    void tls_established();
+    void auth_not_available();
+    void require_tls();
+    void reject_mechanism();
+    void reject_sasl_syntax(const SaslStep& step);
+    void send_challenge(const SaslStep& step);
+    void cancel_auth();
+    void verify_credentials(const SaslStep& step);
+    void accept_auth(const AuthResult& r);
+    void reject_auth(const AuthResult& r);
+    void already_authenticated();
+    void require_auth();
+    void check_sender(const Mail& m);
+    void accept_sender(const Verdict& v);
+    void reject_sender(const Verdict& v);
+    void reject_size();
+    void check_recipient(const Rcpt& r);
+    void accept_recipient(const Verdict& v);
+    void reject_recipient(const Verdict& v);
+    void too_many_recipients();
+    void no_valid_recipients();
+    void start_data();
+    void reject_data(const DataRejected& e);
+    void check_message();
+    void enqueue(const Verdict& v);
+    void reject_message(const Verdict& v);
+    void reply_queued(const Enqueued& e);
+    void reply_enqueue_failed(const EnqueueFailed& e);
+    void bad_sequence();  // no_transition
+
+protected:
+    // Implemented by each machine's translation unit: run the event through the MSM.
+    virtual void fire(const MachineEvent& event) = 0;
+
+private:
+    enum class Input { commands, sasl, data, waiting, tls_handshake, closed };
+    enum class Awaiting { nothing, tls, auth, sender, recipient, message, enqueue };
+
+    void pump();
+    void handle_line(std::string_view line);
+    void handle_command(Command&& command);
+    void reply(const core::Reply& r);  // THE reply choke point (counts errors, see max_errors)
+    void reply_text(const core::Reply& r);  // formats, traces and queues one reply
+    void emit(Action action);          // flushes pending replies first, keeping order
+    void flush();
+    void await(Awaiting what);
+    void close_session();
+    void trace(std::string_view prefix, std::string_view text) const;
+    std::string help_text() const;
+    std::string received_header() const;
+    std::vector<Action> take_actions();
+
+    SessionConfig config_;
+    PeerInfo peer_;
+    const char* state_ = "Connected";
+
+    Input input_ = Input::commands;
+    Awaiting awaiting_ = Awaiting::nothing;
+    bool closed_ = false;
+    std::size_t errors_ = 0;       // error replies so far, for max_errors
+    std::string in_;            // received, not yet processed
+    std::size_t in_pos_ = 0;    // processed prefix of in_
+    bool discarding_line_ = false;  // an over-long line is being skipped to its CRLF
+
+    std::string out_;           // replies not yet handed out as a Send
+    std::vector<Action> actions_;
+
+    bool tls_active_ = false;
+    bool esmtp_ = false;
+    std::string helo_;
+    std::string auth_identity_;
+    SaslState sasl_;
+    core::Envelope envelope_;
+    std::optional<DataReader> data_;
+    std::shared_ptr<const std::string> message_;
+    core::Path pending_recipient_;
+};
+
+// Each machine's translation unit provides these two.
+std::unique_ptr<Session> make_inbound_session(SessionConfig config, PeerInfo peer);
+std::unique_ptr<Session> make_submission_session(SessionConfig config, PeerInfo peer);
+std::vector<TransitionRow> inbound_rows();
+std::vector<TransitionRow> submission_rows();
+
+}  // namespace pigeon::smtp::detail
