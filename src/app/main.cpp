@@ -1,1 +1,25 @@
-int main() { return 0; }
+// pigeon/app/main.cpp: the `pigeon` executable: wires the real commands into the CLI.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app/cli.hpp"
+#include "app/commands.hpp"
+#include "tls/password.hpp"
+
+int main(int argc, char** argv) {
+    using namespace pigeon::app;
+    const Commands commands{
+        .serve = run_serve,
+        .queue_list = run_queue_list,
+        .queue_show = run_queue_show,
+        .queue_delete = run_queue_delete,
+        .hash_password = [](std::string_view password) {
+            return pigeon::tls::hash_password(password);
+        },
+    };
+    const std::vector<std::string> args(argv, argv + argc);
+    return run_cli(args, commands, Io{std::cin, std::cout, std::cerr, ::isatty(STDIN_FILENO) == 1});
+}

@@ -1,1 +1,493 @@
-// placeholder, being written
+#include "net/server.hpp"
+
+#include <array>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+
+#include "tls/credentials.hpp"
+#include "tls/tls_channel.hpp"
+
+namespace pigeon::net {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+constexpr std::size_t read_buffer_octets = 16 * 1024;
+}
+
+class Connection;
+
+struct Server::Impl {
+    Impl(ServerOptions o, Services& s) : options(std::move(o)), services(s) {}
+
+    ServerOptions options;
+    Services& services;
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    std::unique_ptr<asio::signal_set> signals;
+    std::unique_ptr<asio::steady_timer> grace_timer;
+    std::atomic<std::uint64_t> next_id{1};
+    std::size_t next_context = 0;  // touched only on contexts[0] (the acceptors' thread)
+
+    mutable std::mutex mutex;  // guards what follows
+    std::size_t total = 0;
+    std::unordered_map<std::string, std::size_t> per_ip;
+    std::map<std::uint64_t, std::weak_ptr<Connection>> connections;
+    bool stopping = false;
+
+    void log(LogLevel level, std::string_view text) const {
+        if (options.log && level <= options.log_level) options.log(level, text);
+    }
+    void accept(std::size_t listener);
+    void admit(std::size_t listener, tcp::socket socket);
+    void refuse(tcp::socket socket, bool tls, const std::string& why);
+    void release(std::uint64_t id, const std::string& ip);
+    void begin_stop();
+    void shut_down_connections(bool force);
+    void finish_if_done();  // with mutex held
+};
+
+// One client connection. Lives on one io_context; all members are touched only from it.
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(Server::Impl& server, tcp::socket socket, const ListenerOptions& listener,
+               ConnectionInfo info)
+        : server_(server),
+          socket_(std::move(socket)),
+          listener_(listener),
+          info_(std::move(info)),
+          timer_(socket_.get_executor()),
+          data_timer_(socket_.get_executor()) {}
+
+    const ConnectionInfo& info() const { return info_; }
+    tcp::socket::executor_type executor() { return socket_.get_executor(); }
+
+    void start() {
+        smtp::SessionConfig config = server_.options.session;
+        config.role = listener_.role;
+        const bool have_cert = server_.options.tls && server_.options.tls->has_certificate();
+        config.tls_available = listener_.tls == TlsMode::starttls && have_cert;
+        config.tls_active = listener_.tls == TlsMode::implicit;
+        config.clock = server_.options.clock;
+        config.trace = [this](std::string_view line) { trace(line); };
+        session_ = smtp::make_session(std::move(config), smtp::PeerInfo{info_.peer_address});
+        log(LogLevel::info, "connect from " + info_.peer_address + " to port " +
+                                std::to_string(info_.local_port) + " (" +
+                                smtp::role_name(listener_.role) +
+                                (listener_.tls == TlsMode::implicit ? ", implicit TLS" : "") + ")");
+        if (listener_.tls == TlsMode::implicit) {
+            if (!have_cert) {
+                log(LogLevel::error, "implicit TLS listener without a certificate");
+                finish();
+                return;
+            }
+            tls_ = std::make_unique<tls::TlsServerChannel>(server_.options.tls);
+        }
+        execute(session_->start());
+        read();
+    }
+
+    // Posted by the server when it stops: 421 now if nothing is lost by it (or if forced),
+    // otherwise as soon as the session is idle.
+    void request_shutdown(bool force) {
+        if (closed_) return;
+        draining_ = true;
+        if (force || session_->idle()) execute(session_->on(smtp::Shutdown{}));
+    }
+
+private:
+    void log(LogLevel level, std::string_view text) const {
+        if (server_.options.log && level <= server_.options.log_level)
+            server_.options.log(level, "c" + std::to_string(info_.id) + " " + std::string(text));
+    }
+
+    // Session trace lines: state changes and refusals at info, the dialogue at debug.
+    void trace(std::string_view line) const {
+        LogLevel level = LogLevel::debug;
+        if (line.rfind("state: ", 0) == 0 || line.rfind("!: ", 0) == 0) level = LogLevel::info;
+        if (line.rfind("S: ", 0) == 0 && line.size() > 3 && (line[3] == '4' || line[3] == '5'))
+            level = LogLevel::info;
+        if (line.find("OK: queued as ") != std::string_view::npos) level = LogLevel::info;
+        log(level, line);
+    }
+
+    void read() {
+        if (closed_ || close_after_write_) return;
+        socket_.async_read_some(asio::buffer(buffer_),
+                                [self = shared_from_this()](error_code ec, std::size_t n) {
+                                    self->on_read(ec, n);
+                                });
+    }
+
+    void on_read(error_code ec, std::size_t n) {
+        if (closed_) return;
+        if (ec) {
+            end_of_input();
+            return;
+        }
+        const std::string_view bytes(buffer_.data(), n);
+        // Inside DATA, any bytes reset the block timer; outside, only a reply does (below).
+        if (session_->state() == "ReceivingData") arm_timer();
+        if (tls_) {
+            handle_tls(tls_->received(bytes));
+        } else {
+            execute(session_->put(bytes));
+        }
+        read();
+    }
+
+    void handle_tls(tls::TlsOutput out) {
+        if (!out.to_peer.empty()) write(std::move(out.to_peer));
+        if (!out.plaintext.empty()) execute(session_->put(out.plaintext));
+        if (out.established_now) {
+            log(LogLevel::info, "TLS established: " + tls_->version() + " " + tls_->cipher_suite());
+            if (tls_upgrade_pending_) {
+                tls_upgrade_pending_ = false;
+                execute(session_->on(smtp::TlsReady{}));
+            }
+        }
+        if (out.closed) {
+            if (!out.error.empty()) log(LogLevel::warn, "TLS: " + out.error);
+            end_of_input();
+        }
+    }
+
+    void end_of_input() {
+        if (session_ && !session_->closed()) execute(session_->put_eof());
+        close_after_write_ = true;
+        maybe_finish();
+    }
+
+    void execute(std::vector<smtp::Action> actions) {
+        if (closed_) return;
+        bool progress = false;
+        for (auto& action : actions) {
+            if (auto* send = std::get_if<smtp::Send>(&action)) {
+                progress = true;
+                send_text(send->bytes);
+            } else if (std::holds_alternative<smtp::BeginTls>(action)) {
+                tls_ = std::make_unique<tls::TlsServerChannel>(server_.options.tls);
+                tls_upgrade_pending_ = true;
+            } else if (std::holds_alternative<smtp::Close>(action)) {
+                close_after_write_ = true;
+                if (tls_ && !tls_->closed()) {
+                    auto out = tls_->close();
+                    if (!out.to_peer.empty()) write(std::move(out.to_peer));
+                }
+            } else {
+                ask_services(action);
+            }
+        }
+        if (close_after_write_) {
+            timer_.cancel();
+            data_timer_.cancel();
+            maybe_finish();
+            return;
+        }
+        update_data_timer();
+        if (progress && !awaiting_services_) arm_timer();
+        if (draining_ && session_->idle()) execute(session_->on(smtp::Shutdown{}));
+    }
+
+    void ask_services(const smtp::Action& action) {
+        awaiting_services_ = true;
+        timer_.cancel();  // the client is not to blame for our own slowness
+        auto executor = socket_.get_executor();
+        server_.services.handle(
+            info_, action, [self = shared_from_this(), executor](smtp::Event event) {
+                asio::post(executor, [self, event = std::move(event)]() mutable {
+                    self->awaiting_services_ = false;
+                    if (self->closed_) return;
+                    self->execute(self->session_->on(event));
+                    if (!self->awaiting_services_ && !self->closed_) self->arm_timer();
+                });
+            });
+    }
+
+    void update_data_timer() {
+        const bool in_data = session_->state() == "ReceivingData";
+        if (in_data && !in_data_) {
+            data_timer_.expires_after(server_.options.limits.data_timeout);
+            data_timer_.async_wait([self = shared_from_this()](error_code ec) {
+                if (!ec) self->on_timeout("DATA phase exceeded data_timeout");
+            });
+        } else if (!in_data && in_data_) {
+            data_timer_.cancel();
+        }
+        in_data_ = in_data;
+    }
+
+    void arm_timer() {
+        const auto& limits = server_.options.limits;
+        timer_.expires_after(session_->state() == "ReceivingData" ? limits.data_block_timeout
+                                                                  : limits.command_timeout);
+        timer_.async_wait([self = shared_from_this()](error_code ec) {
+            if (!ec) self->on_timeout("no complete command within the timeout");
+        });
+    }
+
+    void on_timeout(const char* why) {
+        if (closed_ || close_after_write_) return;
+        log(LogLevel::info, std::string("timeout: ") + why);
+        execute(session_->on(smtp::Timeout{}));
+    }
+
+    void send_text(const std::string& bytes) {
+        if (!tls_) {
+            write(bytes);
+            return;
+        }
+        auto out = tls_->send(bytes);
+        if (!out.to_peer.empty()) write(std::move(out.to_peer));
+        if (out.closed) {
+            if (!out.error.empty()) log(LogLevel::warn, "TLS: " + out.error);
+            close_after_write_ = true;
+        }
+    }
+
+    void write(std::string bytes) {
+        out_ += bytes;
+        if (!write_in_flight_) do_write();
+    }
+
+    void do_write() {
+        if (out_.empty() || closed_) {
+            maybe_finish();
+            return;
+        }
+        writing_ = std::move(out_);
+        out_.clear();
+        write_in_flight_ = true;
+        asio::async_write(socket_, asio::buffer(writing_),
+                          [self = shared_from_this()](error_code ec, std::size_t) {
+                              self->write_in_flight_ = false;
+                              if (ec) {
+                                  self->finish();
+                                  return;
+                              }
+                              self->do_write();
+                          });
+    }
+
+    void maybe_finish() {
+        if (close_after_write_ && !write_in_flight_ && out_.empty()) finish();
+    }
+
+    void finish() {
+        if (closed_) return;
+        closed_ = true;
+        timer_.cancel();
+        data_timer_.cancel();
+        error_code ignored;
+        socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        socket_.close(ignored);
+        log(LogLevel::info, "disconnect");
+        server_.release(info_.id, info_.peer_address);
+    }
+
+    Server::Impl& server_;
+    tcp::socket socket_;
+    ListenerOptions listener_;
+    ConnectionInfo info_;
+    std::unique_ptr<smtp::Session> session_;
+    std::unique_ptr<tls::TlsServerChannel> tls_;
+    bool tls_upgrade_pending_ = false;
+    asio::steady_timer timer_;       // command timeout, or DATA block timeout
+    asio::steady_timer data_timer_;  // the whole DATA phase
+    bool in_data_ = false;
+    std::array<char, read_buffer_octets> buffer_{};
+    std::string out_;      // queued for writing
+    std::string writing_;  // being written
+    bool write_in_flight_ = false;
+    bool close_after_write_ = false;
+    bool awaiting_services_ = false;
+    bool draining_ = false;
+    bool closed_ = false;
+};
+
+// ---------------------------------------------------------------- Server::Impl
+
+void Server::Impl::accept(std::size_t listener) {
+    auto& context = *contexts[next_context++ % contexts.size()];
+    acceptors[listener]->async_accept(context, [this, listener](error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted) return;  // stopping
+        if (!ec) admit(listener, std::move(socket));
+        {
+            std::lock_guard lock(mutex);
+            if (stopping) return;
+        }
+        accept(listener);
+    });
+}
+
+void Server::Impl::admit(std::size_t listener, tcp::socket socket) {
+    error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    std::string ip = remote.address().to_string();
+    if (remote.address().is_v6() && remote.address().to_v6().is_v4_mapped())
+        ip = remote.address().to_v6().to_v4().to_string();
+    const auto& opts = options.listeners[listener];
+    std::shared_ptr<Connection> connection;
+    {
+        std::lock_guard lock(mutex);
+        if (stopping) return;
+        if (total >= options.limits.max_connections) {
+            refuse(std::move(socket), opts.tls == TlsMode::implicit, "too many connections");
+            return;
+        }
+        if (per_ip[ip] >= options.limits.max_connections_per_ip) {
+            refuse(std::move(socket), opts.tls == TlsMode::implicit,
+                   "too many connections from " + ip);
+            return;
+        }
+        ConnectionInfo info{next_id++, opts.role, ip, opts.port};
+        if (opts.port == 0) info.local_port = acceptors[listener]->local_endpoint().port();
+        connection = std::make_shared<Connection>(*this, std::move(socket), opts, info);
+        ++total;
+        ++per_ip[ip];
+        connections[info.id] = connection;
+    }
+    asio::post(connection->executor(), [connection] { connection->start(); });
+}
+
+void Server::Impl::refuse(tcp::socket socket, bool tls, const std::string& why) {
+    log(LogLevel::warn, "refused a connection: " + why);
+    auto sock = std::make_shared<tcp::socket>(std::move(socket));
+    if (tls) {  // no TLS session to say it in: just close
+        error_code ignored;
+        sock->close(ignored);
+        return;
+    }
+    auto text = std::make_shared<std::string>("421 4.7.0 " + options.session.hostname +
+                                              " Error: " + why + ", try again later\r\n");
+    asio::async_write(*sock, asio::buffer(*text), [sock, text](error_code, std::size_t) {
+        error_code ignored;
+        sock->shutdown(tcp::socket::shutdown_both, ignored);
+        sock->close(ignored);
+    });
+}
+
+void Server::Impl::release(std::uint64_t id, const std::string& ip) {
+    std::lock_guard lock(mutex);
+    --total;
+    if (auto it = per_ip.find(ip); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+    connections.erase(id);
+    finish_if_done();
+}
+
+void Server::Impl::finish_if_done() {
+    if (!stopping || total != 0) return;
+    // Everything has closed: let every io_context run out of work, so run() returns.
+    asio::post(*contexts[0], [this] {
+        if (grace_timer) grace_timer->cancel();
+        if (signals) signals->cancel();
+        for (auto& guard : guards) guard.reset();
+    });
+}
+
+void Server::Impl::begin_stop() {
+    {
+        std::lock_guard lock(mutex);
+        if (stopping) return;
+        stopping = true;
+    }
+    log(LogLevel::info, "stopping: no new connections; idle sessions get 421 now, busy ones "
+                        "within " + std::to_string(options.limits.shutdown_grace.count()) + " s");
+    for (auto& acceptor : acceptors) {
+        error_code ignored;
+        acceptor->close(ignored);
+    }
+    shut_down_connections(false);
+    grace_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
+    grace_timer->expires_after(options.limits.shutdown_grace);
+    grace_timer->async_wait([this](error_code ec) {
+        if (!ec) shut_down_connections(true);
+    });
+    std::lock_guard lock(mutex);
+    finish_if_done();
+}
+
+void Server::Impl::shut_down_connections(bool force) {
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+        std::lock_guard lock(mutex);
+        for (auto& [id, weak] : connections)
+            if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+    for (auto& c : live) asio::post(c->executor(), [c, force] { c->request_shutdown(force); });
+}
+
+// ---------------------------------------------------------------- Server
+
+Server::Server(ServerOptions options, Services& services)
+    : impl_(std::make_unique<Impl>(std::move(options), services)) {
+    auto& o = impl_->options;
+    if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+    if (o.clock == nullptr) throw std::invalid_argument("ServerOptions.clock is required");
+    for (unsigned i = 0; i < o.threads; ++i) {
+        impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+        impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
+    }
+    for (const auto& l : o.listeners) {
+        if (l.tls != TlsMode::none && !(o.tls && o.tls->has_certificate()))
+            throw std::runtime_error("listener " + l.address + ":" + std::to_string(l.port) +
+                                     " uses TLS but no certificate is loaded");
+        auto acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts[0]);
+        try {
+            tcp::endpoint endpoint(asio::ip::make_address(l.address), l.port);
+            acceptor->open(endpoint.protocol());
+            acceptor->set_option(asio::socket_base::reuse_address(true));
+            acceptor->bind(endpoint);
+            acceptor->listen(asio::socket_base::max_listen_connections);
+        } catch (const std::exception& e) {
+            throw std::runtime_error("cannot listen on " + l.address + ":" +
+                                     std::to_string(l.port) + ": " + e.what());
+        }
+        impl_->acceptors.push_back(std::move(acceptor));
+    }
+}
+
+Server::~Server() = default;
+
+std::vector<std::uint16_t> Server::bound_ports() const {
+    std::vector<std::uint16_t> ports;
+    for (const auto& a : impl_->acceptors) {
+        error_code ec;
+        auto endpoint = a->local_endpoint(ec);
+        ports.push_back(ec ? 0 : endpoint.port());
+    }
+    return ports;
+}
+
+std::size_t Server::connection_count() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->total;
+}
+
+void Server::run() {
+    for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
+    impl_->signals = std::make_unique<asio::signal_set>(*impl_->contexts[0], SIGINT, SIGTERM);
+    impl_->signals->async_wait([this](error_code ec, int) {
+        if (!ec) impl_->begin_stop();
+    });
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
+        threads.emplace_back([this, i] { impl_->contexts[i]->run(); });
+    impl_->contexts[0]->run();
+    for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+    asio::post(*impl_->contexts[0], [this] { impl_->begin_stop(); });
+}
+
+}  // namespace pigeon::net

@@ -95,17 +95,13 @@ bool is_sasl_mech(std::string_view s) {
     return true;
 }
 
-// initial-response = base64 / "=" (RFC 4954 4), base64 as in RFC 4954 section 8:
-// whole 4-character groups, with "=" padding only at the end.
+// initial-response = base64 / "=" (RFC 4954 4). Here only its shape is judged: one token of
+// visible ASCII. Whether it is valid base64 is the SASL layer's question, because RFC 4954 4
+// gives a response that cannot be decoded its own reply (501 5.5.2), not a syntax error.
 bool is_initial_response(std::string_view s) {
-    if (s == "=") return true;
-    if (s.empty() || s.size() % 4 != 0) return false;
-    std::size_t pad = 0;
-    while (pad < 2 && s[s.size() - 1 - pad] == '=') ++pad;
-    for (std::size_t i = 0; i < s.size() - pad; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '/') return false;
-    }
+    if (s.empty()) return false;
+    for (unsigned char c : s)
+        if (c < 33 || c > 126) return false;
     return true;
 }
 

@@ -1,5 +1,6 @@
 #include "smtp/session_core.hpp"
 
+#include <cctype>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -14,6 +15,21 @@ namespace {
 constexpr std::size_t max_pending_input_octets = 1024 * 1024;
 // Processed input is dropped from the buffer's front once it is this large (or all used).
 constexpr std::size_t compact_threshold_octets = 64 * 1024;
+
+bool starts_with_auth(std::string_view line) {
+    if (line.size() < 5) return false;
+    std::string verb(line.substr(0, 5));
+    for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return verb == "AUTH ";
+}
+
+// "AUTH PLAIN <base64>" carries the password: logs get the verb and mechanism only.
+std::string redact_credentials(std::string_view line) {
+    if (!starts_with_auth(line)) return std::string(line);
+    auto mechanism_end = line.find(' ', 5);
+    if (mechanism_end == std::string_view::npos) return std::string(line);
+    return std::string(line.substr(0, mechanism_end)) + " <initial response hidden>";
+}
 
 template <class... F>
 struct overloaded : F... {
@@ -151,7 +167,9 @@ void SessionBase::pump() {
         if (crlf == std::string_view::npos) {
             if (avail.size() > core::auth_line_max_octets) {
                 // Longer than any legal line: drop it, keep a trailing CR (it may start the
-                // CRLF), and answer once its end arrives so replies stay in order.
+                // CRLF), and answer once its end arrives so replies stay in order. Whether it
+                // was an AUTH line decides the reply, as it does for a line that arrives whole.
+                if (!discarding_line_) discarding_auth_ = starts_with_auth(avail);
                 discarding_line_ = true;
                 const bool keep_cr = avail.back() == '\r';
                 in_.clear();
@@ -170,6 +188,8 @@ void SessionBase::pump() {
                 SaslStep step;
                 step.outcome = SaslStep::Outcome::too_long;
                 fire(SaslResponse{step});
+            } else if (discarding_auth_) {
+                reply(core::Reply(500, "5.5.6", "Authentication exchange line is too long"));
             } else {
                 reply(core::Reply(500, "5.5.2", "Line too long"));
             }
@@ -190,7 +210,7 @@ void SessionBase::handle_line(std::string_view line) {
         fire(SaslResponse{sasl_continue(sasl_, line)});
         return;
     }
-    trace("C: ", line);
+    trace("C: ", redact_credentials(line));
     CommandSyntax syntax;
     syntax.utf8_recipients = envelope_.smtputf8;
     auto parsed = parse_command(line, syntax);
@@ -548,7 +568,7 @@ void SessionBase::reply_queued(const Enqueued& e) {
 void SessionBase::reply_enqueue_failed(const EnqueueFailed& e) {
     envelope_ = {};
     trace("!: ", "enqueue failed: " + e.reason);
-    reply(core::Reply(451, "4.3.0", "Local error in processing; try again later"));
+    reply(core::Reply(452, "4.3.1", "Insufficient system storage; try again later"));
 }
 
 void SessionBase::bad_sequence() { reply(core::Reply(503, "5.5.1", "Bad sequence of commands")); }

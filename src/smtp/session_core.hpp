@@ -141,6 +141,7 @@ private:
     std::string in_;            // received, not yet processed
     std::size_t in_pos_ = 0;    // processed prefix of in_
     bool discarding_line_ = false;  // an over-long line is being skipped to its CRLF
+    bool discarding_auth_ = false;  // ... and it was an AUTH command (500 5.5.6, RFC 4954 4)
 
     std::string out_;           // replies not yet handed out as a Send
     std::vector<Action> actions_;

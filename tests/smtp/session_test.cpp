@@ -222,14 +222,14 @@ BOOST_AUTO_TEST_CASE(bare_lf_in_data_rejects_the_whole_message) {
     BOOST_TEST(d.queued.empty());
 }
 
-BOOST_AUTO_TEST_CASE(enqueue_failure_gives_451_and_transaction_ends) {
+BOOST_AUTO_TEST_CASE(enqueue_failure_gives_452_and_transaction_ends) {
     auto d = greeted(inbound());
     d.enqueue_fails = true;
     d.send("MAIL FROM:<a@example.org>");
     d.send("RCPT TO:<b@test.example>");
     d.send("DATA");
     BOOST_TEST(d.send_raw("x\r\n.\r\n").back() ==
-               "451 4.3.0 Local error in processing; try again later");
+               "452 4.3.1 Insufficient system storage; try again later");
     BOOST_TEST(std::string(d.session().state()) == "Greeted");
 }
 
@@ -364,6 +364,27 @@ BOOST_AUTO_TEST_CASE(submission_overlong_sasl_line_gives_500_5_5_6) {
     BOOST_TEST(code(d.send("NOOP")) == "250");
 }
 
+BOOST_AUTO_TEST_CASE(overlong_auth_line_gets_5_5_6_however_it_is_split) {
+    const std::string line = "AUTH PLAIN " + std::string(13000, 'A') + "\r\n";
+    for (std::size_t chunk : {line.size(), std::size_t{4096}, std::size_t{1}}) {
+        auto d = greeted(submission());
+        std::vector<std::string> r;
+        for (std::size_t at = 0; at < line.size(); at += chunk) {
+            auto part = d.send_raw(line.substr(at, chunk));
+            r.insert(r.end(), part.begin(), part.end());
+        }
+        BOOST_TEST(r == std::vector<std::string>{
+                            "500 5.5.6 Authentication exchange line is too long"},
+                   "chunk " << chunk);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(auth_initial_response_that_is_not_base64_gets_501_5_5_2) {
+    auto d = greeted(submission());
+    BOOST_TEST(d.send("AUTH PLAIN %%%") ==
+               std::vector<std::string>{"501 5.5.2 Cannot decode response"});
+}
+
 BOOST_AUTO_TEST_CASE(overlong_command_line_is_skipped_with_500) {
     auto d = greeted(inbound());
     auto r = d.send_raw(std::string(20000, 'x'));
@@ -457,6 +478,28 @@ BOOST_AUTO_TEST_CASE(shutdown_gives_421_4_3_2_and_idle_tells_when_it_is_safe) {
                "421 4.3.2 mx.test.example Service shutting down");
     BOOST_TEST(d.closed);
     BOOST_TEST(!d.session().idle());
+}
+
+BOOST_AUTO_TEST_CASE(trace_never_contains_credentials) {
+    std::vector<std::string> trace;
+    auto c = submission();
+    c.trace = [&](std::string_view line) { trace.emplace_back(line); };
+    auto d = greeted(c);
+    d.send("AUTH PLAIN AGFsaWNlAHNlY3JldA==");
+    d.send("AUTH LOGIN");  // 503: already authenticated, still traced safely
+    SessionDriver login(c);
+    login.send("EHLO c.example");
+    login.send("auth login YWxpY2U=");
+    login.send("c2VjcmV0");
+    bool saw_state_change = false;
+    for (const auto& line : trace) {
+        BOOST_TEST(line.find("AGFsaWNlAHNlY3JldA") == std::string::npos, line);
+        BOOST_TEST(line.find("c2VjcmV0") == std::string::npos, line);
+        BOOST_TEST(line.find("YWxpY2U") == std::string::npos, line);
+        BOOST_TEST(line.find("secret") == std::string::npos, line);
+        if (line == "state: Greeted -> CheckingCredentials") saw_state_change = true;
+    }
+    BOOST_TEST(saw_state_change);
 }
 
 BOOST_AUTO_TEST_CASE(session_requires_a_clock) {

@@ -1,0 +1,189 @@
+// pigeon/app/cli.cpp: the CLI11 command tree and the commands that need nothing but a config.
+#include "app/cli.hpp"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <exception>
+#include <iostream>
+#include <optional>
+
+namespace pigeon::app {
+namespace {
+
+std::string plural(std::size_t n, std::string_view word) {
+    return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+// Terminal echo is off while a password is typed. A SIGINT in that window would leave the
+// user's terminal silent, so the handler puts the saved settings back before dying.
+termios saved_termios;
+
+extern "C" void restore_echo_and_die(int sig) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
+class EchoOff {
+public:
+    EchoOff() {
+        if (::tcgetattr(STDIN_FILENO, &saved_termios) != 0) return;
+        termios quiet = saved_termios;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        previous_ = std::signal(SIGINT, restore_echo_and_die);
+        active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    }
+    ~EchoOff() {
+        if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
+        if (previous_ != SIG_ERR) std::signal(SIGINT, previous_);
+    }
+    EchoOff(const EchoOff&) = delete;
+    EchoOff& operator=(const EchoOff&) = delete;
+
+private:
+    bool active_ = false;
+    void (*previous_)(int) = SIG_ERR;
+};
+
+std::optional<std::string> read_line(std::istream& in) {
+    std::string line;
+    if (!std::getline(in, line)) return std::nullopt;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+// From a pipe: the first line. From a terminal: typed twice without echo.
+std::optional<std::string> read_password(Io& io) {
+    if (!io.stdin_is_tty) {
+        auto line = read_line(io.in);
+        if (!line) io.err << "pigeon passwd: no password on standard input\n";
+        return line;
+    }
+    std::optional<std::string> first, second;
+    {
+        EchoOff quiet;
+        io.err << "Password: " << std::flush;
+        first = read_line(io.in);
+        io.err << "\n";
+        if (first) {
+            io.err << "Retype password: " << std::flush;
+            second = read_line(io.in);
+            io.err << "\n";
+        }
+    }
+    if (!first || !second) {
+        io.err << "pigeon passwd: no password entered\n";
+        return std::nullopt;
+    }
+    if (*first != *second) {
+        io.err << "pigeon passwd: the passwords do not match\n";
+        return std::nullopt;
+    }
+    return first;
+}
+
+int passwd(const Commands& commands, Io& io) {
+    const auto password = read_password(io);
+    if (!password) return exit_failure;
+    if (password->empty()) {
+        io.err << "pigeon passwd: the password is empty\n";
+        return exit_failure;
+    }
+    try {
+        io.out << commands.hash_password(*password) << "\n";
+    } catch (const std::exception& e) {
+        io.err << "pigeon passwd: cannot hash the password: " << e.what() << "\n";
+        return exit_failure;
+    }
+    return exit_ok;
+}
+
+// The file's configuration, or the embedded default when `path` is empty.
+std::optional<Config> effective_config(const std::string& path, Io& io) {
+    if (path.empty()) return default_config(system_hostname());
+    auto config = load_config(path);
+    if (!config) {
+        io.err << config.error().message << "\n";
+        return std::nullopt;
+    }
+    return std::move(config).value();
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, const Commands& commands, Io io) {
+    CLI::App app{"Pigeon: an SMTP server for submission and inbound mail.", "pigeon"};
+    app.set_version_flag("--version", std::string(version_string));
+    app.require_subcommand(1);
+
+    std::string config_path;
+    std::string queue_id;
+
+    CLI::App* serve = app.add_subcommand("serve", "Run the server");
+    serve->add_option("--config,-c", config_path,
+                      "Configuration file (TOML); without it, the embedded default: "
+                      "./pigeon-data, ports 2525/2587/2465 on 127.0.0.1, a demo user");
+
+    CLI::App* check = app.add_subcommand("check-config", "Validate a configuration file");
+    check->add_option("--config,-c", config_path, "Configuration file (TOML)")->required();
+
+    CLI::App* show = app.add_subcommand(
+        "show-config", "Print the effective configuration, defaults filled in, as TOML");
+    show->add_option("--config,-c", config_path,
+                     "Configuration file (TOML); without it, the embedded default");
+
+    CLI::App* pw = app.add_subcommand(
+        "passwd", "Read a password on standard input and print its hash for [[users]]");
+
+    CLI::App* queue = app.add_subcommand("queue", "Inspect or change the outgoing queue");
+    queue->require_subcommand(1);
+    CLI::App* queue_list = queue->add_subcommand("list", "List queued messages");
+    CLI::App* queue_show = queue->add_subcommand("show", "Show one queued message");
+    CLI::App* queue_delete = queue->add_subcommand("delete", "Delete one queued message");
+    queue_show->add_option("ID", queue_id, "Queue id")->required();
+    queue_delete->add_option("ID", queue_id, "Queue id")->required();
+    for (CLI::App* sub : {queue_list, queue_show, queue_delete})
+        sub->add_option("--config,-c", config_path,
+                        "Configuration file (TOML); without it, the embedded default");
+
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    if (argv.empty()) argv.push_back("pigeon");
+    try {
+        app.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e, io.out, io.err);
+        return code == 0 ? exit_ok : exit_usage;
+    }
+
+    if (*pw) return passwd(commands, io);
+
+    if (*check) {
+        const auto config = load_config(config_path);
+        if (!config) {
+            io.err << config.error().message << "\n";
+            return exit_bad_config;
+        }
+        io.out << "OK: " << plural(config->listeners.size(), "listener") << ", "
+               << plural(config->local_domains.size(), "local domain") << ", "
+               << plural(config->users.size(), "user") << "\n";
+        return exit_ok;
+    }
+
+    const auto config = effective_config(config_path, io);
+    if (!config) return exit_bad_config;
+    if (*show) {
+        io.out << to_toml(*config);
+        return exit_ok;
+    }
+    if (*serve) return commands.serve(*config, config_path.empty());
+    if (*queue_list) return commands.queue_list(*config);
+    if (*queue_show) return commands.queue_show(*config, queue_id);
+    if (*queue_delete) return commands.queue_delete(*config, queue_id);
+    return exit_usage;  // unreachable: a subcommand is required
+}
+
+}  // namespace pigeon::app

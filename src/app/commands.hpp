@@ -1,0 +1,25 @@
+// pigeon/app/commands.hpp: the subcommands that run the server or touch its state.
+//
+// Contract: each takes a validated Config and returns the process exit status (0 success,
+// 1 failure). They are implemented outside the CLI layer (serve.cpp, queue_cmd.cpp) and
+// wired to the command line by main.cpp, so the parsing in cli.cpp is testable without them.
+//   run_serve         runs until SIGTERM/SIGINT, then shuts down within
+//                     limits.shutdown_grace_seconds. embedded_default: no --config was given
+//                     (create the state dir, the self-signed certificate and, when
+//                     config.create_demo_user, the demo user, printing its password once).
+//   run_queue_list    prints the queued messages.
+//   run_queue_show    prints one queued message's envelope and status.
+//   run_queue_delete  removes one queued message.
+#pragma once
+#include <string>
+
+#include "app/config.hpp"
+
+namespace pigeon::app {
+
+int run_serve(const Config& config, bool embedded_default);
+int run_queue_list(const Config& config);
+int run_queue_show(const Config& config, const std::string& id);
+int run_queue_delete(const Config& config, const std::string& id);
+
+}  // namespace pigeon::app

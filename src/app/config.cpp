@@ -1,0 +1,612 @@
+// pigeon/app/config.cpp: defaults, the TOML reader with line-accurate errors, and to_toml.
+#include "app/config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "core/address.hpp"
+#include "core/domain.hpp"
+
+namespace pigeon::app {
+
+const char* tls_mode_name(TlsMode mode) {
+    switch (mode) {
+        case TlsMode::none: return "none";
+        case TlsMode::starttls: return "starttls";
+        case TlsMode::implicit: return "implicit";
+    }
+    return "?";
+}
+
+const char* log_level_name(LogLevel level) {
+    switch (level) {
+        case LogLevel::error: return "error";
+        case LogLevel::warn: return "warn";
+        case LogLevel::info: return "info";
+        case LogLevel::debug: return "debug";
+    }
+    return "?";
+}
+
+Limits default_limits() {
+    Limits l;
+    l.max_connections = defaults::max_connections;
+    l.max_connections_per_ip = defaults::max_connections_per_ip;
+    l.command_timeout_seconds = defaults::command_timeout_seconds;
+    l.data_block_timeout_seconds = defaults::data_block_timeout_seconds;
+    l.data_timeout_seconds = defaults::data_timeout_seconds;
+    l.max_message_octets = defaults::max_message_octets;
+    l.max_recipients = defaults::max_recipients;
+    l.max_errors_per_session = defaults::max_errors_per_session;
+    l.auth_failures_per_ip_per_minute = defaults::auth_failures_per_ip_per_minute;
+    l.shutdown_grace_seconds = defaults::shutdown_grace_seconds;
+    return l;
+}
+
+std::vector<Listener> default_listeners() {
+    const std::string addr(defaults::listen_address);
+    return {
+        Listener{addr, defaults::inbound_port, smtp::Role::inbound, TlsMode::starttls},
+        Listener{addr, defaults::submission_port, smtp::Role::submission, TlsMode::starttls},
+        Listener{addr, defaults::submissions_port, smtp::Role::submission, TlsMode::implicit},
+    };
+}
+
+Config default_config(std::string hostname) {
+    Config c;
+    c.hostname = std::move(hostname);
+    c.local_domains = {std::string(defaults::local_domain)};
+    c.listeners = default_listeners();
+    c.limits = default_limits();
+    c.state_dir = std::string(defaults::state_dir);
+    c.create_demo_user = true;
+    return c;
+}
+
+smtp::SessionConfig session_config(const Config& config, const Listener& listener) {
+    smtp::SessionConfig s;
+    s.role = listener.role;
+    s.hostname = config.hostname;
+    s.max_message_octets = config.limits.max_message_octets;
+    s.max_recipients = config.limits.max_recipients;
+    s.tls_available = listener.tls != TlsMode::none;
+    s.tls_active = listener.tls == TlsMode::implicit;
+    s.auth_without_tls = false;  // never from a config file: AUTH only over TLS
+    return s;
+}
+
+namespace {
+
+const core::DomainSyntax host_syntax{.allow_address_literal = false, .allow_utf8 = false};
+
+bool valid_hostname(std::string_view name) { return core::Domain::parse(name, host_syntax).ok(); }
+
+}  // namespace
+
+std::string system_hostname() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    std::string name(buf);
+    return valid_hostname(name) ? name : "localhost";
+}
+
+namespace {
+
+// Thrown inside the reader only; parse_config turns it into a ParseError.
+struct ConfigError {
+    std::string message;
+};
+
+std::string_view type_name(const toml::node& node) {
+    switch (node.type()) {
+        case toml::node_type::table: return "a table";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a float";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::date: return "a date";
+        case toml::node_type::time: return "a time";
+        case toml::node_type::date_time: return "a date-time";
+        default: return "nothing";
+    }
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string join_key(std::string_view prefix, std::string_view name) {
+    if (prefix.empty()) return std::string(name);
+    return std::string(prefix) + "." + std::string(name);
+}
+
+std::string index_key(std::string_view key, std::size_t i) {
+    return std::string(key) + "[" + std::to_string(i) + "]";
+}
+
+// PHC strings as Botan writes them: "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>"
+// (unpadded base64), and bcrypt's "$2b$12$" + 22 salt + 31 hash characters.
+const std::regex& argon2id_shape() {
+    static const std::regex re(
+        R"(^\$argon2id\$(v=[0-9]+\$)?m=([0-9]{1,10}),t=([0-9]{1,10}),p=([0-9]{1,10}))"
+        R"(\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$)");
+    return re;
+}
+const std::regex& bcrypt_shape() {
+    static const std::regex re(R"(^\$2[ab]\$([0-9]{2})\$[./A-Za-z0-9]{53}$)");
+    return re;
+}
+
+// Why `hash` is not a password hash we can check, or nullopt when it is one. The parameter
+// bounds are the ones pigeon::tls::verify_password enforces (src/tls/password.hpp): a hash
+// outside them would load here and then refuse every login.
+std::optional<std::string> password_hash_problem(const std::string& hash) {
+    std::smatch m;
+    if (hash.starts_with("$argon2id$")) {
+        if (!std::regex_match(hash, m, argon2id_shape()))
+            return "malformed Argon2id hash (expected $argon2id$v=19$m=...,t=...,p=...$salt$hash)";
+        const long long memory = std::stoll(m[2].str()), passes = std::stoll(m[3].str()),
+                        lanes = std::stoll(m[4].str());
+        if (memory < 8 || memory > 1024 * 1024 || passes < 1 || passes > 64 || lanes < 1 ||
+            lanes > 16)
+            return "Argon2id parameters out of range (m 8..1048576 KiB, t 1..64, p 1..16)";
+        return std::nullopt;
+    }
+    if (hash.starts_with("$2a$") || hash.starts_with("$2b$")) {
+        if (!std::regex_match(hash, m, bcrypt_shape()))
+            return "malformed bcrypt hash (expected $2b$NN$ and 53 characters of salt and hash)";
+        const int cost = std::stoi(m[1].str());
+        if (cost < 4 || cost > 16) return "bcrypt cost must be between 04 and 16";
+        return std::nullopt;
+    }
+    return "must be an Argon2id ($argon2id$...) or bcrypt ($2a$ / $2b$) hash; "
+           "make one with `pigeon passwd`";
+}
+
+class Reader {
+public:
+    explicit Reader(std::string_view source) : source_(source) {}
+
+    [[noreturn]] void fail(const toml::source_region& where, std::string_view key,
+                           std::string_view what) const {
+        std::string msg(source_);
+        msg += ":" + std::to_string(std::max<toml::source_index>(where.begin.line, 1)) + ": ";
+        if (!key.empty()) msg += std::string(key) + ": ";
+        msg += what;
+        throw ConfigError{std::move(msg)};
+    }
+    [[noreturn]] void fail(const toml::node& at, std::string_view key, std::string_view what) const {
+        fail(at.source(), key, what);
+    }
+
+    // Every key of `table` must be in `allowed`; a near miss is suggested.
+    void only_keys(const toml::table& table, std::string_view prefix,
+                   std::initializer_list<std::string_view> allowed) const {
+        for (auto&& [k, v] : table) {
+            const std::string_view name = k.str();
+            if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+            std::string what = "unknown key";
+            std::string_view best;
+            std::size_t best_d = 3;  // suggest only close matches
+            for (std::string_view a : allowed) {
+                const std::size_t d = edit_distance(name, a);
+                if (d < best_d) best_d = d, best = a;
+            }
+            if (!best.empty()) what += " (did you mean '" + std::string(best) + "'?)";
+            fail(k.source(), join_key(prefix, name), what);
+        }
+    }
+
+    const toml::table& table(const toml::node& node, std::string_view key) const {
+        if (const auto* t = node.as_table()) return *t;
+        fail(node, key, "must be a table, not " + std::string(type_name(node)));
+    }
+    const toml::array& array(const toml::node& node, std::string_view key) const {
+        if (const auto* a = node.as_array()) return *a;
+        fail(node, key, "must be an array, not " + std::string(type_name(node)));
+    }
+    std::string string(const toml::node& node, std::string_view key) const {
+        if (const auto* s = node.as_string()) return s->get();
+        fail(node, key, "must be a string, not " + std::string(type_name(node)));
+    }
+    std::string nonempty_string(const toml::node& node, std::string_view key) const {
+        std::string s = string(node, key);
+        if (s.empty()) fail(node, key, "must not be empty");
+        return s;
+    }
+    std::int64_t integer(const toml::node& node, std::string_view key, std::int64_t lo,
+                         std::int64_t hi, std::string_view why_lo = {}) const {
+        const auto* i = node.as_integer();
+        if (!i) fail(node, key, "must be an integer, not " + std::string(type_name(node)));
+        const std::int64_t v = i->get();
+        if (v < lo) {
+            std::string what = "must be >= " + std::to_string(lo);
+            if (!why_lo.empty()) what += " (" + std::string(why_lo) + ")";
+            fail(node, key, what);
+        }
+        if (v > hi) fail(node, key, "must be <= " + std::to_string(hi));
+        return v;
+    }
+    template <class Enum, std::size_t N>
+    Enum choice(const toml::node& node, std::string_view key,
+                const std::pair<std::string_view, Enum> (&options)[N]) const {
+        const std::string s = string(node, key);
+        std::string names;
+        for (const auto& [name, value] : options) {
+            if (s == name) return value;
+            names += names.empty() ? "" : ", ";
+            names += "\"" + std::string(name) + "\"";
+        }
+        fail(node, key, "\"" + s + "\" is not one of " + names);
+    }
+
+private:
+    std::string source_;
+};
+
+constexpr std::pair<std::string_view, smtp::Role> role_options[] = {
+    {"inbound", smtp::Role::inbound}, {"submission", smtp::Role::submission}};
+constexpr std::pair<std::string_view, TlsMode> tls_options[] = {
+    {"none", TlsMode::none}, {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}};
+constexpr std::pair<std::string_view, LogLevel> log_options[] = {
+    {"error", LogLevel::error}, {"warn", LogLevel::warn}, {"info", LogLevel::info},
+    {"debug", LogLevel::debug}};
+
+void read_limits(const Reader& r, const toml::table& t, Limits& l) {
+    r.only_keys(t, "limits",
+                {"max_connections", "max_connections_per_ip", "command_timeout_seconds",
+                 "data_block_timeout_seconds", "data_timeout_seconds", "max_message_octets",
+                 "max_recipients", "max_errors_per_session", "auth_failures_per_ip_per_minute",
+                 "shutdown_grace_seconds"});
+    const auto field = [&](std::string_view name, auto& out, std::int64_t lo, std::int64_t hi,
+                           std::string_view why_lo = {}) {
+        if (const toml::node* n = t.get(name))
+            out = static_cast<std::remove_reference_t<decltype(out)>>(
+                r.integer(*n, join_key("limits", name), lo, hi, why_lo));
+    };
+    field("max_connections", l.max_connections, 1, bounds::max_connections);
+    field("max_connections_per_ip", l.max_connections_per_ip, 1, bounds::max_connections);
+    field("command_timeout_seconds", l.command_timeout_seconds, 1, bounds::max_timeout_seconds);
+    field("data_block_timeout_seconds", l.data_block_timeout_seconds, 1,
+          bounds::max_timeout_seconds);
+    field("data_timeout_seconds", l.data_timeout_seconds, 1, bounds::max_timeout_seconds);
+    field("max_message_octets", l.max_message_octets,
+          static_cast<std::int64_t>(bounds::min_message_octets),
+          static_cast<std::int64_t>(bounds::max_message_octets),
+          "RFC 5321 4.5.3.1.7: at least 64K octets of message content");
+    field("max_recipients", l.max_recipients, bounds::min_recipients, bounds::max_recipients,
+          "RFC 5321 4.5.3.1.8");
+    field("max_errors_per_session", l.max_errors_per_session, 1, bounds::max_errors_per_session);
+    field("auth_failures_per_ip_per_minute", l.auth_failures_per_ip_per_minute, 1,
+          bounds::max_auth_failures_per_minute);
+    field("shutdown_grace_seconds", l.shutdown_grace_seconds, 0,
+          bounds::max_shutdown_grace_seconds);
+
+    // Relations between limits, reported at the second key of the pair.
+    if (l.max_connections_per_ip > l.max_connections) {
+        const toml::node* n = t.get("max_connections_per_ip");
+        if (!n) n = t.get("max_connections");
+        r.fail(*n, "limits.max_connections_per_ip",
+               "must be <= limits.max_connections (" + std::to_string(l.max_connections) + ")");
+    }
+    if (l.data_timeout_seconds < l.data_block_timeout_seconds) {
+        const toml::node* n = t.get("data_timeout_seconds");
+        if (!n) n = t.get("data_block_timeout_seconds");
+        r.fail(*n, "limits.data_timeout_seconds",
+               "must be >= limits.data_block_timeout_seconds (" +
+                   std::to_string(l.data_block_timeout_seconds) + "): it bounds the whole transfer");
+    }
+}
+
+std::string ip_address(const Reader& r, const toml::node& n, const std::string& key) {
+    std::string s = r.string(n, key);
+    if (!core::is_ipv4_address(s) && !core::is_ipv6_address(s))
+        r.fail(n, key, "\"" + s + "\" is not an IPv4 or IPv6 address (use 0.0.0.0 or :: for all)");
+    return s;
+}
+
+std::vector<Listener> read_listeners(const Reader& r, const toml::node& node) {
+    const toml::array& arr = r.array(node, "listeners");
+    if (arr.empty()) r.fail(node, "listeners", "must list at least one listener");
+    std::vector<Listener> out;
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+        const std::string key = index_key("listeners", i);
+        const toml::table& t = r.table(arr[i], key);
+        r.only_keys(t, key, {"address", "port", "role", "tls"});
+        Listener l;
+        const toml::node* address = t.get("address");
+        const toml::node* port = t.get("port");
+        const toml::node* role = t.get("role");
+        if (!address) r.fail(t, join_key(key, "address"), "is required");
+        if (!port) r.fail(t, join_key(key, "port"), "is required");
+        if (!role) r.fail(t, join_key(key, "role"), "is required");
+        l.address = ip_address(r, *address, join_key(key, "address"));
+        l.port = static_cast<std::uint16_t>(r.integer(*port, join_key(key, "port"), 1, 65535));
+        l.role = r.choice(*role, join_key(key, "role"), role_options);
+        if (const toml::node* tls = t.get("tls")) {
+            l.tls = r.choice(*tls, join_key(key, "tls"), tls_options);
+            if (l.role == smtp::Role::submission && l.tls == TlsMode::none)
+                r.fail(*tls, join_key(key, "tls"),
+                       "a submission listener needs \"starttls\" or \"implicit\": "
+                       "AUTH is only offered over TLS");
+        }
+        // Two listeners on one port conflict even on different addresses once either is
+        // the wildcard, so any repeat is rejected.
+        for (std::size_t j = 0; j < out.size(); ++j) {
+            if (out[j].port == l.port)
+                r.fail(*port, join_key(key, "port"),
+                       std::to_string(l.port) + " is already used by " + index_key("listeners", j));
+        }
+        out.push_back(std::move(l));
+    }
+    return out;
+}
+
+std::string domain_name(const Reader& r, const toml::node& n, const std::string& key) {
+    std::string s = r.string(n, key);
+    const auto d = core::Domain::parse(s, host_syntax);
+    if (!d) r.fail(n, key, "\"" + s + "\" is not a domain name: " + d.error().message);
+    return s;
+}
+
+std::vector<std::string> read_local_domains(const Reader& r, const toml::node& node) {
+    const toml::array& arr = r.array(node, "local_domains");
+    if (arr.empty()) r.fail(node, "local_domains", "must list at least one domain");
+    std::vector<std::string> out;
+    std::vector<std::string> lower;
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+        const std::string key = index_key("local_domains", i);
+        std::string d = domain_name(r, arr[i], key);
+        std::string l = core::Domain::parse(d, host_syntax).value().lowercase();
+        if (std::find(lower.begin(), lower.end(), l) != lower.end())
+            r.fail(arr[i], key, "\"" + d + "\" is listed twice");
+        lower.push_back(std::move(l));
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+core::Mailbox mailbox(const Reader& r, const toml::node& n, const std::string& key) {
+    const std::string s = r.string(n, key);
+    auto m = core::Mailbox::parse(s);
+    if (!m) r.fail(n, key, "\"" + s + "\" is not an address (local@domain): " + m.error().message);
+    return std::move(m).value();
+}
+
+std::vector<User> read_users(const Reader& r, const toml::node& node,
+                             const std::vector<std::string>& local_domains) {
+    const toml::array& arr = r.array(node, "users");
+    std::vector<User> out;
+    std::vector<core::Mailbox> addresses;
+    std::vector<std::vector<std::pair<core::Mailbox, const toml::node*>>> aliases_of;
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+        const std::string key = index_key("users", i);
+        const toml::table& t = r.table(arr[i], key);
+        r.only_keys(t, key, {"address", "password_hash", "aliases"});
+        const toml::node* address = t.get("address");
+        const toml::node* hash = t.get("password_hash");
+        if (!address) r.fail(t, join_key(key, "address"), "is required");
+        if (!hash) r.fail(t, join_key(key, "password_hash"), "is required");
+        User u;
+        const core::Mailbox m = mailbox(r, *address, join_key(key, "address"));
+        u.address = r.string(*address, join_key(key, "address"));
+        // A user's mailbox must be one we deliver to, or mail to them would be relayed away.
+        const bool local = std::any_of(local_domains.begin(), local_domains.end(),
+                                       [&](const std::string& d) {
+                                           return core::Domain::parse(d, host_syntax).value() ==
+                                                  m.domain();
+                                       });
+        if (!local)
+            r.fail(*address, join_key(key, "address"),
+                   "domain \"" + m.domain().text() + "\" is not in local_domains");
+        for (std::size_t j = 0; j < addresses.size(); ++j) {
+            if (addresses[j] == m)
+                r.fail(*address, join_key(key, "address"),
+                       "\"" + u.address + "\" is already " + index_key("users", j));
+        }
+        u.password_hash = r.string(*hash, join_key(key, "password_hash"));
+        if (auto problem = password_hash_problem(u.password_hash))
+            r.fail(*hash, join_key(key, "password_hash"), *problem);
+        aliases_of.emplace_back();
+        if (const toml::node* aliases = t.get("aliases")) {
+            const std::string akey = join_key(key, "aliases");
+            const toml::array& a = r.array(*aliases, akey);
+            std::vector<core::Mailbox> seen{m};
+            for (std::size_t j = 0; j < a.size(); ++j) {
+                const std::string ikey = index_key(akey, j);
+                const core::Mailbox am = mailbox(r, a[j], ikey);
+                if (std::find(seen.begin(), seen.end(), am) != seen.end())
+                    r.fail(a[j], ikey, "\"" + am.to_string() + "\" is listed twice "
+                                       "(or is the user's own address)");
+                seen.push_back(am);
+                aliases_of.back().emplace_back(am, &a[j]);
+                u.aliases.push_back(r.string(a[j], ikey));
+            }
+        }
+        addresses.push_back(m);
+        out.push_back(std::move(u));
+    }
+    // No user may send as another user: an alias naming another account is an error.
+    for (std::size_t i = 0; i < aliases_of.size(); ++i) {
+        for (std::size_t j = 0; j < aliases_of[i].size(); ++j) {
+            const auto& [alias, node] = aliases_of[i][j];
+            for (std::size_t k = 0; k < addresses.size(); ++k) {
+                if (k != i && addresses[k] == alias)
+                    r.fail(*node, index_key(join_key(index_key("users", i), "aliases"), j),
+                           "\"" + alias.to_string() + "\" is the address of " +
+                               index_key("users", k) + "; one user may not send as another");
+            }
+        }
+    }
+    return out;
+}
+
+Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
+    r.only_keys(root, "",
+                {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
+                 "log_level", "threads"});
+    Config c;
+    c.hostname = std::string(default_hostname);
+    c.local_domains = {std::string(defaults::local_domain)};
+    c.listeners = default_listeners();
+    c.limits = default_limits();
+    c.state_dir = std::string(defaults::state_dir);
+
+    using N = const toml::node*;
+    if (N n = root.get("hostname")) c.hostname = domain_name(r, *n, "hostname");
+    if (N n = root.get("state_dir")) c.state_dir = r.nonempty_string(*n, "state_dir");
+    if (N n = root.get("log_level")) c.log_level = r.choice(*n, "log_level", log_options);
+    if (N n = root.get("threads"))
+        c.threads = static_cast<unsigned>(r.integer(*n, "threads", 0, bounds::max_threads));
+    if (N n = root.get("local_domains")) c.local_domains = read_local_domains(r, *n);
+    if (N n = root.get("listeners")) c.listeners = read_listeners(r, *n);
+    if (N n = root.get("tls")) {
+        const toml::table& t = r.table(*n, "tls");
+        r.only_keys(t, "tls", {"cert_file", "key_file"});
+        if (N f = t.get("cert_file")) c.tls.cert_file = r.string(*f, "tls.cert_file");
+        if (N f = t.get("key_file")) c.tls.key_file = r.string(*f, "tls.key_file");
+        if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
+            const char* missing = c.tls.cert_file.empty() ? "tls.cert_file" : "tls.key_file";
+            r.fail(t, missing,
+                   "must be set together with the other (leave both empty for a self-signed "
+                   "certificate)");
+        }
+    }
+    if (N n = root.get("limits")) read_limits(r, r.table(*n, "limits"), c.limits);
+    if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains);
+    return c;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, std::string_view source_name,
+                            std::string_view default_hostname) {
+    toml::table root;
+    try {
+        root = toml::parse(text, std::string(source_name));
+    } catch (const toml::parse_error& e) {
+        return ParseError{std::string(source_name) + ":" +
+                          std::to_string(std::max<toml::source_index>(e.source().begin.line, 1)) +
+                          ": " + std::string(e.description())};
+    }
+    try {
+        return read_config(Reader(source_name), root, default_hostname);
+    } catch (const ConfigError& e) {
+        return ParseError{e.message};
+    }
+}
+
+Result<Config> load_config(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        return ParseError{path + ": cannot read the configuration: is a directory"};
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return ParseError{path + ": cannot read the configuration: " + std::strerror(errno)};
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return ParseError{path + ": cannot read the configuration: read error"};
+    return parse_config(text.str(), path, system_hostname());
+}
+
+namespace {
+
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string toml_string(std::string_view s) {
+    std::string out = "\"";
+    for (char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                if (c < 0x20 || c == 0x7F) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04X", c);
+                    out += buf;
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    return out + "\"";
+}
+
+std::string string_array(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + toml_string(items[i]);
+    return out + "]";
+}
+
+}  // namespace
+
+std::string to_toml(const Config& c) {
+    std::ostringstream o;
+    o << "# Pigeon configuration; every key is described in docs/configuration.md.\n"
+      << "hostname = " << toml_string(c.hostname) << "\n"
+      << "local_domains = " << string_array(c.local_domains) << "\n"
+      << "state_dir = " << toml_string(c.state_dir) << "\n"
+      << "log_level = " << toml_string(log_level_name(c.log_level)) << "\n"
+      << "threads = " << c.threads << "  # 0: one per CPU core\n";
+    o << "\n[tls]  # both empty: self-signed certificate in <state_dir>/tls/\n"
+      << "cert_file = " << toml_string(c.tls.cert_file) << "\n"
+      << "key_file = " << toml_string(c.tls.key_file) << "\n";
+    const Limits& l = c.limits;
+    o << "\n[limits]\n"
+      << "max_connections = " << l.max_connections << "\n"
+      << "max_connections_per_ip = " << l.max_connections_per_ip << "\n"
+      << "command_timeout_seconds = " << l.command_timeout_seconds << "\n"
+      << "data_block_timeout_seconds = " << l.data_block_timeout_seconds << "\n"
+      << "data_timeout_seconds = " << l.data_timeout_seconds << "\n"
+      << "max_message_octets = " << l.max_message_octets << "\n"
+      << "max_recipients = " << l.max_recipients << "\n"
+      << "max_errors_per_session = " << l.max_errors_per_session << "\n"
+      << "auth_failures_per_ip_per_minute = " << l.auth_failures_per_ip_per_minute << "\n"
+      << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n";
+    for (const Listener& x : c.listeners) {
+        o << "\n[[listeners]]\n"
+          << "address = " << toml_string(x.address) << "\n"
+          << "port = " << x.port << "\n"
+          << "role = " << toml_string(smtp::role_name(x.role)) << "\n"
+          << "tls = " << toml_string(tls_mode_name(x.tls)) << "\n";
+    }
+    if (c.users.empty()) {
+        o << "\n# No [[users]].";
+        if (c.create_demo_user) o << " A demo user is created on first start.";
+        o << "\n";
+    }
+    for (const User& u : c.users) {
+        o << "\n[[users]]\n"
+          << "address = " << toml_string(u.address) << "\n"
+          << "password_hash = " << toml_string(u.password_hash) << "\n"
+          << "aliases = " << string_array(u.aliases) << "\n";
+    }
+    return o.str();
+}
+
+}  // namespace pigeon::app

@@ -1,0 +1,169 @@
+// pigeon/app/config.hpp: the server's configuration, its defaults, and the TOML file format.
+//
+// Contract:
+//   - Every default lives in namespace `defaults` below and nowhere else; docs/configuration.md
+//     documents the same values (tests/app/config_test.cpp checks the example file parses).
+//   - parse_config() never throws and never touches the file system or the network. Anything
+//     wrong gives a ParseError whose message is "<source>:<line>: <key>: <what is wrong>",
+//     e.g. "config.toml:12: limits.max_recipients: must be >= 100 (RFC 5321 4.5.3.1.8)".
+//     Unknown keys, wrong types and out-of-range values are errors: a typo must never be
+//     silently ignored. Keys left out take their default.
+//   - load_config() reads the file (an unreadable file is a ParseError too) and parses it.
+//   - to_toml() writes a file that parse_config() reads back to an equal Config, except for
+//     `create_demo_user`, which is not a file key (it only exists for the embedded default).
+//   - default_config() is the embedded configuration used when `pigeon serve` has no --config.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "smtp/session.hpp"
+
+namespace pigeon::app {
+
+using core::ParseError;
+using core::Result;
+
+// How a listener speaks TLS: not at all, on request (STARTTLS, RFC 3207), or from the first
+// byte (implicit TLS, RFC 8314 for submission on port 465).
+enum class TlsMode { none, starttls, implicit };
+enum class LogLevel { error, warn, info, debug };
+
+const char* tls_mode_name(TlsMode mode);
+const char* log_level_name(LogLevel level);
+
+struct Listener {
+    std::string address;  // an IPv4 or IPv6 address to bind ("0.0.0.0" / "::" for all)
+    std::uint16_t port = 0;
+    smtp::Role role = smtp::Role::inbound;
+    TlsMode tls = TlsMode::starttls;
+    friend bool operator==(const Listener&, const Listener&) = default;
+};
+
+struct TlsFiles {
+    // PEM files. Both empty: a self-signed certificate is generated into
+    // <state_dir>/tls/ on first start and reused afterwards. Exactly one empty is an error.
+    std::string cert_file;
+    std::string key_file;
+    bool self_signed() const { return cert_file.empty() && key_file.empty(); }
+    friend bool operator==(const TlsFiles&, const TlsFiles&) = default;
+};
+
+struct User {
+    std::string address;                // the login name and mailbox, "local@domain"
+    std::string password_hash;          // "$argon2id$..." or bcrypt "$2a$" / "$2b$"
+    std::vector<std::string> aliases;   // other addresses this user may use in MAIL FROM
+    friend bool operator==(const User&, const User&) = default;
+};
+
+struct Limits {
+    std::uint32_t max_connections = 0;
+    std::uint32_t max_connections_per_ip = 0;
+    std::uint32_t command_timeout_seconds = 0;
+    std::uint32_t data_block_timeout_seconds = 0;
+    std::uint32_t data_timeout_seconds = 0;
+    std::uint64_t max_message_octets = 0;
+    std::uint32_t max_recipients = 0;
+    std::uint32_t max_errors_per_session = 0;
+    std::uint32_t auth_failures_per_ip_per_minute = 0;
+    std::uint32_t shutdown_grace_seconds = 0;
+    friend bool operator==(const Limits&, const Limits&) = default;
+};
+
+// The defaults, named once. Timeouts follow RFC 5321 4.5.3.2, which mostly gives the
+// *client's* timeouts; which value a server-side limit borrows is stated at each one.
+namespace defaults {
+inline constexpr std::string_view state_dir = "./pigeon-data";
+inline constexpr std::string_view local_domain = "localhost";
+inline constexpr LogLevel log_level = LogLevel::info;
+inline constexpr unsigned threads = 0;  // 0: one per CPU core
+inline constexpr std::string_view listen_address = "127.0.0.1";
+// Unprivileged stand-ins for 25 / 587 / 465, so the embedded default runs as any user.
+inline constexpr std::uint16_t inbound_port = 2525;
+inline constexpr std::uint16_t submission_port = 2587;
+inline constexpr std::uint16_t submissions_port = 2465;
+
+inline constexpr std::uint32_t max_connections = 256;
+inline constexpr std::uint32_t max_connections_per_ip = 16;
+// RFC 5321 4.5.3.2.7 "Server Timeout": a server SHOULD wait at least 5 minutes for the next
+// command. This is the only timeout the RFC sets for the server side.
+inline constexpr std::uint32_t command_timeout_seconds = 5 * 60;
+// RFC 5321 4.5.3.2.5 "Data Block": the client allows 3 minutes for each send of message
+// data; the server allows the same silence between two chunks of data after the 354.
+inline constexpr std::uint32_t data_block_timeout_seconds = 3 * 60;
+// RFC 5321 4.5.3.2.6 "DATA Termination": the client waits 10 minutes for the reply to the
+// final ".". The server borrows the value as its bound on the whole transfer (354 to "."),
+// so a client trickling a byte just inside the block timeout cannot hold a slot forever.
+inline constexpr std::uint32_t data_timeout_seconds = 10 * 60;
+// (RFC 5321 4.5.3.2.1 "Initial 220 Message", 5 minutes, is client-side only: how long a
+// client waits for our greeting. It has no server setting.)
+inline constexpr std::uint64_t max_message_octets = 25 * 1024 * 1024;  // advertised as SIZE
+inline constexpr std::uint32_t max_recipients = 100;                    // RFC 5321 4.5.3.1.8
+inline constexpr std::uint32_t max_errors_per_session = 10;             // then 421 and close
+inline constexpr std::uint32_t auth_failures_per_ip_per_minute = 5;
+inline constexpr std::uint32_t shutdown_grace_seconds = 30;
+}  // namespace defaults
+
+// Bounds checked by parse_config (inclusive); named so the docs and tests can cite them.
+namespace bounds {
+inline constexpr std::uint64_t min_message_octets = 64 * 1024;  // RFC 5321 4.5.3.1.7
+inline constexpr std::uint64_t max_message_octets = std::uint64_t{1} << 32;  // 4 GiB
+inline constexpr std::uint32_t min_recipients = 100;            // RFC 5321 4.5.3.1.8
+inline constexpr std::uint32_t max_recipients = 100000;
+inline constexpr std::uint32_t max_timeout_seconds = 24 * 60 * 60;
+inline constexpr std::uint32_t max_connections = 1000000;
+inline constexpr std::uint32_t max_errors_per_session = 1000;
+inline constexpr std::uint32_t max_auth_failures_per_minute = 100000;
+inline constexpr std::uint32_t max_shutdown_grace_seconds = 3600;
+inline constexpr unsigned max_threads = 1024;
+}  // namespace bounds
+
+Limits default_limits();
+
+struct Config {
+    std::string hostname;                    // our name in the greeting, EHLO and Received:
+    std::vector<std::string> local_domains;  // domains whose mail we deliver here
+    std::vector<Listener> listeners;
+    TlsFiles tls;
+    std::vector<User> users;
+    Limits limits;
+    std::string state_dir;  // queue, mailboxes, generated certificate
+    LogLevel log_level = defaults::log_level;
+    unsigned threads = defaults::threads;
+    // Hook for the embedded default: the serve path creates one demo user on first start
+    // and prints its password once. Not a file key; a config file lists its users instead.
+    bool create_demo_user = false;
+
+    friend bool operator==(const Config&, const Config&) = default;
+};
+
+// The three embedded listeners on 127.0.0.1: 2525 inbound (STARTTLS), 2587 submission
+// (STARTTLS, AUTH required), 2465 submission (implicit TLS). Also used when a file has
+// no [[listeners]].
+std::vector<Listener> default_listeners();
+
+// The embedded default: hostname as given, local domain "localhost", the default listeners,
+// a self-signed certificate, no users but create_demo_user = true.
+Config default_config(std::string hostname);
+
+// This machine's name (gethostname), or "localhost" when that is not a valid domain name.
+std::string system_hostname();
+
+// `default_hostname` is used when the file has no `hostname` key.
+Result<Config> parse_config(std::string_view text, std::string_view source_name,
+                            std::string_view default_hostname = "localhost");
+// Reads `path` and parses it with system_hostname() as the default hostname.
+Result<Config> load_config(const std::string& path);
+
+// What the sessions of `listener` need: role, hostname, SIZE, recipient limit and TLS
+// (starttls: STARTTLS offered; implicit: TLS from the start). A certificate always exists
+// (configured or self-signed), so TLS is available whenever the listener's mode is not none.
+// The driver still sets `clock` (required) and `trace`.
+smtp::SessionConfig session_config(const Config& config, const Listener& listener);
+
+// The configuration as a commented TOML file (what `pigeon show-config` prints).
+std::string to_toml(const Config& config);
+
+}  // namespace pigeon::app

@@ -1,0 +1,137 @@
+#include "app/policy.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/header.hpp"
+
+namespace pigeon::app {
+namespace {
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool same_address(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+
+smtp::Verdict accept() { return smtp::Verdict{}; }
+
+smtp::Verdict refuse(int code, const char* enhanced, std::string text) {
+    smtp::Verdict v;
+    v.accept = false;
+    v.reply = core::Reply(code, enhanced, std::move(text));
+    return v;
+}
+
+std::string domain_of(std::string_view address) {
+    auto at = address.rfind('@');
+    return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
+}
+
+std::string local_of(std::string_view address) {
+    auto at = address.rfind('@');
+    return lower(address.substr(0, at));
+}
+
+}  // namespace
+
+Directory::Directory(std::vector<std::string> local_domains, std::vector<User> users)
+    : users_(std::move(users)) {
+    for (auto& d : local_domains) domains_.push_back(lower(d));
+}
+
+bool Directory::is_local_domain(std::string_view domain) const {
+    return std::find(domains_.begin(), domains_.end(), lower(domain)) != domains_.end();
+}
+
+const User* Directory::login(std::string_view authcid) const {
+    for (const auto& u : users_)
+        if (same_address(u.address, authcid)) return &u;
+    return nullptr;
+}
+
+const User* Directory::recipient(const core::Path& path) const {
+    std::string address;
+    if (path.kind == core::Path::Kind::postmaster) {
+        address = "postmaster@" + (domains_.empty() ? std::string() : domains_.front());
+    } else if (path.kind == core::Path::Kind::mailbox) {
+        address = path.mailbox.to_string();
+    } else {
+        return nullptr;
+    }
+    if (!is_local_domain(domain_of(address))) return nullptr;
+    for (const auto& u : users_) {
+        if (same_address(u.address, address)) return &u;
+        for (const auto& a : u.aliases)
+            if (same_address(a, address)) return &u;
+    }
+    if (local_of(address) == "postmaster" && !users_.empty()) return &users_.front();
+    return nullptr;
+}
+
+bool Directory::may_send_as(const User& user, std::string_view address) const {
+    if (same_address(user.address, address)) return true;
+    return std::any_of(user.aliases.begin(), user.aliases.end(),
+                       [&](const std::string& a) { return same_address(a, address); });
+}
+
+std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const User& user) {
+    return state_dir / "mail" / domain_of(user.address) / local_of(user.address) / "Maildir";
+}
+
+smtp::Verdict check_sender(const Directory& dir, smtp::Role role, const smtp::CheckSender& c) {
+    if (role == smtp::Role::inbound) return accept();
+    const User* user = dir.login(c.envelope.auth_identity);
+    const auto& path = c.envelope.reverse_path;
+    if (user == nullptr || path.kind != core::Path::Kind::mailbox ||
+        !dir.may_send_as(*user, path.mailbox.to_string()))
+        return refuse(553, "5.7.1",
+                      "Sender address " + path.to_string() + " not owned by user " +
+                          c.envelope.auth_identity);
+    return accept();
+}
+
+smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp::CheckRecipient& c) {
+    const auto& path = c.recipient;
+    if (path.kind == core::Path::Kind::postmaster) return accept();
+    const std::string domain = path.mailbox.domain().lowercase();
+    if (dir.is_local_domain(domain)) {
+        if (dir.recipient(path) != nullptr) return accept();
+        return refuse(550, "5.1.1", path.to_string() + ": Recipient address rejected: User unknown");
+    }
+    if (role == smtp::Role::submission) return accept();  // authenticated: relay allowed
+    return refuse(554, "5.7.1", path.to_string() + ": Relay access denied");
+}
+
+smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
+                            const MessageStamp& stamp) {
+    if (role == smtp::Role::inbound) return accept();
+    auto header = core::parse_header(*c.message);
+    if (!header.ok())
+        return refuse(550, "5.6.0", "Message header is malformed: " + header.error().message);
+    const User* user = dir.login(c.envelope.auth_identity);
+    bool has_from = false, has_date = false, has_id = false;
+    for (const auto& f : header.value()) {
+        if (core::field_is(f, "Date")) has_date = true;
+        if (core::field_is(f, "Message-ID")) has_id = true;
+        if (!core::field_is(f, "From")) continue;
+        auto addresses = core::addresses_in(f.value);
+        if (addresses.empty()) return refuse(550, "5.6.0", "From: header has no address");
+        for (const auto& a : addresses) {
+            has_from = true;
+            if (user == nullptr || !dir.may_send_as(*user, a))
+                return refuse(553, "5.7.1",
+                              "From: address <" + a + "> not owned by user " +
+                                  c.envelope.auth_identity);
+        }
+    }
+    if (!has_from) return refuse(550, "5.6.0", "Message has no From: header");
+    smtp::Verdict v;
+    if (!has_date) v.prepend += "Date: " + stamp.date + "\r\n";
+    if (!has_id) v.prepend += "Message-ID: " + stamp.message_id + "\r\n";
+    return v;
+}
+
+}  // namespace pigeon::app

@@ -1,0 +1,64 @@
+// pigeon/app/policy.hpp: who may send what to whom: the answers to the session's CheckSender,
+// CheckRecipient and CheckMessage, and where local mail goes.
+//
+// Contract: pure functions of the configured Directory and their inputs. No I/O, no clock or
+// random source (the caller passes the date and the Message-ID it wants added).
+//   inbound     MAIL: accepted (SPF plugs in here later).
+//               RCPT: a local domain's user, alias or postmaster -> 250; another local
+//                     address -> 550 5.1.1; any other domain -> 554 5.7.1 relay denied
+//                     (never an open relay).
+//               end of DATA: accepted (DKIM/DMARC plug in here later).
+//   submission  MAIL: only one of the authenticated user's addresses (login or alias), and
+//                     never the null path -> else 553 5.7.1 (RFC 6409 6.1).
+//               RCPT: any remote address; a local address must exist (550 5.1.1).
+//               end of DATA: every From: address must be the user's (553 5.7.1); a message
+//                     without a parsable header or From: is refused (550 5.6.0); Date: and
+//                     Message-ID: are added when missing (RFC 6409 8.2, 8.3).
+// Addresses match case-insensitively (local parts too: RFC 5321 2.4 lets the receiving host
+// decide, and treating "Bob" and "bob" as two users invites confusion).
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/config.hpp"
+#include "core/address.hpp"
+#include "smtp/session.hpp"
+
+namespace pigeon::app {
+
+class Directory {
+public:
+    Directory(std::vector<std::string> local_domains, std::vector<User> users);
+
+    bool is_local_domain(std::string_view domain) const;
+    // The user who logs in with this name (their address), or null.
+    const User* login(std::string_view authcid) const;
+    // The user who receives mail for this recipient (address, alias, or postmaster of a local
+    // domain), or null. <Postmaster> and postmaster@<local domain> go to a user of that name
+    // if there is one, otherwise to the first user (RFC 5321 4.5.1: it must exist).
+    const User* recipient(const core::Path& path) const;
+    bool may_send_as(const User& user, std::string_view address) const;
+    const std::vector<User>& users() const { return users_; }
+
+private:
+    std::vector<std::string> domains_;  // lower case
+    std::vector<User> users_;
+};
+
+// The Maildir of a user: <state_dir>/mail/<domain>/<local part>/Maildir (lower case).
+std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const User& user);
+
+smtp::Verdict check_sender(const Directory& dir, smtp::Role role, const smtp::CheckSender& c);
+smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp::CheckRecipient& c);
+
+struct MessageStamp {
+    std::string date;        // RFC 5322 date-time for a missing Date:
+    std::string message_id;  // "<...@host>" for a missing Message-ID:
+};
+smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
+                            const MessageStamp& stamp);
+
+}  // namespace pigeon::app

@@ -1,0 +1,304 @@
+// pigeon serve: builds the running server from a Config: state directory and its lock, TLS
+// certificate (generated on first start when none is configured), the demo user of the
+// embedded default, the spool (recovered), local delivery, and the listeners.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+
+#include "app/commands.hpp"
+#include "app/policy.hpp"
+#include "app/services.hpp"
+#include "delivery/local_delivery.hpp"
+#include "net/server.hpp"
+#include "os/group_commit.hpp"
+#include "os/posix_storage.hpp"
+#include "os/random.hpp"
+#include "os/system_clock.hpp"
+#include "queue/spool.hpp"
+#include "tls/credentials.hpp"
+#include "tls/password.hpp"
+
+namespace pigeon::app {
+namespace fs = std::filesystem;
+namespace {
+
+net::LogLevel to_net(LogLevel l) {
+    switch (l) {
+        case LogLevel::error: return net::LogLevel::error;
+        case LogLevel::warn: return net::LogLevel::warn;
+        case LogLevel::info: return net::LogLevel::info;
+        case LogLevel::debug: return net::LogLevel::debug;
+    }
+    return net::LogLevel::info;
+}
+
+const char* level_name(net::LogLevel l) {
+    switch (l) {
+        case net::LogLevel::error: return "error";
+        case net::LogLevel::warn: return "warn";
+        case net::LogLevel::info: return "info";
+        case net::LogLevel::debug: return "debug";
+    }
+    return "info";
+}
+
+// One line per event on stderr: "2026-11-22T05:40:00Z info c3 state: Greeted -> CheckingSender".
+class Logger {
+public:
+    explicit Logger(net::LogLevel level) : level_(level) {}
+    void operator()(net::LogLevel level, std::string_view text) {
+        if (level > level_) return;
+        std::time_t now = std::time(nullptr);
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        char stamp[32];
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        std::lock_guard lock(mutex_);
+        std::cerr << stamp << ' ' << level_name(level) << ' ' << text << '\n';
+    }
+    net::LogLevel level() const { return level_; }
+
+private:
+    net::LogLevel level_;
+    std::mutex mutex_;
+};
+
+// Only one server may own a state directory: two would deliver the same spool twice.
+int lock_state_dir(const fs::path& dir, std::string& error) {
+    const auto path = dir / "pigeon.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error = "cannot open " + path.string() + ": " + std::strerror(errno);
+        return -1;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        error = "another pigeon is already using " + dir.string() + " (" + path.string() +
+                " is locked)";
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// The embedded default's demo user: created once, its password printed once; afterwards only
+// its hash is kept, in <state>/demo-user (address on the first line, hash on the second).
+bool load_or_create_demo_user(const Config& config, User& user, Logger& log) {
+    const auto path = fs::path(config.state_dir) / "demo-user";
+    user.address = "demo@" + (config.local_domains.empty() ? std::string("localhost")
+                                                          : config.local_domains.front());
+    std::ifstream in(path);
+    std::string address, hash;
+    if (in && std::getline(in, address) && std::getline(in, hash) && !hash.empty()) {
+        user.address = address;
+        user.password_hash = hash;
+        log(net::LogLevel::info, "demo user " + user.address +
+                                     " (its password was printed at first start; delete " +
+                                     path.string() + " to make a new one)");
+        return true;
+    }
+    const std::string password = tls::generate_password();
+    user.password_hash = tls::hash_password(password);
+    const auto tmp = path.string() + ".tmp";
+    {
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return false;
+        const std::string text = user.address + "\n" + user.password_hash + "\n";
+        bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+        ::close(fd);
+        if (!ok) return false;
+    }
+    fs::rename(tmp, path);
+    std::cout << "\n  Demo user created: " << user.address << "\n  Password:          " << password
+              << "\n  (shown only this once; only its hash is stored, in " << path.string()
+              << ")\n\n"
+              << std::flush;
+    return true;
+}
+
+std::string describe(const Listener& l) {
+    std::string s = l.address + ":" + std::to_string(l.port) + " ";
+    if (l.role == smtp::Role::inbound) {
+        s += "inbound (MX)";
+    } else {
+        s += "submission, AUTH required";
+    }
+    switch (l.tls) {
+        case TlsMode::none: s += ", no TLS"; break;
+        case TlsMode::starttls: s += ", STARTTLS offered"; break;
+        case TlsMode::implicit: s += ", implicit TLS"; break;
+    }
+    return s;
+}
+
+}  // namespace
+
+int run_serve(const Config& config_in, bool embedded_default) {
+    Config config = config_in;
+    Logger log(to_net(config.log_level));
+    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
+    std::error_code ec;
+    fs::create_directories(config.state_dir, ec);
+    if (ec) {
+        std::cerr << "pigeon: cannot create the state directory " << config.state_dir << ": "
+                  << ec.message() << "\n";
+        return 1;
+    }
+    fs::permissions(config.state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    std::string error;
+    int lock_fd = lock_state_dir(config.state_dir, error);
+    if (lock_fd < 0) {
+        std::cerr << "pigeon: " << error << "\n";
+        return 1;
+    }
+    const fs::path state = fs::absolute(config.state_dir);
+    say("pigeon 0.1.0 starting as " + config.hostname +
+        (embedded_default ? " on the embedded default configuration" : ""));
+    say("state directory: " + state.string());
+    {
+        std::string domains;
+        for (const auto& d : config.local_domains) domains += (domains.empty() ? "" : ", ") + d;
+        say("local domains (mail for these is delivered here): " + domains);
+    }
+
+    // TLS: the configured certificate, or one generated on first start.
+    std::shared_ptr<tls::TlsContext> tls_context;
+    try {
+        std::string cert = config.tls.cert_file, key = config.tls.key_file;
+        if (config.tls.self_signed()) {
+            fs::create_directories(state / "tls");
+            cert = (state / "tls" / "cert.pem").string();
+            key = (state / "tls" / "key.pem").string();
+            if (!fs::exists(cert) || !fs::exists(key)) {
+                tls::generate_self_signed(config.hostname, cert, key);
+                say("TLS: generated a self-signed certificate for " + config.hostname + " in " +
+                    (state / "tls").string());
+            } else {
+                say("TLS: using the self-signed certificate in " + (state / "tls").string());
+            }
+        } else {
+            say("TLS: certificate " + cert + ", key " + key);
+        }
+        tls_context = tls::TlsContext::from_pem_files(cert, key);
+    } catch (const std::exception& e) {
+        std::cerr << "pigeon: TLS: " << e.what() << "\n";
+        return 1;
+    }
+
+    std::vector<User> users = config.users;
+    if (config.create_demo_user) {
+        User demo;
+        if (!load_or_create_demo_user(config, demo, log)) {
+            std::cerr << "pigeon: cannot write the demo user file in " << state << "\n";
+            return 1;
+        }
+        users.insert(users.begin(), demo);
+    }
+    Directory directory(config.local_domains, users);
+
+    // The spool, recovered before anything is accepted.
+    os::SystemClock clock;
+    os::SystemRandom random;
+    auto storage = os::PosixStorage::open((state / "queue").string());
+    if (!storage.ok()) {
+        std::cerr << "pigeon: spool: " << storage.error() << "\n";
+        return 1;
+    }
+    queue::Spool spool(**storage, clock, random);
+    auto report = spool.recover();
+    if (!report.ok()) {
+        std::cerr << "pigeon: spool recovery failed: " << report.error() << "\n";
+        return 1;
+    }
+    say("spool: " + std::to_string(report->recovered) + " queued message(s) recovered, " +
+        std::to_string(report->discarded) + " incomplete discarded");
+    for (const auto& p : report->problems) log(net::LogLevel::warn, "spool: " + p);
+
+    // Local delivery: mail for local users goes to their Maildir; other recipients stay queued
+    // for the outbound role.
+    delivery::MaildirWriter writer(clock, random, config.hostname,
+                                   static_cast<std::uint64_t>(::getpid()));
+    delivery::LocalDelivery local(
+        spool,
+        [&](const core::Path& rcpt) {
+            if (rcpt.kind != core::Path::Kind::postmaster &&
+                !directory.is_local_domain(rcpt.mailbox.domain().lowercase()))
+                return delivery::LocalTarget::remote();
+            const User* u = directory.recipient(rcpt);
+            if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
+            return delivery::LocalTarget::mailbox(maildir_for(state, *u));
+        },
+        writer);
+    delivery::LocalDeliveryWorker::Options worker_options;
+    worker_options.log = [&](std::string_view line) { log(net::LogLevel::info, line); };
+    delivery::LocalDeliveryWorker worker(local, worker_options);
+    os::GroupCommitter::Options commit_options;
+    commit_options.on_committed = [&](const std::string& id) { worker.notify(id); };
+    os::GroupCommitter committer(spool, commit_options);
+
+    AppServices::Options service_options;
+    service_options.hostname = config.hostname;
+    service_options.auth_failures_per_ip_per_minute = config.limits.auth_failures_per_ip_per_minute;
+    service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
+    AppServices services(service_options, directory, committer, clock, random);
+
+    net::ServerOptions options;
+    for (const auto& l : config.listeners)
+        options.listeners.push_back(net::ListenerOptions{
+            l.address, l.port, l.role,
+            l.tls == TlsMode::none       ? net::TlsMode::none
+            : l.tls == TlsMode::starttls ? net::TlsMode::starttls
+                                         : net::TlsMode::implicit});
+    const auto& lim = config.limits;
+    options.limits.max_connections = lim.max_connections;
+    options.limits.max_connections_per_ip = lim.max_connections_per_ip;
+    options.limits.command_timeout = std::chrono::seconds(lim.command_timeout_seconds);
+    options.limits.data_block_timeout = std::chrono::seconds(lim.data_block_timeout_seconds);
+    options.limits.data_timeout = std::chrono::seconds(lim.data_timeout_seconds);
+    options.limits.shutdown_grace = std::chrono::seconds(lim.shutdown_grace_seconds);
+    options.session.hostname = config.hostname;
+    options.session.max_message_octets = lim.max_message_octets;
+    options.session.max_recipients = lim.max_recipients;
+    options.session.max_errors = lim.max_errors_per_session;
+    options.tls = tls_context;
+    options.threads = config.threads;
+    options.clock = &clock;
+    options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
+    options.log_level = log.level();
+
+    try {
+        net::Server server(options, services);
+        auto ports = server.bound_ports();
+        for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+            auto l = config.listeners[i];
+            l.port = ports[i];
+            say("listening on " + describe(l));
+        }
+        say("ready; stop with Ctrl-C or SIGTERM (in-flight transactions get " +
+            std::to_string(lim.shutdown_grace_seconds) + " s to finish)");
+        server.run();
+        // Answer what is still in flight while the io_contexts the answers are posted to
+        // still exist.
+        committer.stop();
+        services.stop();
+    } catch (const std::exception& e) {
+        std::cerr << "pigeon: " << e.what() << "\n";
+        committer.stop();
+        worker.stop();
+        return 1;
+    }
+    committer.stop();
+    worker.stop();
+    say("stopped");
+    ::close(lock_fd);
+    return 0;
+}
+
+}  // namespace pigeon::app

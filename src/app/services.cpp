@@ -1,0 +1,121 @@
+#include "app/services.hpp"
+
+#include <boost/asio/post.hpp>
+#include <cstdio>
+
+#include "tls/password.hpp"
+
+namespace pigeon::app {
+namespace {
+// A hash to verify against when the user does not exist, so that a wrong user name costs the
+// same time as a wrong password (no user enumeration by timing). Made once, lazily.
+const std::string& decoy_hash() {
+    static const std::string hash = tls::hash_password("pigeon decoy password");
+    return hash;
+}
+}  // namespace
+
+AppServices::AppServices(Options options, const Directory& directory,
+                         os::GroupCommitter& committer, const core::Clock& clock,
+                         queue::RandomSource& random)
+    : options_(std::move(options)),
+      directory_(directory),
+      committer_(committer),
+      clock_(clock),
+      random_(random) {}
+
+AppServices::~AppServices() { stop(); }
+
+void AppServices::stop() { auth_pool_.join(); }
+
+void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Action& action,
+                         std::function<void(smtp::Event)> done) {
+    const auto role = connection.role;
+    if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
+        authenticate(connection, *a, std::move(done));
+    } else if (auto* c = std::get_if<smtp::CheckSender>(&action)) {
+        done(check_sender(directory_, role, *c));
+    } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
+        done(check_recipient(directory_, role, *c));
+    } else if (auto* c = std::get_if<smtp::CheckMessage>(&action)) {
+        done(check_message(directory_, role, *c, stamp()));
+    } else if (auto* e = std::get_if<smtp::Enqueue>(&action)) {
+        const auto id = connection.id;
+        auto log = options_.log;
+        committer_.submit(e->envelope, e->message, e->folder,
+                          [done = std::move(done), id, log](os::GroupCommitter::Outcome outcome) {
+                              if (outcome.ok()) {
+                                  done(smtp::Enqueued{outcome.value()});
+                              } else {
+                                  if (log)
+                                      log(net::LogLevel::error,
+                                          "c" + std::to_string(id) + " spool: " + outcome.error());
+                                  done(smtp::EnqueueFailed{outcome.error()});
+                              }
+                          });
+    }
+}
+
+void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
+                               std::function<void(smtp::Event)> done) {
+    const std::string ip = connection.peer_address;
+    if (throttled(ip)) {
+        if (options_.log)
+            options_.log(net::LogLevel::warn, "c" + std::to_string(connection.id) +
+                                                  " AUTH refused: too many failures from " + ip);
+        done(smtp::AuthResult{smtp::AuthResult::Outcome::temporary_failure, {}});
+        return;
+    }
+    const User* user = directory_.login(a.authcid);
+    // PLAIN's authorization identity, when given, must be the user itself: no proxy logins.
+    const bool authzid_ok = a.authzid.empty() || (user && directory_.login(a.authzid) == user);
+    std::string hash = user ? user->password_hash : decoy_hash();
+    std::string address = user ? user->address : std::string();
+    boost::asio::post(auth_pool_, [this, ip, hash = std::move(hash), address = std::move(address),
+                                   password = a.password, authzid_ok, id = connection.id,
+                                   done = std::move(done)] {
+        const bool ok = tls::verify_password(password, hash) && !address.empty() && authzid_ok;
+        if (!ok) record_failure(ip);
+        if (options_.log)
+            options_.log(net::LogLevel::info, "c" + std::to_string(id) + " AUTH " +
+                                                  (ok ? "succeeded for " + address : "failed"));
+        done(smtp::AuthResult{ok ? smtp::AuthResult::Outcome::ok
+                                 : smtp::AuthResult::Outcome::bad_credentials,
+                              address});
+    });
+}
+
+bool AppServices::throttled(const std::string& ip) {
+    if (options_.auth_failures_per_ip_per_minute == 0) return false;
+    std::lock_guard lock(mutex_);
+    auto it = failures_.find(ip);
+    if (it == failures_.end()) return false;
+    const auto now = clock_.now_unix_seconds();
+    while (!it->second.empty() && it->second.front() <= now - 60) it->second.pop_front();
+    if (it->second.empty()) {
+        failures_.erase(it);
+        return false;
+    }
+    return it->second.size() >= options_.auth_failures_per_ip_per_minute;
+}
+
+void AppServices::record_failure(const std::string& ip) {
+    std::lock_guard lock(mutex_);
+    failures_[ip].push_back(clock_.now_unix_seconds());
+}
+
+MessageStamp AppServices::stamp() {
+    std::uint64_t r1, r2;
+    {
+        std::lock_guard lock(mutex_);
+        r1 = random_.next_u64();
+        r2 = random_.next_u64();
+    }
+    char id[40];
+    std::snprintf(id, sizeof id, "%016llx%08llx", static_cast<unsigned long long>(r1),
+                  static_cast<unsigned long long>(r2 & 0xffffffffu));
+    return MessageStamp{core::format_rfc5322_date(clock_.now_unix_seconds()),
+                        "<" + std::string(id) + "@" + options_.hostname + ">"};
+}
+
+}  // namespace pigeon::app

@@ -1,0 +1,54 @@
+// pigeon/app/services.hpp: the server's answers to what sessions ask (net::Services):
+// credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client
+// IP), the sender/recipient/message policy (policy.hpp), and the durable spool (group commit).
+#pragma once
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "app/policy.hpp"
+#include "core/clock.hpp"
+#include "net/server.hpp"
+#include "os/group_commit.hpp"
+#include "queue/queue_id.hpp"
+
+namespace pigeon::app {
+
+class AppServices final : public net::Services {
+public:
+    struct Options {
+        std::string hostname;
+        std::uint32_t auth_failures_per_ip_per_minute = 5;
+        std::function<void(net::LogLevel, std::string_view)> log;
+    };
+
+    AppServices(Options options, const Directory& directory, os::GroupCommitter& committer,
+                const core::Clock& clock, queue::RandomSource& random);
+    ~AppServices() override;
+    void stop();  // waits for credential checks in progress
+
+    void handle(const net::ConnectionInfo& connection, const smtp::Action& action,
+                std::function<void(smtp::Event)> done) override;
+
+private:
+    void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
+                      std::function<void(smtp::Event)> done);
+    bool throttled(const std::string& ip);
+    void record_failure(const std::string& ip);
+    MessageStamp stamp();
+
+    Options options_;
+    const Directory& directory_;
+    os::GroupCommitter& committer_;
+    const core::Clock& clock_;
+    queue::RandomSource& random_;
+    std::mutex mutex_;  // failures_ and random_
+    std::unordered_map<std::string, std::deque<std::int64_t>> failures_;  // ip -> failure times
+    boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread
+};
+
+}  // namespace pigeon::app

@@ -1,0 +1,175 @@
+// pigeon/delivery/local_delivery.cpp: spool -> Maildir, then durable recipient states.
+#include "delivery/local_delivery.hpp"
+
+#include <map>
+#include <utility>
+
+namespace pigeon::delivery {
+
+using queue::Error;
+using queue::RecipientState;
+
+LocalDelivery::LocalDelivery(queue::Spool& spool, LocalResolver resolver, MaildirWriter& writer)
+    : spool_(spool), resolver_(std::move(resolver)), writer_(writer) {}
+
+bool LocalDelivery::is_local(const core::Path& recipient) const {
+    return resolver_ && resolver_(recipient).kind != LocalTarget::Kind::remote;
+}
+
+queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id) {
+    auto record = spool_.show(id);
+    if (!record) {
+        return Error{record.error()};
+    }
+    const queue::SpoolEntry& entry = record->entry;
+    DeliveryReport report;
+    std::vector<queue::RecipientUpdate> updates;
+    std::map<std::filesystem::path, std::size_t> copies;  // maildir -> recipient delivered there
+    bool any_pending = false;
+    bool any_failed = false;
+
+    for (std::size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
+        const queue::RecipientStatus& status = entry.status[i];
+        if (status.state != RecipientState::pending) {
+            any_failed = any_failed || status.state == RecipientState::failed;
+            continue;
+        }
+        const core::Path& rcpt = entry.envelope.recipients[i];
+        const LocalTarget target = resolver_ ? resolver_(rcpt) : LocalTarget::remote();
+        switch (target.kind) {
+        case LocalTarget::Kind::remote:
+            ++report.remote;
+            any_pending = true;
+            break;
+        case LocalTarget::Kind::unknown:
+            updates.push_back({i, {RecipientState::failed, target.reason}});
+            report.notes.push_back(rcpt.to_string() + ": failed: " + target.reason);
+            ++report.failed;
+            any_failed = true;
+            break;
+        case LocalTarget::Kind::mailbox: {
+            if (const auto it = copies.find(target.maildir); it != copies.end()) {
+                updates.push_back({i, {RecipientState::delivered, "same mailbox as recipient #" +
+                                                                      std::to_string(it->second)}});
+                ++report.delivered;
+                break;
+            }
+            const std::string content =
+                maildir_content(entry.envelope.reverse_path, rcpt, record->message);
+            auto delivered = writer_.deliver(target.maildir, entry.folder, content);
+            if (delivered) {
+                copies.emplace(target.maildir, i);
+                updates.push_back({i, {RecipientState::delivered, delivered->filename().string()}});
+                ++report.delivered;
+            } else {
+                report.notes.push_back(rcpt.to_string() + ": deferred: " + delivered.error());
+                ++report.deferred;
+                any_pending = true;
+            }
+            break;
+        }
+        }
+    }
+    if (updates.empty()) {
+        return report;
+    }
+    // Removing directly is enough when everything was delivered; failures are marked first
+    // so their diagnostics are on record (for bounce generation) before the message goes.
+    if (any_pending || any_failed) {
+        if (queue::Status s = spool_.mark(id, updates); !s) {
+            return Error{s.error()};
+        }
+    }
+    if (!any_pending) {
+        if (queue::Status s = spool_.remove(id); !s) {
+            return Error{s.error()};
+        }
+        report.removed = true;
+    }
+    return report;
+}
+
+std::size_t LocalDelivery::deliver_pending() {
+    const auto ids = spool_.with_pending([this](const core::Path& p) { return is_local(p); });
+    for (const std::string& id : ids) {
+        deliver(id);  // errors leave the message as it was; the next scan retries it
+    }
+    return ids.size();
+}
+
+LocalDeliveryWorker::LocalDeliveryWorker(LocalDelivery& delivery)
+    : LocalDeliveryWorker(delivery, Options{}) {}
+
+LocalDeliveryWorker::LocalDeliveryWorker(LocalDelivery& delivery, Options options)
+    : delivery_(delivery), options_(std::move(options)) {
+    thread_ = std::thread([this] { run(); });
+}
+
+LocalDeliveryWorker::~LocalDeliveryWorker() { stop(); }
+
+void LocalDeliveryWorker::notify(std::string id) {
+    {
+        std::lock_guard lock(mutex_);
+        ids_.push_back(std::move(id));
+    }
+    wake_.notify_one();
+}
+
+void LocalDeliveryWorker::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+std::size_t LocalDeliveryWorker::attempts() const {
+    std::lock_guard lock(mutex_);
+    return attempts_;
+}
+
+void LocalDeliveryWorker::log(const std::string& line) const {
+    if (options_.log) {
+        options_.log(line);
+    }
+}
+
+void LocalDeliveryWorker::run() {
+    bool rescan = true;  // on start: whatever recovery left pending
+    for (;;) {
+        if (rescan) {
+            const std::size_t n = delivery_.deliver_pending();
+            std::lock_guard lock(mutex_);
+            attempts_ += n;
+        }
+        std::string id;
+        {
+            std::unique_lock lock(mutex_);
+            const bool woken = wake_.wait_for(lock, options_.rescan_interval,
+                                              [this] { return stopping_ || !ids_.empty(); });
+            if (stopping_) {
+                return;
+            }
+            rescan = !woken;
+            if (!woken) {
+                continue;
+            }
+            id = std::move(ids_.front());
+            ids_.pop_front();
+            ++attempts_;
+        }
+        auto report = delivery_.deliver(id);
+        if (!report) {
+            log("local delivery " + id + ": " + report.error());
+            continue;
+        }
+        for (const std::string& note : report->notes) {
+            log("local delivery " + id + ": " + note);
+        }
+    }
+}
+
+}  // namespace pigeon::delivery

@@ -1,0 +1,109 @@
+// pigeon/net/server.hpp: the Boost.Asio transport. Listeners accept TCP connections; each
+// connection moves bytes between its socket (through a Botan TLS channel when TLS is on) and
+// its sans-I/O smtp::Session, runs the session's timers, and carries out the session's actions.
+// Everything else the session asks (credentials, policy, the spool) goes to Services.
+//
+// Contract:
+//   - One io_context per thread (ServerOptions::threads); a connection lives on one of them for
+//     its whole life, so its state needs no locks. Services may answer from any thread: the
+//     answer is posted back to the connection's io_context.
+//   - Limits, all enforced here: total connections and connections per client IP (over either:
+//     "421 4.7.0" and close before any session exists), the command timeout (time allowed to
+//     complete the next command: partial bytes do not reset it, so a slowloris client is cut
+//     off), the DATA timeouts (silence between chunks, and the whole DATA phase), and the
+//     session's own limits (SessionConfig).
+//   - stop() is graceful: acceptors close at once; idle sessions get 421 4.3.2 at once; sessions
+//     inside a transaction may finish it (they get 421 as soon as they are idle) until the grace
+//     period ends, and then get 421 too. run() returns when every connection has closed.
+//   - It never logs credentials (the session redacts them before they reach the trace).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "smtp/session.hpp"
+
+namespace pigeon::tls {
+class TlsContext;
+}
+
+namespace pigeon::net {
+
+class Connection;  // server.cpp
+
+enum class TlsMode { none, starttls, implicit };
+
+struct ListenerOptions {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 0;  // 0: the OS picks one (tests); see Server::bound_ports()
+    smtp::Role role = smtp::Role::inbound;
+    TlsMode tls = TlsMode::starttls;
+};
+
+struct ServerLimits {
+    std::size_t max_connections = 256;
+    std::size_t max_connections_per_ip = 16;
+    std::chrono::seconds command_timeout{300};     // RFC 5321 4.5.3.2.7
+    std::chrono::seconds data_block_timeout{180};  // silence inside DATA (4.5.3.2.5)
+    std::chrono::seconds data_timeout{600};        // the whole DATA phase (4.5.3.2.6)
+    std::chrono::seconds shutdown_grace{30};
+};
+
+enum class LogLevel { error, warn, info, debug };
+
+struct ServerOptions {
+    std::vector<ListenerOptions> listeners;
+    ServerLimits limits;
+    smtp::SessionConfig session;  // hostname, sizes, max_recipients, max_errors; role/tls set per listener
+    std::shared_ptr<tls::TlsContext> tls;  // required when any listener uses TLS
+    unsigned threads = 1;
+    const core::Clock* clock = nullptr;  // for sessions' Received: headers
+    // Log sink: one line per call, already prefixed with the connection id. May be called from
+    // any server thread.
+    std::function<void(LogLevel, std::string_view)> log;
+    LogLevel log_level = LogLevel::info;
+};
+
+struct ConnectionInfo {
+    std::uint64_t id = 0;
+    smtp::Role role = smtp::Role::inbound;
+    std::string peer_address;
+    std::uint16_t local_port = 0;
+};
+
+// What sessions ask of the rest of the server. handle() gets one asynchronous action
+// (Authenticate, CheckSender, CheckRecipient, CheckMessage or Enqueue) and must call `done`
+// exactly once, from any thread, with the matching event.
+class Services {
+public:
+    virtual ~Services() = default;
+    virtual void handle(const ConnectionInfo& connection, const smtp::Action& action,
+                        std::function<void(smtp::Event)> done) = 0;
+};
+
+class Server {
+public:
+    // Binds every listener; throws std::runtime_error naming the address and port when one
+    // cannot be bound.
+    Server(ServerOptions options, Services& services);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    std::vector<std::uint16_t> bound_ports() const;  // in listener order
+    void run();   // serves until stop() and every connection has closed
+    void stop();  // thread-safe and signal-safe to call from another thread; graceful
+    std::size_t connection_count() const;
+
+private:
+    friend class Connection;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pigeon::net

@@ -1,0 +1,70 @@
+// pigeon/queue/record.hpp: the on-disk encoding of spool files (docs/spool.md has the layout).
+//
+// Contract: two kinds of record, each framed as
+//   header  "PGNQ" magic, u16 format version, u16 kind
+//   body    the fields, little-endian integers, strings as u32 length + octets
+//   trailer u64 length of header+body, u32 CRC-32C of header+body, "QEND" magic
+// A message record holds the queue id, arrival time, the whole envelope (with one state per
+// recipient), the folder hint and the message octets. A recipient-state record holds the
+// queue id, a sequence number and one state per recipient; the spool writes a new one each
+// time states change, so a message file is never rewritten.
+// decode_* accept exactly what encode_* produce and reject everything else - truncated,
+// extended, corrupted or foreign bytes - with an Error naming the problem and its offset.
+// They never throw, never read past the input, and never allocate more than the input's
+// size would justify (counts are checked against the bytes remaining).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/envelope.hpp"
+#include "queue/storage.hpp"
+
+namespace pigeon::queue {
+
+inline constexpr std::uint16_t record_format_version = 1;
+inline constexpr std::size_t record_header_octets = 8;
+inline constexpr std::size_t record_trailer_octets = 16;
+
+enum class RecipientState : std::uint8_t { pending = 0, delivered = 1, failed = 2 };
+const char* state_name(RecipientState state);  // "pending", "delivered", "failed"
+
+struct RecipientStatus {
+    RecipientState state = RecipientState::pending;
+    std::string diagnostic;  // why it failed, or where it went; may be empty
+    friend bool operator==(const RecipientStatus&, const RecipientStatus&) = default;
+};
+
+// Everything about a spooled message except its octets.
+struct SpoolEntry {
+    std::string id;                       // queue id (queue_id.hpp)
+    std::int64_t arrival_unix_seconds = 0;
+    core::Envelope envelope;              // envelope.recipients[i] has status[i]
+    std::vector<RecipientStatus> status;  // same size as envelope.recipients
+    std::string folder;                   // delivery folder hint ("Junk"), may be empty
+};
+
+struct MessageRecord {
+    SpoolEntry entry;
+    std::string message;  // the octets as accepted, CRLF line ends
+};
+
+struct StateRecord {
+    std::string id;
+    std::uint32_t sequence = 0;  // higher wins; the message file itself counts as 0
+    std::vector<RecipientStatus> status;
+};
+
+// Fails only on values the format cannot carry: status size != recipients, a string over
+// 4 GiB, an id that is not a queue id.
+Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string_view message);
+Expected<MessageRecord> decode_message_record(std::string_view bytes);
+
+Expected<std::string> encode_state_record(const StateRecord& record);
+Expected<StateRecord> decode_state_record(std::string_view bytes);
+
+// CRC-32C (Castagnoli), the checksum of the trailer. Chained: crc32c(b, crc32c(a)) == crc32c(a+b).
+std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0);
+
+}  // namespace pigeon::queue

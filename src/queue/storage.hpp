@@ -1,0 +1,89 @@
+// pigeon/queue/storage.hpp: the spool's view of stable storage, and the small result types
+// the queue code returns instead of throwing.
+//
+// Contract: a Storage is one flat namespace of named files. Names are 1..storage_name_max_octets
+// octets of [A-Za-z0-9._-], never "." or ".." (is_valid_storage_name), so an implementation
+// can map them to a directory without any path interpretation.
+//   create(name, bytes)  a NEW file holding exactly bytes; fails if the name exists
+//   read(name)           the whole file
+//   list()               every name, in no particular order
+//   rename(from, to)     atomically moves from over to (to is replaced)
+//   remove(name)         deletes the file; removing a missing name is ok (idempotent)
+//   sync()               the durability barrier: when it returns ok, every create, rename and
+//                        remove that completed before sync() was called survives a crash
+// Before a covering sync() nothing is promised: after a crash an unsynced file may be missing,
+// truncated, or (on a real file system) whole; the spool's record checksums make the
+// difference visible. Every method may be called from several threads at once.
+// A Storage never throws: failures (full disk, I/O error, missing file) come back as an
+// Error whose message names the operation, the file and the cause.
+#pragma once
+#include <cassert>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace pigeon::queue {
+
+// Long enough for "<queue id>.<sequence>.rcpt" with room to spare, short of NAME_MAX (255).
+inline constexpr std::size_t storage_name_max_octets = 128;
+
+bool is_valid_storage_name(std::string_view name);
+
+struct Error {
+    std::string message;  // human-readable: what failed, on which file, and why
+};
+
+// A value or an Error. Never throws on the error path; value() on an error is a bug (asserts).
+template <class T>
+class Expected {
+public:
+    Expected(T value) : v_(std::move(value)) {}
+    Expected(Error error) : v_(std::move(error)) {}
+
+    bool ok() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    const T& value() const& { assert(ok()); return std::get<0>(v_); }
+    T& value() & { assert(ok()); return std::get<0>(v_); }
+    T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+    const std::string& error() const { assert(!ok()); return std::get<1>(v_).message; }
+
+    const T* operator->() const { return &value(); }
+    T* operator->() { return &value(); }
+    const T& operator*() const { return value(); }
+
+private:
+    std::variant<T, Error> v_;
+};
+
+// Success, or an Error: the result of an operation that yields nothing.
+class Status {
+public:
+    Status() = default;  // success
+    Status(Error error) : error_(std::move(error.message)) {}
+    static Status success() { return {}; }
+
+    bool ok() const noexcept { return !error_.has_value(); }
+    explicit operator bool() const noexcept { return ok(); }
+    const std::string& error() const { assert(!ok()); return *error_; }
+
+private:
+    std::optional<std::string> error_;
+};
+
+class Storage {
+public:
+    virtual ~Storage() = default;
+    virtual Status create(const std::string& name, std::string_view bytes) = 0;
+    virtual Expected<std::string> read(const std::string& name) const = 0;
+    virtual Expected<std::vector<std::string>> list() const = 0;
+    virtual Status rename(const std::string& from, const std::string& to) = 0;
+    virtual Status remove(const std::string& name) = 0;
+    virtual Status sync() = 0;
+};
+
+}  // namespace pigeon::queue

@@ -1,0 +1,751 @@
+// Tests for app/config.hpp (defaults, the TOML reader and its errors, to_toml) and for the
+// command line of app/cli.hpp with fake commands.
+#include "app/config.hpp"
+
+#include <rapidcheck/boost_test.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "app/cli.hpp"
+
+namespace app = pigeon::app;
+using app::Config;
+using app::LogLevel;
+using app::TlsMode;
+using pigeon::smtp::Role;
+
+namespace {
+
+const std::string argon_hash =
+    "$argon2id$v=19$m=19456,t=2,p=1$eud5zIy4Aee1yq9YPEHZug$"
+    "ZnHGgKGl9u9lXMLrK3Om4nHGNRhIWbvLMENiUOU5Hxw";
+const std::string bcrypt_hash = "$2b$10$39YdZfDeWMOxbNIwtSkxqObgvvtppYJqD1v5RoaOKheEJgwRVPnEO";
+
+app::Result<Config> parse(const std::string& text) {
+    return app::parse_config(text, "config.toml", "default.example");
+}
+
+// The error message for `text`, or "(parsed)" if it parsed.
+std::string error_of(const std::string& text) {
+    const auto r = parse(text);
+    return r ? std::string("(parsed)") : r.error().message;
+}
+
+// The error message of a failed result, for BOOST_REQUIRE_MESSAGE (empty if it parsed).
+std::string why(const app::Result<Config>& r) { return r ? std::string() : r.error().message; }
+
+Config without_demo(Config c) {
+    c.create_demo_user = false;
+    return c;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(config)
+
+BOOST_AUTO_TEST_CASE(default_config_is_the_embedded_default) {
+    const Config c = app::default_config("mx.example");
+    BOOST_TEST(c.hostname == "mx.example");
+    BOOST_TEST(c.local_domains == std::vector<std::string>{"localhost"});
+    BOOST_TEST(c.state_dir == "./pigeon-data");
+    BOOST_TEST(c.tls.self_signed());
+    BOOST_TEST(c.users.empty());
+    BOOST_TEST(c.create_demo_user);
+    BOOST_TEST(c.threads == 0u);
+    BOOST_TEST((c.log_level == LogLevel::info));
+    BOOST_REQUIRE_EQUAL(c.listeners.size(), 3u);
+    BOOST_TEST((c.listeners[0] == app::Listener{"127.0.0.1", 2525, Role::inbound, TlsMode::starttls}));
+    BOOST_TEST((c.listeners[1] == app::Listener{"127.0.0.1", 2587, Role::submission, TlsMode::starttls}));
+    BOOST_TEST((c.listeners[2] == app::Listener{"127.0.0.1", 2465, Role::submission, TlsMode::implicit}));
+    BOOST_TEST(c.limits.command_timeout_seconds == 300u);     // RFC 5321 4.5.3.2.7
+    BOOST_TEST(c.limits.data_block_timeout_seconds == 180u);  // RFC 5321 4.5.3.2.5
+    BOOST_TEST(c.limits.data_timeout_seconds == 600u);        // RFC 5321 4.5.3.2.6
+    BOOST_TEST(c.limits.max_recipients == 100u);              // RFC 5321 4.5.3.1.8
+    BOOST_TEST(c.limits.max_message_octets == 25u * 1024 * 1024);
+}
+
+BOOST_AUTO_TEST_CASE(default_config_is_valid) {
+    const Config c = app::default_config("mx.example");
+    const auto back = app::parse_config(app::to_toml(c), "default", "other.example");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == without_demo(c)));
+}
+
+BOOST_AUTO_TEST_CASE(system_hostname_is_a_usable_default) {
+    const auto back = app::parse_config(app::to_toml(app::default_config(app::system_hostname())),
+                                        "default");
+    BOOST_TEST(back.ok());
+}
+
+BOOST_AUTO_TEST_CASE(empty_file_takes_every_default) {
+    const auto r = parse("");
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST((r.value() == without_demo(app::default_config("default.example"))));
+}
+
+BOOST_AUTO_TEST_CASE(full_config_parses_to_expected_values) {
+    const auto r = parse(R"(
+hostname = "mail.example.org"
+local_domains = ["example.org", "Example.NET"]
+state_dir = "/var/lib/pigeon"
+log_level = "debug"
+threads = 4
+
+[tls]
+cert_file = "/etc/pigeon/cert.pem"
+key_file = "/etc/pigeon/key.pem"
+
+[limits]
+max_connections = 100
+max_connections_per_ip = 5
+command_timeout_seconds = 400
+data_block_timeout_seconds = 200
+data_timeout_seconds = 900
+max_message_octets = 1048576
+max_recipients = 150
+max_errors_per_session = 3
+auth_failures_per_ip_per_minute = 2
+shutdown_grace_seconds = 0
+
+[[listeners]]
+address = "::"
+port = 25
+role = "inbound"
+tls = "none"
+
+[[listeners]]
+address = "192.0.2.1"
+port = 465
+role = "submission"
+tls = "implicit"
+
+[[users]]
+address = "alice@example.org"
+password_hash = ")" + argon_hash + R"("
+aliases = ["postmaster@example.org", "a@elsewhere.example"]
+
+[[users]]
+address = "bob@example.net"
+password_hash = ")" + bcrypt_hash + R"("
+)");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    const Config& c = r.value();
+    BOOST_TEST(c.hostname == "mail.example.org");
+    BOOST_TEST((c.local_domains == std::vector<std::string>{"example.org", "Example.NET"}));
+    BOOST_TEST(c.state_dir == "/var/lib/pigeon");
+    BOOST_TEST((c.log_level == LogLevel::debug));
+    BOOST_TEST(c.threads == 4u);
+    BOOST_TEST(c.tls.cert_file == "/etc/pigeon/cert.pem");
+    BOOST_TEST(c.tls.key_file == "/etc/pigeon/key.pem");
+    BOOST_TEST(!c.tls.self_signed());
+    BOOST_TEST(c.limits.max_connections == 100u);
+    BOOST_TEST(c.limits.max_connections_per_ip == 5u);
+    BOOST_TEST(c.limits.command_timeout_seconds == 400u);
+    BOOST_TEST(c.limits.data_block_timeout_seconds == 200u);
+    BOOST_TEST(c.limits.data_timeout_seconds == 900u);
+    BOOST_TEST(c.limits.max_message_octets == 1048576u);
+    BOOST_TEST(c.limits.max_recipients == 150u);
+    BOOST_TEST(c.limits.max_errors_per_session == 3u);
+    BOOST_TEST(c.limits.auth_failures_per_ip_per_minute == 2u);
+    BOOST_TEST(c.limits.shutdown_grace_seconds == 0u);
+    BOOST_REQUIRE_EQUAL(c.listeners.size(), 2u);
+    BOOST_TEST((c.listeners[0] == app::Listener{"::", 25, Role::inbound, TlsMode::none}));
+    BOOST_TEST((c.listeners[1] == app::Listener{"192.0.2.1", 465, Role::submission, TlsMode::implicit}));
+    BOOST_REQUIRE_EQUAL(c.users.size(), 2u);
+    BOOST_TEST(c.users[0].address == "alice@example.org");
+    BOOST_TEST(c.users[0].password_hash == argon_hash);
+    BOOST_TEST((c.users[0].aliases ==
+                std::vector<std::string>{"postmaster@example.org", "a@elsewhere.example"}));
+    BOOST_TEST(c.users[1].address == "bob@example.net");  // domain matched case-insensitively
+    BOOST_TEST(c.users[1].password_hash == bcrypt_hash);
+    BOOST_TEST(c.users[1].aliases.empty());
+    BOOST_TEST(!c.create_demo_user);
+}
+
+BOOST_AUTO_TEST_CASE(listener_tls_defaults_to_starttls) {
+    const auto r = parse("[[listeners]]\naddress = \"127.0.0.1\"\nport = 25\nrole = \"inbound\"\n");
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST((r.value().listeners.at(0).tls == TlsMode::starttls));
+}
+
+BOOST_AUTO_TEST_CASE(session_config_follows_the_listener) {
+    Config c = app::default_config("mx.example");
+    c.limits.max_recipients = 321;
+    c.limits.max_message_octets = 1 << 20;
+    const auto inbound = app::session_config(c, c.listeners[0]);
+    BOOST_TEST((inbound.role == Role::inbound));
+    BOOST_TEST(inbound.hostname == "mx.example");
+    BOOST_TEST(inbound.max_recipients == 321u);
+    BOOST_TEST(inbound.max_message_octets == 1u << 20);
+    BOOST_TEST(inbound.tls_available);
+    BOOST_TEST(!inbound.tls_active);
+    BOOST_TEST(!inbound.auth_without_tls);
+    const auto implicit = app::session_config(c, c.listeners[2]);
+    BOOST_TEST((implicit.role == Role::submission));
+    BOOST_TEST(implicit.tls_active);
+    const auto clear = app::session_config(c, {"::1", 25, Role::inbound, TlsMode::none});
+    BOOST_TEST(!clear.tls_available);
+    BOOST_TEST(!clear.tls_active);
+}
+
+// The documented example must stay valid: the docs cannot rot.
+BOOST_AUTO_TEST_CASE(documented_example_parses) {
+    const auto r = app::load_config(PIGEON_SOURCE_DIR "/docs/pigeon.example.toml");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    const Config& c = r.value();
+    BOOST_TEST(c.hostname == "mail.example.org");
+    BOOST_TEST(c.listeners.size() == 3u);
+    BOOST_TEST(c.users.size() == 2u);
+    BOOST_TEST(c.local_domains.size() == 2u);
+}
+
+// docs/configuration.md names every key the reader accepts.
+BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
+    std::ifstream in(PIGEON_SOURCE_DIR "/docs/configuration.md");
+    BOOST_REQUIRE(in);
+    std::stringstream doc;
+    doc << in.rdbuf();
+    for (const char* key :
+         {"hostname", "local_domains", "state_dir", "log_level", "threads", "tls.cert_file",
+          "tls.key_file", "limits.max_connections", "limits.max_connections_per_ip",
+          "limits.command_timeout_seconds", "limits.data_block_timeout_seconds",
+          "limits.data_timeout_seconds", "limits.max_message_octets", "limits.max_recipients",
+          "limits.max_errors_per_session", "limits.auth_failures_per_ip_per_minute",
+          "limits.shutdown_grace_seconds", "listeners.address", "listeners.port",
+          "listeners.role", "listeners.tls", "users.address", "users.password_hash",
+          "users.aliases"}) {
+        BOOST_TEST_CONTEXT(key) {
+            BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
+        }
+    }
+}
+
+// ---- errors: every message names the file, the line and the key -----------------------------
+
+struct Case {
+    std::string text;
+    std::string error;
+};
+
+void check_errors(const std::vector<Case>& cases) {
+    for (const Case& c : cases) {
+        BOOST_TEST_CONTEXT(c.text) { BOOST_TEST(error_of(c.text) == c.error); }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(toml_syntax_errors_name_the_line) {
+    const std::string e = error_of("hostname = \"a\"\n\nport = \n");
+    BOOST_TEST(e.starts_with("config.toml:3: "), e);
+    const std::string dup = error_of("hostname = \"a\"\nhostname = \"b\"\n");
+    BOOST_TEST(dup.starts_with("config.toml:2: "), dup);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected) {
+    check_errors({
+        {"hostname = \"a.example\"\nhost_name = \"b\"\n",
+         "config.toml:2: host_name: unknown key (did you mean 'hostname'?)"},
+        {"frobnicate = 1\n", "config.toml:1: frobnicate: unknown key"},
+        {"[limits]\nmax_recipent = 100\n",
+         "config.toml:2: limits.max_recipent: unknown key (did you mean 'max_recipients'?)"},
+        {"[tls]\ncert = \"x\"\n", "config.toml:2: tls.cert: unknown key"},
+        {"[[listeners]]\naddress = \"::1\"\nport = 25\nrole = \"inbound\"\ntsl = \"none\"\n",
+         "config.toml:5: listeners[0].tsl: unknown key (did you mean 'tls'?)"},
+        {"[[users]]\naddress = \"a@localhost\"\npassword_hash = \"" + argon_hash +
+             "\"\nalias = []\n",
+         "config.toml:4: users[0].alias: unknown key (did you mean 'aliases'?)"},
+        {"[limits.extra]\nx = 1\n", "config.toml:1: limits.extra: unknown key"},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {
+    check_errors({
+        {"hostname = 5\n", "config.toml:1: hostname: must be a string, not an integer"},
+        {"threads = \"4\"\n", "config.toml:1: threads: must be an integer, not a string"},
+        {"threads = 4.0\n", "config.toml:1: threads: must be an integer, not a float"},
+        {"local_domains = \"example.org\"\n",
+         "config.toml:1: local_domains: must be an array, not a string"},
+        {"local_domains = [1]\n",
+         "config.toml:1: local_domains[0]: must be a string, not an integer"},
+        {"limits = 5\n", "config.toml:1: limits: must be a table, not an integer"},
+        {"tls = \"yes\"\n", "config.toml:1: tls: must be a table, not a string"},
+        {"\n[limits]\nmax_recipients = \"lots\"\n",
+         "config.toml:3: limits.max_recipients: must be an integer, not a string"},
+        {"listeners = [1]\n", "config.toml:1: listeners[0]: must be a table, not an integer"},
+        {"[[listeners]]\naddress = \"::1\"\nport = \"25\"\nrole = \"inbound\"\n",
+         "config.toml:3: listeners[0].port: must be an integer, not a string"},
+        {"[[users]]\naddress = \"a@localhost\"\npassword_hash = \"" + argon_hash +
+             "\"\naliases = \"b@localhost\"\n",
+         "config.toml:4: users[0].aliases: must be an array, not a string"},
+        {"state_dir = true\n", "config.toml:1: state_dir: must be a string, not a boolean"},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(top_level_values_are_checked) {
+    check_errors({
+        {"hostname = \"not a host\"\n",
+         "config.toml:1: hostname: \"not a host\" is not a domain name: " +
+             pigeon::core::Domain::parse("not a host").error().message},
+        {"state_dir = \"\"\n", "config.toml:1: state_dir: must not be empty"},
+        {"log_level = \"verbose\"\n",
+         "config.toml:1: log_level: \"verbose\" is not one of \"error\", \"warn\", \"info\", "
+         "\"debug\""},
+        {"threads = -1\n", "config.toml:1: threads: must be >= 0"},
+        {"threads = 5000\n", "config.toml:1: threads: must be <= 1024"},
+        {"local_domains = []\n", "config.toml:1: local_domains: must list at least one domain"},
+        {"local_domains = [\"a.example\",\n  \"A.EXAMPLE\"]\n",
+         "config.toml:2: local_domains[1]: \"A.EXAMPLE\" is listed twice"},
+        {"local_domains = [\"[127.0.0.1]\"]\n",
+         "config.toml:1: local_domains[0]: \"[127.0.0.1]\" is not a domain name: " +
+             pigeon::core::Domain::parse("[127.0.0.1]", {.allow_address_literal = false})
+                 .error()
+                 .message},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(limits_are_checked) {
+    check_errors({
+        {"[limits]\n\nmax_recipients = 99\n",
+         "config.toml:3: limits.max_recipients: must be >= 100 (RFC 5321 4.5.3.1.8)"},
+        {"[limits]\nmax_recipients = 100001\n",
+         "config.toml:2: limits.max_recipients: must be <= 100000"},
+        {"[limits]\nmax_message_octets = 65535\n",
+         "config.toml:2: limits.max_message_octets: must be >= 65536 (RFC 5321 4.5.3.1.7: at "
+         "least 64K octets of message content)"},
+        {"[limits]\nmax_message_octets = 4294967297\n",
+         "config.toml:2: limits.max_message_octets: must be <= 4294967296"},
+        {"[limits]\nmax_connections = 0\n", "config.toml:2: limits.max_connections: must be >= 1"},
+        {"[limits]\nmax_connections_per_ip = 0\n",
+         "config.toml:2: limits.max_connections_per_ip: must be >= 1"},
+        {"[limits]\ncommand_timeout_seconds = 0\n",
+         "config.toml:2: limits.command_timeout_seconds: must be >= 1"},
+        {"[limits]\ncommand_timeout_seconds = 86401\n",
+         "config.toml:2: limits.command_timeout_seconds: must be <= 86400"},
+        {"[limits]\ndata_block_timeout_seconds = 0\n",
+         "config.toml:2: limits.data_block_timeout_seconds: must be >= 1"},
+        {"[limits]\ndata_timeout_seconds = -5\n",
+         "config.toml:2: limits.data_timeout_seconds: must be >= 1"},
+        {"[limits]\nmax_errors_per_session = 0\n",
+         "config.toml:2: limits.max_errors_per_session: must be >= 1"},
+        {"[limits]\nauth_failures_per_ip_per_minute = 0\n",
+         "config.toml:2: limits.auth_failures_per_ip_per_minute: must be >= 1"},
+        {"[limits]\nshutdown_grace_seconds = 3601\n",
+         "config.toml:2: limits.shutdown_grace_seconds: must be <= 3600"},
+        {"[limits]\nmax_connections = 10\nmax_connections_per_ip = 11\n",
+         "config.toml:3: limits.max_connections_per_ip: must be <= limits.max_connections (10)"},
+        {"[limits]\nmax_connections = 10\n",
+         "config.toml:2: limits.max_connections_per_ip: must be <= limits.max_connections (10)"},
+        {"[limits]\ndata_block_timeout_seconds = 300\ndata_timeout_seconds = 200\n",
+         "config.toml:3: limits.data_timeout_seconds: must be >= "
+         "limits.data_block_timeout_seconds (300): it bounds the whole transfer"},
+    });
+    // The bounds themselves are accepted.
+    BOOST_TEST(parse("[limits]\nmax_recipients = 100\nmax_message_octets = 65536\n"
+                     "shutdown_grace_seconds = 0\n").ok());
+}
+
+BOOST_AUTO_TEST_CASE(tls_files_come_in_pairs) {
+    check_errors({
+        {"[tls]\ncert_file = \"c.pem\"\n",
+         "config.toml:1: tls.key_file: must be set together with the other (leave both empty "
+         "for a self-signed certificate)"},
+        {"[tls]\nkey_file = \"k.pem\"\n",
+         "config.toml:1: tls.cert_file: must be set together with the other (leave both empty "
+         "for a self-signed certificate)"},
+    });
+    BOOST_TEST(parse("[tls]\ncert_file = \"\"\nkey_file = \"\"\n").value().tls.self_signed());
+}
+
+BOOST_AUTO_TEST_CASE(listeners_are_checked) {
+    const std::string l0 = "[[listeners]]\naddress = \"127.0.0.1\"\nport = 2525\nrole = \"inbound\"\n";
+    check_errors({
+        {"listeners = []\n", "config.toml:1: listeners: must list at least one listener"},
+        {"[[listeners]]\nport = 25\nrole = \"inbound\"\n",
+         "config.toml:1: listeners[0].address: is required"},
+        {"[[listeners]]\naddress = \"::\"\nrole = \"inbound\"\n",
+         "config.toml:1: listeners[0].port: is required"},
+        {"[[listeners]]\naddress = \"::\"\nport = 25\n",
+         "config.toml:1: listeners[0].role: is required"},
+        {"[[listeners]]\naddress = \"localhost\"\nport = 25\nrole = \"inbound\"\n",
+         "config.toml:2: listeners[0].address: \"localhost\" is not an IPv4 or IPv6 address "
+         "(use 0.0.0.0 or :: for all)"},
+        {"[[listeners]]\naddress = \"::\"\nport = 0\nrole = \"inbound\"\n",
+         "config.toml:3: listeners[0].port: must be >= 1"},
+        {"[[listeners]]\naddress = \"::\"\nport = 65536\nrole = \"inbound\"\n",
+         "config.toml:3: listeners[0].port: must be <= 65535"},
+        {"[[listeners]]\naddress = \"::\"\nport = 25\nrole = \"relay\"\n",
+         "config.toml:4: listeners[0].role: \"relay\" is not one of \"inbound\", \"submission\""},
+        {"[[listeners]]\naddress = \"::\"\nport = 25\nrole = \"inbound\"\ntls = \"ssl\"\n",
+         "config.toml:5: listeners[0].tls: \"ssl\" is not one of \"none\", \"starttls\", "
+         "\"implicit\""},
+        {"[[listeners]]\naddress = \"::\"\nport = 587\nrole = \"submission\"\ntls = \"none\"\n",
+         "config.toml:5: listeners[0].tls: a submission listener needs \"starttls\" or "
+         "\"implicit\": AUTH is only offered over TLS"},
+        {l0 + "\n[[listeners]]\naddress = \"::1\"\nport = 2525\nrole = \"submission\"\n",
+         "config.toml:8: listeners[1].port: 2525 is already used by listeners[0]"},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(users_are_checked) {
+    const auto user = [](const std::string& address, const std::string& hash,
+                         const std::string& extra = "") {
+        return "[[users]]\naddress = \"" + address + "\"\npassword_hash = \"" + hash + "\"\n" +
+               extra;
+    };
+    check_errors({
+        {"[[users]]\npassword_hash = \"" + argon_hash + "\"\n",
+         "config.toml:1: users[0].address: is required"},
+        {"[[users]]\naddress = \"a@localhost\"\n",
+         "config.toml:1: users[0].password_hash: is required"},
+        {user("alice", argon_hash),
+         "config.toml:2: users[0].address: \"alice\" is not an address (local@domain): " +
+             pigeon::core::Mailbox::parse("alice").error().message},
+        {user("alice@example.org", argon_hash),
+         "config.toml:2: users[0].address: domain \"example.org\" is not in local_domains"},
+        {user("a@localhost", argon_hash) + user("a@LOCALHOST", bcrypt_hash),
+         "config.toml:5: users[1].address: \"a@LOCALHOST\" is already users[0]"},
+        {user("a@localhost", "hunter2"),
+         "config.toml:3: users[0].password_hash: must be an Argon2id ($argon2id$...) or bcrypt "
+         "($2a$ / $2b$) hash; make one with `pigeon passwd`"},
+        {user("a@localhost", "$argon2i$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+         "config.toml:3: users[0].password_hash: must be an Argon2id ($argon2id$...) or bcrypt "
+         "($2a$ / $2b$) hash; make one with `pigeon passwd`"},
+        {user("a@localhost", "$2y$10$39YdZfDeWMOxbNIwtSkxqObgvvtppYJqD1v5RoaOKheEJgwRVPnEO"),
+         "config.toml:3: users[0].password_hash: must be an Argon2id ($argon2id$...) or bcrypt "
+         "($2a$ / $2b$) hash; make one with `pigeon passwd`"},
+        {user("a@localhost", "$argon2id$v=19$m=19456$c2FsdA$aGFzaA"),
+         "config.toml:3: users[0].password_hash: malformed Argon2id hash (expected "
+         "$argon2id$v=19$m=...,t=...,p=...$salt$hash)"},
+        {user("a@localhost", "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdA$aGFzaA"),
+         "config.toml:3: users[0].password_hash: Argon2id parameters out of range (m "
+         "8..1048576 KiB, t 1..64, p 1..16)"},
+        {user("a@localhost", "$2b$10$tooshort"),
+         "config.toml:3: users[0].password_hash: malformed bcrypt hash (expected $2b$NN$ and 53 "
+         "characters of salt and hash)"},
+        {user("a@localhost", "$2b$31$39YdZfDeWMOxbNIwtSkxqObgvvtppYJqD1v5RoaOKheEJgwRVPnEO"),
+         "config.toml:3: users[0].password_hash: bcrypt cost must be between 04 and 16"},
+        {user("a@localhost", argon_hash, "aliases = [\"b@localhost\", \"nope\"]\n"),
+         "config.toml:4: users[0].aliases[1]: \"nope\" is not an address (local@domain): " +
+             pigeon::core::Mailbox::parse("nope").error().message},
+        {user("a@localhost", argon_hash, "aliases = [\"b@x.example\",\n  \"b@X.example\"]\n"),
+         "config.toml:5: users[0].aliases[1]: \"b@X.example\" is listed twice (or is the user's "
+         "own address)"},
+        {user("a@localhost", argon_hash, "aliases = [\"a@localhost\"]\n"),
+         "config.toml:4: users[0].aliases[0]: \"a@localhost\" is listed twice (or is the user's "
+         "own address)"},
+        {user("a@localhost", argon_hash, "aliases = [\"b@localhost\"]\n") +
+             user("b@localhost", bcrypt_hash),
+         "config.toml:4: users[0].aliases[0]: \"b@localhost\" is the address of users[1]; one "
+         "user may not send as another"},
+    });
+    // $2a$ is accepted as well as $2b$.
+    BOOST_TEST(parse(user("a@localhost",
+                          "$2a$10$39YdZfDeWMOxbNIwtSkxqObgvvtppYJqD1v5RoaOKheEJgwRVPnEO")).ok());
+}
+
+BOOST_AUTO_TEST_CASE(load_config_reports_unreadable_files) {
+    const auto missing = app::load_config("/nonexistent/pigeon.toml");
+    BOOST_REQUIRE(!missing.ok());
+    BOOST_TEST(missing.error().message ==
+               "/nonexistent/pigeon.toml: cannot read the configuration: No such file or directory");
+    const auto dir = app::load_config("/tmp");
+    BOOST_REQUIRE(!dir.ok());
+    BOOST_TEST(dir.error().message == "/tmp: cannot read the configuration: is a directory");
+}
+
+BOOST_AUTO_TEST_CASE(to_toml_escapes_strings) {
+    Config c = app::default_config("mx.example");
+    c.create_demo_user = false;
+    c.state_dir = "dir with \"quotes\", \\backslash\\, tab\t, newline\n, \x01, \x7f and caf\xC3\xA9";
+    c.tls = {"c\"ert.pem", "k\\ey.pem"};
+    const auto back = app::parse_config(app::to_toml(c), "round-trip");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == c));
+}
+
+// ---- the law: to_toml then parse_config is the identity on valid configurations ------------
+
+namespace {
+
+rc::Gen<std::string> gen_text() {
+    static const std::vector<std::string> pieces = {
+        "a", "Z", "0", "/", ".", " ", "-", "\"", "\\", "\t", "\n", "\x01", "\x7f",
+        "caf\xC3\xA9", "\xE6\x97\xA5", "'", "#", "=", "[", "]"};
+    return rc::gen::map(rc::gen::container<std::vector<std::string>>(rc::gen::elementOf(pieces)),
+                        [](const std::vector<std::string>& parts) {
+                            std::string s;
+                            for (const auto& p : parts) s += p;
+                            return s;
+                        });
+}
+
+rc::Gen<std::uint32_t> in(std::uint64_t lo, std::uint64_t hi) {
+    return rc::gen::cast<std::uint32_t>(rc::gen::inRange<std::uint64_t>(lo, hi + 1));
+}
+
+rc::Gen<Config> gen_config() {
+    return rc::gen::exec([] {
+        static const std::vector<std::string> domains = {"example.org", "Example.NET", "mx.test",
+                                                          "localhost", "a-b.c0.example"};
+        static const std::vector<std::string> addresses = {"127.0.0.1", "0.0.0.0", "::", "::1",
+                                                            "192.0.2.7", "2001:db8::25"};
+        static const std::vector<std::string> hashes = {
+            argon_hash, bcrypt_hash, "$2a$04$V7zPhUS7Hrr8OZmga2UGLeGfTGueLUsWX3qwXUHBnrrr9YewUAaMm"};
+        static const std::vector<std::string> locals = {"alice", "bob", "c.d", "e+f", "Alice"};
+        Config c;
+        c.hostname = *rc::gen::elementOf(domains);
+        c.local_domains = *rc::gen::unique<std::vector<std::string>>(
+            *rc::gen::inRange<std::size_t>(1, 4),
+            rc::gen::elementOf(std::vector<std::string>{"example.org", "mx.test", "localhost"}));
+        c.state_dir = *rc::gen::nonEmpty(gen_text());
+        c.log_level = *rc::gen::element(LogLevel::error, LogLevel::warn, LogLevel::info,
+                                        LogLevel::debug);
+        c.threads = *rc::gen::inRange(0u, 1025u);
+        if (*rc::gen::arbitrary<bool>()) c.tls = {*rc::gen::nonEmpty(gen_text()),
+                                                  *rc::gen::nonEmpty(gen_text())};
+
+        const auto ports = *rc::gen::unique<std::vector<std::uint16_t>>(
+            *rc::gen::inRange<std::size_t>(0, 6), rc::gen::inRange<std::uint16_t>(1, 65535));
+        for (std::uint16_t port : ports) {
+            app::Listener l;
+            l.address = *rc::gen::elementOf(addresses);
+            l.port = port;
+            l.role = *rc::gen::element(Role::inbound, Role::submission);
+            l.tls = l.role == Role::submission
+                        ? *rc::gen::element(TlsMode::starttls, TlsMode::implicit)
+                        : *rc::gen::element(TlsMode::none, TlsMode::starttls, TlsMode::implicit);
+            c.listeners.push_back(l);
+        }
+        if (c.listeners.empty()) c.listeners = app::default_listeners();
+
+        // Users: distinct addresses in local domains; aliases outside them, so never another
+        // user's address.
+        const auto names = *rc::gen::unique<std::vector<std::string>>(
+            *rc::gen::inRange<std::size_t>(0, locals.size() + 1), rc::gen::elementOf(locals));
+        for (const std::string& name : names) {
+            app::User u;
+            u.address = name + "@" + *rc::gen::elementOf(c.local_domains);
+            u.password_hash = *rc::gen::elementOf(hashes);
+            u.aliases = *rc::gen::unique<std::vector<std::string>>(
+                *rc::gen::inRange<std::size_t>(0, locals.size() + 1), rc::gen::map(
+                rc::gen::elementOf(locals), [](const std::string& l) { return l + "@alias.example"; }));
+            c.users.push_back(u);
+        }
+
+        app::Limits& l = c.limits;
+        l.max_connections = *in(1, app::bounds::max_connections);
+        l.max_connections_per_ip = *in(1, l.max_connections);
+        l.command_timeout_seconds = *in(1, app::bounds::max_timeout_seconds);
+        l.data_block_timeout_seconds = *in(1, app::bounds::max_timeout_seconds);
+        l.data_timeout_seconds = *in(l.data_block_timeout_seconds, app::bounds::max_timeout_seconds);
+        l.max_message_octets = *rc::gen::inRange<std::uint64_t>(app::bounds::min_message_octets,
+                                                                app::bounds::max_message_octets + 1);
+        l.max_recipients = *in(app::bounds::min_recipients, app::bounds::max_recipients);
+        l.max_errors_per_session = *in(1, app::bounds::max_errors_per_session);
+        l.auth_failures_per_ip_per_minute = *in(1, app::bounds::max_auth_failures_per_minute);
+        l.shutdown_grace_seconds = *in(0, app::bounds::max_shutdown_grace_seconds);
+        return c;
+    });
+}
+
+}  // namespace
+
+RC_BOOST_PROP(to_toml_round_trips, ()) {
+    const Config c = *gen_config();
+    const std::string text = app::to_toml(c);
+    const auto back = app::parse_config(text, "generated");
+    RC_LOG() << text;
+    RC_ASSERT(back.ok());
+    RC_ASSERT(back.value() == c);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the command line, with fake commands ----------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(cli)
+
+namespace {
+
+struct Calls {
+    std::vector<std::string> log;
+    std::optional<Config> config;
+};
+
+struct Run {
+    int status = -1;
+    std::string out;
+    std::string err;
+};
+
+app::Commands fake_commands(Calls& calls) {
+    return app::Commands{
+        .serve = [&](const Config& c, bool embedded) {
+            calls.log.push_back(embedded ? "serve embedded" : "serve file");
+            calls.config = c;
+            return 0;
+        },
+        .queue_list = [&](const Config& c) {
+            calls.log.push_back("list");
+            calls.config = c;
+            return 0;
+        },
+        .queue_show = [&](const Config&, const std::string& id) {
+            calls.log.push_back("show " + id);
+            return 0;
+        },
+        .queue_delete = [&](const Config&, const std::string& id) {
+            calls.log.push_back("delete " + id);
+            return 1;
+        },
+        .hash_password = [&](std::string_view pw) {
+            calls.log.push_back("hash " + std::string(pw));
+            return std::string("$argon2id$fake");
+        },
+    };
+}
+
+Run run(std::vector<std::string> args, Calls& calls, const std::string& input = "") {
+    args.insert(args.begin(), "pigeon");
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    Run r;
+    r.status = app::run_cli(args, fake_commands(calls), app::Io{in, out, err, false});
+    r.out = out.str();
+    r.err = err.str();
+    return r;
+}
+
+// A config file in a fresh temporary directory, removed at the end of the test.
+struct TempFile {
+    std::filesystem::path dir;
+    std::string path;
+    explicit TempFile(const std::string& text) {
+        dir = std::filesystem::temp_directory_path() /
+              ("pigeon-config-test-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(dir);
+        path = (dir / "pigeon.toml").string();
+        std::ofstream(path) << text;
+    }
+    ~TempFile() { std::filesystem::remove_all(dir); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(version_and_help) {
+    Calls calls;
+    const Run v = run({"--version"}, calls);
+    BOOST_TEST(v.status == 0);
+    BOOST_TEST(v.out == "pigeon 0.1.0\n");
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--help"}, {"serve", "--help"}, {"check-config", "--help"}, {"show-config", "-h"},
+             {"passwd", "--help"}, {"queue", "--help"}, {"queue", "show", "--help"}}) {
+        const Run h = run(args, calls);
+        BOOST_TEST(h.status == 0);
+        BOOST_TEST(h.out.find("Usage:") != std::string::npos, h.out);
+    }
+    BOOST_TEST(run({"--help"}, calls).out.find("check-config") != std::string::npos);
+    BOOST_TEST(calls.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_64) {
+    Calls calls;
+    BOOST_TEST(run({}, calls).status == app::exit_usage);
+    BOOST_TEST(run({"frobnicate"}, calls).status == app::exit_usage);
+    BOOST_TEST(run({"check-config"}, calls).status == app::exit_usage);  // --config is required
+    BOOST_TEST(run({"queue"}, calls).status == app::exit_usage);
+    BOOST_TEST(run({"queue", "show"}, calls).status == app::exit_usage);  // ID is required
+    BOOST_TEST(run({"serve", "--bogus"}, calls).status == app::exit_usage);
+    BOOST_TEST(calls.log.empty());
+}
+
+BOOST_AUTO_TEST_CASE(check_config_summarises_a_valid_file) {
+    Calls calls;
+    const Run r = run({"check-config", "--config", PIGEON_SOURCE_DIR "/docs/pigeon.example.toml"},
+                      calls);
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "OK: 3 listeners, 2 local domains, 2 users\n");
+
+    TempFile one("[[listeners]]\naddress = \"::1\"\nport = 2525\nrole = \"inbound\"\n"
+                 "[[users]]\naddress = \"a@localhost\"\npassword_hash = \"" + bcrypt_hash + "\"\n");
+    BOOST_TEST(run({"check-config", "-c", one.path}, calls).out ==
+               "OK: 1 listener, 1 local domain, 1 user\n");
+}
+
+BOOST_AUTO_TEST_CASE(check_config_exits_2_on_errors) {
+    Calls calls;
+    TempFile bad("[limits]\nmax_recipients = 10\n");
+    const Run r = run({"check-config", "--config", bad.path}, calls);
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.out.empty());
+    BOOST_TEST(r.err == bad.path + ":2: limits.max_recipients: must be >= 100 (RFC 5321 4.5.3.1.8)\n");
+
+    const Run missing = run({"check-config", "--config", "/nonexistent.toml"}, calls);
+    BOOST_TEST(missing.status == 2);
+    BOOST_TEST(missing.err ==
+               "/nonexistent.toml: cannot read the configuration: No such file or directory\n");
+}
+
+BOOST_AUTO_TEST_CASE(serve_and_queue_get_the_effective_config) {
+    Calls calls;
+    BOOST_TEST(run({"serve"}, calls).status == 0);
+    BOOST_REQUIRE(calls.config.has_value());
+    BOOST_TEST(calls.config->create_demo_user);
+    BOOST_TEST(calls.config->state_dir == "./pigeon-data");
+
+    TempFile file("state_dir = \"/srv/pigeon\"\n");
+    BOOST_TEST(run({"serve", "--config", file.path}, calls).status == 0);
+    BOOST_TEST(calls.config->state_dir == "/srv/pigeon");
+    BOOST_TEST(!calls.config->create_demo_user);
+
+    BOOST_TEST(run({"queue", "list", "--config", file.path}, calls).status == 0);
+    BOOST_TEST(run({"queue", "show", "Q123"}, calls).status == 0);
+    BOOST_TEST(run({"queue", "delete", "Q9", "-c", file.path}, calls).status == 1);
+    BOOST_TEST((calls.log == std::vector<std::string>{"serve embedded", "serve file", "list",
+                                                      "show Q123", "delete Q9"}));
+
+    TempFile bad("threads = -3\n");
+    const Run r = run({"serve", "--config", bad.path}, calls);
+    BOOST_TEST(r.status == 2);
+    BOOST_TEST(r.err == bad.path + ":1: threads: must be >= 0\n");
+    BOOST_TEST(run({"queue", "list", "--config", bad.path}, calls).status == 2);
+    BOOST_TEST(calls.log.size() == 5u);  // the commands never ran with a bad config
+}
+
+BOOST_AUTO_TEST_CASE(show_config_prints_parseable_toml) {
+    Calls calls;
+    TempFile file("hostname = \"mx.example\"\n[limits]\nmax_recipients = 250\n");
+    const Run r = run({"show-config", "--config", file.path}, calls);
+    BOOST_TEST(r.status == 0);
+    const auto back = app::parse_config(r.out, "shown");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST(back.value().limits.max_recipients == 250u);
+    BOOST_TEST((back.value() == app::load_config(file.path).value()));
+
+    const Run embedded = run({"show-config"}, calls);
+    BOOST_TEST(embedded.status == 0);
+    BOOST_TEST(app::parse_config(embedded.out, "shown").ok());
+}
+
+BOOST_AUTO_TEST_CASE(passwd_hashes_the_first_line) {
+    Calls calls;
+    const Run r = run({"passwd"}, calls, "s3cret\r\nignored\n");
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out == "$argon2id$fake\n");
+    BOOST_TEST((calls.log == std::vector<std::string>{"hash s3cret"}));
+
+    const Run none = run({"passwd"}, calls, "");
+    BOOST_TEST(none.status == 1);
+    BOOST_TEST(none.err == "pigeon passwd: no password on standard input\n");
+    const Run empty = run({"passwd"}, calls, "\n");
+    BOOST_TEST(empty.status == 1);
+    BOOST_TEST(empty.err == "pigeon passwd: the password is empty\n");
+    BOOST_TEST(calls.log.size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

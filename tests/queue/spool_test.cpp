@@ -1,0 +1,382 @@
+// Tests for queue/spool.hpp over MemoryStorage: commit, list/show/remove, recipient states,
+// recovery after a crash at every point of a commit sequence, and disk errors.
+#include "queue/spool.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "queue/memory_storage.hpp"
+#include "queue/spool_fixtures.hpp"
+
+using namespace pigeon;
+using queue::MemoryStorage;
+using queue::RecipientState;
+using queue::RecipientStatus;
+using queue::Spool;
+using queue::Submission;
+
+namespace {
+
+constexpr std::int64_t t0 = 1'790'000'000;
+
+Submission submission(const std::string& subject, std::vector<std::string> to = {"bob@example.net"},
+                      std::string folder = {}) {
+    return Submission{test::make_envelope("alice@example.org", to), test::make_message(subject),
+                      std::move(folder)};
+}
+
+struct Harness {
+    MemoryStorage storage;
+    core::FixedClock clock{t0};
+    test::SeededRandom random{42};
+    Spool spool{storage, clock, random};
+};
+
+// The subject line of every message in the spool -> its id (checks there is one of each).
+std::map<std::string, std::string> by_subject(const Spool& spool) {
+    std::map<std::string, std::string> out;
+    for (const auto& m : spool.list()) {
+        auto rec = spool.show(m.id);
+        BOOST_REQUIRE_MESSAGE(rec.ok(), test::why(rec));
+        const std::string& msg = rec->message;
+        const std::string subject = msg.substr(9, msg.find("\r\n") - 9);
+        BOOST_CHECK_MESSAGE(out.count(subject) == 0, "message " << subject << " recovered twice");
+        out[subject] = m.id;
+    }
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(spool)
+
+BOOST_AUTO_TEST_CASE(commit_list_show_remove) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    auto id = h.spool.commit(submission("one", {"bob@example.net", "carol@example.com"}, "Junk"));
+    BOOST_REQUIRE_MESSAGE(id.ok(), test::why(id));
+    BOOST_TEST(queue::is_valid_queue_id(*id));
+    BOOST_TEST(queue::queue_id_time(*id) == t0);
+    BOOST_TEST(h.storage.sync_count() == 1u);
+
+    const auto list = h.spool.list();
+    BOOST_REQUIRE(list.size() == 1u);
+    BOOST_TEST(list[0].id == *id);
+    BOOST_TEST(list[0].arrival_unix_seconds == t0);
+    BOOST_TEST(list[0].sender.to_string() == "<alice@example.org>");
+    BOOST_REQUIRE(list[0].recipients.size() == 2u);
+    BOOST_TEST(list[0].recipients[1].path.to_string() == "<carol@example.com>");
+    BOOST_TEST(list[0].recipients[1].status.state == RecipientState::pending);
+    BOOST_TEST(list[0].size_octets == test::make_message("one")->size());
+    BOOST_TEST(list[0].folder == "Junk");
+
+    auto rec = h.spool.show(*id);
+    BOOST_REQUIRE(rec.ok());
+    BOOST_TEST(rec->message == *test::make_message("one"));
+    BOOST_TEST(rec->entry.envelope.helo == "client.example");
+    BOOST_TEST(rec->entry.envelope.client_address == "192.0.2.7");
+    BOOST_TEST(rec->entry.folder == "Junk");
+
+    BOOST_TEST(h.spool.remove(*id).ok());
+    BOOST_TEST(h.spool.list().empty());
+    BOOST_TEST(h.storage.files().empty());
+    BOOST_TEST(!h.spool.show(*id).ok());
+    BOOST_TEST(!h.spool.remove(*id).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_shares_one_barrier_and_bad_items_fail_alone) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    std::vector<Submission> batch;
+    for (int i = 0; i < 10; ++i) batch.push_back(submission("m" + std::to_string(i)));
+    batch.push_back(Submission{test::make_envelope("a@b.example", {}), test::make_message("x"), {}});
+    batch.push_back(Submission{test::make_envelope("a@b.example", {"c@d.example"}), nullptr, {}});
+    const auto out = h.spool.commit_batch(std::move(batch));
+    BOOST_REQUIRE(out.size() == 12u);
+    std::set<std::string> ids;
+    for (int i = 0; i < 10; ++i) {
+        BOOST_REQUIRE(out[i].ok());
+        ids.insert(*out[i]);
+    }
+    BOOST_TEST(ids.size() == 10u);
+    BOOST_TEST(!out[10].ok());
+    BOOST_TEST(out[10].error() == "spool: no recipients");
+    BOOST_TEST(!out[11].ok());
+    BOOST_TEST(h.storage.sync_count() == 1u);
+    // list() is oldest first, which is issue order within one second.
+    const auto list = h.spool.list();
+    BOOST_REQUIRE(list.size() == 10u);
+    for (int i = 0; i < 10; ++i) BOOST_TEST(list[i].id == *out[i]);
+}
+
+BOOST_AUTO_TEST_CASE(recipient_states_persist_across_restart_and_crash) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto id = *h.spool.commit(submission("s", {"a@x.example", "b@x.example", "c@y.example"}));
+    BOOST_REQUIRE(h.spool.mark(id, {{0, {RecipientState::delivered, "new/1"}}}).ok());
+    BOOST_REQUIRE(h.spool.mark(id, {{1, {RecipientState::failed, "5.1.1 unknown"}}}).ok());
+    BOOST_TEST(!h.spool.mark(id, {{3, {RecipientState::delivered, ""}}}).ok());
+    BOOST_TEST(!h.spool.mark("0000000000000000", {}).ok());
+
+    const std::vector<RecipientStatus> expected = {{RecipientState::delivered, "new/1"},
+                                                   {RecipientState::failed, "5.1.1 unknown"},
+                                                   {RecipientState::pending, ""}};
+    // Only the newest state file is kept.
+    BOOST_TEST(h.storage.files().size() == 2u);
+
+    h.storage.crash();
+    Spool again(h.storage, h.clock, h.random);
+    const auto report = again.recover();
+    BOOST_REQUIRE(report.ok());
+    BOOST_TEST(report->recovered == 1u);
+    BOOST_TEST(report->discarded == 0u);
+    const auto rec = again.show(id);
+    BOOST_REQUIRE(rec.ok());
+    BOOST_TEST(rec->entry.status == expected);
+    BOOST_TEST(again.list()[0].recipients[1].status.diagnostic == "5.1.1 unknown");
+
+    // A further mark after recovery takes a fresh sequence number and wins next time.
+    BOOST_REQUIRE(again.mark(id, {{2, {RecipientState::delivered, "remote"}}}).ok());
+    Spool third(h.storage, h.clock, h.random);
+    const auto r3 = third.recover();
+    BOOST_REQUIRE(r3.ok());
+    // Everything is final now: recovery removes the message.
+    BOOST_TEST(r3->finished == 1u);
+    BOOST_TEST(third.size() == 0u);
+    BOOST_TEST(h.storage.files().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_torn_newest_state_file_falls_back_to_the_previous_one) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto id = *h.spool.commit(submission("t", {"a@x.example", "b@x.example"}));
+    BOOST_REQUIRE(h.spool.mark(id, {{0, {RecipientState::delivered, "ok"}}}).ok());
+    const std::string good = h.storage.read(Spool::state_file(id, 1)).value();
+    BOOST_REQUIRE(h.storage.create(Spool::state_file(id, 2), good.substr(0, good.size() - 5)).ok());
+    BOOST_REQUIRE(h.storage.create("unrelated.txt", "keep me").ok());
+
+    Spool again(h.storage, h.clock, h.random);
+    const auto report = again.recover();
+    BOOST_REQUIRE(report.ok());
+    BOOST_TEST(report->stale_state_files == 1u);
+    BOOST_TEST(report->unknown_files == 1u);
+    BOOST_TEST(h.storage.files().count("unrelated.txt") == 1u);
+    BOOST_TEST(again.show(id)->entry.status[0].state == RecipientState::delivered);
+    BOOST_REQUIRE(again.mark(id, {{1, {RecipientState::failed, "x"}}}).ok());
+    BOOST_TEST(h.storage.files().count(Spool::state_file(id, 3)) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(torn_and_corrupt_message_files_are_discarded_and_counted) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto keep = *h.spool.commit(submission("keep"));
+    const auto torn = *h.spool.commit(submission("torn"));
+    const auto bad = *h.spool.commit(submission("bad"));
+    std::string bytes = h.storage.read(Spool::message_file(torn)).value();
+    h.storage.remove(Spool::message_file(torn));
+    h.storage.create(Spool::message_file(torn), bytes.substr(0, bytes.size() / 2));
+    bytes = h.storage.read(Spool::message_file(bad)).value();
+    bytes[bytes.size() / 2] ^= 0x20;
+    h.storage.remove(Spool::message_file(bad));
+    h.storage.create(Spool::message_file(bad), bytes);
+    h.storage.sync();
+
+    Spool again(h.storage, h.clock, h.random);
+    const auto report = again.recover();
+    BOOST_REQUIRE(report.ok());
+    BOOST_TEST(report->recovered == 1u);
+    BOOST_TEST(report->discarded == 2u);
+    BOOST_TEST(report->problems.size() == 2u);
+    BOOST_TEST(again.list()[0].id == keep);
+    BOOST_TEST(h.storage.files().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(with_pending_selects_messages_by_recipient) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto a = *h.spool.commit(submission("a", {"u@local.example", "v@remote.example"}));
+    const auto b = *h.spool.commit(submission("b", {"w@remote.example"}));
+    const auto is_local = [](const core::Path& p) { return p.mailbox.domain().text() == "local.example"; };
+    BOOST_TEST(h.spool.with_pending(is_local) == std::vector<std::string>{a});
+    BOOST_REQUIRE(h.spool.mark(a, {{0, {RecipientState::delivered, ""}}}).ok());
+    BOOST_TEST(h.spool.with_pending(is_local).empty());
+    const auto all = h.spool.with_pending([](const core::Path&) { return true; });
+    BOOST_TEST(all == (std::vector<std::string>{a, b}));
+}
+
+// ---- disk errors -------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_full_disk_fails_cleanly_and_leaves_nothing) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    h.storage.fail_creates("No space left on device");
+    const auto out = h.spool.commit(submission("full"));
+    BOOST_REQUIRE(!out.ok());
+    BOOST_TEST(out.error().find("No space left on device") != std::string::npos);
+    BOOST_TEST(h.storage.files().empty());  // the torn prefix was removed
+    BOOST_TEST(h.spool.size() == 0u);
+    h.storage.fail_creates(std::nullopt);
+    BOOST_TEST(h.spool.commit(submission("after")).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_barrier_fails_the_batch_and_never_resurfaces) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    h.storage.fail_syncs("Input/output error");
+    std::vector<Submission> batch;
+    batch.push_back(submission("x1"));
+    batch.push_back(submission("x2"));
+    const auto out = h.spool.commit_batch(std::move(batch));
+    for (const auto& o : out) {
+        BOOST_REQUIRE(!o.ok());
+        BOOST_TEST(o.error().find("Input/output error") != std::string::npos);
+    }
+    h.storage.fail_syncs(std::nullopt);
+    BOOST_REQUIRE(h.spool.commit(submission("ok")).ok());  // its barrier covers the removals
+    h.storage.crash();
+    Spool again(h.storage, h.clock, h.random);
+    BOOST_REQUIRE(again.recover().ok());
+    const auto subjects = by_subject(again);
+    BOOST_TEST(subjects.size() == 1u);
+    BOOST_TEST(subjects.count("ok") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(failed_mark_and_remove_report_errors_and_keep_the_old_state) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto id = *h.spool.commit(submission("m", {"a@x.example", "b@x.example"}));
+    h.storage.fail_syncs("Input/output error");
+    const auto marked = h.spool.mark(id, {{0, {RecipientState::delivered, ""}}});
+    BOOST_REQUIRE(!marked.ok());
+    BOOST_TEST(marked.error().find("not saved") != std::string::npos);
+    BOOST_TEST(h.spool.show(id)->entry.status[0].state == RecipientState::pending);
+    BOOST_TEST(!h.spool.remove(id).ok());
+    h.storage.crash();
+    Spool again(h.storage, h.clock, h.random);
+    BOOST_REQUIRE(again.recover().ok());
+    BOOST_TEST(again.show(id)->entry.status[0].state == RecipientState::pending);
+}
+
+// ---- crash at every point ------------------------------------------------------------------
+
+namespace {
+
+struct Expectations {
+    std::set<std::string> committed;      // commit returned an id
+    std::set<std::string> refused;        // commit returned an error
+    std::map<std::string, RecipientState> first_state;  // subject -> state of recipient 0
+    std::set<std::string> removed;        // remove returned ok
+    std::set<std::string> remove_tried;   // remove was called
+    std::map<std::string, std::string> ids;
+};
+
+// A sequence mixing single commits, a batch, marks and a removal.
+Expectations run_sequence(Spool& spool) {
+    Expectations e;
+    const auto note = [&](const std::string& subject, const queue::Expected<std::string>& id) {
+        if (id.ok()) {
+            e.committed.insert(subject);
+            e.ids[subject] = *id;
+            e.first_state[subject] = RecipientState::pending;
+        } else {
+            e.refused.insert(subject);
+        }
+    };
+    note("A", spool.commit(submission("A", {"a@x.example", "b@x.example"})));
+    std::vector<Submission> batch;
+    batch.push_back(submission("B", {"c@x.example", "d@x.example"}));
+    batch.push_back(submission("C", {"e@x.example", "f@x.example"}));
+    const auto out = spool.commit_batch(std::move(batch));
+    note("B", out[0]);
+    note("C", out[1]);
+    if (e.ids.count("A") && spool.mark(e.ids["A"], {{0, {RecipientState::delivered, "d"}}}).ok()) {
+        e.first_state["A"] = RecipientState::delivered;
+    }
+    note("D", spool.commit(submission("D", {"g@x.example", "h@x.example"})));
+    if (e.ids.count("B") && spool.mark(e.ids["B"], {{0, {RecipientState::delivered, "d"}}}).ok()) {
+        e.first_state["B"] = RecipientState::delivered;
+    }
+    if (e.ids.count("B")) {
+        e.remove_tried.insert("B");
+        if (spool.remove(e.ids["B"]).ok()) e.removed.insert("B");
+    }
+    if (e.ids.count("C") && spool.mark(e.ids["C"], {{0, {RecipientState::failed, "f"}}}).ok()) {
+        e.first_state["C"] = RecipientState::failed;
+    }
+    return e;
+}
+
+void check_recovered(const Spool& spool, const Expectations& e, const std::string& where) {
+    const auto found = by_subject(spool);
+    for (const auto& s : e.committed) {
+        if (e.removed.count(s)) {
+            BOOST_CHECK_MESSAGE(found.count(s) == 0, where << ": removed " << s << " came back");
+            continue;
+        }
+        if (e.remove_tried.count(s) && found.count(s) == 0) continue;  // unfinished removal
+        BOOST_REQUIRE_MESSAGE(found.count(s) == 1, where << ": committed " << s << " lost");
+        BOOST_CHECK_MESSAGE(found.at(s) == e.ids.at(s), where << ": " << s << " changed id");
+        const auto rec = spool.show(found.at(s));
+        BOOST_REQUIRE(rec.ok());
+        BOOST_CHECK_MESSAGE(rec->entry.status[0].state == e.first_state.at(s),
+                            where << ": " << s << " has state " << queue::state_name(rec->entry.status[0].state));
+    }
+    for (const auto& s : e.refused) {
+        BOOST_CHECK_MESSAGE(found.count(s) == 0, where << ": refused " << s << " appeared");
+    }
+    for (const auto& [s, id] : found) {
+        BOOST_CHECK_MESSAGE(e.committed.count(s) == 1, where << ": unknown message " << s);
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(crash_at_every_point_of_a_commit_sequence) {
+    std::size_t total = 0;
+    {
+        Harness h;
+        BOOST_REQUIRE(h.spool.recover().ok());
+        const auto e = run_sequence(h.spool);
+        BOOST_REQUIRE(e.committed.size() == 4u);
+        BOOST_REQUIRE(e.removed.size() == 1u);
+        total = h.storage.mutation_count();
+    }
+    BOOST_TEST_MESSAGE("commit sequence has " << total << " storage operations");
+    std::size_t cases = 0;
+    for (std::size_t k = 0; k <= total; ++k) {
+        for (auto model : {MemoryStorage::CrashModel::drop_unsynced, MemoryStorage::CrashModel::tear_unsynced}) {
+            for (std::uint64_t seed = 0; seed < (model == MemoryStorage::CrashModel::drop_unsynced ? 1u : 8u); ++seed) {
+                const std::string where = "crash after " + std::to_string(k) + " ops, model " +
+                                          std::to_string(static_cast<int>(model)) + " seed " + std::to_string(seed);
+                Harness h;
+                BOOST_REQUIRE(h.spool.recover().ok());
+                h.storage.set_operation_budget(k);
+                const Expectations e = run_sequence(h.spool);
+                h.storage.crash(model, seed * 1000 + k);
+
+                Spool recovered(h.storage, h.clock, h.random);
+                const auto report = recovered.recover();
+                BOOST_REQUIRE_MESSAGE(report.ok(), where);
+                check_recovered(recovered, e, where);
+
+                // The recovered spool keeps working, and a second crash changes nothing durable.
+                BOOST_REQUIRE_MESSAGE(recovered.commit(submission("E")).ok(), where);
+                h.storage.crash(model, seed);
+                Spool twice(h.storage, h.clock, h.random);
+                BOOST_REQUIRE(twice.recover().ok());
+                // Now exactly what the first recovery held, plus E, must survive.
+                const auto before = by_subject(recovered);
+                BOOST_TEST_REQUIRE(before.count("E") == 1u);
+                const auto after = by_subject(twice);
+                BOOST_CHECK_MESSAGE(before == after, where << ": second crash changed the spool");
+                ++cases;
+            }
+        }
+    }
+    BOOST_TEST(cases == (total + 1) * 9);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
