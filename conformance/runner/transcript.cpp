@@ -251,6 +251,12 @@ core::Result<Transcript> parse_transcript(std::string_view text, std::string nam
                     return error_at(t.name, n, "users needs user:password: " + up);
                 t.users[up.substr(0, colon)] = up.substr(colon + 1);
             }
+        } else if (key == "tcp") {
+            // Only "skip REASON" so far; anything else is a typo worth failing on.
+            const std::string_view v = value;
+            if (!starts_with(v, "skip ") || trim(v.substr(5)).empty())
+                return error_at(t.name, n, "tcp needs: skip REASON");
+            t.tcp_skip = std::string(trim(v.substr(5)));
         } else if (key == "policy") {
             for (auto& rule : split(value, ' ')) {
                 const auto why = apply_policy(t.policy, rule);
@@ -464,8 +470,9 @@ PlayResult play(const Transcript& transcript, Transport& transport) {
     // SP or "-", then text) of at most 512 octets with its CRLF (4.5.3.1.5).
     static const std::regex reply_line(R"([2-5][0-9][0-9]([ -].*)?)");
     std::string malformed;
-    auto receive = [&]() {
-        auto got = transport.receive_line();
+    // `quiet`: the transcript expects no line here, so a socket need not wait long for one.
+    auto receive = [&](bool quiet = false) {
+        auto got = quiet ? transport.poll_line() : transport.receive_line();
         if (got) {
             result.dialogue.push_back("S: " + escape(*got));
             if (got->size() + 2 > core_reply_line_max)
@@ -530,7 +537,7 @@ PlayResult play(const Transcript& transcript, Transport& transport) {
                 break;
             case Step::Kind::noserver:
                 result.dialogue.push_back("-- NOSERVER");
-                if (const auto got = receive())
+                if (const auto got = receive(true))
                     return fail(step.line, "the server sent a line the transcript does not expect",
                                 "(nothing)", *got);
                 break;
@@ -541,12 +548,10 @@ PlayResult play(const Transcript& transcript, Transport& transport) {
             return fail(step.line, malformed, "(a reply line)", last.substr(3));
         }
     }
-    if (const auto got = receive())
+    if (const auto got = receive(true))
         return fail(0, "unread server output at the end of the transcript", "(nothing)", *got);
-    if (auto* memory = dynamic_cast<MemoryTransport*>(&transport);
-        memory && !memory->partial_output().empty())
-        return fail(0, "the server's output ends without CRLF", "(nothing)",
-                    escape(memory->partial_output()));
+    if (const auto rest = transport.unterminated(); !rest.empty())
+        return fail(0, "the server's output ends without CRLF", "(nothing)", escape(rest));
     return result;
 }
 

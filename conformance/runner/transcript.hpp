@@ -8,8 +8,8 @@
 // play() runs a transcript against a Transport and stops at the first mismatch. The
 // transport is the only thing that knows what the server is: MemoryTransport drives a
 // sans-I/O smtp::Session in process and answers its asynchronous requests from the
-// transcript's `users:` and `policy:` headers; a TCP transport (next issue) can play the
-// same files against the real binary.
+// transcript's `users:` and `policy:` headers; TcpTransport (conformance/tcp/) plays the
+// same files against the real binary over a socket.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -65,6 +65,9 @@ struct Transcript {
     std::map<std::string, std::string> users;  // authcid -> password
     Policy policy;
     std::vector<Step> steps;
+    // `# tcp: skip REASON`: the transcript cannot be played over TCP against the binary
+    // (pigeon-conformance --tcp reports it as skipped with REASON). Empty: no such header.
+    std::string tcp_skip;
 };
 
 // The default hostname of a transcript's server (overridable with `# config: hostname=`).
@@ -90,7 +93,12 @@ public:
     // The next complete server line without its CRLF, or nullopt when the server has sent
     // nothing more (in memory: nothing buffered; over a socket: nothing within a deadline).
     virtual std::optional<std::string> receive_line() = 0;
+    // Like receive_line(), for a point where the transcript expects silence (NOSERVER, the
+    // end): a socket waits only a short grace period instead of the full deadline.
+    virtual std::optional<std::string> poll_line() { return receive_line(); }
     virtual bool closed() = 0;  // the server has closed the connection
+    // Server bytes received after the last CRLF (a reply line cut short).
+    virtual std::string unterminated() const { return {}; }
 };
 
 // Plays a transcript against an in-process smtp::Session (core::FixedClock).
@@ -109,6 +117,7 @@ public:
     std::string eof() override;
     std::optional<std::string> receive_line() override;
     bool closed() override { return closed_; }
+    std::string unterminated() const override { return output_; }
 
     // Bytes the server sent that do not (yet) end in CRLF.
     const std::string& partial_output() const { return output_; }

@@ -158,7 +158,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         std::cerr << "pigeon: " << error << "\n";
         return 1;
     }
-    const fs::path state = fs::absolute(config.state_dir);
+    const fs::path state = fs::absolute(config.state_dir).lexically_normal();
     say("pigeon 0.1.0 starting as " + config.hostname +
         (embedded_default ? " on the embedded default configuration" : ""));
     say("state directory: " + state.string());
@@ -235,7 +235,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
             return delivery::LocalTarget::mailbox(maildir_for(state, *u));
         },
-        writer);
+        writer, config.hostname);
     delivery::LocalDeliveryWorker::Options worker_options;
     worker_options.log = [&](std::string_view line) { log(net::LogLevel::info, line); };
     delivery::LocalDeliveryWorker worker(local, worker_options);

@@ -9,14 +9,15 @@ namespace pigeon::delivery {
 using queue::Error;
 using queue::RecipientState;
 
-LocalDelivery::LocalDelivery(queue::Spool& spool, LocalResolver resolver, MaildirWriter& writer)
-    : spool_(spool), resolver_(std::move(resolver)), writer_(writer) {}
+LocalDelivery::LocalDelivery(queue::Spool& spool, LocalResolver resolver, MaildirWriter& writer,
+                             std::string hostname)
+    : spool_(spool), resolver_(std::move(resolver)), writer_(writer), hostname_(std::move(hostname)) {}
 
 bool LocalDelivery::is_local(const core::Path& recipient) const {
     return resolver_ && resolver_(recipient).kind != LocalTarget::Kind::remote;
 }
 
-queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id) {
+queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id, bool after_restart) {
     auto record = spool_.show(id);
     if (!record) {
         return Error{record.error()};
@@ -56,7 +57,12 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id) {
             }
             const std::string content =
                 maildir_content(entry.envelope.reverse_path, rcpt, record->message);
-            auto delivered = writer_.deliver(target.maildir, entry.folder, content);
+            // Idempotent by name: a crash after the copy landed but before the spool learnt
+            // it makes this run find the copy instead of writing a second one.
+            const std::string name = maildir_delivery_name(
+                entry.arrival_unix_seconds, entry.id, i, hostname_, content.size());
+            auto delivered =
+                writer_.deliver_once(target.maildir, entry.folder, content, name, after_restart);
             if (delivered) {
                 copies.emplace(target.maildir, i);
                 updates.push_back({i, {RecipientState::delivered, delivered->filename().string()}});
@@ -89,10 +95,10 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id) {
     return report;
 }
 
-std::size_t LocalDelivery::deliver_pending() {
+std::size_t LocalDelivery::deliver_pending(bool after_restart) {
     const auto ids = spool_.with_pending([this](const core::Path& p) { return is_local(p); });
     for (const std::string& id : ids) {
-        deliver(id);  // errors leave the message as it was; the next scan retries it
+        deliver(id, after_restart);  // errors leave the message as it was; the next scan retries it
     }
     return ids.size();
 }
@@ -139,9 +145,11 @@ void LocalDeliveryWorker::log(const std::string& line) const {
 
 void LocalDeliveryWorker::run() {
     bool rescan = true;  // on start: whatever recovery left pending
+    bool first = true;   // that first pass also looks for copies a reader moved to cur/
     for (;;) {
         if (rescan) {
-            const std::size_t n = delivery_.deliver_pending();
+            const std::size_t n = delivery_.deliver_pending(first);
+            first = false;
             std::lock_guard lock(mutex_);
             attempts_ += n;
         }

@@ -59,14 +59,18 @@ struct DeliveryReport {
 
 class LocalDelivery {
 public:
-    LocalDelivery(queue::Spool& spool, LocalResolver resolver, MaildirWriter& writer);
+    // hostname: written into Maildir file names (maildir_delivery_name).
+    LocalDelivery(queue::Spool& spool, LocalResolver resolver, MaildirWriter& writer,
+                  std::string hostname = "localhost");
 
     // Delivers one message's pending local recipients. An Error means the spool could not be
     // read or updated; the message then stays as it was (its recipients are retried later).
-    queue::Expected<DeliveryReport> deliver(const std::string& id);
+    // after_restart: the first pass after a start, where a copy made before a crash may
+    // already have been moved to cur/ by a mail reader (see MaildirWriter::deliver_once).
+    queue::Expected<DeliveryReport> deliver(const std::string& id, bool after_restart = false);
 
     // deliver() for every message with a pending local recipient; returns how many it tried.
-    std::size_t deliver_pending();
+    std::size_t deliver_pending(bool after_restart = false);
 
     bool is_local(const core::Path& recipient) const;
 
@@ -74,6 +78,7 @@ private:
     queue::Spool& spool_;
     LocalResolver resolver_;
     MaildirWriter& writer_;
+    std::string hostname_;
 };
 
 class LocalDeliveryWorker {

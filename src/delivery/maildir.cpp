@@ -207,9 +207,8 @@ MaildirWriter::MaildirWriter(const core::Clock& clock, queue::RandomSource& rand
                              std::string hostname, std::uint64_t pid)
     : clock_(clock), random_(random), hostname_(std::move(hostname)), pid_(pid) {}
 
-Expected<std::filesystem::path> MaildirWriter::deliver(const std::filesystem::path& maildir,
-                                                       std::string_view folder,
-                                                       std::string_view content) {
+Expected<std::filesystem::path> MaildirWriter::prepare(const std::filesystem::path& maildir,
+                                                       std::string_view folder) {
     if (maildir.empty()) {
         return Error{"maildir: empty path"};
     }
@@ -230,12 +229,12 @@ Expected<std::filesystem::path> MaildirWriter::deliver(const std::filesystem::pa
             return Error{s.error()};
         }
     }
-    std::string name;
-    {
-        std::lock_guard lock(mutex_);
-        name = maildir_unique_name(clock_.now_unix_seconds(), pid_, ++counter_, random_.next_u64(),
-                                   hostname_, content.size());
-    }
+    return dir;
+}
+
+Expected<std::filesystem::path> MaildirWriter::write_new(const std::filesystem::path& dir,
+                                                         const std::string& name,
+                                                         std::string_view content) {
     const std::filesystem::path tmp = dir / "tmp" / name;
     const std::filesystem::path fresh = dir / "new" / name;
     if (Status s = write_durably(tmp, content); !s) {
@@ -253,6 +252,63 @@ Expected<std::filesystem::path> MaildirWriter::deliver(const std::filesystem::pa
         return failure("fsync", dir / "new", err);
     }
     return fresh;
+}
+
+Expected<std::filesystem::path> MaildirWriter::deliver(const std::filesystem::path& maildir,
+                                                       std::string_view folder,
+                                                       std::string_view content) {
+    auto dir = prepare(maildir, folder);
+    if (!dir) {
+        return Error{dir.error()};
+    }
+    std::string name;
+    {
+        std::lock_guard lock(mutex_);
+        name = maildir_unique_name(clock_.now_unix_seconds(), pid_, ++counter_, random_.next_u64(),
+                                   hostname_, content.size());
+    }
+    return write_new(*dir, name, content);
+}
+
+Expected<std::filesystem::path> MaildirWriter::deliver_once(const std::filesystem::path& maildir,
+                                                            std::string_view folder,
+                                                            std::string_view content,
+                                                            const std::string& name,
+                                                            bool look_in_cur) {
+    if (!safe_component(name)) {
+        return Error{"maildir: unsafe file name '" + name + "'"};
+    }
+    auto dir = prepare(maildir, folder);
+    if (!dir) {
+        return Error{dir.error()};
+    }
+    std::error_code ec;
+    const auto existing = *dir / "new" / name;
+    if (std::filesystem::exists(existing, ec)) {
+        return existing;  // delivered before a crash: the spool just did not learn it
+    }
+    if (look_in_cur) {
+        for (const auto& e : std::filesystem::directory_iterator(*dir / "cur", ec)) {
+            const std::string seen = e.path().filename().string();
+            if (seen == name || seen.rfind(name + ":", 0) == 0) {
+                return e.path();
+            }
+        }
+    }
+    // A tmp/ file of the same name is a torn earlier attempt: never visible, safe to replace.
+    ::unlink((*dir / "tmp" / name).c_str());
+    return write_new(*dir, name, content);
+}
+
+std::string maildir_delivery_name(std::int64_t arrival_unix_seconds, std::string_view queue_id,
+                                  std::size_t recipient_index, std::string_view hostname,
+                                  std::uint64_t size) {
+    std::string unique = maildir_unique_name(arrival_unix_seconds, 0, 0, 0, hostname, size);
+    // Replace the ".P0Q0R<zeros>." part with the queue id and recipient index.
+    const auto first_dot = unique.find('.');
+    const auto host_dot = unique.find('.', first_dot + 1);
+    return unique.substr(0, first_dot) + ".Q" + std::string(queue_id) + "R" +
+           std::to_string(recipient_index) + unique.substr(host_dot);
 }
 
 }  // namespace pigeon::delivery

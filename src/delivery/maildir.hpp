@@ -36,6 +36,14 @@ queue::Expected<std::filesystem::path> maildir_path(const std::filesystem::path&
 std::string maildir_unique_name(std::int64_t unix_seconds, std::uint64_t pid, std::uint64_t counter,
                                 std::uint64_t random, std::string_view hostname, std::uint64_t size);
 
+// The name of a spooled message's copy for one recipient: the same every time it is
+// delivered, so a delivery repeated after a crash (between the Maildir rename and the spool's
+// bookkeeping) finds the first copy instead of making a second. Queue ids are unique, so the
+// name is too: "<arrival>.Q<queue id>R<recipient index>.<host>,S=<size>".
+std::string maildir_delivery_name(std::int64_t arrival_unix_seconds, std::string_view queue_id,
+                                  std::size_t recipient_index, std::string_view hostname,
+                                  std::uint64_t size);
+
 // What lands in the mailbox: Return-Path (RFC 5321 4.4: added at final delivery) and
 // Delivered-To, then the message, with CRLF line ends turned into LF as Maildir readers expect.
 std::string maildir_content(const core::Path& sender, const core::Path& recipient,
@@ -51,7 +59,24 @@ public:
     queue::Expected<std::filesystem::path> deliver(const std::filesystem::path& maildir,
                                                    std::string_view folder, std::string_view content);
 
+    // Idempotent delivery under a caller-chosen unique name (maildir_delivery_name): when
+    // new/<name> already exists (or, with look_in_cur, cur/<name> or cur/<name>:<info>, where
+    // a mail reader moves what it has seen), nothing is written and that path is returned.
+    // look_in_cur scans cur/, so it is meant for the first pass after a restart only.
+    queue::Expected<std::filesystem::path> deliver_once(const std::filesystem::path& maildir,
+                                                        std::string_view folder,
+                                                        std::string_view content,
+                                                        const std::string& name, bool look_in_cur);
+
 private:
+    // The directory to deliver into (the Maildir, or its Maildir++ folder), created as needed.
+    queue::Expected<std::filesystem::path> prepare(const std::filesystem::path& maildir,
+                                                   std::string_view folder);
+    // tmp/<name>, fsync, rename into new/<name>, fsync new/.
+    queue::Expected<std::filesystem::path> write_new(const std::filesystem::path& dir,
+                                                     const std::string& name,
+                                                     std::string_view content);
+
     const core::Clock& clock_;
     queue::RandomSource& random_;
     std::string hostname_;

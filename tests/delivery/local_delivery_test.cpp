@@ -81,6 +81,53 @@ BOOST_AUTO_TEST_CASE(all_local_recipients_delivered_then_removed) {
     BOOST_TEST(first_line == "Return-Path: <alice@remote.example>");
 }
 
+// The crash window of local delivery: the copy is in the Maildir, but the spool never learnt
+// it (killed between the rename and the removal). Delivering again must not add a copy.
+std::filesystem::path deliver_behind_the_spools_back(World& w, const std::string& id) {
+    auto record = w.spool.show(id);
+    BOOST_REQUIRE(record.ok());
+    const auto& e = record->entry;
+    const auto content =
+        delivery::maildir_content(e.envelope.reverse_path, e.envelope.recipients[0], record->message);
+    const auto name =
+        delivery::maildir_delivery_name(e.arrival_unix_seconds, id, 0, "localhost", content.size());
+    auto path = w.writer.deliver_once(w.box("bob"), "", content, name, false);
+    BOOST_REQUIRE(path.ok());
+    return *path;
+}
+
+BOOST_AUTO_TEST_CASE(a_delivery_repeated_after_a_crash_makes_no_second_copy) {
+    World w;
+    const auto id = w.commit({"bob@local.example"});
+    deliver_behind_the_spools_back(w, id);
+    const auto report = w.local.deliver(id);
+    BOOST_REQUIRE_MESSAGE(report.ok(), test::why(report));
+    BOOST_TEST(report->removed);
+    BOOST_TEST(count_files(w.box("bob") / "new") == 1u);
+    BOOST_TEST(count_files(w.box("bob") / "tmp") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(after_a_restart_a_copy_already_moved_to_cur_is_found) {
+    World w;
+    const auto id = w.commit({"bob@local.example"});
+    const auto first = deliver_behind_the_spools_back(w, id);
+    // A mail reader saw it: new/<name> -> cur/<name>:2,S (the Maildir convention).
+    fs::rename(first, w.box("bob") / "cur" / (first.filename().string() + ":2,S"));
+    const auto report = w.local.deliver(id, /*after_restart=*/true);
+    BOOST_REQUIRE_MESSAGE(report.ok(), test::why(report));
+    BOOST_TEST(report->removed);
+    BOOST_TEST(count_files(w.box("bob") / "new") == 0u);
+    BOOST_TEST(count_files(w.box("bob") / "cur") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(delivery_names_are_stable_and_distinct_per_recipient) {
+    using delivery::maildir_delivery_name;
+    BOOST_TEST(maildir_delivery_name(1790000000, "01ABC", 2, "mx.example", 420) ==
+               "1790000000.Q01ABCR2.mx.example,S=420");
+    BOOST_TEST(maildir_delivery_name(1790000000, "01ABC", 2, "mx.example", 420) !=
+               maildir_delivery_name(1790000000, "01ABC", 3, "mx.example", 420));
+}
+
 BOOST_AUTO_TEST_CASE(remote_recipients_stay_queued_and_states_are_durable) {
     World w;
     const auto id = w.commit({"bob@local.example", "dave@remote.example", "nobody@local.example"}, "Junk");

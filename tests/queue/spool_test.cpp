@@ -194,6 +194,28 @@ BOOST_AUTO_TEST_CASE(torn_and_corrupt_message_files_are_discarded_and_counted) {
     BOOST_TEST(h.storage.files().size() == 1u);
 }
 
+// `pigeon queue list` reads a live spool: a file the server is writing right now looks torn,
+// and must not be deleted from under it.
+BOOST_AUTO_TEST_CASE(read_only_recovery_reports_but_never_removes) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto keep = *h.spool.commit(submission("keep"));
+    const auto torn = *h.spool.commit(submission("torn"));
+    std::string bytes = h.storage.read(Spool::message_file(torn)).value();
+    h.storage.remove(Spool::message_file(torn));
+    h.storage.create(Spool::message_file(torn), bytes.substr(0, bytes.size() / 2));
+    h.storage.sync();
+    const auto before = h.storage.files();
+
+    Spool reader(h.storage, h.clock, h.random);
+    const auto report = reader.recover(Spool::Recovery::read_only);
+    BOOST_REQUIRE(report.ok());
+    BOOST_TEST(report->recovered == 1u);
+    BOOST_TEST(report->discarded == 1u);
+    BOOST_TEST(reader.list()[0].id == keep);
+    BOOST_TEST((h.storage.files() == before));
+}
+
 BOOST_AUTO_TEST_CASE(with_pending_selects_messages_by_recipient) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
