@@ -9,7 +9,7 @@
 //     close_notify, or a reset); lines read on the way stay queued for receive_line();
 //   - start_tls() runs a TLS handshake with tls::TlsClientChannel within `line_timeout`,
 //     and from then on every byte in both directions goes through the channel;
-//   - eof() half-closes (close_notify first inside TLS);
+//   - eof() half-closes the socket (inside TLS too, without close_notify);
 //   - timeout() cannot make the server's timer fire: it succeeds only when the server was
 //     configured with a tiny command timeout (server_times_out), and then does nothing.
 // Queue ids are the server's choice: "250 2.0.0 OK: queued as <id>" is rewritten to

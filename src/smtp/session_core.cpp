@@ -278,7 +278,10 @@ void SessionBase::reply_text(const core::Reply& r) {
 }
 
 void SessionBase::emit(Action action) {
-    flush();
+    // Replies already queued must reach the client before TLS starts or the connection
+    // closes; any other action may overtake them (the driver answers it later anyway), so
+    // they stay buffered and go out together with what follows (RFC 2920 3.2).
+    if (std::holds_alternative<BeginTls>(action) || std::holds_alternative<Close>(action)) flush();
     actions_.push_back(std::move(action));
 }
 

@@ -121,7 +121,7 @@ private:
     void handle_command(Command&& command);
     void reply(const core::Reply& r);  // THE reply choke point (counts errors, see max_errors)
     void reply_text(const core::Reply& r);  // formats, traces and queues one reply
-    void emit(Action action);          // flushes pending replies first, keeping order
+    void emit(Action action);          // before BeginTls and Close, flushes pending replies
     void flush();
     void await(Awaiting what);
     void close_session();

@@ -119,6 +119,25 @@ BOOST_AUTO_TEST_CASE(pipelined_transaction_gets_replies_in_order) {
     BOOST_TEST(d.closed);
 }
 
+// RFC 2920 3.2: replies to a pipelined group go out together, not one write per reply.
+BOOST_AUTO_TEST_CASE(pipelined_replies_are_batched_into_one_send) {
+    pigeon::core::FixedClock clock(1795000000);
+    auto c = inbound();
+    c.clock = &clock;
+    auto s = pigeon::smtp::make_session(c, {});
+    s->start();
+    auto actions = s->put("EHLO c.example\r\nNOOP\r\nHELP\r\nRSET\r\nVRFY x\r\n");
+    BOOST_REQUIRE(actions.size() == 1u);
+    const auto* send = std::get_if<pigeon::smtp::Send>(&actions[0]);
+    BOOST_REQUIRE(send != nullptr);
+    BOOST_TEST(send->bytes.rfind("250-localhost greets c.example\r\n", 0) == 0u);
+    BOOST_TEST(send->bytes.find("250 ENHANCEDSTATUSCODES\r\n250 2.0.0 OK\r\n214 2.0.0 Commands") !=
+               std::string::npos);
+    const std::string tail =
+        "250 2.0.0 OK\r\n252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n";
+    BOOST_TEST(send->bytes.substr(send->bytes.size() - tail.size()) == tail);
+}
+
 BOOST_AUTO_TEST_CASE(commands_split_across_reads_are_reassembled) {
     auto d = greeted(inbound());
     BOOST_TEST(d.send_raw("MAIL FR").empty());
