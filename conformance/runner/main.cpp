@@ -1,10 +1,14 @@
-// pigeon-conformance: plays conformance transcripts against the in-process SMTP session.
+// pigeon-conformance: plays conformance transcripts against the in-process SMTP session, or
+// over TCP against the real binary.
 //
 // Usage: pigeon-conformance [--verbose] [--bytewise] FILE|DIR...
+//        pigeon-conformance --tcp --pigeon PATH [--verbose] FILE|DIR...
 //   A DIR stands for every *.txt in it, in name order. Prints PASS or FAIL per transcript;
 //   a failure shows the transcript line, the expected and the actual server line and the
 //   end of the dialogue (all of it with --verbose). --bytewise feeds the session one octet
-//   per put(): the replies must not depend on how the input is split.
+//   per put(): the replies must not depend on how the input is split. --tcp starts
+//   `PATH serve` (one per server configuration the transcripts need) and plays them over
+//   loopback TCP (conformance/tcp/tcp_mode.hpp); transcripts it cannot run print SKIP.
 //   Exit status: 0 all passed, 1 some failed, 2 usage error.
 #include <algorithm>
 #include <filesystem>
@@ -12,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tcp_mode.hpp"
 #include "transcript.hpp"
 
 namespace fs = std::filesystem;
@@ -22,7 +27,8 @@ namespace {
 constexpr std::size_t context_lines = 12;  // dialogue lines shown before a failure
 
 int usage() {
-    std::cerr << "usage: pigeon-conformance [--verbose] [--bytewise] FILE|DIR...\n";
+    std::cerr << "usage: pigeon-conformance [--verbose] [--bytewise] FILE|DIR...\n"
+                 "       pigeon-conformance --tcp --pigeon PATH [--verbose] FILE|DIR...\n";
     return 2;
 }
 
@@ -46,6 +52,8 @@ void print_failure(const fs::path& file, const Transcript& t, const PlayResult& 
 int main(int argc, char** argv) {
     bool verbose = false;
     bool bytewise = false;
+    bool tcp = false;
+    fs::path pigeon;
     std::vector<fs::path> files;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -53,6 +61,11 @@ int main(int argc, char** argv) {
             verbose = true;
         } else if (arg == "--bytewise") {
             bytewise = true;
+        } else if (arg == "--tcp") {
+            tcp = true;
+        } else if (arg == "--pigeon") {
+            if (++i == argc) return usage();
+            pigeon = argv[i];
         } else if (arg == "--help" || arg == "-h") {
             usage();
             return 0;
@@ -74,6 +87,23 @@ int main(int argc, char** argv) {
         }
     }
     if (files.empty()) return usage();
+    if (tcp) {
+        // Over a socket every write is whatever TCP makes of it: --bytewise means nothing.
+        if (bytewise || pigeon.empty()) return usage();
+        if (!fs::exists(pigeon)) {
+            std::cerr << "pigeon-conformance: no such executable: " << pigeon.string() << "\n";
+            return 2;
+        }
+        TcpRunOptions options;
+        options.pigeon = fs::absolute(pigeon);
+        options.verbose = verbose;
+        options.print_failure = [verbose](const fs::path& file, const Transcript& t,
+                                          const PlayResult& r) {
+            print_failure(file, t, r, verbose);
+        };
+        return run_over_tcp(files, options);
+    }
+    if (!pigeon.empty()) return usage();
 
     int passed = 0;
     int failed = 0;

@@ -1,0 +1,138 @@
+// app/policy.hpp: relay denial, unknown users, postmaster, send-as-yourself, Date/Message-ID.
+#include "app/policy.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace pigeon;
+using app::Directory;
+using smtp::Role;
+
+namespace {
+
+Directory directory() {
+    app::User alice{"alice@test.example", "$argon2id$x", {"sales@test.example"}};
+    app::User bob{"bob@test.example", "$argon2id$y", {}};
+    return Directory({"test.example", "Other.Example"}, {alice, bob});
+}
+
+core::Path path(const std::string& text) { return core::parse_forward_path(text).value(); }
+
+smtp::CheckRecipient rcpt(const std::string& text) {
+    return smtp::CheckRecipient{core::Envelope{}, path(text)};
+}
+
+smtp::CheckSender sender(const std::string& from, const std::string& user) {
+    core::Envelope e;
+    e.reverse_path = from == "<>" ? core::Path::null_path() : path(from);
+    e.auth_identity = user;
+    return smtp::CheckSender{e};
+}
+
+smtp::CheckMessage message(const std::string& text, const std::string& user) {
+    core::Envelope e;
+    e.auth_identity = user;
+    return smtp::CheckMessage{e, std::make_shared<const std::string>(text)};
+}
+
+std::string reply_of(const smtp::Verdict& v) {
+    return v.reply ? core::format_reply(*v.reply) : std::string("(default)");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(policy)
+
+BOOST_AUTO_TEST_CASE(inbound_accepts_local_users_aliases_and_postmaster) {
+    auto d = directory();
+    for (const char* ok : {"<alice@test.example>", "<ALICE@Test.Example>", "<sales@test.example>",
+                           "<postmaster@test.example>", "<Postmaster>", "<postmaster@other.example>"})
+        BOOST_TEST(app::check_recipient(d, Role::inbound, rcpt(ok)).accept, ok);
+    BOOST_TEST(d.recipient(path("<postmaster@test.example>"))->address == "alice@test.example");
+}
+
+BOOST_AUTO_TEST_CASE(inbound_refuses_unknown_users_with_550_5_1_1) {
+    auto d = directory();
+    auto v = app::check_recipient(d, Role::inbound, rcpt("<carol@test.example>"));
+    BOOST_TEST(!v.accept);
+    BOOST_TEST(reply_of(v) ==
+               "550 5.1.1 <carol@test.example>: Recipient address rejected: User unknown\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(inbound_is_never_an_open_relay) {
+    auto d = directory();
+    auto v = app::check_recipient(d, Role::inbound, rcpt("<someone@elsewhere.example>"));
+    BOOST_TEST(!v.accept);
+    BOOST_TEST(reply_of(v) == "554 5.7.1 <someone@elsewhere.example>: Relay access denied\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(submission_relays_but_still_checks_local_users) {
+    auto d = directory();
+    BOOST_TEST(app::check_recipient(d, Role::submission, rcpt("<x@elsewhere.example>")).accept);
+    BOOST_TEST(!app::check_recipient(d, Role::submission, rcpt("<carol@test.example>")).accept);
+}
+
+BOOST_AUTO_TEST_CASE(submission_sender_must_be_the_users_own_address) {
+    auto d = directory();
+    BOOST_TEST(app::check_sender(d, Role::submission, sender("<alice@test.example>", "alice@test.example")).accept);
+    BOOST_TEST(app::check_sender(d, Role::submission, sender("<Sales@test.example>", "alice@test.example")).accept);
+    auto v = app::check_sender(d, Role::submission, sender("<bob@test.example>", "alice@test.example"));
+    BOOST_TEST(!v.accept);
+    BOOST_TEST(reply_of(v) ==
+               "553 5.7.1 Sender address <bob@test.example> not owned by user alice@test.example\r\n");
+    BOOST_TEST(!app::check_sender(d, Role::submission, sender("<>", "alice@test.example")).accept);
+    BOOST_TEST(app::check_sender(d, Role::inbound, sender("<anyone@x.example>", "")).accept);
+}
+
+BOOST_AUTO_TEST_CASE(submission_from_header_must_be_owned) {
+    auto d = directory();
+    app::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};
+    auto ok = app::check_message(d, Role::submission,
+                                 message("From: Alice <alice@test.example>\r\nDate: x\r\n"
+                                         "Message-ID: <m@x>\r\n\r\nhi\r\n",
+                                         "alice@test.example"),
+                                 stamp);
+    BOOST_TEST(ok.accept);
+    BOOST_TEST(ok.prepend.empty());
+    auto forged = app::check_message(
+        d, Role::submission, message("From: Bob <bob@test.example>\r\n\r\nhi\r\n", "alice@test.example"),
+        stamp);
+    BOOST_TEST(!forged.accept);
+    BOOST_TEST(reply_of(forged) ==
+               "553 5.7.1 From: address <bob@test.example> not owned by user alice@test.example\r\n");
+    auto two = app::check_message(
+        d, Role::submission,
+        message("From: alice@test.example, bob@test.example\r\n\r\n", "alice@test.example"), stamp);
+    BOOST_TEST(!two.accept);
+}
+
+BOOST_AUTO_TEST_CASE(submission_adds_date_and_message_id_when_missing) {
+    auto d = directory();
+    app::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};
+    auto v = app::check_message(d, Role::submission,
+                                message("From: alice@test.example\r\nSubject: x\r\n\r\nhi\r\n",
+                                        "alice@test.example"),
+                                stamp);
+    BOOST_TEST(v.accept);
+    BOOST_TEST(v.prepend ==
+               "Date: Sun, 22 Nov 2026 05:00:00 +0000\r\nMessage-ID: <id@mx.test.example>\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(submission_refuses_messages_without_a_usable_header) {
+    auto d = directory();
+    app::MessageStamp stamp{"d", "<i@h>"};
+    BOOST_TEST(reply_of(app::check_message(d, Role::submission,
+                                           message("Subject: no from\r\n\r\n", "alice@test.example"),
+                                           stamp)) == "550 5.6.0 Message has no From: header\r\n");
+    BOOST_TEST(!app::check_message(d, Role::submission,
+                                   message("not a header line\r\n\r\n", "alice@test.example"), stamp)
+                    .accept);
+    BOOST_TEST(app::check_message(d, Role::inbound, message("garbage", ""), stamp).accept);
+}
+
+BOOST_AUTO_TEST_CASE(maildir_paths_are_lower_case) {
+    app::User u{"Alice@Test.Example", "", {}};
+    BOOST_TEST(app::maildir_for("/srv/state", u).string() ==
+               "/srv/state/mail/test.example/alice/Maildir");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
