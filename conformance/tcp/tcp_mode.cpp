@@ -53,11 +53,25 @@ bool uses_timeout(const Transcript& t) {
                        [](const Step& s) { return s.kind == Step::Kind::timeout; });
 }
 
-// The mailboxes a transcript sends RCPT TO for, when the server's configuration can name
-// them (a Mailbox without UTF-8 and with a domain name, as config.cpp accepts aliases).
-std::vector<core::Mailbox> recipients(const Transcript& t) {
+struct Recipients {
+    // Those the server's configuration can name (a Mailbox without UTF-8 and with a domain
+    // name: what config.cpp accepts as an alias).
+    std::vector<core::Mailbox> nameable;
+    // Valid recipients it cannot: an address literal domain, a UTF-8 mailbox.
+    std::vector<std::string> unnameable;
+};
+
+// The mailboxes a transcript sends RCPT TO for. Syntax errors are left out: the session
+// answers those itself (501), the policy never sees them.
+Recipients recipients(const Transcript& t) {
     static const std::regex rcpt(R"(RCPT TO:\s*<([^>\r\n]*)>)", std::regex::icase);
-    std::vector<core::Mailbox> out;
+    static const std::regex utf8_mail(R"(MAIL FROM:[^\r\n]* SMTPUTF8)", std::regex::icase);
+    // Without MAIL ... SMTPUTF8 the session refuses a UTF-8 recipient itself (553 5.6.7,
+    // RFC 6531 3.4), so the policy, and the configuration, never see it.
+    const bool utf8 = std::any_of(t.steps.begin(), t.steps.end(), [](const Step& s) {
+        return s.kind == Step::Kind::send && std::regex_search(s.text, utf8_mail);
+    });
+    Recipients out;
     for (const auto& step : t.steps) {
         if (step.kind != Step::Kind::send) continue;
         for (std::sregex_iterator it(step.text.begin(), step.text.end(), rcpt), end; it != end; ++it) {
@@ -65,10 +79,11 @@ std::vector<core::Mailbox> recipients(const Transcript& t) {
             if (const auto colon = path.find(':'); colon != std::string::npos && path[0] == '@')
                 path.erase(0, colon + 1);  // a source route: the mailbox follows it
             auto m = core::Mailbox::parse(path);
-            if (!m || m->domain().is_literal() ||
-                !core::Domain::parse(m->domain().text(), host_syntax))
-                continue;
-            out.push_back(std::move(m).value());
+            if (m && !m->domain().is_literal() &&
+                core::Domain::parse(m->domain().text(), host_syntax))
+                out.nameable.push_back(std::move(m).value());
+            else if (m || (utf8 && core::Mailbox::parse(path, core::AddressSyntax{.allow_utf8 = true})))
+                out.unnameable.push_back(path);
         }
     }
     return out;
@@ -199,6 +214,10 @@ std::string tcp_skip_reason(const Transcript& t) {
         return "max_errors outside the server's range 1..1000";
     if (!core::Domain::parse(c.hostname, host_syntax))
         return "hostname is not a domain name the server's configuration accepts";
+    // The player accepts every recipient; the server only its users and their aliases.
+    if (const auto r = recipients(t); !r.unnameable.empty())
+        return "RCPT to an address no server configuration can make local (an address "
+               "literal or a UTF-8 mailbox)";
     if (expects_auth_success(t))
         for (const auto& [user, password] : t.users)
             if (!is_address(user))
@@ -291,7 +310,7 @@ int run_over_tcp(const std::vector<fs::path>& files, const TcpRunOptions& option
         UserSetup sink{"conformance-sink@" + s.hostname, {}, {}};
         taken.insert(lower(sink.address));
         for (const auto* e : g.entries)
-            for (const auto& m : recipients(e->transcript)) {
+            for (const auto& m : recipients(e->transcript).nameable) {
                 if (!taken.insert(lower(m.to_string())).second) continue;
                 sink.aliases.push_back(m.to_string());
                 add_domain(m.domain().text());
@@ -319,7 +338,8 @@ int run_over_tcp(const std::vector<fs::path>& files, const TcpRunOptions& option
                       << " transcript(s) (hostname " << s.hostname << "): " << problem << "\n";
             ++server_problems;
             for (const auto* e : g.entries) {
-                options.print_failure(e->file, e->transcript, failed("no server: " + problem));
+                options.print_failure(e->file, e->transcript,
+                                      failed("no server to play against (SERVER FAIL above)"));
                 ++failed_count;
             }
             continue;

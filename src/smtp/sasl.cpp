@@ -88,6 +88,10 @@ std::optional<std::string> base64_decode(std::string_view text) {
                 if (v[k] < 0) return std::nullopt;
             }
         }
+        // RFC 4648 3.5: the bits a pad leaves over must be zero; accepting others would give
+        // one text several spellings (and encode(decode(x)) != x).
+        if ((pad == 2 && (v[1] & 0x0f) != 0) || (pad == 1 && (v[2] & 0x03) != 0))
+            return std::nullopt;
         std::uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
         out.push_back(static_cast<char>((n >> 16) & 0xff));
         if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));

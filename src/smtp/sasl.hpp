@@ -14,7 +14,9 @@
 
 namespace pigeon::smtp {
 
-std::optional<std::string> base64_decode(std::string_view text);  // strict: padding required
+// Strict RFC 4648 4: whole 4-character groups, "=" padding only at the end, pad bits zero, no
+// white space. So base64_decode(base64_encode(b)) == b and encode(decode(t)) == t.
+std::optional<std::string> base64_decode(std::string_view text);
 std::string base64_encode(std::string_view bytes);
 
 struct SaslState {

@@ -108,6 +108,17 @@ def wait_until(predicate, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL it if the test process dies (even by SIGKILL, as on
+    a ctest timeout), so that no server outlives its test."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort; stop()/atexit remain
+        pass
+
+
 def _toml_str(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -124,13 +135,17 @@ class PigeonServer:
         self.limits.update(limits or {})
         self.log_level = log_level
         self.threads = threads
-        self.ports = dict(ports) if ports else {
-            "inbound": free_port(), "submission": free_port(), "submissions": free_port()}
+        self.fixed_ports = bool(ports)
+        self.ports = dict(ports) if ports else self._pick_ports()
         self.config_path = os.path.join(self.state_dir, "pigeon.toml")
         self.proc = None
         self.log_path = None
         self._log_file = None
         self.starts = 0
+
+    @staticmethod
+    def _pick_ports():
+        return {"inbound": free_port(), "submission": free_port(), "submissions": free_port()}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -160,7 +175,7 @@ class PigeonServer:
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def start(self, ready_timeout=60):
+    def start(self, ready_timeout=60, _attempt=0):
         """Starts the server and waits (bounded) for "ready" on its stderr."""
         assert self.proc is None, "already running"
         self.write_config()
@@ -172,13 +187,18 @@ class PigeonServer:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
         self.proc = subprocess.Popen([self.binary, "serve", "--config", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, env=env)
+                                     stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=_die_with_parent)
         _live_servers.append(self)
         ok = wait_until(lambda: self.proc.poll() is not None or " ready" in self.log_text(),
                         ready_timeout)
         if self.proc.poll() is not None or not ok:
             text = self.log_text()
             self.kill()
+            if "cannot listen" in text and not self.fixed_ports and _attempt < 3:
+                # Another process took a port between free_port() and our bind: new ports.
+                self.ports = self._pick_ports()
+                return self.start(ready_timeout, _attempt + 1)
             raise RuntimeError("pigeon did not become ready:\n" + text)
         return self
 

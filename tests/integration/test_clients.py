@@ -11,7 +11,6 @@ usage: test_clients.py PIGEON_BINARY   (or PIGEON_BIN=...)
 """
 import os
 import smtplib
-import ssl
 import subprocess
 import sys
 import time
@@ -203,7 +202,10 @@ class Clients(unittest.TestCase):
 
     def test_smtplib_starttls_submission_auth_plain_delivers(self):
         tok = token("smtplib-587-plain")
-        msg = "From: Alice <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nvia 587 %s\r\n" % (ALICE, BOB, tok, tok)
+        # With Date: and Message-ID:, so that nothing is added (see the test below for that).
+        msg = ("Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <%s@client.test>\r\n"
+               "From: Alice <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nvia 587 %s\r\n"
+               % (tok, ALICE, BOB, tok, tok))
         with self.smtp(self.submission) as s:
             s.starttls(context=h.client_tls_context())
             s.ehlo()
@@ -348,7 +350,8 @@ class Clients(unittest.TestCase):
         self.assertRegex(mid, r"(?i)^message-id: <[^<>@ ]+@mx\.test\.example>$")
         date = [f for f in fields if f.lower().startswith("date:")][0]
         self.assertRegex(date, r"^Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}")
-        self.assertEqual(names[:3], ["return-path", "delivered-to", "received"])
+        # RFC 5321 4.4: the trace field goes at the very top; added fields come below it.
+        self.assertEqual(names[:3], ["return-path", "delivered-to", "received"], names)
 
     def test_submission_keeps_existing_date_and_message_id(self):
         tok = token("has-date")

@@ -109,6 +109,36 @@ class Attacks(unittest.TestCase):
         self.assertEqual(replies[1][0], 221, "%s: %r" % (name, replies))
         return tok, replies[0]
 
+    def test_smtp_smuggling_over_implicit_tls_submission(self):
+        # The same reader behind TLS records (other splits of the bytes), as an authenticated user.
+        outcomes = []
+        for name in ("LF.LF", "CR.CRLF", "CRLF.LF"):
+            tok = token("smuggle-tls-" + name)
+            c = greeted(self.srv.ports["submissions"], implicit_tls=True)
+            try:
+                c.auth_plain(ALICE, h.password("alice"))
+                c.cmd("MAIL FROM:<%s>" % ALICE, 250)
+                c.cmd("RCPT TO:<%s>" % BOB, 250)
+                c.cmd("DATA", 354)
+                blob = ("From: <%s>\r\nSubject: first-%s\r\n\r\nfirst part %s" % (ALICE, tok, tok)).encode()
+                blob += SMUGGLING_ENDS[name]
+                blob += ("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\nFrom: <%s>\r\n"
+                         "Subject: smuggled-%s\r\n\r\nsmuggled\r\n.\r\nQUIT\r\n"
+                         % (ALICE, BOB, ALICE, tok)).encode()
+                c.send(blob)
+                data, closed = c.read_until_closed(timeout=15)
+            finally:
+                c.close()
+            replies = h.reply_codes(data)
+            self.assertEqual([code for code, _ in replies][1:], [221], (name, replies))
+            self.assertIn(replies[0][0], (250, 554), (name, replies))
+            outcomes.append((name, tok, replies[0]))
+        self.still_serving("smuggling-tls")
+        for name, tok, final in outcomes:
+            msgs = self.srv.messages_with("bob", tok)
+            print("smuggling over TLS %-8s -> %s; %d message(s)" % (name, final[1], len(msgs)))
+            self.assertEqual(len(msgs), 1 if final[0] == 250 else 0, name)
+
     def test_smtp_smuggling_variants_never_split_a_message(self):
         outcomes = []
         for name, end in SMUGGLING_ENDS.items():
@@ -184,9 +214,9 @@ class Attacks(unittest.TestCase):
 
     def test_overlong_command_lines(self):
         with greeted(self.inbound) as c:
-            r = c.cmd("NOOP " + "x" * 507)  # 512 octets with CRLF: allowed
+            r = c.cmd("NOOP " + "x" * 505)  # 512 octets with CRLF: allowed
             self.assertEqual(r.code, 250, r)
-            r = c.cmd("NOOP " + "x" * 508)  # 513
+            r = c.cmd("NOOP " + "x" * 506)  # 513
             self.assertEqual((r.code, r.lines[0]), (500, "500 5.5.2 Line too long"))
             # 1 MiB without a line end, sent in pieces, then the CRLF: one reply.
             piece = b"A" * 65536
@@ -338,6 +368,11 @@ class Timeouts(unittest.TestCase):
             status = cls.srv.stop()
             cls.srv.cleanup()
             assert status == 0, "pigeon exited with %r" % (status,)
+
+    def tearDown(self):
+        self.assertTrue(self.srv.running(), "server died")
+        self.assertTrue(h.wait_until(lambda: self._probe_ok(), 10, interval=0.3),
+                        "normal client not served after " + self.id())
 
     def drip(self, c, data, limit):
         """Sends one byte per second until the server closes; returns (elapsed, received)."""
