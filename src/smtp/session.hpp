@@ -95,7 +95,7 @@ struct Verdict {
     static constexpr const char* name = "Verdict";
     bool accept = true;
     std::optional<core::Reply> reply;  // replaces the default reply (required when rejecting)
-    std::string prepend;               // CheckMessage: header fields to prepend (CRLF-terminated)
+    std::string prepend;               // CheckMessage: header fields to add, below our Received:
     std::string folder;                // CheckMessage: delivery folder hint ("Junk"), may be empty
 };
 struct Enqueued { static constexpr const char* name = "Enqueued"; std::string queue_id; };

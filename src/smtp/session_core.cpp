@@ -210,14 +210,20 @@ void SessionBase::handle_line(std::string_view line) {
         fire(SaslResponse{sasl_continue(sasl_, line)});
         return;
     }
-    trace("C: ", redact_credentials(line));
     CommandSyntax syntax;
     syntax.utf8_recipients = envelope_.smtputf8;
     auto parsed = parse_command(line, syntax);
     if (auto* error = std::get_if<core::Reply>(&parsed)) {
+        // A line that is no command at all may be a SASL response the client sent after its
+        // AUTH was refused (base64 credentials): its length is all the trace gets.
+        if (error->code == 500)
+            trace("C: ", "<not a command: " + std::to_string(line.size()) + " octets>");
+        else
+            trace("C: ", redact_credentials(line));
         reply(*error);
         return;
     }
+    trace("C: ", redact_credentials(line));
     handle_command(std::get<Command>(std::move(parsed)));
 }
 
@@ -551,7 +557,9 @@ void SessionBase::check_message() {
 void SessionBase::enqueue(const Verdict& v) {
     auto full = std::make_shared<std::string>();
     full->reserve(v.prepend.size() + 256 + message_->size());
-    full->append(v.prepend).append(received_header()).append(*message_);
+    // Our trace field goes on top (RFC 5321 4.4); the verdict's fields (Date:, Message-ID:,
+    // later Authentication-Results:) right below it.
+    full->append(received_header()).append(v.prepend).append(*message_);
     message_.reset();
     emit(Enqueue{envelope_, std::move(full), v.folder});
     await(Awaiting::enqueue);
