@@ -29,6 +29,10 @@ const char* tls_mode_name(TlsMode mode) {
     return "?";
 }
 
+const char* spf_temperror_name(SpfTempErrorAction action) {
+    return action == SpfTempErrorAction::defer ? "defer" : "accept";
+}
+
 const char* log_level_name(LogLevel level) {
     switch (level) {
         case LogLevel::error: return "error";
@@ -71,6 +75,8 @@ Config default_config(std::string hostname) {
     c.limits = default_limits();
     c.state_dir = std::string(defaults::state_dir);
     c.create_demo_user = true;
+    // The embedded default must work on a machine without DNS (docs/configuration.md [spf]).
+    c.spf.temperror = SpfTempErrorAction::accept;
     return c;
 }
 
@@ -271,6 +277,8 @@ constexpr std::pair<std::string_view, smtp::Role> role_options[] = {
     {"inbound", smtp::Role::inbound}, {"submission", smtp::Role::submission}};
 constexpr std::pair<std::string_view, TlsMode> tls_options[] = {
     {"none", TlsMode::none}, {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}};
+constexpr std::pair<std::string_view, SpfTempErrorAction> spf_temperror_options[] = {
+    {"defer", SpfTempErrorAction::defer}, {"accept", SpfTempErrorAction::accept}};
 constexpr std::pair<std::string_view, LogLevel> log_options[] = {
     {"error", LogLevel::error}, {"warn", LogLevel::warn}, {"info", LogLevel::info},
     {"debug", LogLevel::debug}};
@@ -319,6 +327,51 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
                "must be >= limits.data_block_timeout_seconds (" +
                    std::to_string(l.data_block_timeout_seconds) + "): it bounds the whole transfer");
     }
+}
+
+bool boolean(const Reader& r, const toml::node& n, std::string_view key) {
+    if (const auto* b = n.as_boolean()) return b->get();
+    r.fail(n, key, "must be true or false, not " + std::string(type_name(n)));
+}
+
+// "192.0.2.53" or "192.0.2.53@5353" (libunbound's forwarder syntax).
+std::string forwarder(const Reader& r, const toml::node& n, const std::string& key) {
+    const std::string s = r.string(n, key);
+    const auto at = s.find('@');
+    const std::string ip = s.substr(0, at);
+    bool ok = core::is_ipv4_address(ip) || core::is_ipv6_address(ip);
+    if (ok && at != std::string::npos) {
+        const std::string port = s.substr(at + 1);
+        ok = !port.empty() && port.size() <= 5 &&
+             std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+             std::stoul(port) >= 1 && std::stoul(port) <= 65535;
+    }
+    if (!ok) r.fail(n, key, "\"" + s + "\" is not an IP address, optionally with @port");
+    return s;
+}
+
+void read_dns(const Reader& r, const toml::table& t, DnsSettings& d) {
+    r.only_keys(t, "dns", {"zone_file", "forwarders", "trust_anchor_file", "timeout_seconds"});
+    using N = const toml::node*;
+    if (N n = t.get("zone_file")) d.zone_file = r.string(*n, "dns.zone_file");
+    if (N n = t.get("trust_anchor_file"))
+        d.trust_anchor_file = r.nonempty_string(*n, "dns.trust_anchor_file");
+    if (N n = t.get("timeout_seconds"))
+        d.timeout_seconds = static_cast<std::uint32_t>(r.integer(*n, "dns.timeout_seconds", 1, 60));
+    if (N n = t.get("forwarders")) {
+        d.forwarders.clear();
+        const auto& a = r.array(*n, "dns.forwarders");
+        for (std::size_t i = 0; i < a.size(); ++i)
+            d.forwarders.push_back(forwarder(r, *a.get(i), index_key("dns.forwarders", i)));
+    }
+}
+
+void read_spf(const Reader& r, const toml::table& t, SpfSettings& s) {
+    r.only_keys(t, "spf", {"check", "reject_fail", "temperror"});
+    using N = const toml::node*;
+    if (N n = t.get("check")) s.check = boolean(r, *n, "spf.check");
+    if (N n = t.get("reject_fail")) s.reject_fail = boolean(r, *n, "spf.reject_fail");
+    if (N n = t.get("temperror")) s.temperror = r.choice(*n, "spf.temperror", spf_temperror_options);
 }
 
 std::string ip_address(const Reader& r, const toml::node& n, const std::string& key) {
@@ -467,7 +520,7 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
-                 "log_level", "threads"});
+                 "log_level", "threads", "dns", "spf"});
     Config c;
     c.hostname = std::string(default_hostname);
     c.local_domains = {std::string(defaults::local_domain)};
@@ -496,6 +549,8 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
         }
     }
     if (N n = root.get("limits")) read_limits(r, r.table(*n, "limits"), c.limits);
+    if (N n = root.get("dns")) read_dns(r, r.table(*n, "dns"), c.dns);
+    if (N n = root.get("spf")) read_spf(r, r.table(*n, "spf"), c.spf);
     if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains);
     return c;
 }
@@ -588,6 +643,16 @@ std::string to_toml(const Config& c) {
       << "max_errors_per_session = " << l.max_errors_per_session << "\n"
       << "auth_failures_per_ip_per_minute = " << l.auth_failures_per_ip_per_minute << "\n"
       << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n";
+    o << "\n[dns]  # zone_file set: answers only from that file (no network)\n"
+      << "zone_file = " << toml_string(c.dns.zone_file) << "\n"
+      << "forwarders = " << string_array(c.dns.forwarders) << "  # empty: recurse from the root\n"
+      << "trust_anchor_file = " << toml_string(c.dns.trust_anchor_file) << "\n"
+      << "timeout_seconds = " << c.dns.timeout_seconds << "\n";
+    o << "\n[spf]\n"
+      << "check = " << (c.spf.check ? "true" : "false") << "\n"
+      << "reject_fail = " << (c.spf.reject_fail ? "true" : "false") << "\n"
+      << "temperror = " << toml_string(spf_temperror_name(c.spf.temperror))
+      << "  # \"defer\": 451 4.4.3, \"accept\": deliver and record\n";
     for (const Listener& x : c.listeners) {
         o << "\n[[listeners]]\n"
           << "address = " << toml_string(x.address) << "\n"

@@ -122,6 +122,29 @@ inline constexpr unsigned max_threads = 1024;
 
 Limits default_limits();
 
+// Where DNS answers come from (src/dns): libunbound with DNSSEC validation, or a zone file.
+struct DnsSettings {
+    // Answer only from this RFC 1035 zone file (tests, demos, machines without network).
+    // Empty: libunbound, recursing from the root or through `forwarders`.
+    std::string zone_file;
+    std::vector<std::string> forwarders;  // "192.0.2.53" or "192.0.2.53@5353"
+    std::string trust_anchor_file = "/usr/share/dns/root.key";  // Debian's dns-root-data
+    std::uint32_t timeout_seconds = 5;  // per query; a session never waits longer per lookup
+    friend bool operator==(const DnsSettings&, const DnsSettings&) = default;
+};
+
+// What the inbound role does with SPF (RFC 7208) at MAIL FROM.
+enum class SpfTempErrorAction { defer, accept };
+const char* spf_temperror_name(SpfTempErrorAction action);
+struct SpfSettings {
+    bool check = true;        // evaluate SPF for inbound mail
+    bool reject_fail = true;  // "fail" -> 550 5.7.23 (RFC 7208 8.4, RFC 7372)
+    // "temperror": defer -> 451 4.4.3 (the sender retries, RFC 7208 8.6); accept -> deliver
+    // with the result recorded.
+    SpfTempErrorAction temperror = SpfTempErrorAction::defer;
+    friend bool operator==(const SpfSettings&, const SpfSettings&) = default;
+};
+
 struct Config {
     std::string hostname;                    // our name in the greeting, EHLO and Received:
     std::vector<std::string> local_domains;  // domains whose mail we deliver here
@@ -132,6 +155,8 @@ struct Config {
     std::string state_dir;  // queue, mailboxes, generated certificate
     LogLevel log_level = defaults::log_level;
     unsigned threads = defaults::threads;
+    DnsSettings dns;
+    SpfSettings spf;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

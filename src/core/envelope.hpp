@@ -22,6 +22,9 @@ struct Envelope {
     std::string client_address;                 // peer IP address text
     std::string auth_identity;                  // authenticated user, empty if none
     bool tls = false;                           // the transaction ran under TLS
+    // Header fields the receiving side recorded during the transaction (Received-SPF: from
+    // the MAIL FROM check), CRLF-terminated; stored below our Received: line.
+    std::string trace_fields;
 };
 
 }  // namespace pigeon::core

@@ -95,7 +95,9 @@ struct Verdict {
     static constexpr const char* name = "Verdict";
     bool accept = true;
     std::optional<core::Reply> reply;  // replaces the default reply (required when rejecting)
-    std::string prepend;               // CheckMessage: header fields to add, below our Received:
+    // Header fields to add below our Received: (CheckSender: e.g. Received-SPF:, also carried
+    // in Envelope::trace_fields to the later checks; CheckMessage: e.g. Date:, Message-ID:).
+    std::string prepend;
     std::string folder;                // CheckMessage: delivery folder hint ("Junk"), may be empty
 };
 struct Enqueued { static constexpr const char* name = "Enqueued"; std::string queue_id; };

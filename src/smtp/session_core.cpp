@@ -500,6 +500,7 @@ void SessionBase::check_sender(const Mail& m) {
 }
 
 void SessionBase::accept_sender(const Verdict& v) {
+    envelope_.trace_fields += v.prepend;  // e.g. Received-SPF:, kept for the stored message
     reply(verdict_reply(v, core::Reply(250, "2.1.0", "Sender OK")));
 }
 
@@ -559,7 +560,10 @@ void SessionBase::enqueue(const Verdict& v) {
     full->reserve(v.prepend.size() + 256 + message_->size());
     // Our trace field goes on top (RFC 5321 4.4); the verdict's fields (Date:, Message-ID:,
     // later Authentication-Results:) right below it.
-    full->append(received_header()).append(v.prepend).append(*message_);
+    full->append(received_header())
+        .append(envelope_.trace_fields)
+        .append(v.prepend)
+        .append(*message_);
     message_.reset();
     emit(Enqueue{envelope_, std::move(full), v.folder});
     await(Awaiting::enqueue);

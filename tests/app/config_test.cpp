@@ -40,8 +40,11 @@ std::string error_of(const std::string& text) {
 // The error message of a failed result, for BOOST_REQUIRE_MESSAGE (empty if it parsed).
 std::string why(const app::Result<Config>& r) { return r ? std::string() : r.error().message; }
 
+// The embedded default minus what only it has (the demo user; accepting SPF temperrors so it
+// works offline): what an empty file gives.
 Config without_demo(Config c) {
     c.create_demo_user = false;
+    c.spf.temperror = app::SpfTempErrorAction::defer;
     return c;
 }
 
@@ -74,7 +77,9 @@ BOOST_AUTO_TEST_CASE(default_config_is_valid) {
     const Config c = app::default_config("mx.example");
     const auto back = app::parse_config(app::to_toml(c), "default", "other.example");
     BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
-    BOOST_TEST((back.value() == without_demo(c)));
+    Config expected = c;
+    expected.create_demo_user = false;  // not a file key; everything else is written out
+    BOOST_TEST((back.value() == expected));
 }
 
 BOOST_AUTO_TEST_CASE(system_hostname_is_a_usable_default) {
@@ -219,7 +224,8 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "limits.max_errors_per_session", "limits.auth_failures_per_ip_per_minute",
           "limits.shutdown_grace_seconds", "listeners.address", "listeners.port",
           "listeners.role", "listeners.tls", "users.address", "users.password_hash",
-          "users.aliases"}) {
+          "users.aliases", "dns.zone_file", "dns.forwarders", "dns.trust_anchor_file",
+          "dns.timeout_seconds", "spf.check", "spf.reject_fail", "spf.temperror"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
         }
@@ -260,6 +266,35 @@ BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected) {
              "\"\nalias = []\n",
          "config.toml:4: users[0].alias: unknown key (did you mean 'aliases'?)"},
         {"[limits.extra]\nx = 1\n", "config.toml:1: limits.extra: unknown key"},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(dns_and_spf_sections_parse_and_validate) {
+    const auto r = parse(
+        "[dns]\nzone_file = \"/srv/zone.db\"\nforwarders = [\"192.0.2.53\", \"::1@5353\"]\n"
+        "timeout_seconds = 2\n[spf]\ncheck = true\nreject_fail = false\ntemperror = \"accept\"\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    BOOST_TEST(r->dns.zone_file == "/srv/zone.db");
+    BOOST_TEST(r->dns.forwarders == (std::vector<std::string>{"192.0.2.53", "::1@5353"}));
+    BOOST_TEST(r->dns.timeout_seconds == 2u);
+    BOOST_TEST(r->dns.trust_anchor_file == "/usr/share/dns/root.key");
+    BOOST_TEST(!r->spf.reject_fail);
+    BOOST_TEST((r->spf.temperror == app::SpfTempErrorAction::accept));
+    // Files default to deferring a temperror; the embedded default accepts (works offline).
+    BOOST_TEST((parse("")->spf.temperror == app::SpfTempErrorAction::defer));
+    BOOST_TEST((app::default_config("h.example").spf.temperror == app::SpfTempErrorAction::accept));
+    check_errors({
+        {"[dns]\ntimeout_seconds = 0\n", "config.toml:2: dns.timeout_seconds: must be >= 1"},
+        {"[dns]\nforwarders = [\"resolver.example\"]\n",
+         "config.toml:2: dns.forwarders[0]: \"resolver.example\" is not an IP address, optionally "
+         "with @port"},
+        {"[dns]\nforwarders = [\"192.0.2.1@99999\"]\n",
+         "config.toml:2: dns.forwarders[0]: \"192.0.2.1@99999\" is not an IP address, optionally "
+         "with @port"},
+        {"[dns]\nzone = \"x\"\n", "config.toml:2: dns.zone: unknown key"},
+        {"[spf]\ncheck = \"yes\"\n", "config.toml:2: spf.check: must be true or false, not a string"},
+        {"[spf]\ntemperror = \"maybe\"\n",
+         "config.toml:2: spf.temperror: \"maybe\" is not one of \"defer\", \"accept\""},
     });
 }
 

@@ -252,6 +252,40 @@ BOOST_AUTO_TEST_CASE(enqueue_failure_gives_452_and_transaction_ends) {
     BOOST_TEST(std::string(d.session().state()) == "Greeted");
 }
 
+BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
+    auto d = greeted(inbound());
+    d.sender_policy = [](const pigeon::smtp::CheckSender&) {
+        pigeon::smtp::Verdict v;
+        v.prepend = "Received-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n";
+        return v;
+    };
+    std::string seen_by_message_check;
+    d.message_policy = [&](const pigeon::smtp::CheckMessage& m) {
+        seen_by_message_check = m.envelope.trace_fields;
+        pigeon::smtp::Verdict v;
+        v.prepend = "X-Checked: yes\r\n";
+        return v;
+    };
+    d.send("MAIL FROM:<a@example.org>");
+    d.send("RCPT TO:<b@test.example>");
+    d.send("DATA");
+    d.send_raw("Subject: s\r\n\r\nbody\r\n.\r\n");
+    BOOST_REQUIRE(d.queued.size() == 1);
+    const auto& m = *d.queued[0].message;
+    BOOST_TEST(m.rfind("Received: from client.example", 0) == 0u);
+    BOOST_TEST(m.find("\r\nReceived-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n"
+                      "X-Checked: yes\r\nSubject: s\r\n") != std::string::npos);
+    BOOST_TEST(seen_by_message_check ==
+               "Received-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n");
+    // The next transaction starts clean.
+    d.sender_policy = [](const pigeon::smtp::CheckSender&) { return pigeon::smtp::Verdict{}; };
+    d.send("MAIL FROM:<a@example.org>");
+    d.send("RCPT TO:<b@test.example>");
+    d.send("DATA");
+    d.send_raw("x\r\n.\r\n");
+    BOOST_TEST(d.queued.back().message->find("Received-SPF") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(message_verdict_can_reject_or_prepend_and_file) {
     auto d = greeted(inbound());
     d.message_policy = [](const pigeon::smtp::CheckMessage& m) {
