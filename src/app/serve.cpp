@@ -16,6 +16,8 @@
 #include "app/policy.hpp"
 #include "app/services.hpp"
 #include "delivery/local_delivery.hpp"
+#include "dns/unbound_resolver.hpp"
+#include "dns/zone_resolver.hpp"
 #include "net/server.hpp"
 #include "os/group_commit.hpp"
 #include "os/posix_storage.hpp"
@@ -243,11 +245,48 @@ int run_serve(const Config& config_in, bool embedded_default) {
     commit_options.on_committed = [&](const std::string& id) { worker.notify(id); };
     os::GroupCommitter committer(spool, commit_options);
 
+    // DNS for SPF: a zone file (tests, offline demos) or libunbound with DNSSEC validation.
+    std::unique_ptr<dns::Resolver> resolver;
+    if (!config.dns.zone_file.empty()) {
+        auto zone = dns::ZoneResolver::load(config.dns.zone_file);
+        if (!zone.ok()) {
+            std::cerr << "pigeon: dns.zone_file: " << zone.error().message << "\n";
+            return 1;
+        }
+        resolver = std::make_unique<dns::ZoneResolver>(std::move(zone).value());
+        say("DNS: answers from the zone file " + config.dns.zone_file + " only");
+    } else {
+        dns::UnboundOptions dns_options;
+        dns_options.trust_anchor_file = config.dns.trust_anchor_file;
+        dns_options.forwarders = config.dns.forwarders;
+        dns_options.timeout = std::chrono::milliseconds(config.dns.timeout_seconds * 1000);
+        auto unbound = dns::UnboundResolver::create(dns_options);
+        if (!unbound.ok()) {
+            std::cerr << "pigeon: DNS resolver: " << unbound.error().message << "\n";
+            return 1;
+        }
+        resolver = std::move(unbound).value();
+        say("DNS: libunbound with DNSSEC validation (" +
+            (config.dns.forwarders.empty() ? std::string("recursing from the root")
+                                           : "forwarding to " + std::to_string(config.dns.forwarders.size()) +
+                                                 " resolver(s)") +
+            "), " + std::to_string(config.dns.timeout_seconds) + " s per lookup");
+    }
+    if (config.spf.check)
+        say(std::string("SPF: checked for inbound mail; fail is ") +
+            (config.spf.reject_fail ? "refused (550 5.7.23)" : "delivered and recorded") +
+            ", temperror is " +
+            (config.spf.temperror == SpfTempErrorAction::defer ? "deferred (451 4.4.3)"
+                                                               : "delivered and recorded"));
+    else
+        say("SPF: not checked (spf.check = false)");
+
     AppServices::Options service_options;
     service_options.hostname = config.hostname;
     service_options.auth_failures_per_ip_per_minute = config.limits.auth_failures_per_ip_per_minute;
+    service_options.spf = config.spf;
     service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
-    AppServices services(service_options, directory, committer, clock, random);
+    AppServices services(service_options, directory, committer, clock, random, resolver.get());
 
     net::ServerOptions options;
     for (const auto& l : config.listeners)
@@ -288,6 +327,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         // still exist.
         committer.stop();
         services.stop();
+        resolver.reset();  // answers (with timeout) any lookup still out, while it can be posted
     } catch (const std::exception& e) {
         std::cerr << "pigeon: " << e.what() << "\n";
         committer.stop();

@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 
+#include "app/spf_policy.hpp"
+#include "auth/spf/spf.hpp"
 #include "tls/password.hpp"
 
 namespace pigeon::app {
@@ -17,12 +19,13 @@ const std::string& decoy_hash() {
 
 AppServices::AppServices(Options options, const Directory& directory,
                          os::GroupCommitter& committer, const core::Clock& clock,
-                         queue::RandomSource& random)
+                         queue::RandomSource& random, dns::Resolver* resolver)
     : options_(std::move(options)),
       directory_(directory),
       committer_(committer),
       clock_(clock),
-      random_(random) {}
+      random_(random),
+      resolver_(resolver) {}
 
 AppServices::~AppServices() { stop(); }
 
@@ -34,7 +37,10 @@ void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Acti
     if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
         authenticate(connection, *a, std::move(done));
     } else if (auto* c = std::get_if<smtp::CheckSender>(&action)) {
-        done(check_sender(directory_, role, *c));
+        if (role == smtp::Role::inbound)
+            check_inbound_sender(connection, *c, std::move(done));
+        else
+            done(check_sender(directory_, role, *c));
     } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
         done(check_recipient(directory_, role, *c));
     } else if (auto* c = std::get_if<smtp::CheckMessage>(&action)) {
@@ -83,6 +89,31 @@ void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp
                                  : smtp::AuthResult::Outcome::bad_credentials,
                               address});
     });
+}
+
+// SPF at MAIL FROM (RFC 7208 2.4), asynchronously: the resolver answers from its own thread
+// (or at once, from a zone file); `done` may run there, the connection posts it back.
+void AppServices::check_inbound_sender(const net::ConnectionInfo& connection,
+                                       const smtp::CheckSender& c,
+                                       std::function<void(smtp::Event)> done) {
+    std::optional<SpfCheck> check;
+    if (options_.spf.check && resolver_ != nullptr)
+        check = spf_check_for(c, options_.hostname, clock_.now_unix_seconds());
+    if (!check) {
+        done(check_sender(directory_, smtp::Role::inbound, c));
+        return;
+    }
+    spf::check_host_async(
+        *resolver_, check->request,
+        [done = std::move(done), settings = options_.spf, check = *check, log = options_.log,
+         id = connection.id](spf::SpfResult result) {
+            if (log)
+                log(net::LogLevel::info,
+                    "c" + std::to_string(id) + " SPF " + spf::verdict_name(result.verdict) +
+                        " for " + check.request.domain + " from " + spf::ip_text(check.request.ip) +
+                        (result.problem.empty() ? "" : " (" + result.problem + ")"));
+            done(spf_verdict(settings, check, result));
+        });
 }
 
 bool AppServices::throttled(const std::string& ip) {

@@ -10,7 +10,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "app/config.hpp"
 #include "app/policy.hpp"
+#include "dns/dns.hpp"
 #include "core/clock.hpp"
 #include "net/server.hpp"
 #include "os/group_commit.hpp"
@@ -23,11 +25,14 @@ public:
     struct Options {
         std::string hostname;
         std::uint32_t auth_failures_per_ip_per_minute = 5;
+        SpfSettings spf;  // inbound MAIL FROM
         std::function<void(net::LogLevel, std::string_view)> log;
     };
 
+    // resolver: for SPF; null turns SPF off.
     AppServices(Options options, const Directory& directory, os::GroupCommitter& committer,
-                const core::Clock& clock, queue::RandomSource& random);
+                const core::Clock& clock, queue::RandomSource& random,
+                dns::Resolver* resolver = nullptr);
     ~AppServices() override;
     void stop();  // waits for credential checks in progress
 
@@ -37,6 +42,8 @@ public:
 private:
     void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                       std::function<void(smtp::Event)> done);
+    void check_inbound_sender(const net::ConnectionInfo& connection, const smtp::CheckSender& c,
+                              std::function<void(smtp::Event)> done);
     bool throttled(const std::string& ip);
     void record_failure(const std::string& ip);
     MessageStamp stamp();
@@ -46,6 +53,7 @@ private:
     os::GroupCommitter& committer_;
     const core::Clock& clock_;
     queue::RandomSource& random_;
+    dns::Resolver* resolver_;
     std::mutex mutex_;  // failures_ and random_
     std::unordered_map<std::string, std::deque<std::int64_t>> failures_;  // ip -> failure times
     boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread

@@ -12,9 +12,11 @@
 //     cancelled with ub_cancel, so a late answer is dropped. No caller ever waits longer than
 //     the timeout plus the poll granularity (milliseconds). On a machine without network access
 //     full recursion would take ~22 s to SERVFAIL; callers see Rcode::timeout after the timeout.
-//   - Security: libunbound's `secure` -> secure; `bogus` -> bogus (with why_bogus); a result
-//     that is neither -> insecure (also when no trust anchor covers the name, or none is
-//     configured); timeouts and errors -> indeterminate.
+//   - Security: libunbound's `secure` -> secure; `bogus` -> bogus, answered as SERVFAIL with no
+//     records and libunbound's why_bogus text (libunbound itself passes bogus data on with the
+//     wire rcode; a validating resolver must not, RFC 4035 5.5); a result that is neither ->
+//     insecure (also when no trust anchor covers the name, or none is configured); timeouts
+//     and errors -> indeterminate.
 //   - Records: the final RRset's rdata parsed from the wire (A, AAAA, MX, TXT, SPF, PTR, CNAME,
 //     NS, TLSA); owner = canonical_name (libunbound's canonname: where a CNAME chain ended);
 //     TTL = the result's TTL. An rdata that does not parse is left out (SOA is never stored).

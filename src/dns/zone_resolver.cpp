@@ -3,6 +3,9 @@
 
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <sstream>
 #include <type_traits>
@@ -183,6 +186,8 @@ std::variant<std::string, std::string> parse_name(std::string_view text, const s
     using R = std::variant<std::string, std::string>;
     auto fail = [](std::string what) { return R(std::in_place_index<1>, std::move(what)); };
     if (text.empty()) return fail("empty name");
+    // A line starting with '$' is a control entry, so such a name could never be an owner.
+    if (text.front() == '$') return fail("name may not begin with '$'");
     if (text == "@") return R(std::in_place_index<0>, origin);
     if (text == ".") return R(std::in_place_index<0>, std::string());
     std::string name;

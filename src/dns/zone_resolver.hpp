@@ -15,7 +15,7 @@
 //     not stored). TXT takes one or more character-strings, quoted or not, with the escapes
 //     \" \\ \DDD (decimal octet) and \X (X itself); a string longer than 255 octets is split
 //     into 255-octet strings. Names are case-insensitive and stored in lower case; they may not
-//     contain backslashes. Class IN only; $INCLUDE, wildcards and other types are not supported
+//     contain backslashes or begin with '$'. Class IN only; $INCLUDE, wildcards and other types are not supported
 //     ("*" is an ordinary label).
 //   - Errors are core::ParseError values, never exceptions: "line N: what". The parser never
 //     throws on any input (fuzzed: fuzz/zone_parser.cpp).
@@ -43,10 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -123,16 +123,29 @@ def _toml_str(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# The DNS the test servers see (dns.zone_file): example.org lets loopback clients send for it;
+# spf-fail.example allows nobody; spf-temp.example times out. Names not here are NXDOMAIN.
+DEFAULT_ZONE = """$TTL 300
+example.org.       IN TXT "v=spf1 ip4:127.0.0.0/8 -all"
+spf-fail.example.  IN TXT "v=spf1 -all"
+spf-temp.example.  IN TXT "v=spf1 -all"
+; pigeon: timeout spf-temp.example
+"""
+
+
 class PigeonServer:
     """One `pigeon serve` process with its own state directory and loopback ports."""
 
     def __init__(self, binary, state_dir=None, limits=None, log_level="info", threads=2,
-                 ports=None):
+                 ports=None, zone=None, spf=None):
         self.binary = binary
         self.own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="pigeon-it-")
         self.limits = {"shutdown_grace_seconds": 2, "auth_failures_per_ip_per_minute": 1000}
         self.limits.update(limits or {})
+        # DNS answers come from a zone file, never from the network (SPF is on by default).
+        self.zone = DEFAULT_ZONE if zone is None else zone
+        self.spf = dict(spf or {})
         self.log_level = log_level
         self.threads = threads
         self.fixed_ports = bool(ports)
@@ -161,6 +174,12 @@ class PigeonServer:
         ]
         for k, v in sorted(self.limits.items()):
             lines.append("%s = %d" % (k, v))
+        zone_path = os.path.join(self.state_dir, "zone.db")
+        with open(zone_path, "w") as f:
+            f.write(self.zone)
+        lines += ["", "[dns]", "zone_file = %s" % _toml_str(zone_path), "", "[spf]"]
+        for k, v in sorted(self.spf.items()):
+            lines.append("%s = %s" % (k, _toml_str(v) if isinstance(v, str) else str(v).lower()))
         for name, role, tls in (("inbound", "inbound", "starttls"),
                                 ("submission", "submission", "starttls"),
                                 ("submissions", "submission", "implicit")):

@@ -48,7 +48,7 @@ struct SpfRequest {
     std::int64_t now = 0;        // %{t}: seconds since the epoch, for explanations
     // The explanation of a fail when the record has no usable exp=; a macro-string
     // (explanation rules), used verbatim if it does not expand.
-    std::string default_explanation = "%{i} is not permitted to send mail for %{d}";
+    std::string default_explanation = "%{c} is not permitted to send mail for %{d}";
     SpfLimits limits;
 };
 
