@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "app/commands.hpp"
 
 namespace pigeon::app {
 
@@ -30,11 +31,15 @@ inline constexpr int exit_failure = 1;
 inline constexpr int exit_bad_config = 2;
 inline constexpr int exit_usage = 64;  // EX_USAGE, sysexits.h
 
+struct Io;
+
 struct Commands {
     std::function<int(const Config&, bool embedded_default)> serve;
     std::function<int(const Config&)> queue_list;
     std::function<int(const Config&, const std::string& id)> queue_show;
     std::function<int(const Config&, const std::string& id)> queue_delete;
+    // pigeon spf check (see commands.hpp): 0 for any result, 2 for bad arguments.
+    std::function<int(const SpfCheckArgs&, Io&)> spf_check;
     // Password -> "$argon2id$..." / "$2b$..."; may throw on failure.
     std::function<std::string(std::string_view password)> hash_password;
 };

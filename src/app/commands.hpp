@@ -11,6 +11,7 @@
 //   run_queue_show    prints one queued message's envelope and status.
 //   run_queue_delete  removes one queued message.
 #pragma once
+#include <ostream>
 #include <string>
 
 #include "app/config.hpp"
@@ -21,5 +22,12 @@ int run_serve(const Config& config, bool embedded_default);
 int run_queue_list(const Config& config);
 int run_queue_show(const Config& config, const std::string& id);
 int run_queue_delete(const Config& config, const std::string& id);
+
+// pigeon spf check: 0 for any SPF result, 2 for bad arguments (a bad IP, sender or zone file).
+struct SpfCheckArgs {
+    std::string ip, sender, helo, zone;
+    bool explain = false;
+};
+int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace pigeon::app

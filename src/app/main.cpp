@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
         .queue_list = run_queue_list,
         .queue_show = run_queue_show,
         .queue_delete = run_queue_delete,
+        .spf_check = [](const SpfCheckArgs& a, Io& io) { return run_spf_check(a, io.out, io.err); },
         .hash_password = [](std::string_view password) {
             return pigeon::tls::hash_password(password);
         },

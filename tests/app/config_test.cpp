@@ -638,6 +638,11 @@ app::Commands fake_commands(Calls& calls) {
             calls.log.push_back("delete " + id);
             return 1;
         },
+        .spf_check = [&](const app::SpfCheckArgs& a, app::Io&) {
+            calls.log.push_back("spf " + a.ip + " " + a.sender + " " + a.helo + " " + a.zone +
+                                (a.explain ? " explain" : ""));
+            return 0;
+        },
         .hash_password = [&](std::string_view pw) {
             calls.log.push_back("hash " + std::string(pw));
             return std::string("$argon2id$fake");
@@ -750,6 +755,20 @@ BOOST_AUTO_TEST_CASE(serve_and_queue_get_the_effective_config) {
     BOOST_TEST(r.err == bad.path + ":1: threads: must be >= 0\n");
     BOOST_TEST(run({"queue", "list", "--config", bad.path}, calls).status == 2);
     BOOST_TEST(calls.log.size() == 5u);  // the commands never ran with a bad config
+}
+
+BOOST_AUTO_TEST_CASE(spf_check_takes_its_options_and_bad_arguments_exit_2) {
+    Calls calls;
+    BOOST_TEST(run({"spf", "check", "--ip", "192.0.2.1", "--sender", "a@b.example", "--helo",
+                    "h.example", "--zone", "z.db", "--explain"},
+                   calls)
+                   .status == 0);
+    BOOST_TEST((calls.log ==
+                std::vector<std::string>{"spf 192.0.2.1 a@b.example h.example z.db explain"}));
+    BOOST_TEST(run({"spf", "check", "--sender", "a@b.example"}, calls).status == 2);  // no --ip
+    BOOST_TEST(run({"spf", "check", "--ip", "1.2.3.4", "--bogus"}, calls).status == 2);
+    BOOST_TEST(run({"spf"}, calls).status == 2);
+    BOOST_TEST(calls.log.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(show_config_prints_parseable_toml) {

@@ -1,0 +1,95 @@
+// pigeon spf check: evaluate SPF for one (IP, sender, HELO) from the command line, for
+// teaching and verification. The first line is an RFC 8601 method entry
+// ("spf=pass smtp.mailfrom=example.com"); --explain adds each term evaluated, each DNS query
+// and the lookup counts. DNS comes from --zone FILE, or libunbound (see docs/dns.md).
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+
+#include "app/commands.hpp"
+#include "auth/spf/spf.hpp"
+#include "dns/unbound_resolver.hpp"
+#include "dns/zone_resolver.hpp"
+
+namespace pigeon::app {
+
+int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err) {
+    constexpr int bad_arguments = 2;
+    const auto ip = spf::parse_ip(args.ip);
+    if (!ip) {
+        err << "pigeon spf check: --ip: \"" << args.ip << "\" is not an IPv4 or IPv6 address\n";
+        return bad_arguments;
+    }
+    std::string sender = args.sender;
+    if (sender == "<>") sender.clear();
+    if (!sender.empty() && sender.find('@') == std::string::npos) {
+        err << "pigeon spf check: --sender: \"" << args.sender
+            << "\" is not an address (local@domain, or \"\" / \"<>\" for the null sender)\n";
+        return bad_arguments;
+    }
+    if (sender.empty() && args.helo.empty()) {
+        err << "pigeon spf check: the null sender checks the HELO name: give --helo\n";
+        return bad_arguments;
+    }
+    const spf::SpfRequest request = spf::make_request(*ip, sender, args.helo);
+    if (request.domain.empty()) {
+        err << "pigeon spf check: no domain to check in --sender \"" << args.sender << "\"\n";
+        return bad_arguments;
+    }
+
+    std::unique_ptr<dns::Resolver> resolver;
+    dns::ZoneResolver* zone = nullptr;
+    if (!args.zone.empty()) {
+        auto loaded = dns::ZoneResolver::load(args.zone);
+        if (!loaded.ok()) {
+            err << "pigeon spf check: --zone: " << loaded.error().message << "\n";
+            return bad_arguments;
+        }
+        auto z = std::make_unique<dns::ZoneResolver>(std::move(loaded).value());
+        zone = z.get();
+        resolver = std::move(z);
+    } else {
+        auto unbound = dns::UnboundResolver::create(dns::UnboundOptions{});
+        if (!unbound.ok()) {
+            err << "pigeon spf check: DNS: " << unbound.error().message << "\n";
+            return 1;
+        }
+        resolver = std::move(unbound).value();
+    }
+
+    // The resolver may answer from its own thread: wait for the one result.
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::optional<spf::SpfResult> result;
+    spf::check_host_async(*resolver, request, [&](spf::SpfResult r) {
+        std::lock_guard lock(mutex);
+        result = std::move(r);
+        ready.notify_one();
+    });
+    {
+        std::unique_lock lock(mutex);
+        ready.wait(lock, [&] { return result.has_value(); });
+    }
+
+    const bool helo_identity = sender.empty();
+    out << "spf=" << spf::verdict_name(result->verdict) << " smtp."
+        << (helo_identity ? "helo=" + request.domain : "mailfrom=" + request.domain) << "\n";
+    if (!args.explain) return 0;
+    out << "\nchecked: check_host(" << spf::ip_text(request.ip) << ", " << request.domain << ", "
+        << request.sender << ")" << (helo_identity ? " for the HELO identity" : "") << "\n";
+    for (const auto& line : result->trace) out << "  " << line << "\n";
+    if (!result->matched.empty()) out << "decided by: " << result->matched << "\n";
+    if (!result->explanation.empty()) out << "explanation: " << result->explanation << "\n";
+    if (!result->problem.empty()) out << "problem: " << result->problem << "\n";
+    out << "DNS-querying terms: " << result->dns_terms << " of " << request.limits.dns_terms
+        << "; void lookups: " << result->void_lookups << " of " << request.limits.void_lookups
+        << "; answers consulted: " << result->queries << "\n";
+    if (zone != nullptr) {
+        out << "queries sent to the zone (in order):\n";
+        for (const auto& q : zone->queries())
+            out << "  " << q.name << " " << dns::type_name(q.type) << "\n";
+    }
+    return 0;
+}
+
+}  // namespace pigeon::app
