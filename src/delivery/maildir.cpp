@@ -1,6 +1,8 @@
 // pigeon/delivery/maildir.cpp: tmp/ -> fsync -> new/ -> fsync, with POSIX calls.
 #include "delivery/maildir.hpp"
 
+#include "os/file_io.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +17,9 @@ namespace {
 using queue::Error;
 using queue::Expected;
 using queue::Status;
+using os::write_all;
+
+int fsync_directory(const std::filesystem::path& dir) { return os::fsync_directory(dir.string()); }
 
 Error failure(const char* op, const std::filesystem::path& path, int err) {
     return Error{std::string(op) + " " + path.string() + ": " + std::strerror(err)};
@@ -46,15 +51,6 @@ bool safe_folder(std::string_view s) {
     return true;
 }
 
-int fsync_directory(const std::filesystem::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno;
-    }
-    const int rc = ::fsync(fd) == 0 ? 0 : errno;
-    ::close(fd);
-    return rc;
-}
 
 // mkdir -p, making each directory it creates durable in its parent.
 Status ensure_directory(const std::filesystem::path& dir) {
@@ -95,22 +91,6 @@ Status ensure_maildir(const std::filesystem::path& dir) {
     return {};
 }
 
-int write_all(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno;
-        }
-        if (n == 0) {
-            return EIO;
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return 0;
-}
 
 // Writes a new file and fsyncs it; on failure nothing is left behind.
 Status write_durably(const std::filesystem::path& path, std::string_view bytes) {

@@ -1,6 +1,8 @@
 // pigeon/os/posix_storage.cpp: Storage over openat/write/fdatasync/renameat/unlinkat.
 #include "os/posix_storage.hpp"
 
+#include "os/file_io.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,33 +29,7 @@ Error bad_name(const char* op, const std::string& name) {
     return Error{std::string(op) + " '" + name + "': invalid storage name"};
 }
 
-// Writes all of bytes, retrying short writes and EINTR; returns 0 or the errno.
-int write_all(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno;
-        }
-        if (n == 0) {
-            return EIO;  // no progress and no reason: do not spin
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return 0;
-}
 
-int fsync_path(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno;
-    }
-    const int rc = ::fsync(fd) == 0 ? 0 : errno;
-    ::close(fd);
-    return rc;
-}
 
 std::string parent_of(const std::string& path) {
     const auto slash = path.find_last_of('/');
@@ -73,7 +49,7 @@ Expected<std::unique_ptr<PosixStorage>> PosixStorage::open(const std::string& di
     if (create_directory) {
         if (::mkdir(directory.c_str(), 0700) == 0) {
             // The new directory's entry lives in its parent: make it durable too.
-            if (const int err = fsync_path(parent_of(directory)); err != 0) {
+            if (const int err = fsync_directory(parent_of(directory)); err != 0) {
                 return failure("fsync parent of", directory, err);
             }
         } else if (errno != EEXIST) {
