@@ -120,7 +120,7 @@ private:
     }
 
     void read() {
-        if (closed_ || close_after_write_) return;
+        if (closed_ || close_after_write_ || input_ended_) return;
         socket_.async_read_some(asio::buffer(buffer_),
                                 [self = shared_from_this()](error_code ec, std::size_t n) {
                                     self->on_read(ec, n);
@@ -156,11 +156,21 @@ private:
         }
         if (out.closed) {
             if (!out.error.empty()) log(LogLevel::warn, "TLS: " + out.error);
-            end_of_input();
+            transport_ended();
         }
     }
 
+    // The client half-closed: the session still answers what it had sent (a pipeline
+    // followed by FIN is legitimate) and says Close when it is done.
     void end_of_input() {
+        input_ended_ = true;
+        if (session_ && !session_->closed()) execute(session_->put_eof());
+        if (!session_ || session_->closed()) close_after_write_ = true;
+        maybe_finish();
+    }
+
+    // The TLS layer ended (close_notify or a fatal alert): nothing more can be written.
+    void transport_ended() {
         if (session_ && !session_->closed()) execute(session_->put_eof());
         close_after_write_ = true;
         maybe_finish();
@@ -310,6 +320,7 @@ private:
     bool close_after_write_ = false;
     bool awaiting_services_ = false;
     bool draining_ = false;
+    bool input_ended_ = false;  // the client half-closed; no more reads
     bool closed_ = false;
 };
 

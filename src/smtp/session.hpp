@@ -7,7 +7,8 @@
 //   start()      -> the 220 greeting
 //   put(bytes)   -> actions; bytes are buffered, commands processed strictly in order
 //                   (PIPELINING, RFC 2920), replies batched into as few Send actions as can be
-//   put_eof()    -> actions (the peer closed)
+//   put_eof()    -> actions (the peer will send nothing more: what it already sent is still
+//                   answered, then the session closes)
 //   on(event)    -> actions; each asynchronous action below is answered by exactly one event
 //
 // Asynchronous requests (one outstanding at a time; input is held until it is answered):

@@ -64,7 +64,7 @@ std::vector<Action> SessionBase::start() {
 }
 
 std::vector<Action> SessionBase::put(std::string_view bytes) {
-    if (closed_) return {};
+    if (closed_ || eof_) return {};
     if (input_ == Input::tls_handshake) {
         // Bytes the driver hands over before TlsReady were sent in clear after our 220 to
         // STARTTLS: never act on them (CVE-2011-0411).
@@ -85,7 +85,11 @@ std::vector<Action> SessionBase::put(std::string_view bytes) {
 std::vector<Action> SessionBase::put_eof() {
     if (closed_) return {};
     trace("C: ", "<end of input>");
-    close_session();
+    // The client sent all it will send (it may have half-closed right after a pipeline):
+    // what is buffered is still answered, and the session closes once it runs dry.
+    eof_ = true;
+    pump();
+    flush();
     return take_actions();
 }
 
@@ -201,6 +205,9 @@ void SessionBase::pump() {
         in_.erase(0, in_pos_);
         in_pos_ = 0;
     }
+    // Input has ended and nothing more can come of it (a partial line, an unfinished DATA or
+    // a TLS handshake never completes): close, unless the driver still owes an answer.
+    if (eof_ && !closed_ && input_ != Input::waiting) close_session();
 }
 
 void SessionBase::handle_line(std::string_view line) {

@@ -137,6 +137,7 @@ private:
     Input input_ = Input::commands;
     Awaiting awaiting_ = Awaiting::nothing;
     bool closed_ = false;
+    bool eof_ = false;             // put_eof() seen: close once the buffered input is used up
     std::size_t errors_ = 0;       // error replies so far, for max_errors
     std::string in_;            // received, not yet processed
     std::size_t in_pos_ = 0;    // processed prefix of in_

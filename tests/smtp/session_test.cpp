@@ -477,6 +477,47 @@ BOOST_AUTO_TEST_CASE(eof_closes_quietly) {
     BOOST_TEST(d.session().closed());
 }
 
+// A client may send a whole pipeline and half-close at once (nc -q, scripts): the end of input
+// must not drop what is buffered behind a check still in progress.
+BOOST_AUTO_TEST_CASE(eof_after_a_pipeline_still_answers_it_then_closes) {
+    pigeon::core::FixedClock clock(1795000000);
+    auto c = inbound();
+    c.clock = &clock;
+    auto s = pigeon::smtp::make_session(c, {});
+    s->start();
+    s->put("EHLO c.example\r\n");
+    auto a = s->put("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@test.example>\r\nQUIT\r\n");
+    BOOST_TEST(std::holds_alternative<pigeon::smtp::CheckSender>(a.at(0)));
+    a = s->put_eof();  // the check is still out: nothing may close yet
+    BOOST_TEST(a.empty());
+    BOOST_TEST(!s->closed());
+    a = s->on(pigeon::smtp::Verdict{});  // sender accepted -> RCPT is checked next
+    BOOST_REQUIRE(a.size() == 2u);
+    BOOST_TEST(std::holds_alternative<pigeon::smtp::CheckRecipient>(a[0]));
+    BOOST_TEST(std::get<pigeon::smtp::Send>(a[1]).bytes == "250 2.1.0 Sender OK\r\n");
+    a = s->on(pigeon::smtp::Verdict{});
+    BOOST_REQUIRE(a.size() == 2u);
+    BOOST_TEST(std::get<pigeon::smtp::Send>(a[0]).bytes ==
+               "250 2.1.5 Recipient OK\r\n221 2.0.0 localhost closing connection\r\n");
+    BOOST_TEST(std::holds_alternative<pigeon::smtp::Close>(a[1]));
+    BOOST_TEST(s->closed());
+}
+
+BOOST_AUTO_TEST_CASE(eof_in_the_middle_of_a_line_or_of_data_closes) {
+    auto d = greeted(inbound());
+    d.send_raw("NOOP");  // no CRLF: never a command
+    d.eof();
+    BOOST_TEST(d.closed);
+    auto e = greeted(inbound());
+    e.send("MAIL FROM:<a@example.org>");
+    e.send("RCPT TO:<b@test.example>");
+    e.send("DATA");
+    e.send_raw("unfinished\r\n");
+    BOOST_TEST(e.eof().empty());
+    BOOST_TEST(e.closed);
+    BOOST_TEST(e.queued.empty());
+}
+
 BOOST_AUTO_TEST_CASE(events_nobody_asked_for_are_ignored) {
     auto d = greeted(inbound());
     BOOST_TEST(d.event(pigeon::smtp::Enqueued{"X"}).empty());
