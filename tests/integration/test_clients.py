@@ -11,6 +11,7 @@ usage: test_clients.py PIGEON_BINARY   (or PIGEON_BIN=...)
 """
 import os
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -331,6 +332,18 @@ class Clients(unittest.TestCase):
         self.assert_delivered_once("alice", tok)
         self.assertEqual(len(self.srv.wait_for_messages("bob", 2, token=tok)), 2)
         self.assert_delivered_once("bob", tok + "-2")
+
+    def test_pipeline_then_half_close_is_answered_in_full(self):
+        # A client that writes everything and shuts down its sending side at once (nc -q,
+        # scripts) still gets every reply and its message delivered.
+        tok = token("half-close")
+        with h.SmtpClient(self.inbound) as c:
+            c.send("EHLO client.test\r\nMAIL FROM:<sender@ext.example>\r\nRCPT TO:<%s>\r\n"
+                   "DATA\r\nSubject: %s\r\n\r\nbody\r\n.\r\nQUIT\r\n" % (BOB, tok))
+            c.sock.shutdown(socket.SHUT_WR)
+            codes = [c.reply().code for _ in range(7)]
+            self.assertEqual(codes, [220, 250, 250, 250, 354, 250, 221])
+        self.assert_delivered_once("bob", tok)
 
     # ------------------------------------------------------------------ submission policy
 
