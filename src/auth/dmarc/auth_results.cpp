@@ -1,0 +1,274 @@
+// Authentication-Results: see auth_results.hpp for the contract.
+#include "auth/dmarc/auth_results.hpp"
+
+#include <cctype>
+#include <cstring>
+
+namespace pigeon::dmarc {
+
+namespace {
+
+bool is_ctl(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+}
+
+std::string without_controls(std::string_view s) {
+    std::string out;
+    for (char c : s)
+        if (!is_ctl(c)) out += c;
+    return out;
+}
+
+bool is_tspecial(char c) { return std::strchr("()<>@,;:\\\"/[]?=", c) != nullptr && c != '\0'; }
+
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f || is_tspecial(c)) return false;
+    }
+    return true;
+}
+
+std::string quoted(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+// RFC 5322 dot-atom text: atext runs separated by single dots.
+bool is_dot_atom(std::string_view s) {
+    if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+    char prev = 0;
+    for (char c : s) {
+        if (c == '.') {
+            if (prev == '.') return false;
+        } else if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("!#$%&'*+-/=?^_`{|}~", c)) {
+            return false;
+        }
+        prev = c;
+    }
+    return true;
+}
+
+bool is_domain_name(std::string_view s) {
+    if (s.empty() || s.front() == '.' || s.back() == '.') return false;
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') return false;
+    return s.find("..") == std::string_view::npos;
+}
+
+std::string comment(std::string_view s) {
+    std::string out = "(";
+    for (char c : without_controls(s)) {
+        if (c == '(' || c == ')' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + ")";
+}
+
+// A property value: token, [local-part] "@" domain-name, else quoted-string.
+std::string pvalue(std::string_view raw) {
+    const std::string v = without_controls(raw);
+    if (is_token(v)) return v;
+    if (const auto at = v.rfind('@'); at != std::string::npos && is_domain_name(std::string_view(v).substr(at + 1))) {
+        const std::string_view local = std::string_view(v).substr(0, at);
+        if (local.empty() || is_dot_atom(local)) return v;
+        return quoted(local) + v.substr(at);
+    }
+    return quoted(v);
+}
+
+std::string render(const ResInfo& r) {
+    std::string out = without_controls(r.method) + "=" + without_controls(r.result);
+    if (!r.comment.empty()) out += " " + comment(r.comment);
+    for (const auto& p : r.properties)
+        out += " " + without_controls(p.ptype) + "." + without_controls(p.property) + "=" + pvalue(p.value);
+    return out;
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+}  // namespace
+
+std::string quote_value(std::string_view value) {
+    const std::string v = without_controls(value);
+    return is_token(v) ? v : quoted(v);
+}
+
+ResInfo spf_resinfo(const SpfInput& spf) {
+    ResInfo r{"spf", spf::verdict_name(spf.verdict), "", {}};
+    r.properties.push_back({"smtp", spf.helo ? "helo" : "mailfrom", spf.domain});
+    return r;
+}
+
+ResInfo dkim_resinfo(const DkimInput& dkim) {
+    ResInfo r{"dkim", dkim_result_name(dkim.result), "", {}};
+    r.properties.push_back({"header", "d", dkim.domain});
+    if (!dkim.selector.empty()) r.properties.push_back({"header", "s", dkim.selector});
+    if (!dkim.header_b.empty()) r.properties.push_back({"header", "b", dkim.header_b});
+    return r;
+}
+
+ResInfo dmarc_resinfo(const DmarcResult& dmarc) {
+    ResInfo r{"dmarc", verdict_name(dmarc.verdict), "", {}};
+    if (dmarc.record) {
+        r.comment = std::string("p=") + policy_name(dmarc.record->p);
+        if (dmarc.policy_source != PolicySource::p)
+            r.comment += std::string(" ") + policy_source_name(dmarc.policy_source) + "=" + policy_name(dmarc.policy);
+        // The disposition only when it is not what the policy says (pct sampling).
+        if (dmarc.verdict == Verdict::fail && dmarc.reason == DispositionReason::sampled_out)
+            r.comment += std::string(" dis=") + disposition_name(dmarc.disposition);
+    } else if (!dmarc.problem.empty() && dmarc.verdict != Verdict::none) {
+        r.comment = dmarc.problem;
+    }
+    if (!dmarc.from_domain.empty()) r.properties.push_back({"header", "from", dmarc.from_domain});
+    return r;
+}
+
+std::string build_authentication_results(std::string_view authserv_id, const std::vector<ResInfo>& results) {
+    static constexpr std::string_view name = "Authentication-Results: ";
+    const std::string id = quote_value(authserv_id);
+    std::vector<std::string> parts;
+    for (const auto& r : results) parts.push_back(render(r));
+    if (parts.empty()) parts.push_back("none");
+
+    std::string one_line = std::string(name) + id;
+    for (const auto& p : parts) one_line += "; " + p;
+    if (one_line.size() <= fold_width) return one_line + "\r\n";
+
+    // Each resinfo on its own line; an overlong one is broken between its words (outside
+    // quoted strings and comments, which never contain a fold point here).
+    std::string out = std::string(name) + id + ";";
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const std::string& p = parts[i];
+        const bool last = i + 1 == parts.size();
+        std::size_t pos = 0;
+        int depth = 0;
+        bool in_quote = false;
+        std::size_t word_start = 0;
+        // Split p at spaces outside quotes/comments into words.
+        std::vector<std::string> words;
+        for (; pos < p.size(); ++pos) {
+            const char c = p[pos];
+            if (in_quote) {
+                if (c == '\\') ++pos;
+                else if (c == '"') in_quote = false;
+            } else if (depth > 0) {
+                if (c == '\\') ++pos;
+                else if (c == '(') ++depth;
+                else if (c == ')') --depth;
+            } else if (c == '"') {
+                in_quote = true;
+            } else if (c == '(') {
+                depth = 1;
+            } else if (c == ' ') {
+                words.push_back(p.substr(word_start, pos - word_start));
+                word_start = pos + 1;
+            }
+        }
+        words.push_back(p.substr(word_start));
+        out += "\r\n\t" + words.front();
+        std::size_t width = 1 + words.front().size();
+        for (std::size_t w = 1; w < words.size(); ++w) {
+            if (width + 1 + words[w].size() + (last ? 0 : 1) > fold_width) {
+                out += "\r\n\t\t" + words[w];
+                width = 2 + words[w].size();
+            } else {
+                out += " " + words[w];
+                width += 1 + words[w].size();
+            }
+        }
+        if (!last) out += ";";
+    }
+    return out + "\r\n";
+}
+
+std::string authserv_id_of(std::string_view value) {
+    std::size_t i = 0;
+    // CFWS: whitespace, line breaks of a folded value, nested comments.
+    while (i < value.size()) {
+        const char c = value[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            ++i;
+        } else if (c == '(') {
+            int depth = 0;
+            for (; i < value.size(); ++i) {
+                if (value[i] == '\\') ++i;
+                else if (value[i] == '(') ++depth;
+                else if (value[i] == ')' && --depth == 0) break;
+            }
+            ++i;
+        } else {
+            break;
+        }
+    }
+    if (i >= value.size()) return "";
+    std::string id;
+    if (value[i] == '"') {
+        for (++i; i < value.size() && value[i] != '"'; ++i) {
+            if (value[i] == '\\' && i + 1 < value.size()) ++i;
+            if (value[i] != '\r' && value[i] != '\n') id += value[i];
+        }
+        return id;
+    }
+    for (; i < value.size(); ++i) {
+        const char c = value[i];
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f || is_tspecial(c)) break;
+        id += c;
+    }
+    return id;
+}
+
+core::Result<std::vector<FieldSpan>> find_our_results(std::string_view header, std::string_view authserv_id) {
+    auto fields = core::parse_header(header);
+    if (!fields.ok()) return fields.error();
+    std::vector<FieldSpan> out;
+    const auto& list = fields.value();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        const auto& f = list[i];
+        if (!core::field_is(f, "Authentication-Results")) continue;
+        if (!iequal(authserv_id_of(f.value), authserv_id)) continue;
+        FieldSpan span;
+        span.index = i;
+        span.offset = static_cast<std::size_t>(f.name.data() - header.data());
+        std::size_t end = static_cast<std::size_t>(f.value.data() - header.data()) + f.value.size();
+        if (header.substr(end, 2) == "\r\n") end += 2;
+        span.length = end - span.offset;
+        out.push_back(span);
+    }
+    return out;
+}
+
+core::Result<std::string> strip_our_results(std::string_view message, std::string_view authserv_id,
+                                            std::string_view rename_to) {
+    auto spans = find_our_results(message, authserv_id);
+    if (!spans.ok()) return spans.error();
+    std::string out;
+    std::size_t at = 0;
+    for (const auto& s : spans.value()) {
+        out.append(message.substr(at, s.offset - at));
+        if (!rename_to.empty()) {
+            // Keep the value and its folding; only the name changes.
+            const auto colon = message.find(':', s.offset);
+            out.append(rename_to);
+            out.append(message.substr(colon, s.offset + s.length - colon));
+        }
+        at = s.offset + s.length;
+    }
+    out.append(message.substr(at));
+    return out;
+}
+
+}  // namespace pigeon::dmarc
