@@ -13,6 +13,14 @@
 namespace pigeon::conformance {
 namespace {
 
+// The player's refusal: a policy verdict with the reply the transcript expects.
+smtp::Verdict reject(core::Reply reply) {
+    smtp::Verdict v;
+    v.accept = false;
+    v.reply = std::move(reply);
+    return v;
+}
+
 constexpr std::size_t core_reply_line_max = core::reply_line_max_octets;
 constexpr std::int64_t transcript_clock = 1'700'000'000;  // 2023-11-14T22:13:20Z, fixed
 
@@ -364,19 +372,19 @@ smtp::Event MemoryTransport::answer(const smtp::Action& action) {
     }
     if (const auto* c = std::get_if<smtp::CheckSender>(&action)) {
         if (listed(policy.reject_senders, c->envelope.reverse_path))
-            return smtp::Verdict{false, core::Reply(550, "5.7.1", "Sender rejected"), {}, {}};
+            return reject(core::Reply(550, "5.7.1", "Sender rejected"));
         return smtp::Verdict{};
     }
     if (const auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
         if (listed(policy.reject_recipients, c->recipient))
-            return smtp::Verdict{false, core::Reply(550, "5.1.1", "Recipient rejected"), {}, {}};
+            return reject(core::Reply(550, "5.1.1", "Recipient rejected"));
         return smtp::Verdict{};
     }
     if (const auto* c = std::get_if<smtp::CheckMessage>(&action)) {
         const std::string& message = c->message ? *c->message : std::string();
         for (const auto& text : policy.reject_message_containing)
             if (message.find(text) != std::string::npos)
-                return smtp::Verdict{false, core::Reply(550, "5.7.1", "Message rejected"), {}, {}};
+                return reject(core::Reply(550, "5.7.1", "Message rejected"));
         return smtp::Verdict{};
     }
     if (const auto* e = std::get_if<smtp::Enqueue>(&action)) {

@@ -77,6 +77,7 @@ Config default_config(std::string hostname) {
     c.create_demo_user = true;
     // The embedded default must work on a machine without DNS (docs/configuration.md [spf]).
     c.spf.temperror = SpfTempErrorAction::accept;
+    c.dmarc.temperror = SpfTempErrorAction::accept;
     return c;
 }
 
@@ -374,6 +375,23 @@ void read_spf(const Reader& r, const toml::table& t, SpfSettings& s) {
     if (N n = t.get("temperror")) s.temperror = r.choice(*n, "spf.temperror", spf_temperror_options);
 }
 
+std::string domain_name(const Reader& r, const toml::node& n, const std::string& key);
+
+void read_dmarc(const Reader& r, const toml::table& t, DmarcSettings& d) {
+    r.only_keys(t, "dmarc", {"check", "enforce", "temperror", "never_reject"});
+    using N = const toml::node*;
+    if (N n = t.get("check")) d.check = boolean(r, *n, "dmarc.check");
+    if (N n = t.get("enforce")) d.enforce = boolean(r, *n, "dmarc.enforce");
+    if (N n = t.get("temperror"))
+        d.temperror = r.choice(*n, "dmarc.temperror", spf_temperror_options);
+    if (N n = t.get("never_reject")) {
+        d.never_reject.clear();
+        const auto& a = r.array(*n, "dmarc.never_reject");
+        for (std::size_t i = 0; i < a.size(); ++i)
+            d.never_reject.push_back(domain_name(r, *a.get(i), index_key("dmarc.never_reject", i)));
+    }
+}
+
 std::string ip_address(const Reader& r, const toml::node& n, const std::string& key) {
     std::string s = r.string(n, key);
     if (!core::is_ipv4_address(s) && !core::is_ipv6_address(s))
@@ -520,7 +538,7 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
-                 "log_level", "threads", "dns", "spf"});
+                 "log_level", "threads", "dns", "spf", "dmarc"});
     Config c;
     c.hostname = std::string(default_hostname);
     c.local_domains = {std::string(defaults::local_domain)};
@@ -551,6 +569,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("limits")) read_limits(r, r.table(*n, "limits"), c.limits);
     if (N n = root.get("dns")) read_dns(r, r.table(*n, "dns"), c.dns);
     if (N n = root.get("spf")) read_spf(r, r.table(*n, "spf"), c.spf);
+    if (N n = root.get("dmarc")) read_dmarc(r, r.table(*n, "dmarc"), c.dmarc);
     if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains);
     return c;
 }
@@ -653,6 +672,12 @@ std::string to_toml(const Config& c) {
       << "reject_fail = " << (c.spf.reject_fail ? "true" : "false") << "\n"
       << "temperror = " << toml_string(spf_temperror_name(c.spf.temperror))
       << "  # \"defer\": 451 4.4.3, \"accept\": deliver and record\n";
+    o << "\n[dmarc]\n"
+      << "check = " << (c.dmarc.check ? "true" : "false") << "\n"
+      << "enforce = " << (c.dmarc.enforce ? "true" : "false") << "\n"
+      << "temperror = " << toml_string(spf_temperror_name(c.dmarc.temperror))
+      << "  # \"defer\": 451 4.7.5, \"accept\": deliver and record\n"
+      << "never_reject = " << string_array(c.dmarc.never_reject) << "\n";
     for (const Listener& x : c.listeners) {
         o << "\n[[listeners]]\n"
           << "address = " << toml_string(x.address) << "\n"

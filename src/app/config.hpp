@@ -145,6 +145,17 @@ struct SpfSettings {
     friend bool operator==(const SpfSettings&, const SpfSettings&) = default;
 };
 
+// DKIM verification and DMARC (RFC 7489) for inbound mail, at the end of DATA.
+struct DmarcSettings {
+    bool check = true;    // verify DKIM, evaluate DMARC, add Authentication-Results
+    bool enforce = true;  // apply p=reject (550 5.7.1) and p=quarantine (Junk folder)
+    // A DMARC temperror (DNS trouble): defer -> 451 4.7.5; accept -> deliver and record.
+    SpfTempErrorAction temperror = SpfTempErrorAction::defer;
+    // Domains whose p=reject is applied as quarantine here (a local override).
+    std::vector<std::string> never_reject;
+    friend bool operator==(const DmarcSettings&, const DmarcSettings&) = default;
+};
+
 struct Config {
     std::string hostname;                    // our name in the greeting, EHLO and Received:
     std::vector<std::string> local_domains;  // domains whose mail we deliver here
@@ -157,6 +168,7 @@ struct Config {
     unsigned threads = defaults::threads;
     DnsSettings dns;
     SpfSettings spf;
+    DmarcSettings dmarc;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

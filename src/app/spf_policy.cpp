@@ -116,6 +116,11 @@ smtp::Verdict spf_verdict(const SpfSettings& settings, const SpfCheck& check,
         return v;
     }
     v.prepend = received_spf_field(check, r);
+    // For DMARC at the end of DATA (RFC 7489 4.2: only an SPF pass on the MAIL FROM domain
+    // counts toward alignment; the identity is recorded so the HELO check never does).
+    v.notes["spf.result"] = spf::verdict_name(r.verdict);
+    v.notes["spf.domain"] = rq.domain;
+    v.notes["spf.identity"] = check.helo_identity ? "helo" : "mailfrom";
     return v;
 }
 

@@ -1,6 +1,7 @@
 // pigeon/core/envelope.hpp: what one mail transaction carries besides the message itself.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct Envelope {
     // Header fields the receiving side recorded during the transaction (Received-SPF: from
     // the MAIL FROM check), CRLF-terminated; stored below our Received: line.
     std::string trace_fields;
+    // Facts an earlier check recorded for a later one ("spf.result" -> "pass",
+    // "spf.domain" -> "example.org"): how SPF's verdict at MAIL FROM reaches DMARC at DATA.
+    std::map<std::string, std::string> notes;
 };
 
 }  // namespace pigeon::core

@@ -26,6 +26,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,11 @@ struct Verdict {
     // in Envelope::trace_fields to the later checks; CheckMessage: e.g. Date:, Message-ID:).
     std::string prepend;
     std::string folder;                // CheckMessage: delivery folder hint ("Junk"), may be empty
+    // CheckSender: facts for later checks, merged into Envelope::notes.
+    std::map<std::string, std::string> notes;
+    // CheckMessage: store this instead of the message as received (e.g. with forged
+    // Authentication-Results fields renamed, RFC 8601 5). Null: the message as received.
+    std::shared_ptr<const std::string> replacement;
 };
 struct Enqueued { static constexpr const char* name = "Enqueued"; std::string queue_id; };
 struct EnqueueFailed { static constexpr const char* name = "EnqueueFailed"; std::string reason; };

@@ -508,6 +508,7 @@ void SessionBase::check_sender(const Mail& m) {
 
 void SessionBase::accept_sender(const Verdict& v) {
     envelope_.trace_fields += v.prepend;  // e.g. Received-SPF:, kept for the stored message
+    for (const auto& [key, value] : v.notes) envelope_.notes[key] = value;
     reply(verdict_reply(v, core::Reply(250, "2.1.0", "Sender OK")));
 }
 
@@ -564,13 +565,14 @@ void SessionBase::check_message() {
 
 void SessionBase::enqueue(const Verdict& v) {
     auto full = std::make_shared<std::string>();
-    full->reserve(v.prepend.size() + 256 + message_->size());
+    full->reserve(v.prepend.size() + 256 + message_->size() + envelope_.trace_fields.size());
     // Our trace field goes on top (RFC 5321 4.4); the verdict's fields (Date:, Message-ID:,
     // later Authentication-Results:) right below it.
+    const std::string& body = v.replacement ? *v.replacement : *message_;
     full->append(received_header())
         .append(envelope_.trace_fields)
         .append(v.prepend)
-        .append(*message_);
+        .append(body);
     message_.reset();
     emit(Enqueue{envelope_, std::move(full), v.folder});
     await(Awaiting::enqueue);

@@ -45,6 +45,7 @@ std::string why(const app::Result<Config>& r) { return r ? std::string() : r.err
 Config without_demo(Config c) {
     c.create_demo_user = false;
     c.spf.temperror = app::SpfTempErrorAction::defer;
+    c.dmarc.temperror = app::SpfTempErrorAction::defer;
     return c;
 }
 
@@ -225,7 +226,8 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "limits.shutdown_grace_seconds", "listeners.address", "listeners.port",
           "listeners.role", "listeners.tls", "users.address", "users.password_hash",
           "users.aliases", "dns.zone_file", "dns.forwarders", "dns.trust_anchor_file",
-          "dns.timeout_seconds", "spf.check", "spf.reject_fail", "spf.temperror"}) {
+          "dns.timeout_seconds", "spf.check", "spf.reject_fail", "spf.temperror", "dmarc.check",
+          "dmarc.enforce", "dmarc.temperror", "dmarc.never_reject"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
         }
@@ -295,7 +297,12 @@ BOOST_AUTO_TEST_CASE(dns_and_spf_sections_parse_and_validate) {
         {"[spf]\ncheck = \"yes\"\n", "config.toml:2: spf.check: must be true or false, not a string"},
         {"[spf]\ntemperror = \"maybe\"\n",
          "config.toml:2: spf.temperror: \"maybe\" is not one of \"defer\", \"accept\""},
+        {"[dmarc]\nenforce = 1\n", "config.toml:2: dmarc.enforce: must be true or false, not an integer"},
     });
+    const auto d = parse("[dmarc]\nenforce = false\nnever_reject = [\"Partner.Example\"]\n");
+    BOOST_REQUIRE_MESSAGE(d.ok(), why(d));
+    BOOST_TEST(!d->dmarc.enforce);
+    BOOST_TEST(d->dmarc.never_reject.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(wrong_types_are_rejected) {

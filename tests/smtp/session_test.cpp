@@ -257,13 +257,19 @@ BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
     d.sender_policy = [](const pigeon::smtp::CheckSender&) {
         pigeon::smtp::Verdict v;
         v.prepend = "Received-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n";
+        v.notes["spf.result"] = "pass";
         return v;
     };
     std::string seen_by_message_check;
+    std::string note_seen;
     d.message_policy = [&](const pigeon::smtp::CheckMessage& m) {
         seen_by_message_check = m.envelope.trace_fields;
+        note_seen = m.envelope.notes.count("spf.result") ? m.envelope.notes.at("spf.result") : "";
         pigeon::smtp::Verdict v;
         v.prepend = "X-Checked: yes\r\n";
+        // The stored message may be replaced (forged fields renamed).
+        v.replacement = std::make_shared<const std::string>(
+            "X-Original-Authentication-Results: forged\r\n" + *m.message);
         return v;
     };
     d.send("MAIL FROM:<a@example.org>");
@@ -274,7 +280,9 @@ BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
     const auto& m = *d.queued[0].message;
     BOOST_TEST(m.rfind("Received: from client.example", 0) == 0u);
     BOOST_TEST(m.find("\r\nReceived-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n"
-                      "X-Checked: yes\r\nSubject: s\r\n") != std::string::npos);
+                      "X-Checked: yes\r\nX-Original-Authentication-Results: forged\r\n"
+                      "Subject: s\r\n") != std::string::npos);
+    BOOST_TEST(note_seen == "pass");
     BOOST_TEST(seen_by_message_check ==
                "Received-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n");
     // The next transaction starts clean.

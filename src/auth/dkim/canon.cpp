@@ -1,0 +1,144 @@
+// Canonicalization of RFC 6376 3.4; see canon.hpp.
+#include "auth/dkim/canon.hpp"
+
+namespace pigeon::dkim {
+
+namespace {
+
+bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// The end of the line starting at `i` (just past its LF), or text.size() if unterminated.
+std::size_t line_end(std::string_view text, std::size_t i) {
+    std::size_t lf = text.find('\n', i);
+    return lf == std::string_view::npos ? text.size() : lf + 1;
+}
+
+// `line` without its CRLF or LF.
+std::string_view chomp(std::string_view line) {
+    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line;
+}
+
+bool is_name_char(char c) { return c >= 33 && c <= 126 && c != ':'; }
+
+}  // namespace
+
+const char* canon_name(Canon c) { return c == Canon::simple ? "simple" : "relaxed"; }
+
+bool name_equals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+core::Result<Message> parse_message(std::string_view text) {
+    Message m;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t end = line_end(text, i);
+        std::string_view line = chomp(text.substr(i, end - i));
+        if (line.empty()) {  // the empty line ends the header section
+            m.body = text.substr(end);
+            return m;
+        }
+        if (is_wsp(line[0])) return core::ParseError{"continuation line before any field"};
+        std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0)
+            return core::ParseError{"header line without a field name: " + std::string(line.substr(0, 60))};
+        std::string_view name = line.substr(0, colon);
+        while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);  // obs-optional
+        for (char c : name)
+            if (!is_name_char(c)) return core::ParseError{"bad field name: " + std::string(name.substr(0, 60))};
+        if (name.empty()) return core::ParseError{"empty field name"};
+        // Continuation lines.
+        std::size_t field_end = end;
+        while (field_end < text.size() && is_wsp(text[field_end])) field_end = line_end(text, field_end);
+        if (m.fields.size() >= max_header_fields) return core::ParseError{"too many header fields"};
+        std::string_view raw = text.substr(i, field_end - i);
+        std::string_view value = raw.substr(colon + 1);
+        if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
+        if (!value.empty() && value.back() == '\r') value.remove_suffix(1);
+        m.fields.push_back(Field{raw, name, value});
+        i = field_end;
+    }
+    m.body = text.substr(text.size());  // no empty line: no body
+    return m;
+}
+
+std::string canonicalize_header(const Field& field, Canon canon) {
+    if (canon == Canon::simple) {
+        // Byte for byte, except that a bare LF line end (tolerated by parse_message) counts as
+        // CRLF, as it will on the wire; the result always ends in CRLF, even for a final
+        // unterminated line.
+        std::string out;
+        out.reserve(field.raw.size() + 2);
+        for (std::size_t i = 0; i < field.raw.size(); ++i) {
+            if (field.raw[i] == '\n' && (i == 0 || field.raw[i - 1] != '\r')) out += '\r';
+            out += field.raw[i];
+        }
+        if (out.empty() || out.back() != '\n') out += "\r\n";
+        return out;
+    }
+    // 3.4.2: lower-case name, unfold, compress WSP runs to one SP, drop WSP at the end of
+    // the value and around the colon.
+    std::string out;
+    out.reserve(field.name.size() + field.value.size() + 3);
+    for (char c : field.name) out += lower(c);
+    out += ':';
+    bool pending_space = false, at_start = true;
+    for (char c : field.value) {
+        if (c == '\r' || c == '\n') continue;  // unfolding
+        if (is_wsp(c)) {
+            pending_space = true;
+            continue;
+        }
+        if (pending_space && !at_start) out += ' ';
+        at_start = false;
+        pending_space = false;
+        out += c;
+    }
+    out += "\r\n";
+    return out;
+}
+
+std::string canonicalize_body(std::string_view body, Canon canon) {
+    std::string out;
+    out.reserve(body.size() + 2);
+    std::size_t pending_empty = 0;  // empty lines not yet known not to be trailing
+    std::size_t i = 0;
+    while (i < body.size()) {
+        std::size_t end = line_end(body, i);
+        std::string_view line = chomp(body.substr(i, end - i));
+        i = end;
+        std::string canon_line;
+        if (canon == Canon::simple) {
+            canon_line = line;
+        } else {
+            bool pending_space = false;
+            for (char c : line) {
+                if (is_wsp(c)) {
+                    pending_space = true;
+                    continue;
+                }
+                if (pending_space) canon_line += ' ';
+                pending_space = false;
+                canon_line += c;
+            }  // trailing WSP dropped: pending_space is never flushed at the end
+        }
+        if (canon_line.empty()) {
+            ++pending_empty;
+            continue;
+        }
+        for (; pending_empty > 0; --pending_empty) out += "\r\n";
+        out += canon_line;
+        out += "\r\n";
+    }
+    if (canon == Canon::simple && out.empty()) out = "\r\n";
+    return out;
+}
+
+}  // namespace pigeon::dkim
