@@ -149,9 +149,9 @@ std::string config_toml(const ServerSetup& setup, const std::vector<std::uint16_
       << "auth_failures_per_ip_per_minute = 100000\n"
       // Nothing is in flight when the runner stops the server: do not wait for sessions.
       << "shutdown_grace_seconds = 0\n";
-    // The transcripts are about the SMTP dialogue; SPF has its own tests (and the runner
+    // The transcripts are about the SMTP dialogue; SPF and DMARC have their own tests (and the runner
     // must never send queries to the machine's resolver).
-    t << "\n[spf]\ncheck = false\n";
+    t << "\n[spf]\ncheck = false\n[dmarc]\ncheck = false\n";
     for (std::size_t i = 0; i < setup.listeners.size(); ++i) {
         const auto& l = setup.listeners[i];
         t << "\n[[listeners]]\naddress = \"127.0.0.1\"\nport = " << ports.at(i) << "\nrole = "

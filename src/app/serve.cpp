@@ -15,6 +15,7 @@
 #include "app/commands.hpp"
 #include "app/policy.hpp"
 #include "app/services.hpp"
+#include "auth/dmarc/psl_org_domain.hpp"
 #include "delivery/local_delivery.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "dns/zone_resolver.hpp"
@@ -281,10 +282,24 @@ int run_serve(const Config& config_in, bool embedded_default) {
     else
         say("SPF: not checked (spf.check = false)");
 
+    // DMARC needs organizational domains from the Public Suffix List (Debian's publicsuffix).
+    dmarc::PslOrganizationalDomain psl;
+    if (config.dmarc.check) {
+        if (psl.loaded())
+            say(std::string("DKIM and DMARC: checked for inbound mail; p=reject is ") +
+                (config.dmarc.enforce ? "refused (550 5.7.1), p=quarantine goes to Junk"
+                                      : "only recorded (dmarc.enforce = false)"));
+        else
+            log(net::LogLevel::warn,
+                "DMARC: the Public Suffix List could not be loaded; DKIM/DMARC checks are off");
+    }
+
     AppServices::Options service_options;
     service_options.hostname = config.hostname;
     service_options.auth_failures_per_ip_per_minute = config.limits.auth_failures_per_ip_per_minute;
     service_options.spf = config.spf;
+    service_options.dmarc = config.dmarc;
+    if (config.dmarc.check && psl.loaded()) service_options.org_domain = psl.function();
     service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
     AppServices services(service_options, directory, committer, clock, random, resolver.get());
 

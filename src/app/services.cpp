@@ -3,7 +3,9 @@
 #include <boost/asio/post.hpp>
 #include <cstdio>
 
+#include "app/dmarc_policy.hpp"
 #include "app/spf_policy.hpp"
+#include "auth/dmarc/auth_results.hpp"
 #include "auth/spf/spf.hpp"
 #include "tls/password.hpp"
 
@@ -44,7 +46,10 @@ void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Acti
     } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
         done(check_recipient(directory_, role, *c));
     } else if (auto* c = std::get_if<smtp::CheckMessage>(&action)) {
-        done(check_message(directory_, role, *c, stamp()));
+        if (role == smtp::Role::inbound)
+            check_inbound_message(connection, *c, std::move(done));
+        else
+            done(check_message(directory_, role, *c, stamp()));
     } else if (auto* e = std::get_if<smtp::Enqueue>(&action)) {
         const auto id = connection.id;
         auto log = options_.log;
@@ -114,6 +119,67 @@ void AppServices::check_inbound_sender(const net::ConnectionInfo& connection,
                         (result.problem.empty() ? "" : " (" + result.problem + ")"));
             done(spf_verdict(settings, check, result));
         });
+}
+
+// End of DATA on the inbound role, before the final reply: DKIM for every signature, then
+// DMARC, then the disposition and one Authentication-Results field (docs/dmarc.md). Both
+// steps run over the resolver without blocking; `done` may run on the resolver's thread.
+void AppServices::check_inbound_message(const net::ConnectionInfo& connection,
+                                        const smtp::CheckMessage& c,
+                                        std::function<void(smtp::Event)> done) {
+    if (!options_.dmarc.check || resolver_ == nullptr || !options_.org_domain) {
+        done(check_message(directory_, smtp::Role::inbound, c, stamp()));
+        return;
+    }
+    // RFC 8601 5: an Authentication-Results field that claims to be ours did not come from
+    // us. DKIM is verified on the message as received; the renamed copy is what is stored.
+    std::shared_ptr<const std::string> replacement;
+    if (auto renamed = dmarc::strip_our_results(*c.message, options_.hostname,
+                                                "X-Original-Authentication-Results");
+        renamed.ok() && renamed.value() != *c.message)
+        replacement = std::make_shared<const std::string>(std::move(renamed).value());
+
+    dkim::VerifyOptions verify;
+    verify.now = clock_.now_unix_seconds();
+    dmarc::DmarcRequest request;
+    request.from = dmarc::author_domain(*c.message);
+    request.spf = spf_input_from(c.envelope);
+    request.pct_sample = pct_sample();
+    auto* resolver = resolver_;
+    dkim::check_dkim_async(
+        *resolver, *c.message, verify,
+        [resolver, request, replacement, done = std::move(done), settings = options_.dmarc,
+         org = options_.org_domain, host = options_.hostname, log = options_.log,
+         id = connection.id](dkim::DkimVerification verification) mutable {
+            request.dkim = dkim_inputs_from(verification);
+            auto dkim_inputs = request.dkim;
+            auto spf = request.spf;
+            dmarc::evaluate_async(
+                *resolver, std::move(request), org,
+                [done = std::move(done), settings, host, log, id, dkim_inputs, spf,
+                 replacement](dmarc::DmarcResult result) {
+                    smtp::Verdict v = dmarc_verdict(settings, host, spf, dkim_inputs, result);
+                    v.replacement = replacement;
+                    if (log) {
+                        std::string line = "c" + std::to_string(id) + " DMARC " +
+                                           dmarc::verdict_name(result.verdict) + " for " +
+                                           (result.from_domain.empty() ? "(no From domain)"
+                                                                       : result.from_domain);
+                        for (const auto& d : dkim_inputs)
+                            line += ", DKIM " + std::string(dmarc::dkim_result_name(d.result)) +
+                                    " d=" + d.domain;
+                        line += v.accept ? (v.folder.empty() ? ": deliver" : ": to " + v.folder)
+                                         : ": refused";
+                        log(net::LogLevel::info, line);
+                    }
+                    done(std::move(v));
+                });
+        });
+}
+
+double AppServices::pct_sample() {
+    std::lock_guard lock(mutex_);
+    return static_cast<double>(random_.next_u64() >> 11) * 0x1.0p-53;
 }
 
 bool AppServices::throttled(const std::string& ip) {

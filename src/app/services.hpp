@@ -25,7 +25,10 @@ public:
     struct Options {
         std::string hostname;
         std::uint32_t auth_failures_per_ip_per_minute = 5;
-        SpfSettings spf;  // inbound MAIL FROM
+        SpfSettings spf;      // inbound MAIL FROM
+        DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
+        // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
+        std::function<std::string(std::string_view)> org_domain;
         std::function<void(net::LogLevel, std::string_view)> log;
     };
 
@@ -44,6 +47,9 @@ private:
                       std::function<void(smtp::Event)> done);
     void check_inbound_sender(const net::ConnectionInfo& connection, const smtp::CheckSender& c,
                               std::function<void(smtp::Event)> done);
+    void check_inbound_message(const net::ConnectionInfo& connection, const smtp::CheckMessage& c,
+                               std::function<void(smtp::Event)> done);
+    double pct_sample();  // uniform in [0, 1), for DMARC's pct=
     bool throttled(const std::string& ip);
     void record_failure(const std::string& ip);
     MessageStamp stamp();

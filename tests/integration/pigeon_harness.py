@@ -137,7 +137,7 @@ class PigeonServer:
     """One `pigeon serve` process with its own state directory and loopback ports."""
 
     def __init__(self, binary, state_dir=None, limits=None, log_level="info", threads=2,
-                 ports=None, zone=None, spf=None):
+                 ports=None, zone=None, spf=None, dmarc=None):
         self.binary = binary
         self.own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="pigeon-it-")
@@ -146,6 +146,9 @@ class PigeonServer:
         # DNS answers come from a zone file, never from the network (SPF is on by default).
         self.zone = DEFAULT_ZONE if zone is None else zone
         self.spf = dict(spf or {})
+        # DMARC refuses mail without a From: field (RFC 7489 6.6.1), which many protocol tests
+        # send: it is on only where a test asks for it (test_dmarc.py).
+        self.dmarc = {"check": False} if dmarc is None else dict(dmarc)
         self.log_level = log_level
         self.threads = threads
         self.fixed_ports = bool(ports)
@@ -180,6 +183,12 @@ class PigeonServer:
         lines += ["", "[dns]", "zone_file = %s" % _toml_str(zone_path), "", "[spf]"]
         for k, v in sorted(self.spf.items()):
             lines.append("%s = %s" % (k, _toml_str(v) if isinstance(v, str) else str(v).lower()))
+        lines += ["", "[dmarc]"]
+        for k, v in sorted(self.dmarc.items()):
+            if isinstance(v, list):
+                lines.append("%s = [%s]" % (k, ", ".join(_toml_str(x) for x in v)))
+            else:
+                lines.append("%s = %s" % (k, _toml_str(v) if isinstance(v, str) else str(v).lower()))
         for name, role, tls in (("inbound", "inbound", "starttls"),
                                 ("submission", "submission", "starttls"),
                                 ("submissions", "submission", "implicit")):

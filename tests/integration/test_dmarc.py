@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""DKIM and DMARC at the inbound role's end of DATA, through the real server, DNS from a zone
+file: aligned SPF or DKIM gives dmarc=pass in one Authentication-Results field; p=reject
+without alignment is refused with 550 5.7.1 before the final reply; p=quarantine goes to the
+Junk folder (and so does p=reject for a dmarc.never_reject domain); a message without a From:
+domain is refused (RFC 7489 6.6.1); a message signed by dkimpy (Debian's python3-dkim)
+verifies, and a changed body fails; a forged Authentication-Results field carrying our
+authserv-id is renamed.
+
+usage: test_dmarc.py PIGEON_BINARY   (or PIGEON_BIN=...)
+"""
+import base64
+import os
+import sys
+import time
+import unittest
+
+import dkim
+import nacl.signing
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pigeon_harness as h  # noqa: E402
+
+BIN = h.pigeon_binary()
+h.strip_binary_arg()
+BOB = h.address("bob")
+
+SEED = bytes(range(32))  # a fixed Ed25519 key: the test needs no randomness
+PUBLIC = base64.b64encode(nacl.signing.SigningKey(SEED).verify_key.encode()).decode()
+
+ZONE = h.DEFAULT_ZONE + """
+_dmarc.example.org.     IN TXT "v=DMARC1; p=reject"
+reject.example.         IN TXT "v=spf1 -all"
+_dmarc.reject.example.  IN TXT "v=DMARC1; p=reject"
+_dmarc.quarantine.example. IN TXT "v=DMARC1; p=quarantine"
+_dmarc.spared.example.  IN TXT "v=DMARC1; p=reject"
+_dmarc.dkim.example.    IN TXT "v=DMARC1; p=reject"
+sel._domainkey.dkim.example. IN TXT "v=DKIM1; k=ed25519; p=%s"
+""" % PUBLIC
+
+
+def token(label):
+    return "dmarc-%s-%d-%d" % (label, os.getpid(), time.monotonic_ns())
+
+
+def message(from_addr, tok, extra=""):
+    head = "From: %s\r\n" % from_addr if from_addr else ""
+    return ("%s%sTo: %s\r\nSubject: %s\r\nDate: Sun, 22 Nov 2026 06:00:00 +0000\r\n"
+            "Message-ID: <%s@test>\r\n\r\nbody of %s\r\n" % (extra, head, BOB, tok, tok, tok))
+
+
+def send(srv, mail_from, text):
+    """The whole transaction; returns the final reply."""
+    c = h.SmtpClient(srv.ports["inbound"])
+    try:
+        c.expect(220)
+        c.cmd("EHLO client.example.org", 250)
+        c.cmd("MAIL FROM:<%s>" % mail_from, 250)
+        c.cmd("RCPT TO:<%s>" % BOB, 250)
+        c.cmd("DATA", 354)
+        body = text.replace("\r\n.", "\r\n..")
+        c.send(body + ".\r\n")
+        r = c.reply()
+        c.cmd("QUIT", 221)
+        return r
+    finally:
+        c.sock.close()
+
+
+def junk_messages(srv, tok):
+    d = os.path.join(srv.maildir("bob"), ".Junk", "new")
+    out = []
+    if os.path.isdir(d):
+        for name in os.listdir(d):
+            with open(os.path.join(d, name), "rb") as f:
+                data = f.read().decode("utf-8", "replace")
+            if tok in data:
+                out.append(data)
+    return out
+
+
+class Dmarc(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = h.PigeonServer(BIN, zone=ZONE,
+                                 dmarc={"check": True, "never_reject": ["spared.example"]})
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def delivered(self, tok):
+        name, raw = self.srv.wait_for_messages("bob", 1, token=tok)[0]
+        return raw.decode("utf-8", "replace")
+
+    def test_aligned_spf_passes_with_one_authentication_results(self):
+        tok = token("spf")
+        r = send(self.srv, "a@example.org", message("Alice <a@example.org>", tok))
+        self.assertEqual(r.code, 250, r.lines)
+        msg = self.delivered(tok)
+        self.assertEqual(msg.count("Authentication-Results:"), 1, msg)
+        self.assertIn("Authentication-Results: mx.test.example;", msg)
+        self.assertIn("spf=pass smtp.mailfrom=example.org", msg)
+        self.assertIn("dmarc=pass", msg)
+        self.assertIn("header.from=example.org", msg)
+
+    def test_reject_policy_without_alignment_is_refused_before_the_final_reply(self):
+        tok = token("reject")
+        r = send(self.srv, "a@example.org", message("boss@reject.example", tok))
+        self.assertEqual(r.code, 550, r.lines)
+        self.assertEqual(r.lines[-1], "550 5.7.1 Unauthenticated email from reject.example is "
+                                      "not accepted due to domain's DMARC policy")
+        time.sleep(0.5)
+        self.assertEqual(self.srv.messages_with("bob", tok), [])
+
+    def test_quarantine_goes_to_junk(self):
+        tok = token("quarantine")
+        r = send(self.srv, "a@example.org", message("news@quarantine.example", tok))
+        self.assertEqual(r.code, 250, r.lines)
+        self.assertTrue(h.wait_until(lambda: junk_messages(self.srv, tok), 10))
+        self.assertIn("dmarc=fail", junk_messages(self.srv, tok)[0])
+
+    def test_never_reject_turns_reject_into_quarantine(self):
+        tok = token("spared")
+        r = send(self.srv, "a@example.org", message("x@spared.example", tok))
+        self.assertEqual(r.code, 250, r.lines)
+        self.assertTrue(h.wait_until(lambda: junk_messages(self.srv, tok), 10))
+
+    def test_message_without_from_is_refused(self):
+        r = send(self.srv, "a@example.org", message(None, token("nofrom")))
+        self.assertEqual(r.code, 550, r.lines)
+        self.assertTrue(r.lines[-1].startswith("550 5.7.1 Message must have exactly one From: domain"),
+                        r.lines)
+
+    def test_dkimpy_signature_aligns_and_a_changed_body_fails(self):
+        tok = token("dkim")
+        text = message("news@dkim.example", tok)
+        sig = dkim.sign(text.encode(), b"sel", b"dkim.example", base64.b64encode(SEED),
+                        signature_algorithm=b"ed25519-sha256",
+                        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+        signed = sig.decode().replace("\n", "\r\n").replace("\r\r\n", "\r\n") + text
+        r = send(self.srv, "bounce@example.org", signed)  # SPF passes for example.org, unaligned
+        self.assertEqual(r.code, 250, r.lines)
+        msg = self.delivered(tok)
+        self.assertIn("dkim=pass header.d=dkim.example header.s=sel", msg)
+        self.assertIn("dmarc=pass", msg)
+        tampered = signed.replace("body of", "BODY OF")
+        r = send(self.srv, "bounce@example.org", tampered)
+        self.assertEqual(r.code, 550, r.lines)
+
+    def test_forged_authentication_results_is_renamed(self):
+        tok = token("forged")
+        forged = "Authentication-Results: mx.test.example; dmarc=pass header.from=example.org\r\n"
+        r = send(self.srv, "a@example.org", message("a@example.org", tok, extra=forged))
+        self.assertEqual(r.code, 250, r.lines)
+        msg = self.delivered(tok)
+        self.assertIn("X-Original-Authentication-Results: mx.test.example; dmarc=pass", msg)
+        self.assertEqual(msg.count("\nAuthentication-Results:"), 1, msg)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
