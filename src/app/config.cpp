@@ -377,6 +377,35 @@ void read_spf(const Reader& r, const toml::table& t, SpfSettings& s) {
 
 std::string domain_name(const Reader& r, const toml::node& n, const std::string& key);
 
+void read_dkim(const Reader& r, const toml::table& t, std::vector<DkimKey>& keys) {
+    r.only_keys(t, "dkim", {"keys"});
+    const toml::node* n = t.get("keys");
+    if (!n) return;
+    const auto& a = r.array(*n, "dkim.keys");
+    keys.clear();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const std::string key = index_key("dkim.keys", i);
+        const toml::table& k = r.table(*a.get(i), key);
+        r.only_keys(k, key, {"domain", "selector", "key_file"});
+        DkimKey d;
+        const toml::node* dn = k.get("domain");
+        const toml::node* sn = k.get("selector");
+        const toml::node* fn = k.get("key_file");
+        if (!dn) r.fail(k, key + ".domain", "is required");
+        if (!sn) r.fail(k, key + ".selector", "is required");
+        if (!fn) r.fail(k, key + ".key_file", "is required");
+        d.domain = domain_name(r, *dn, key + ".domain");
+        // A selector is one or more DNS labels (RFC 6376 3.1).
+        d.selector = domain_name(r, *sn, key + ".selector");
+        d.key_file = r.nonempty_string(*fn, key + ".key_file");
+        for (const auto& other : keys)
+            if (other.domain == d.domain && other.selector == d.selector)
+                r.fail(*sn, key + ".selector",
+                       "\"" + d.selector + "\" is already configured for " + d.domain);
+        keys.push_back(std::move(d));
+    }
+}
+
 void read_dmarc(const Reader& r, const toml::table& t, DmarcSettings& d) {
     r.only_keys(t, "dmarc", {"check", "enforce", "temperror", "never_reject"});
     using N = const toml::node*;
@@ -538,7 +567,7 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
-                 "log_level", "threads", "dns", "spf", "dmarc"});
+                 "log_level", "threads", "dns", "spf", "dmarc", "dkim"});
     Config c;
     c.hostname = std::string(default_hostname);
     c.local_domains = {std::string(defaults::local_domain)};
@@ -570,6 +599,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("dns")) read_dns(r, r.table(*n, "dns"), c.dns);
     if (N n = root.get("spf")) read_spf(r, r.table(*n, "spf"), c.spf);
     if (N n = root.get("dmarc")) read_dmarc(r, r.table(*n, "dmarc"), c.dmarc);
+    if (N n = root.get("dkim")) read_dkim(r, r.table(*n, "dkim"), c.dkim_keys);
     if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains);
     return c;
 }
@@ -678,6 +708,12 @@ std::string to_toml(const Config& c) {
       << "temperror = " << toml_string(spf_temperror_name(c.dmarc.temperror))
       << "  # \"defer\": 451 4.7.5, \"accept\": deliver and record\n"
       << "never_reject = " << string_array(c.dmarc.never_reject) << "\n";
+    if (c.dkim_keys.empty()) o << "\n# No [[dkim.keys]]: submission does not sign.\n";
+    for (const DkimKey& k : c.dkim_keys)
+        o << "\n[[dkim.keys]]\n"
+          << "domain = " << toml_string(k.domain) << "\n"
+          << "selector = " << toml_string(k.selector) << "\n"
+          << "key_file = " << toml_string(k.key_file) << "\n";
     for (const Listener& x : c.listeners) {
         o << "\n[[listeners]]\n"
           << "address = " << toml_string(x.address) << "\n"

@@ -145,6 +145,15 @@ struct SpfSettings {
     friend bool operator==(const SpfSettings&, const SpfSettings&) = default;
 };
 
+// A DKIM signing key: submission signs every accepted message whose From: domain is `domain`
+// with every key configured for it (two selectors at once while rotating).
+struct DkimKey {
+    std::string domain;    // d=
+    std::string selector;  // s=
+    std::string key_file;  // PEM private key (pigeon dkim keygen writes one)
+    friend bool operator==(const DkimKey&, const DkimKey&) = default;
+};
+
 // DKIM verification and DMARC (RFC 7489) for inbound mail, at the end of DATA.
 struct DmarcSettings {
     bool check = true;    // verify DKIM, evaluate DMARC, add Authentication-Results
@@ -169,6 +178,7 @@ struct Config {
     DnsSettings dns;
     SpfSettings spf;
     DmarcSettings dmarc;
+    std::vector<DkimKey> dkim_keys;  // [[dkim.keys]]
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

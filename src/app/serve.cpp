@@ -11,10 +11,15 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 
 #include "app/commands.hpp"
 #include "app/policy.hpp"
 #include "app/services.hpp"
+#include <botan/auto_rng.h>
+#include <botan/pk_keys.h>
+
+#include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/psl_org_domain.hpp"
 #include "delivery/local_delivery.hpp"
 #include "dns/unbound_resolver.hpp"
@@ -294,11 +299,38 @@ int run_serve(const Config& config_in, bool embedded_default) {
                 "DMARC: the Public Suffix List could not be loaded; DKIM/DMARC checks are off");
     }
 
+    // DKIM signing keys for submission, read once at start: a broken key stops the server
+    // with the file's name rather than sending unsigned mail unnoticed.
+    Botan::AutoSeeded_RNG signing_rng;
+    std::vector<AppServices::Options::SigningKey> signing_keys;
+    for (const auto& k : config.dkim_keys) {
+        std::ifstream in(k.key_file, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) {
+            std::cerr << "pigeon: dkim key " << k.key_file << ": cannot read it\n";
+            return 1;
+        }
+        auto key = dkim::load_private_key(text.str(), signing_rng);
+        if (!key.ok()) {
+            std::cerr << "pigeon: dkim key " << k.key_file << ": " << key.error().message << "\n";
+            return 1;
+        }
+        const bool ed25519 = key.value()->algo_name() == "Ed25519";
+        signing_keys.push_back({k.domain, k.selector, key.value(),
+                                ed25519 ? dkim::Algorithm::ed25519_sha256
+                                        : dkim::Algorithm::rsa_sha256});
+        say("DKIM: submission signs mail from " + k.domain + " with selector " + k.selector +
+            " (" + (ed25519 ? "ed25519-sha256" : "rsa-sha256") + ")");
+    }
+
     AppServices::Options service_options;
     service_options.hostname = config.hostname;
     service_options.auth_failures_per_ip_per_minute = config.limits.auth_failures_per_ip_per_minute;
     service_options.spf = config.spf;
     service_options.dmarc = config.dmarc;
+    service_options.dkim_keys = std::move(signing_keys);
+    service_options.rng = &signing_rng;
     if (config.dmarc.check && psl.loaded()) service_options.org_domain = psl.function();
     service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
     AppServices services(service_options, directory, committer, clock, random, resolver.get());

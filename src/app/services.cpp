@@ -46,10 +46,13 @@ void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Acti
     } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
         done(check_recipient(directory_, role, *c));
     } else if (auto* c = std::get_if<smtp::CheckMessage>(&action)) {
-        if (role == smtp::Role::inbound)
+        if (role == smtp::Role::inbound) {
             check_inbound_message(connection, *c, std::move(done));
-        else
-            done(check_message(directory_, role, *c, stamp()));
+        } else {
+            smtp::Verdict v = check_message(directory_, role, *c, stamp());
+            if (v.accept) sign_submission(*c, v);
+            done(std::move(v));
+        }
     } else if (auto* e = std::get_if<smtp::Enqueue>(&action)) {
         const auto id = connection.id;
         auto log = options_.log;
@@ -175,6 +178,38 @@ void AppServices::check_inbound_message(const net::ConnectionInfo& connection,
                     done(std::move(v));
                 });
         });
+}
+
+// RFC 6376 5: the signer adds DKIM-Signature for the author's domain (d= = the From: domain,
+// so DMARC aligns), over the message as it will be stored: with the Date: and Message-ID:
+// the policy added. A failure to sign is logged and the message goes unsigned (a signature is
+// an assertion we could not make, not a reason to lose the message).
+void AppServices::sign_submission(const smtp::CheckMessage& c, smtp::Verdict& v) {
+    if (options_.dkim_keys.empty() || options_.rng == nullptr) return;
+    const auto author = dmarc::author_domain(*c.message);
+    if (author.status != dmarc::FromStatus::ok) return;
+    const std::string to_sign = v.prepend + *c.message;
+    std::string signatures;
+    for (const auto& k : options_.dkim_keys) {
+        if (k.domain != author.domain) continue;
+        dkim::SignOptions o;
+        o.domain = k.domain;
+        o.selector = k.selector;
+        o.key = k.key;
+        o.algorithm = k.algorithm;
+        o.now = clock_.now_unix_seconds();
+        core::Result<std::string> sig = core::ParseError{"not signed"};
+        {
+            std::lock_guard lock(mutex_);  // the RNG is shared
+            sig = dkim::sign(to_sign, o, *options_.rng);
+        }
+        if (sig.ok())
+            signatures += sig.value();
+        else if (options_.log)
+            options_.log(net::LogLevel::error, "DKIM signing with " + k.selector + "._domainkey." +
+                                                   k.domain + " failed: " + sig.error().message);
+    }
+    v.prepend = signatures + v.prepend;
 }
 
 double AppServices::pct_sample() {

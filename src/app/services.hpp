@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "app/config.hpp"
+#include "auth/dkim/dkim.hpp"
 #include "app/policy.hpp"
 #include "dns/dns.hpp"
 #include "core/clock.hpp"
@@ -29,6 +30,14 @@ public:
         DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
         // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
         std::function<std::string(std::string_view)> org_domain;
+        // Submission signs with every key of the message's From: domain ([[dkim.keys]]).
+        struct SigningKey {
+            std::string domain, selector;
+            std::shared_ptr<const Botan::Private_Key> key;
+            dkim::Algorithm algorithm = dkim::Algorithm::rsa_sha256;
+        };
+        std::vector<SigningKey> dkim_keys;
+        Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
         std::function<void(net::LogLevel, std::string_view)> log;
     };
 
@@ -50,6 +59,8 @@ private:
     void check_inbound_message(const net::ConnectionInfo& connection, const smtp::CheckMessage& c,
                                std::function<void(smtp::Event)> done);
     double pct_sample();  // uniform in [0, 1), for DMARC's pct=
+    // Adds DKIM-Signature fields to an accepted submission verdict (prepend).
+    void sign_submission(const smtp::CheckMessage& c, smtp::Verdict& v);
     bool throttled(const std::string& ip);
     void record_failure(const std::string& ip);
     MessageStamp stamp();

@@ -227,7 +227,8 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "listeners.role", "listeners.tls", "users.address", "users.password_hash",
           "users.aliases", "dns.zone_file", "dns.forwarders", "dns.trust_anchor_file",
           "dns.timeout_seconds", "spf.check", "spf.reject_fail", "spf.temperror", "dmarc.check",
-          "dmarc.enforce", "dmarc.temperror", "dmarc.never_reject"}) {
+          "dmarc.enforce", "dmarc.temperror", "dmarc.never_reject", "dkim.keys.domain",
+          "dkim.keys.selector", "dkim.keys.key_file"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
         }
@@ -298,6 +299,20 @@ BOOST_AUTO_TEST_CASE(dns_and_spf_sections_parse_and_validate) {
         {"[spf]\ntemperror = \"maybe\"\n",
          "config.toml:2: spf.temperror: \"maybe\" is not one of \"defer\", \"accept\""},
         {"[dmarc]\nenforce = 1\n", "config.toml:2: dmarc.enforce: must be true or false, not an integer"},
+    });
+    const auto k = parse(
+        "[[dkim.keys]]\ndomain = \"example.org\"\nselector = \"s2026\"\nkey_file = \"/k/a.pem\"\n"
+        "[[dkim.keys]]\ndomain = \"example.org\"\nselector = \"s2027\"\nkey_file = \"/k/b.pem\"\n");
+    BOOST_REQUIRE_MESSAGE(k.ok(), why(k));
+    BOOST_TEST(k->dkim_keys.size() == 2u);
+    BOOST_TEST(k->dkim_keys[1].selector == "s2027");
+    BOOST_TEST((app::parse_config(app::to_toml(*k), "again", "h")->dkim_keys == k->dkim_keys));
+    check_errors({
+        {"[[dkim.keys]]\ndomain = \"example.org\"\nkey_file = \"/k\"\n",
+         "config.toml:1: dkim.keys[0].selector: is required"},
+        {"[[dkim.keys]]\ndomain = \"example.org\"\nselector = \"a\"\nkey_file = \"/k\"\n"
+         "[[dkim.keys]]\ndomain = \"example.org\"\nselector = \"a\"\nkey_file = \"/j\"\n",
+         "config.toml:7: dkim.keys[1].selector: \"a\" is already configured for example.org"},
     });
     const auto d = parse("[dmarc]\nenforce = false\nnever_reject = [\"Partner.Example\"]\n");
     BOOST_REQUIRE_MESSAGE(d.ok(), why(d));

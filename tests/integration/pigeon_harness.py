@@ -137,7 +137,7 @@ class PigeonServer:
     """One `pigeon serve` process with its own state directory and loopback ports."""
 
     def __init__(self, binary, state_dir=None, limits=None, log_level="info", threads=2,
-                 ports=None, zone=None, spf=None, dmarc=None):
+                 ports=None, zone=None, spf=None, dmarc=None, extra_config=""):
         self.binary = binary
         self.own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="pigeon-it-")
@@ -149,6 +149,7 @@ class PigeonServer:
         # DMARC refuses mail without a From: field (RFC 7489 6.6.1), which many protocol tests
         # send: it is on only where a test asks for it (test_dmarc.py).
         self.dmarc = {"check": False} if dmarc is None else dict(dmarc)
+        self.extra_config = extra_config  # raw TOML appended to the generated file
         self.log_level = log_level
         self.threads = threads
         self.fixed_ports = bool(ports)
@@ -201,7 +202,7 @@ class PigeonServer:
             if aliases:
                 lines.append("aliases = [%s]" % ", ".join(_toml_str(address(a)) for a in aliases))
         with open(self.config_path, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write("\n".join(lines) + "\n" + self.extra_config)
 
     def start(self, ready_timeout=60, _attempt=0):
         """Starts the server and waits (bounded) for "ready" on its stderr."""

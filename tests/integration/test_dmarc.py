@@ -159,5 +159,55 @@ class Dmarc(unittest.TestCase):
         self.assertEqual(msg.count("\nAuthentication-Results:"), 1, msg)
 
 
+class SubmissionSigning(unittest.TestCase):
+    """[[dkim.keys]]: what a user submits is signed with d= its From: domain, and the signature
+    verifies with dkimpy (Debian's python3-dkim)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = h.PigeonServer(BIN, zone=ZONE)
+        key_file = os.path.join(cls.srv.state_dir, "s1.key")
+        with open(key_file, "w") as f:  # dkimpy's Ed25519 format: base64 of the 32-byte seed
+            f.write(base64.b64encode(SEED).decode() + "\n")
+        cls.srv.extra_config = ('\n[[dkim.keys]]\ndomain = "test.example"\nselector = "s1"\n'
+                                'key_file = %s\n' % h._toml_str(key_file))
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def test_submitted_mail_is_signed_and_verifies_with_dkimpy(self):
+        tok = token("signed")
+        alice = h.address("alice")
+        c = h.SmtpClient(self.srv.ports["submission"])
+        try:
+            c.expect(220)
+            c.cmd("EHLO client.test", 250)
+            c.starttls()
+            c.cmd("EHLO client.test", 250)
+            c.auth_plain(alice, h.password("alice"))
+            c.cmd("MAIL FROM:<%s>" % alice, 250)
+            c.cmd("RCPT TO:<%s>" % BOB, 250)
+            c.cmd("DATA", 354)
+            c.send("From: Alice <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nsigned body\r\n.\r\n"
+                   % (alice, BOB, tok))
+            c.expect(250)
+            c.cmd("QUIT", 221)
+        finally:
+            c.sock.close()
+        name, raw = self.srv.wait_for_messages("bob", 1, token=tok)[0]
+        self.assertIn(b"DKIM-Signature:", raw)
+        self.assertIn(b"d=test.example", raw)
+        crlf = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        record = ("v=DKIM1; k=ed25519; p=%s" % PUBLIC).encode()
+
+        def dnsfunc(name, timeout=5):
+            return record if name.rstrip(b".") == b"s1._domainkey.test.example" else None
+
+        self.assertTrue(dkim.verify(crlf, dnsfunc=dnsfunc), "dkimpy refused Pigeon's signature")
+        self.assertFalse(dkim.verify(crlf.replace(b"signed body", b"SIGNED BODY"), dnsfunc=dnsfunc))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
