@@ -2,6 +2,7 @@
 #include "app/cli.hpp"
 
 #include "app/auth_commands.hpp"
+#include "app/dmarc_report.hpp"
 
 #include <termios.h>
 #include <unistd.h>
@@ -199,6 +200,15 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     dmarc_check->add_option("--zone", dmarc_args.zone, "Answer DNS from this zone file");
     dmarc_check->add_flag("--explain", dmarc_args.explain,
                           "Show the records used, the alignment decision and the disposition");
+    std::string report_domain, report_since, report_until;
+    CLI::App* dmarc_report = dmarc->add_subcommand(
+        "report", "Write an RFC 7489 aggregate report (XML) from the evaluations recorded");
+    dmarc_report->add_option("DOMAIN", report_domain, "The policy domain reported on")->required();
+    dmarc_report->add_option("--since", report_since, "Start: unix time or YYYY-MM-DD (UTC)")
+        ->required();
+    dmarc_report->add_option("--until", report_until, "End (exclusive); default now");
+    dmarc_report->add_option("--config,-c", config_path,
+                             "Configuration file (TOML); without it, the embedded default");
 
     for (CLI::App* sub : {queue_list, queue_show, queue_delete})
         sub->add_option("--config,-c", config_path,
@@ -246,6 +256,9 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
         io.out << to_toml(*config);
         return exit_ok;
     }
+    if (*dmarc_report)
+        return run_dmarc_report_command(config->state_dir, report_domain, report_since,
+                                        report_until, config->hostname, io.out, io.err);
     if (*serve) return commands.serve(*config, config_path.empty());
     if (*queue_list) return commands.queue_list(*config);
     if (*queue_show) return commands.queue_show(*config, queue_id);

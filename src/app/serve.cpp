@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "app/commands.hpp"
+#include "app/dmarc_report.hpp"
 #include "app/policy.hpp"
 #include "app/services.hpp"
 #include <botan/auto_rng.h>
@@ -324,6 +325,8 @@ int run_serve(const Config& config_in, bool embedded_default) {
             " (" + (ed25519 ? "ed25519-sha256" : "rsa-sha256") + ")");
     }
 
+    DmarcRecorder dmarc_recorder(state.string());
+
     AppServices::Options service_options;
     service_options.hostname = config.hostname;
     service_options.auth_failures_per_ip_per_minute = config.limits.auth_failures_per_ip_per_minute;
@@ -331,6 +334,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
     service_options.dmarc = config.dmarc;
     service_options.dkim_keys = std::move(signing_keys);
     service_options.rng = &signing_rng;
+    service_options.dmarc_recorder = &dmarc_recorder;
     if (config.dmarc.check && psl.loaded()) service_options.org_domain = psl.function();
     service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
     AppServices services(service_options, directory, committer, clock, random, resolver.get());

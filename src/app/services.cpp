@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "app/dmarc_policy.hpp"
+#include "app/dmarc_report.hpp"
+#include "auth/dmarc/report.hpp"
 #include "app/spf_policy.hpp"
 #include "auth/dmarc/auth_results.hpp"
 #include "auth/spf/spf.hpp"
@@ -153,15 +155,26 @@ void AppServices::check_inbound_message(const net::ConnectionInfo& connection,
         *resolver, *c.message, verify,
         [resolver, request, replacement, done = std::move(done), settings = options_.dmarc,
          org = options_.org_domain, host = options_.hostname, log = options_.log,
-         id = connection.id](dkim::DkimVerification verification) mutable {
+         id = connection.id, recorder = options_.dmarc_recorder, clock = &clock_,
+         ip = c.envelope.client_address,
+         envelope_from = c.envelope.reverse_path.kind == core::Path::Kind::mailbox
+                             ? c.envelope.reverse_path.mailbox.domain().lowercase()
+                             : std::string()](dkim::DkimVerification verification) mutable {
             request.dkim = dkim_inputs_from(verification);
             auto dkim_inputs = request.dkim;
             auto spf = request.spf;
             dmarc::evaluate_async(
                 *resolver, std::move(request), org,
-                [done = std::move(done), settings, host, log, id, dkim_inputs, spf,
-                 replacement](dmarc::DmarcResult result) {
+                [done = std::move(done), settings, host, log, id, dkim_inputs, spf, replacement,
+                 recorder, clock, ip, envelope_from](dmarc::DmarcResult result) {
                     smtp::Verdict v = dmarc_verdict(settings, host, spf, dkim_inputs, result);
+                    // For aggregate reports (RFC 7489 7.2): every evaluation with a policy.
+                    if (recorder != nullptr && result.record.has_value()) {
+                        auto problem = recorder->record(dmarc::record_from(
+                            result, spf, dkim_inputs, ip, envelope_from, clock->now_unix_seconds()));
+                        if (problem && log)
+                            log(net::LogLevel::warn, "DMARC report data not recorded: " + *problem);
+                    }
                     v.replacement = replacement;
                     if (log) {
                         std::string line = "c" + std::to_string(id) + " DMARC " +

@@ -38,6 +38,8 @@ public:
         };
         std::vector<SigningKey> dkim_keys;
         Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
+        // Records each DMARC evaluation for aggregate reports; may be null.
+        class DmarcRecorder* dmarc_recorder = nullptr;
         std::function<void(net::LogLevel, std::string_view)> log;
     };
 

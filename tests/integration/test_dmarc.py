@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import unittest
+from xml.dom import minidom
 
 import dkim
 import nacl.signing
@@ -113,6 +114,16 @@ class Dmarc(unittest.TestCase):
                                       "not accepted due to domain's DMARC policy")
         time.sleep(0.5)
         self.assertEqual(self.srv.messages_with("bob", tok), [])
+
+    def test_evaluations_are_recorded_for_the_aggregate_report(self):
+        send(self.srv, "a@example.org", message("boss@reject.example", token("report")))
+        out = self.srv.pigeon("dmarc", "report", "reject.example", "--since", "2000-01-01")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        report = out.stdout if isinstance(out.stdout, str) else out.stdout.decode()
+        self.assertIn("<domain>reject.example</domain>", report)
+        self.assertIn("<disposition>reject</disposition>", report)
+        self.assertIn("<source_ip>127.0.0.1</source_ip>", report)
+        minidom.parseString(report)  # well-formed
 
     def test_quarantine_goes_to_junk(self):
         tok = token("quarantine")
