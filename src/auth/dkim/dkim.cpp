@@ -1,6 +1,8 @@
 // DKIM verification and its DNS driver; see dkim.hpp.
 #include "auth/dkim/dkim.hpp"
 
+#include "dns/drive.hpp"
+
 #include <algorithm>
 #include <map>
 
@@ -220,62 +222,18 @@ DkimEvaluation::Step DkimEvaluation::run(const dns::AnswerCache& cache) const {
     return result;
 }
 
-namespace {
-
-// The SPF driver's loop (auth/spf/spf.cpp), for DKIM.
-struct Driver : std::enable_shared_from_this<Driver> {
-    Driver(dns::Resolver& r, std::string message, VerifyOptions options, std::function<void(DkimVerification)> d)
-        : resolver(r), evaluation(std::move(message), options), done(std::move(d)),
-          max_rounds(options.max_signatures + 1) {}
-
-    void step() {
-        while (true) {
-            auto next = evaluation.run(cache);
-            if (auto* result = std::get_if<DkimVerification>(&next)) {
-                done(std::move(*result));
-                return;
-            }
-            dns::Question question = std::get<dns::Question>(std::move(next));
-            // One question per signature at most; more means a resolver that never stores
-            // what was asked.
-            if (++rounds > max_rounds) {
-                DkimVerification result;
-                result.problem = "gave up after " + std::to_string(max_rounds) + " DNS questions";
-                done(std::move(result));
-                return;
-            }
-            in_resolve = true;
-            answered_inline = false;
-            auto self = shared_from_this();
-            resolver.resolve(question, [self, question](dns::Answer answer) {
-                self->cache.put(question, std::move(answer));
-                if (self->in_resolve) {  // synchronous answer: continue the loop, no recursion
-                    self->answered_inline = true;
-                    return;
-                }
-                self->step();
-            });
-            in_resolve = false;
-            if (!answered_inline) return;
-        }
-    }
-
-    dns::Resolver& resolver;
-    DkimEvaluation evaluation;
-    std::function<void(DkimVerification)> done;
-    std::size_t max_rounds;
-    dns::AnswerCache cache;
-    std::size_t rounds = 0;
-    bool in_resolve = false;
-    bool answered_inline = false;
-};
-
-}  // namespace
-
 void check_dkim_async(dns::Resolver& resolver, std::string message, VerifyOptions options,
                       std::function<void(DkimVerification)> done) {
-    auto driver = std::make_shared<Driver>(resolver, std::move(message), options, std::move(done));
-    driver->step();
+    // One question per signature at most.
+    const std::size_t max_rounds = options.max_signatures + 1;
+    dns::drive<DkimEvaluation, DkimVerification>(
+        resolver, DkimEvaluation(std::move(message), options), max_rounds,
+        [](std::size_t rounds) {
+            DkimVerification result;
+            result.problem = "gave up after " + std::to_string(rounds) + " DNS questions";
+            return result;
+        },
+        std::move(done));
 }
 
 }  // namespace pigeon::dkim

@@ -1,6 +1,8 @@
 // The DMARC evaluation: see dmarc.hpp for the contract.
 #include "auth/dmarc/dmarc.hpp"
 
+#include "dns/drive.hpp"
+
 #include <memory>
 
 namespace pigeon::dmarc {
@@ -345,60 +347,17 @@ DmarcEvaluation::Step DmarcEvaluation::run(const dns::AnswerCache& cache) const 
 
 // ---- Driver ----
 
-namespace {
-
-struct Driver : std::enable_shared_from_this<Driver> {
-    Driver(dns::Resolver& r, DmarcRequest request, OrganizationalDomain org, std::function<void(DmarcResult)> d)
-        : resolver(r), evaluation(std::move(request), std::move(org)), done(std::move(d)) {}
-
-    void step() {
-        while (true) {
-            auto next = evaluation.run(cache);
-            if (auto* result = std::get_if<DmarcResult>(&next)) {
-                done(std::move(*result));
-                return;
-            }
-            if (++rounds > max_questions) {
-                // Only a resolver that never stores what was asked gets here.
-                DmarcResult result;
-                result.verdict = Verdict::temperror;
-                result.problem = "gave up after " + std::to_string(max_questions) + " DNS questions";
-                done(std::move(result));
-                return;
-            }
-            dns::Question question = std::get<dns::Question>(std::move(next));
-            in_resolve = true;
-            answered_inline = false;
-            auto self = shared_from_this();
-            resolver.resolve(question, [self, question](dns::Answer answer) {
-                self->cache.put(question, std::move(answer));
-                // Answered inside resolve(): the loop continues instead of recursing.
-                if (self->in_resolve) {
-                    self->answered_inline = true;
-                    return;
-                }
-                self->step();
-            });
-            in_resolve = false;
-            if (!answered_inline) return;
-        }
-    }
-
-    dns::Resolver& resolver;
-    DmarcEvaluation evaluation;
-    std::function<void(DmarcResult)> done;
-    dns::AnswerCache cache;
-    std::size_t rounds = 0;
-    bool in_resolve = false;
-    bool answered_inline = false;
-};
-
-}  // namespace
-
 void evaluate_async(dns::Resolver& resolver, DmarcRequest request, OrganizationalDomain org,
                     std::function<void(DmarcResult)> done) {
-    auto driver = std::make_shared<Driver>(resolver, std::move(request), std::move(org), std::move(done));
-    driver->step();
+    dns::drive<DmarcEvaluation, DmarcResult>(
+        resolver, DmarcEvaluation(std::move(request), std::move(org)), max_questions,
+        [](std::size_t rounds) {
+            DmarcResult result;
+            result.verdict = Verdict::temperror;
+            result.problem = "gave up after " + std::to_string(rounds) + " DNS questions";
+            return result;
+        },
+        std::move(done));
 }
 
 }  // namespace pigeon::dmarc

@@ -9,6 +9,8 @@
 // both, redirect returns them), so they are thrown as Stop rather than threaded through.
 #include "auth/spf/spf.hpp"
 
+#include "dns/drive.hpp"
+
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -470,60 +472,16 @@ SpfEvaluation::Step SpfEvaluation::run(const dns::AnswerCache& cache) const {
     return result;
 }
 
-namespace {
-
-// Shared by the resolver callbacks; lives until `done` has been called.
-struct Driver : std::enable_shared_from_this<Driver> {
-    Driver(dns::Resolver& r, SpfRequest request, std::function<void(SpfResult)> d)
-        : resolver(r), evaluation(std::move(request)), done(std::move(d)) {}
-
-    void step() {
-        while (true) {
-            auto next = evaluation.run(cache);
-            if (auto* result = std::get_if<SpfResult>(&next)) {
-                done(std::move(*result));
-                return;
-            }
-            if (++rounds > max_driver_rounds) {
-                SpfResult result;
-                result.verdict = Verdict::temperror;
-                result.problem = "gave up after " + std::to_string(max_driver_rounds) + " DNS questions";
-                done(std::move(result));
-                return;
-            }
-            dns::Question question = std::get<dns::Question>(std::move(next));
-            in_resolve = true;
-            answered_inline = false;
-            auto self = shared_from_this();
-            resolver.resolve(question, [self, question](dns::Answer answer) {
-                self->cache.put(question, std::move(answer));
-                // An answer given inside resolve() continues the loop above instead of
-                // recursing, so a synchronous resolver cannot grow the stack.
-                if (self->in_resolve) {
-                    self->answered_inline = true;
-                    return;
-                }
-                self->step();
-            });
-            in_resolve = false;
-            if (!answered_inline) return;  // resumed by the callback later
-        }
-    }
-
-    dns::Resolver& resolver;
-    SpfEvaluation evaluation;
-    std::function<void(SpfResult)> done;
-    dns::AnswerCache cache;
-    std::size_t rounds = 0;
-    bool in_resolve = false;
-    bool answered_inline = false;
-};
-
-}  // namespace
-
 void check_host_async(dns::Resolver& resolver, SpfRequest request, std::function<void(SpfResult)> done) {
-    auto driver = std::make_shared<Driver>(resolver, std::move(request), std::move(done));
-    driver->step();
+    dns::drive<SpfEvaluation, SpfResult>(
+        resolver, SpfEvaluation(std::move(request)), max_driver_rounds,
+        [](std::size_t rounds) {
+            SpfResult result;
+            result.verdict = Verdict::temperror;
+            result.problem = "gave up after " + std::to_string(rounds) + " DNS questions";
+            return result;
+        },
+        std::move(done));
 }
 
 }  // namespace pigeon::spf
