@@ -9,15 +9,15 @@
 #include <string>
 #include <string_view>
 
+#include "core/base64.hpp"
 #include "core/limits.hpp"
 #include "smtp/command.hpp"
 
 namespace pigeon::smtp {
 
-// Strict RFC 4648 4: whole 4-character groups, "=" padding only at the end, pad bits zero, no
-// white space. So base64_decode(base64_encode(b)) == b and encode(decode(t)) == t.
-std::optional<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
+// base64 (RFC 4648) is core's, strict: see core/base64.hpp.
+using core::base64_decode;
+using core::base64_encode;
 
 struct SaslState {
     std::string mechanism;  // "PLAIN" or "LOGIN"

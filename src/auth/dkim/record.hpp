@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base64.hpp"
 #include "auth/dkim/canon.hpp"
 #include "core/result.hpp"
 
@@ -71,8 +72,10 @@ struct KeyRecord {
 
 core::Result<KeyRecord> parse_key_record(std::string_view text);
 
-// Base64 (RFC 4648, with padding, FWS ignored); nullopt if malformed.
+// Base64 of tag values (RFC 4648, with padding): lenient where core::base64_decode is strict,
+// because tag values carry folding white space (RFC 6376 3.2) and other verifiers accept
+// non-zero pad bits. nullopt if malformed.
 std::optional<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
+using core::base64_encode;  // one encoder for the project (core/base64.hpp)
 
 }  // namespace pigeon::dkim
