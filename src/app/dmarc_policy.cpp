@@ -1,5 +1,7 @@
 #include "app/dmarc_policy.hpp"
 
+#include "core/ascii.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -7,11 +9,6 @@
 
 namespace pigeon::app {
 namespace {
-
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 spf::Verdict spf_verdict_named(const std::string& name) {
     for (auto v : {spf::Verdict::none, spf::Verdict::neutral, spf::Verdict::pass, spf::Verdict::fail,
@@ -76,7 +73,7 @@ smtp::Verdict dmarc_verdict(const DmarcSettings& settings, const std::string& au
     if (settings.enforce && result.disposition == dmarc::Disposition::reject) {
         const bool spared =
             std::any_of(settings.never_reject.begin(), settings.never_reject.end(),
-                        [&](const std::string& d) { return lower(d) == lower(domain); });
+                        [&](const std::string& d) { return core::ascii_lower(d) == core::ascii_lower(domain); });
         if (!spared)
             return refuse(550, "5.7.1", "Unauthenticated email from " +
                                             (domain.empty() ? std::string("this sender") : domain) +

@@ -1,5 +1,7 @@
 #include "app/policy.hpp"
 
+#include "core/ascii.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -8,13 +10,7 @@
 namespace pigeon::app {
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
-bool same_address(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+bool same_address(std::string_view a, std::string_view b) { return core::ascii_lower(a) == core::ascii_lower(b); }
 
 smtp::Verdict accept() { return smtp::Verdict{}; }
 
@@ -27,23 +23,23 @@ smtp::Verdict refuse(int code, const char* enhanced, std::string text) {
 
 std::string domain_of(std::string_view address) {
     auto at = address.rfind('@');
-    return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
+    return at == std::string_view::npos ? std::string() : core::ascii_lower(address.substr(at + 1));
 }
 
 std::string local_of(std::string_view address) {
     auto at = address.rfind('@');
-    return lower(address.substr(0, at));
+    return core::ascii_lower(address.substr(0, at));
 }
 
 }  // namespace
 
 Directory::Directory(std::vector<std::string> local_domains, std::vector<User> users)
     : users_(std::move(users)) {
-    for (auto& d : local_domains) domains_.push_back(lower(d));
+    for (auto& d : local_domains) domains_.push_back(core::ascii_lower(d));
 }
 
 bool Directory::is_local_domain(std::string_view domain) const {
-    return std::find(domains_.begin(), domains_.end(), lower(domain)) != domains_.end();
+    return std::find(domains_.begin(), domains_.end(), core::ascii_lower(domain)) != domains_.end();
 }
 
 const User* Directory::login(std::string_view authcid) const {

@@ -1,6 +1,8 @@
 // DKIM verification and its DNS driver; see dkim.hpp.
 #include "auth/dkim/dkim.hpp"
 
+#include "core/ascii.hpp"
+
 #include "dns/drive.hpp"
 
 #include <algorithm>
@@ -15,16 +17,9 @@ namespace {
 
 bool is_signature_field(const Field& f) { return name_equals(f.name, "DKIM-Signature"); }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
 std::string domain_of(std::string_view identity) {
     std::size_t at = identity.rfind('@');
-    return lower(at == std::string_view::npos ? identity : identity.substr(at + 1));
+    return core::ascii_lower(at == std::string_view::npos ? identity : identity.substr(at + 1));
 }
 
 bool contains(const std::vector<std::string>& list, std::string_view item) {
@@ -206,8 +201,8 @@ DkimEvaluation::Step DkimEvaluation::run(const dns::AnswerCache& cache) const {
                 r.reason = c.signature.error().message;
                 // Report what can be read, so Authentication-Results can name the signature.
                 if (auto tags = parse_tag_list(c.field->value)) {
-                    if (const Tag* d = tags.value().find("d")) r.domain = lower(d->value);
-                    if (const Tag* s = tags.value().find("s")) r.selector = lower(s->value);
+                    if (const Tag* d = tags.value().find("d")) r.domain = core::ascii_lower(d->value);
+                    if (const Tag* s = tags.value().find("s")) r.selector = core::ascii_lower(s->value);
                 }
                 result.signatures.push_back(std::move(r));
                 continue;

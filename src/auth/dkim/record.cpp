@@ -1,6 +1,8 @@
 // DKIM-Signature and key record parsing; see record.hpp.
 #include "auth/dkim/record.hpp"
 
+#include "core/ascii.hpp"
+
 #include <cctype>
 #include <limits>
 
@@ -9,14 +11,6 @@
 namespace pigeon::dkim {
 
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = lower(c);
-    return out;
-}
 
 core::ParseError error(std::string message) { return core::ParseError{std::move(message)}; }
 
@@ -76,7 +70,7 @@ const char* algorithm_name(Algorithm a) {
 }
 
 std::optional<Algorithm> algorithm_from_name(std::string_view name) {
-    std::string n = to_lower(name);
+    std::string n = core::ascii_lower(name);
     if (n == "rsa-sha1") return Algorithm::rsa_sha1;
     if (n == "rsa-sha256") return Algorithm::rsa_sha256;
     if (n == "ed25519-sha256") return Algorithm::ed25519_sha256;
@@ -114,8 +108,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
 bool identity_within(std::string_view identity, std::string_view domain) {
     std::size_t at = identity.rfind('@');
     if (at == std::string_view::npos) return false;
-    std::string id = to_lower(identity.substr(at + 1));
-    std::string d = to_lower(domain);
+    std::string id = core::ascii_lower(identity.substr(at + 1));
+    std::string d = core::ascii_lower(domain);
     if (id == d) return true;
     return id.size() > d.size() && id.compare(id.size() - d.size(), d.size(), d) == 0 &&
            id[id.size() - d.size() - 1] == '.';
@@ -135,7 +129,7 @@ core::Result<Signature> parse_signature(std::string_view value) {
     sig.algorithm = *algorithm;
 
     if (const Tag* c = tags.find("c")) {
-        std::string text = to_lower(c->value);
+        std::string text = core::ascii_lower(c->value);
         std::size_t slash = text.find('/');
         std::string h = text.substr(0, slash), b = slash == std::string::npos ? "simple" : text.substr(slash + 1);
         auto canon = [](const std::string& s) -> std::optional<Canon> {
@@ -149,9 +143,9 @@ core::Result<Signature> parse_signature(std::string_view value) {
         sig.body_canon = *bc;
     }
 
-    sig.domain = to_lower(tags.find("d")->value);
+    sig.domain = core::ascii_lower(tags.find("d")->value);
     if (!valid_domain(sig.domain)) return error("bad signing domain d=" + sig.domain);
-    sig.selector = to_lower(tags.find("s")->value);
+    sig.selector = core::ascii_lower(tags.find("s")->value);
     if (!valid_domain(sig.selector)) return error("bad selector s=" + sig.selector);
 
     bool has_from = false;
@@ -159,7 +153,7 @@ core::Result<Signature> parse_signature(std::string_view value) {
         if (h.empty()) return error("empty header name in h=");
         for (char c : h)
             if (c < 33 || c > 126 || c == ':') return error("bad header name in h=");
-        std::string name = to_lower(h);
+        std::string name = core::ascii_lower(h);
         if (name == "from") has_from = true;
         sig.headers.push_back(std::move(name));
     }
@@ -189,7 +183,7 @@ core::Result<Signature> parse_signature(std::string_view value) {
     if (const Tag* q = tags.find("q")) {
         bool dns = false;
         for (const std::string& m : split_list(q->value))
-            if (to_lower(m) == "dns/txt" || to_lower(m) == "dns") dns = true;
+            if (core::ascii_lower(m) == "dns/txt" || core::ascii_lower(m) == "dns") dns = true;
         if (!dns) return error("q= does not offer dns/txt");
     }
 
@@ -233,11 +227,11 @@ core::Result<KeyRecord> parse_key_record(std::string_view text) {
         if (&tags.tags.front() != v) return error("v= is not the first tag of the key record");
         if (v->value != "DKIM1") return error("key record version v=" + std::string(v->value));
     }
-    if (const Tag* k = tags.find("k")) key.key_type = to_lower(k->value);
+    if (const Tag* k = tags.find("k")) key.key_type = core::ascii_lower(k->value);
     if (const Tag* h = tags.find("h"))
-        for (const std::string& s : split_list(h->value)) key.hashes.push_back(to_lower(s));
+        for (const std::string& s : split_list(h->value)) key.hashes.push_back(core::ascii_lower(s));
     if (const Tag* s = tags.find("s"))
-        for (const std::string& t : split_list(s->value)) key.services.push_back(to_lower(t));
+        for (const std::string& t : split_list(s->value)) key.services.push_back(core::ascii_lower(t));
     if (const Tag* t = tags.find("t"))
         for (const std::string& f : split_list(t->value)) {
             if (f == "y") key.testing = true;

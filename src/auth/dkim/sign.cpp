@@ -11,18 +11,13 @@
 #include <map>
 
 #include "auth/dkim/crypto.hpp"
+
+#include "core/ascii.hpp"
 #include "auth/dkim/dkim.hpp"
 
 namespace pigeon::dkim {
 
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
 
 core::ParseError error(std::string message) { return core::ParseError{std::move(message)}; }
 
@@ -96,7 +91,7 @@ core::Result<std::string> sign(std::string_view message, const SignOptions& opti
         std::vector<std::string> names;
         std::vector<std::string> seen;
         for (const std::string& raw_name : options.headers) {
-            std::string name = lower(raw_name);
+            std::string name = core::ascii_lower(raw_name);
             if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
             seen.push_back(name);
             std::size_t count = 0;
@@ -122,8 +117,8 @@ core::Result<std::string> sign(std::string_view message, const SignOptions& opti
         value += canon_name(options.body_canon);
         value += ";";
         std::size_t column = std::string("DKIM-Signature:").size() + value.size();
-        append_folded(value, column, " d=" + lower(options.domain) + ";");
-        append_folded(value, column, " s=" + lower(options.selector) + ";");
+        append_folded(value, column, " d=" + core::ascii_lower(options.domain) + ";");
+        append_folded(value, column, " s=" + core::ascii_lower(options.selector) + ";");
         if (!options.identity.empty()) append_folded(value, column, " i=" + options.identity + ";");
         append_folded(value, column, " t=" + std::to_string(options.now) + ";");
         if (options.expire_after)

@@ -1,6 +1,8 @@
 // The DMARC record parser: see record.hpp for the contract.
 #include "auth/dmarc/record.hpp"
 
+#include "core/ascii.hpp"
+
 #include <cctype>
 #include <set>
 
@@ -27,12 +29,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 bool is_digits(std::string_view s) {
     if (s.empty()) return false;
     for (char c : s)
@@ -41,7 +37,7 @@ bool is_digits(std::string_view s) {
 }
 
 std::optional<Policy> parse_policy(std::string_view value) {
-    const std::string v = lower(value);
+    const std::string v = core::ascii_lower(value);
     if (v == "none") return Policy::none;
     if (v == "quarantine") return Policy::quarantine;
     if (v == "reject") return Policy::reject;
@@ -49,7 +45,7 @@ std::optional<Policy> parse_policy(std::string_view value) {
 }
 
 std::optional<AlignMode> parse_align(std::string_view value) {
-    const std::string v = lower(value);
+    const std::string v = core::ascii_lower(value);
     if (v == "r") return AlignMode::relaxed;
     if (v == "s") return AlignMode::strict;
     return std::nullopt;
@@ -109,7 +105,7 @@ std::optional<ReportUri> parse_uri(std::string_view text) {
     }
     if (!is_uri(uri)) return std::nullopt;
     out.uri = std::string(uri);
-    out.mailto = lower(uri.substr(0, 7)) == "mailto:";
+    out.mailto = core::ascii_lower(uri.substr(0, 7)) == "mailto:";
     return out;
 }
 
@@ -156,7 +152,7 @@ std::vector<std::string_view> split_colon(std::string_view value) {
 bool version_ok(std::string_view tag) {
     const auto eq = tag.find('=');
     if (eq == std::string_view::npos) return false;
-    return lower(trim(tag.substr(0, eq))) == "v" && trim(tag.substr(eq + 1)) == "DMARC1";
+    return core::ascii_lower(trim(tag.substr(0, eq))) == "v" && trim(tag.substr(eq + 1)) == "DMARC1";
 }
 
 }  // namespace
@@ -194,7 +190,7 @@ core::Result<Record> parse_record(std::string_view text) {
             r.warnings.push_back("ignored \"" + std::string(tag) + "\": no '='");
             continue;
         }
-        const std::string name = lower(trim(tag.substr(0, eq)));
+        const std::string name = core::ascii_lower(trim(tag.substr(0, eq)));
         const std::string_view value = trim(tag.substr(eq + 1));
         if (!seen.insert(name).second) {
             r.warnings.push_back("ignored repeated tag " + name);
@@ -229,7 +225,7 @@ core::Result<Record> parse_record(std::string_view text) {
             bool ok = true;
             std::string fo;
             for (auto opt : split_colon(value)) {
-                const std::string o = lower(opt);
+                const std::string o = core::ascii_lower(opt);
                 if (o != "0" && o != "1" && o != "d" && o != "s") ok = false;
                 fo += (fo.empty() ? "" : ":") + o;
             }
@@ -247,7 +243,7 @@ core::Result<Record> parse_record(std::string_view text) {
             bool ok = true;
             for (auto k : split_colon(value)) {
                 if (!is_keyword(k)) ok = false;
-                rf.push_back(lower(k));
+                rf.push_back(core::ascii_lower(k));
             }
             if (ok) r.rf = std::move(rf);
             else r.warnings.push_back("ignored invalid rf=" + std::string(value));
