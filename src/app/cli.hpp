@@ -5,7 +5,7 @@
 //   pigeon check-config --config FILE      validate; "OK: 3 listeners, 2 local domains, 1 user"
 //   pigeon show-config [--config FILE]     print the effective configuration as TOML
 //   pigeon passwd                          read a password on stdin, print its hash
-//   pigeon queue list|show ID|delete ID [--config FILE]
+//   pigeon queue list|show ID|delete ID|flush|retry ID [--config FILE]
 //   pigeon --version                       "pigeon 0.1.0";  --help on every command
 // Exit status: 0 success; 1 the command failed; 2 the configuration is invalid or cannot be
 // read (the message names the file, line and key); 64 (EX_USAGE) the command line is wrong.

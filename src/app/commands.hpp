@@ -10,7 +10,14 @@
 //   run_queue_list    prints the queued messages.
 //   run_queue_show    prints one queued message's envelope and status.
 //   run_queue_delete  removes one queued message.
+//   run_queue_flush   every deferred recipient is due now; run_queue_retry: one message's.
+//                     With no server running (its <state>/pigeon.lock is free) they change the
+//                     spool directly; else they ask the server (app/control.hpp). 0 done or
+//                     nothing queued, 1 failure (unknown id, unreadable state directory).
+//   print_queue_list/show are run_queue_list/show writing to the given streams (tests).
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -22,6 +29,10 @@ int run_serve(const Config& config, bool embedded_default);
 int run_queue_list(const Config& config);
 int run_queue_show(const Config& config, const std::string& id);
 int run_queue_delete(const Config& config, const std::string& id);
+int print_queue_list(const Config& config, std::ostream& out, std::ostream& err);
+int print_queue_show(const Config& config, const std::string& id, std::ostream& out, std::ostream& err);
+int run_queue_flush(const Config& config, std::ostream& out, std::ostream& err);
+int run_queue_retry(const Config& config, const std::string& id, std::ostream& out, std::ostream& err);
 
 // pigeon spf check: 0 for any SPF result, 2 for bad arguments (a bad IP, sender or zone file).
 struct SpfCheckArgs {

@@ -33,6 +33,15 @@ const char* spf_temperror_name(SpfTempErrorAction action) {
     return action == SpfTempErrorAction::defer ? "defer" : "accept";
 }
 
+const char* outbound_tls_name(OutboundTls tls) {
+    switch (tls) {
+        case OutboundTls::none: return "none";
+        case OutboundTls::opportunistic: return "opportunistic";
+        case OutboundTls::required: return "required";
+    }
+    return "?";
+}
+
 const char* log_level_name(LogLevel level) {
     switch (level) {
         case LogLevel::error: return "error";
@@ -351,8 +360,10 @@ std::string forwarder(const Reader& r, const toml::node& n, const std::string& k
     return s;
 }
 
+std::string domain_name(const Reader& r, const toml::node& n, const std::string& key);
+
 void read_dns(const Reader& r, const toml::table& t, DnsSettings& d) {
-    r.only_keys(t, "dns", {"zone_file", "forwarders", "trust_anchor_file", "timeout_seconds"});
+    r.only_keys(t, "dns", {"zone_file", "forwarders", "trust_anchor_file", "timeout_seconds", "stub_zones"});
     using N = const toml::node*;
     if (N n = t.get("zone_file")) d.zone_file = r.string(*n, "dns.zone_file");
     if (N n = t.get("trust_anchor_file"))
@@ -365,6 +376,26 @@ void read_dns(const Reader& r, const toml::table& t, DnsSettings& d) {
         for (std::size_t i = 0; i < a.size(); ++i)
             d.forwarders.push_back(forwarder(r, *a.get(i), index_key("dns.forwarders", i)));
     }
+    if (N n = t.get("stub_zones")) {
+        d.stub_zones.clear();
+        const auto& a = r.array(*n, "dns.stub_zones");
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            const std::string key = index_key("dns.stub_zones", i);
+            const toml::table& z = r.table(*a.get(i), key);
+            r.only_keys(z, key, {"zone", "addresses"});
+            DnsSettings::StubZone stub;
+            N zn = z.get("zone");
+            N an = z.get("addresses");
+            if (!zn) r.fail(z, key + ".zone", "is required");
+            if (!an) r.fail(z, key + ".addresses", "is required");
+            stub.zone = domain_name(r, *zn, key + ".zone");
+            const auto& addrs = r.array(*an, key + ".addresses");
+            if (addrs.size() == 0) r.fail(*an, key + ".addresses", "must name at least one server");
+            for (std::size_t j = 0; j < addrs.size(); ++j)
+                stub.addresses.push_back(forwarder(r, *addrs.get(j), index_key(key + ".addresses", j)));
+            d.stub_zones.push_back(std::move(stub));
+        }
+    }
 }
 
 void read_spf(const Reader& r, const toml::table& t, SpfSettings& s) {
@@ -374,8 +405,6 @@ void read_spf(const Reader& r, const toml::table& t, SpfSettings& s) {
     if (N n = t.get("reject_fail")) s.reject_fail = boolean(r, *n, "spf.reject_fail");
     if (N n = t.get("temperror")) s.temperror = r.choice(*n, "spf.temperror", spf_temperror_options);
 }
-
-std::string domain_name(const Reader& r, const toml::node& n, const std::string& key);
 
 void read_dkim(const Reader& r, const toml::table& t, std::vector<DkimKey>& keys) {
     r.only_keys(t, "dkim", {"keys"});
@@ -403,6 +432,94 @@ void read_dkim(const Reader& r, const toml::table& t, std::vector<DkimKey>& keys
                 r.fail(*sn, key + ".selector",
                        "\"" + d.selector + "\" is already configured for " + d.domain);
         keys.push_back(std::move(d));
+    }
+}
+
+constexpr std::pair<std::string_view, OutboundTls> outbound_tls_options[] = {
+    {"none", OutboundTls::none},
+    {"opportunistic", OutboundTls::opportunistic},
+    {"required", OutboundTls::required}};
+
+// A host name or an IP address (relayhost, route targets).
+std::string host_or_ip(const Reader& r, const toml::node& n, const std::string& key) {
+    const std::string s = r.string(n, key);
+    if (core::is_ipv4_address(s) || core::is_ipv6_address(s)) return s;
+    if (!valid_hostname(s)) r.fail(n, key, "\"" + s + "\" is neither a host name nor an IP address");
+    return core::Domain::parse(s, host_syntax).value().lowercase();
+}
+
+// The keys of a next hop, in `t` (relayhost or a route); `extra` are the table's other keys.
+NextHopSettings read_next_hop(const Reader& r, const toml::table& t, const std::string& prefix,
+                              std::initializer_list<std::string_view> allowed) {
+    r.only_keys(t, prefix, allowed);
+    using N = const toml::node*;
+    NextHopSettings h;
+    N host = t.get("host");
+    if (!host) r.fail(t, prefix + ".host", "is required");
+    h.host = host_or_ip(r, *host, prefix + ".host");
+    if (N n = t.get("port")) h.port = static_cast<std::uint16_t>(r.integer(*n, prefix + ".port", 1, 65535));
+    if (N n = t.get("tls")) h.tls = r.choice(*n, prefix + ".tls", outbound_tls_options);
+    if (N n = t.get("username")) h.username = r.string(*n, prefix + ".username");
+    if (N n = t.get("password_file")) h.password_file = r.string(*n, prefix + ".password_file");
+    if (h.username.empty() != h.password_file.empty())
+        r.fail(t, prefix + (h.username.empty() ? ".username" : ".password_file"),
+               "username and password_file go together");
+    if (!h.username.empty() && h.tls == OutboundTls::none)
+        r.fail(t, prefix + ".tls", "must not be \"none\" with a username: credentials are only sent over TLS");
+    return h;
+}
+
+void read_outbound(const Reader& r, const toml::table& t, OutboundSettings& o) {
+    r.only_keys(t, "outbound",
+                {"enabled", "mx_port", "dane", "relayhost", "routes", "max_connections",
+                 "max_per_destination", "connect_timeout_seconds", "command_timeout_seconds",
+                 "data_timeout_seconds", "first_retry_seconds", "max_retry_interval_seconds",
+                 "give_up_after_seconds", "delay_warning_seconds"});
+    using N = const toml::node*;
+    if (N n = t.get("enabled")) o.enabled = boolean(r, *n, "outbound.enabled");
+    if (N n = t.get("dane")) o.dane = boolean(r, *n, "outbound.dane");
+    if (N n = t.get("mx_port"))
+        o.mx_port = static_cast<std::uint16_t>(r.integer(*n, "outbound.mx_port", 1, 65535));
+    const auto field = [&](std::string_view name, std::uint32_t& out, std::int64_t lo, std::int64_t hi,
+                           std::string_view why = {}) {
+        if (N n = t.get(name))
+            out = static_cast<std::uint32_t>(r.integer(*n, join_key("outbound", name), lo, hi, why));
+    };
+    field("max_connections", o.max_connections, 1, 100000);
+    field("max_per_destination", o.max_per_destination, 1, 1000);
+    field("connect_timeout_seconds", o.connect_timeout_seconds, 1, bounds::max_timeout_seconds);
+    field("command_timeout_seconds", o.command_timeout_seconds, 1, bounds::max_timeout_seconds);
+    field("data_timeout_seconds", o.data_timeout_seconds, 1, bounds::max_timeout_seconds);
+    field("first_retry_seconds", o.first_retry_seconds, 1, 7 * 24 * 3600);
+    field("max_retry_interval_seconds", o.max_retry_interval_seconds, 1, 7 * 24 * 3600);
+    field("give_up_after_seconds", o.give_up_after_seconds, 60, 30 * 24 * 3600);
+    field("delay_warning_seconds", o.delay_warning_seconds, 0, 30 * 24 * 3600);
+    if (o.max_retry_interval_seconds < o.first_retry_seconds) {
+        N n = t.get("max_retry_interval_seconds");
+        if (!n) n = t.get("first_retry_seconds");
+        r.fail(*n, "outbound.max_retry_interval_seconds",
+               "must be >= outbound.first_retry_seconds (" + std::to_string(o.first_retry_seconds) + ")");
+    }
+    if (N n = t.get("relayhost")) {
+        o.relayhost = {read_next_hop(r, r.table(*n, "outbound.relayhost"), "outbound.relayhost",
+                                     {"host", "port", "tls", "username", "password_file"})};
+    }
+    if (N n = t.get("routes")) {
+        o.routes.clear();
+        const auto& a = r.array(*n, "outbound.routes");
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            const std::string key = index_key("outbound.routes", i);
+            const toml::table& rt = r.table(*a.get(i), key);
+            RouteSettings route;
+            N d = rt.get("domain");
+            if (!d) r.fail(rt, key + ".domain", "is required");
+            route.domain = domain_name(r, *d, key + ".domain");
+            route.to = read_next_hop(r, rt, key, {"domain", "host", "port", "tls", "username", "password_file"});
+            for (const auto& other : o.routes)
+                if (other.domain == route.domain)
+                    r.fail(*d, key + ".domain", "\"" + route.domain + "\" has a route already");
+            o.routes.push_back(std::move(route));
+        }
     }
 }
 
@@ -567,7 +684,7 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
-                 "log_level", "threads", "dns", "spf", "dmarc", "dkim"});
+                 "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound"});
     Config c;
     c.hostname = std::string(default_hostname);
     c.local_domains = {std::string(defaults::local_domain)};
@@ -600,6 +717,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("spf")) read_spf(r, r.table(*n, "spf"), c.spf);
     if (N n = root.get("dmarc")) read_dmarc(r, r.table(*n, "dmarc"), c.dmarc);
     if (N n = root.get("dkim")) read_dkim(r, r.table(*n, "dkim"), c.dkim_keys);
+    if (N n = root.get("outbound")) read_outbound(r, r.table(*n, "outbound"), c.outbound);
     if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains);
     return c;
 }
@@ -697,6 +815,10 @@ std::string to_toml(const Config& c) {
       << "forwarders = " << string_array(c.dns.forwarders) << "  # empty: recurse from the root\n"
       << "trust_anchor_file = " << toml_string(c.dns.trust_anchor_file) << "\n"
       << "timeout_seconds = " << c.dns.timeout_seconds << "\n";
+    for (const auto& z : c.dns.stub_zones)
+        o << "\n[[dns.stub_zones]]\n"
+          << "zone = " << toml_string(z.zone) << "\n"
+          << "addresses = " << string_array(z.addresses) << "\n";
     o << "\n[spf]\n"
       << "check = " << (c.spf.check ? "true" : "false") << "\n"
       << "reject_fail = " << (c.spf.reject_fail ? "true" : "false") << "\n"
@@ -714,6 +836,38 @@ std::string to_toml(const Config& c) {
           << "domain = " << toml_string(k.domain) << "\n"
           << "selector = " << toml_string(k.selector) << "\n"
           << "key_file = " << toml_string(k.key_file) << "\n";
+    const OutboundSettings& ob = c.outbound;
+    o << "\n[outbound]\n"
+      << "enabled = " << (ob.enabled ? "true" : "false") << "  # false: remote mail stays queued\n"
+      << "mx_port = " << ob.mx_port << "\n"
+      << "dane = " << (ob.dane ? "true" : "false") << "\n"
+      << "max_connections = " << ob.max_connections << "\n"
+      << "max_per_destination = " << ob.max_per_destination << "\n"
+      << "connect_timeout_seconds = " << ob.connect_timeout_seconds << "\n"
+      << "command_timeout_seconds = " << ob.command_timeout_seconds << "\n"
+      << "data_timeout_seconds = " << ob.data_timeout_seconds << "\n"
+      << "first_retry_seconds = " << ob.first_retry_seconds << "\n"
+      << "max_retry_interval_seconds = " << ob.max_retry_interval_seconds << "\n"
+      << "give_up_after_seconds = " << ob.give_up_after_seconds << "\n"
+      << "delay_warning_seconds = " << ob.delay_warning_seconds << "  # 0: no delay notices\n";
+    const auto next_hop = [&](const NextHopSettings& h) {
+        o << "host = " << toml_string(h.host) << "\n"
+          << "port = " << h.port << "\n"
+          << "tls = " << toml_string(outbound_tls_name(h.tls)) << "\n";
+        if (!h.username.empty())
+            o << "username = " << toml_string(h.username) << "\n"
+              << "password_file = " << toml_string(h.password_file) << "\n";
+    };
+    if (ob.relayhost.empty()) o << "# No [outbound.relayhost]: remote mail goes to each domain's MX.\n";
+    for (const NextHopSettings& h : ob.relayhost) {
+        o << "\n[outbound.relayhost]\n";
+        next_hop(h);
+    }
+    for (const RouteSettings& rt : ob.routes) {
+        o << "\n[[outbound.routes]]\n"
+          << "domain = " << toml_string(rt.domain) << "\n";
+        next_hop(rt.to);
+    }
     for (const Listener& x : c.listeners) {
         o << "\n[[listeners]]\n"
           << "address = " << toml_string(x.address) << "\n"

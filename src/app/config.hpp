@@ -130,6 +130,14 @@ struct DnsSettings {
     std::vector<std::string> forwarders;  // "192.0.2.53" or "192.0.2.53@5353"
     std::string trust_anchor_file = "/usr/share/dns/root.key";  // Debian's dns-root-data
     std::uint32_t timeout_seconds = 5;  // per query; a session never waits longer per lookup
+    // Zones answered by these authoritative servers, asked directly (no recursion): internal
+    // zones, or a test's NSD on loopback. Each address "192.0.2.53" or "192.0.2.53@5353".
+    struct StubZone {
+        std::string zone;
+        std::vector<std::string> addresses;
+        friend bool operator==(const StubZone&, const StubZone&) = default;
+    };
+    std::vector<StubZone> stub_zones;  // [[dns.stub_zones]]
     friend bool operator==(const DnsSettings&, const DnsSettings&) = default;
 };
 
@@ -165,6 +173,44 @@ struct DmarcSettings {
     friend bool operator==(const DmarcSettings&, const DmarcSettings&) = default;
 };
 
+// The outbound role (docs/outbound.md): how remote recipients leave.
+enum class OutboundTls { none, opportunistic, required };
+const char* outbound_tls_name(OutboundTls tls);
+
+// A fixed next hop: the relayhost (smarthost), or the target of a per-domain route.
+struct NextHopSettings {
+    std::string host;  // host name (its A/AAAA records, no MX) or IP address
+    std::uint16_t port = 25;
+    OutboundTls tls = OutboundTls::opportunistic;  // required: never in clear
+    std::string username;       // AUTH PLAIN over TLS; empty: no AUTH
+    std::string password_file;  // the password, read at start (first line), never in this file
+    friend bool operator==(const NextHopSettings&, const NextHopSettings&) = default;
+};
+
+struct RouteSettings {
+    std::string domain;  // recipient domain (lower case)
+    NextHopSettings to;
+    friend bool operator==(const RouteSettings&, const RouteSettings&) = default;
+};
+
+struct OutboundSettings {
+    bool enabled = true;        // false: remote recipients stay queued
+    std::uint16_t mx_port = 25; // the port MX hosts are contacted on (tests use others)
+    bool dane = true;           // RFC 7672 where DNSSEC proves TLSA records
+    std::vector<NextHopSettings> relayhost;  // zero or one: every remote recipient goes there
+    std::vector<RouteSettings> routes;       // [[outbound.routes]], before the relayhost
+    std::uint32_t max_connections = 50;
+    std::uint32_t max_per_destination = 4;
+    std::uint32_t connect_timeout_seconds = 30;
+    std::uint32_t command_timeout_seconds = 300;  // RFC 5321 4.5.3.2: 5 minutes per reply
+    std::uint32_t data_timeout_seconds = 600;     // RFC 5321 4.5.3.2.6: 10 minutes for the end of data
+    std::uint32_t first_retry_seconds = 300;
+    std::uint32_t max_retry_interval_seconds = 3600;
+    std::uint32_t give_up_after_seconds = 5 * 24 * 3600;  // RFC 5321 4.5.4.1: 4-5 days
+    std::uint32_t delay_warning_seconds = 4 * 3600;       // 0: no delay notices
+    friend bool operator==(const OutboundSettings&, const OutboundSettings&) = default;
+};
+
 struct Config {
     std::string hostname;                    // our name in the greeting, EHLO and Received:
     std::vector<std::string> local_domains;  // domains whose mail we deliver here
@@ -179,6 +225,7 @@ struct Config {
     SpfSettings spf;
     DmarcSettings dmarc;
     std::vector<DkimKey> dkim_keys;  // [[dkim.keys]]
+    OutboundSettings outbound;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

@@ -1,18 +1,28 @@
-// pigeon queue list|show|delete: the spool of a state directory, read directly. Safe while the
-// server runs for list and show; delete removes the files at once (a running server notices
-// when it next touches the message).
+// pigeon queue list|show|delete|flush|retry: the spool of a state directory.
+// list and show read it directly (safe while the server runs: read-only recovery). delete
+// removes the files at once (a running server notices when it next touches the message).
+// flush and retry move deferred recipients' next attempt to now: on the spool directly when no
+// server holds <state>/pigeon.lock, else through the control channel (app/control.hpp).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "app/control.hpp"
 #include "os/posix_storage.hpp"
 #include "os/random.hpp"
 #include "os/system_clock.hpp"
 #include "queue/spool.hpp"
 
 namespace pigeon::app {
+namespace fs = std::filesystem;
 namespace {
 
 std::string when(std::int64_t t) {
@@ -24,79 +34,236 @@ std::string when(std::int64_t t) {
     return buf;
 }
 
-// Opens the spool without creating anything: a missing spool is an empty queue.
+// "attempts 2, next 2026-11-22 08:15:00Z" for a pending recipient; "" for a final one.
+std::string schedule(const queue::RecipientStatus& s, std::int64_t now) {
+    if (s.state != queue::RecipientState::pending) {
+        return s.attempts == 0 ? "" : "  attempts " + std::to_string(s.attempts);
+    }
+    std::string out = "  attempts " + std::to_string(s.attempts) + ", next ";
+    out += s.next_attempt_unix <= now ? std::string("now") : when(s.next_attempt_unix);
+    if (s.delay_notified) out += ", sender warned of the delay";
+    return out;
+}
+
+std::string recipient_line(const core::Path& path, const queue::RecipientStatus& s, std::int64_t now) {
+    return "    " + path.to_string() + "  " + queue::state_name(s.state) + schedule(s, now) +
+           (s.diagnostic.empty() ? "" : "  (" + s.diagnostic + ")") + "\n";
+}
+
+fs::path spool_dir(const Config& config) { return fs::path(config.state_dir) / "queue"; }
+
+// Opens the spool without creating anything: a missing spool is an empty queue (f(nullptr)).
+// mode: read_only for a spool a server may own; repair only while holding the state lock.
 template <class F>
-int with_spool(const Config& config, F&& f) {
-    const auto dir = std::filesystem::path(config.state_dir) / "queue";
-    if (!std::filesystem::exists(dir)) return f(nullptr);
+int with_spool(const Config& config, queue::Spool::Recovery mode, std::ostream& err, F&& f) {
+    const auto dir = spool_dir(config);
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) {
+        if (ec) {
+            err << "pigeon: cannot read the state directory " << config.state_dir << ": " << ec.message() << "\n";
+            return 1;
+        }
+        return f(nullptr);
+    }
     auto storage = os::PosixStorage::open(dir.string(), os::SyncMode::fsync_each, false);
     if (!storage.ok()) {
-        std::cerr << "pigeon: spool: " << storage.error() << "\n";
+        err << "pigeon: spool: " << storage.error() << "\n";
         return 1;
     }
     os::SystemClock clock;
     os::SystemRandom random;
     queue::Spool spool(**storage, clock, random);
-    // Reads the index without repairing anything: the running server owns recovery.
-    auto report = spool.recover(queue::Spool::Recovery::read_only);
+    auto report = spool.recover(mode);
     if (!report.ok()) {
-        std::cerr << "pigeon: spool: " << report.error() << "\n";
+        err << "pigeon: spool: " << report.error() << "\n";
         return 1;
     }
     return f(&spool);
 }
 
-}  // namespace
+// The state directory's lock, as serve.cpp takes it: held means no server runs.
+struct StateLock {
+    enum class Outcome { held, busy, failed } outcome = Outcome::failed;
+    int fd = -1;
+    std::string error;
+    ~StateLock() {
+        if (fd >= 0) ::close(fd);
+    }
+};
 
-int run_queue_list(const Config& config) {
-    return with_spool(config, [](queue::Spool* spool) {
-        if (spool == nullptr || spool->size() == 0) {
-            std::cout << "queue is empty\n";
+void try_lock(const std::string& state_dir, StateLock& lock) {
+    const auto path = fs::path(state_dir) / "pigeon.lock";
+    lock.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock.fd < 0) {
+        lock.error = "cannot open " + path.string() + ": " + std::strerror(errno);
+        return;
+    }
+    if (::flock(lock.fd, LOCK_EX | LOCK_NB) == 0) {
+        lock.outcome = StateLock::Outcome::held;
+    } else if (errno == EWOULDBLOCK) {
+        lock.outcome = StateLock::Outcome::busy;
+    } else {
+        lock.error = "cannot lock " + path.string() + ": " + std::strerror(errno);
+    }
+}
+
+std::size_t messages_with_pending(const queue::Spool& spool) {
+    return spool.with_pending([](const core::Path&) { return true; }).size();
+}
+
+// flush (id empty) or retry id.
+int reschedule_now(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+    const bool flush = id.empty();
+    std::error_code ec;
+    const fs::file_status state = fs::status(config.state_dir, ec);
+    if (state.type() != fs::file_type::directory) {
+        if (state.type() != fs::file_type::not_found) {
+            err << "pigeon: cannot read the state directory " << config.state_dir
+                << (ec ? ": " + ec.message() : std::string(": not a directory")) << "\n";
+            return 1;
+        }
+        if (flush) {
+            out << "queue is empty (no state directory " << config.state_dir << ")\n";
             return 0;
         }
-        for (const auto& m : spool->list()) {
-            std::cout << m.id << "  " << when(m.arrival_unix_seconds) << "  " << m.size_octets
-                      << " octets  from " << m.sender.to_string() << "\n";
-            for (const auto& r : m.recipients)
-                std::cout << "    " << r.path.to_string() << "  " << queue::state_name(r.status.state)
-                          << (r.status.diagnostic.empty() ? "" : "  (" + r.status.diagnostic + ")")
-                          << "\n";
+        err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
+        return 1;
+    }
+    StateLock lock;
+    try_lock(config.state_dir, lock);
+    if (lock.outcome == StateLock::Outcome::failed) {
+        err << "pigeon: " << lock.error << "\n";
+        return 1;
+    }
+    if (lock.outcome == StateLock::Outcome::held) {
+        // No server runs and none can start while we hold the lock: change the spool here.
+        return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
+            if (spool == nullptr || messages_with_pending(*spool) == 0) {
+                if (flush) {
+                    out << "queue is empty\n";
+                    return 0;
+                }
+                err << "pigeon: no message " << id << " in the queue\n";
+                return 1;
+            }
+            os::SystemClock clock;
+            const std::int64_t now = clock.now_unix_seconds();
+            if (flush) {
+                const std::size_t n = messages_with_pending(*spool);
+                if (auto s = spool->reschedule_all(now); !s.ok()) {
+                    err << "pigeon: " << s.error() << "\n";
+                    return 1;
+                }
+                out << "no server is running: " << n << " message(s) with deferred recipients are due now;"
+                    << " they are tried when the server starts\n";
+                return 0;
+            }
+            if (auto s = spool->reschedule(id, now); !s.ok()) {
+                err << "pigeon: " << s.error() << "\n";
+                return 1;
+            }
+            out << "no server is running: " << id << " is due now; it is tried when the server starts\n";
+            return 0;
+        });
+    }
+    // A server holds the lock. Check what we can without touching its spool, then ask it.
+    const int checked = with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
+        if (flush) {
+            if (spool == nullptr || messages_with_pending(*spool) == 0) {
+                out << "queue is empty\n";
+                return 2;  // nothing to ask for
+            }
+            return 0;
         }
-        std::cout << spool->size() << " message(s)\n";
+        if (spool == nullptr || !spool->entry(id).ok()) {
+            err << "pigeon: no message " << id << " in the queue\n";
+            return 1;
+        }
+        return 0;
+    });
+    if (checked != 0) return checked == 2 ? 0 : checked;
+    const ControlRequest request{flush ? ControlRequest::Kind::flush : ControlRequest::Kind::retry, id};
+    auto sent = send_control_request(config.state_dir, request);
+    if (!sent.ok()) {
+        err << "pigeon: cannot send the request to the server: " << sent.error() << "\n";
+        return 1;
+    }
+    const std::string what = flush ? "every deferred recipient" : id;
+    if (*sent) {
+        out << "asked the running server to retry " << what << " now\n";
+    } else {
+        out << "the state directory is in use but no running server answered; the request to retry "
+            << what << " waits in " << (fs::path(config.state_dir) / "control").string()
+            << " for the server's next start\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int print_queue_list(const Config& config, std::ostream& out, std::ostream& err) {
+    return with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
+        if (spool == nullptr || spool->size() == 0) {
+            out << "queue is empty\n";
+            return 0;
+        }
+        const std::int64_t now = os::SystemClock().now_unix_seconds();
+        for (const auto& m : spool->list()) {
+            out << m.id << "  " << when(m.arrival_unix_seconds) << "  " << m.size_octets
+                << " octets  from " << m.sender.to_string() << "\n";
+            for (const auto& r : m.recipients) out << recipient_line(r.path, r.status, now);
+        }
+        out << spool->size() << " message(s)\n";
         return 0;
     });
 }
 
-int run_queue_show(const Config& config, const std::string& id) {
-    return with_spool(config, [&](queue::Spool* spool) {
+int print_queue_show(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+    return with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
         if (spool == nullptr) {
-            std::cerr << "pigeon: no message " << id << " (the queue is empty)\n";
+            err << "pigeon: no message " << id << " in the queue (the queue is empty)\n";
             return 1;
         }
         auto record = spool->show(id);
         if (!record.ok()) {
-            std::cerr << "pigeon: no message " << id << ": " << record.error() << "\n";
+            err << "pigeon: no message " << id << " in the queue\n";
             return 1;
         }
+        const std::int64_t now = os::SystemClock().now_unix_seconds();
         const auto& e = record->entry;
-        std::cout << "id:        " << e.id << "\narrived:   " << when(e.arrival_unix_seconds)
-                  << "\nfrom:      " << e.envelope.reverse_path.to_string()
-                  << "\nclient:    " << e.envelope.helo << " [" << e.envelope.client_address << "]"
-                  << (e.envelope.tls ? " TLS" : "")
-                  << (e.envelope.auth_identity.empty() ? "" : " user " + e.envelope.auth_identity)
-                  << "\nsize:      " << record->message.size() << " octets\nrecipients:\n";
+        out << "id:        " << e.id << "\narrived:   " << when(e.arrival_unix_seconds)
+            << "\nfrom:      " << e.envelope.reverse_path.to_string()
+            << "\nclient:    " << e.envelope.helo << " [" << e.envelope.client_address << "]"
+            << (e.envelope.tls ? " TLS" : "")
+            << (e.envelope.auth_identity.empty() ? "" : " user " + e.envelope.auth_identity)
+            << "\nsize:      " << record->message.size() << " octets\nrecipients:\n";
         for (std::size_t i = 0; i < e.envelope.recipients.size(); ++i)
-            std::cout << "    " << e.envelope.recipients[i].to_string() << "  "
-                      << queue::state_name(e.status[i].state)
-                      << (e.status[i].diagnostic.empty() ? "" : "  (" + e.status[i].diagnostic + ")")
-                      << "\n";
-        std::cout << "\n" << record->message;
+            out << recipient_line(e.envelope.recipients[i], e.status[i], now);
+        out << "\n" << record->message;
         return 0;
     });
 }
 
+int run_queue_flush(const Config& config, std::ostream& out, std::ostream& err) {
+    return reschedule_now(config, "", out, err);
+}
+
+int run_queue_retry(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+    if (!queue::is_valid_queue_id(id)) {
+        err << "pigeon: '" << id << "' is not a queue id (16 characters, as `pigeon queue list` shows)\n";
+        return 1;
+    }
+    return reschedule_now(config, id, out, err);
+}
+
+int run_queue_list(const Config& config) { return print_queue_list(config, std::cout, std::cerr); }
+
+int run_queue_show(const Config& config, const std::string& id) {
+    return print_queue_show(config, id, std::cout, std::cerr);
+}
+
 int run_queue_delete(const Config& config, const std::string& id) {
-    return with_spool(config, [&](queue::Spool* spool) {
+    return with_spool(config, queue::Spool::Recovery::read_only, std::cerr, [&](queue::Spool* spool) {
         if (spool == nullptr || !spool->show(id).ok()) {
             std::cerr << "pigeon: no message " << id << "\n";
             return 1;

@@ -14,6 +14,8 @@
 #include <sstream>
 
 #include "app/commands.hpp"
+#include "app/control.hpp"
+#include <boost/asio/signal_set.hpp>
 #include "app/dmarc_report.hpp"
 #include "app/policy.hpp"
 #include "app/services.hpp"
@@ -25,7 +27,9 @@
 #include "delivery/local_delivery.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "dns/zone_resolver.hpp"
+#include "net/outbound_runtime.hpp"
 #include "net/server.hpp"
+#include "delivery/outbound.hpp"
 #include "os/group_commit.hpp"
 #include "os/posix_storage.hpp"
 #include "os/random.hpp"
@@ -147,6 +151,100 @@ std::string describe(const Listener& l) {
     return s;
 }
 
+smtp::ClientTls client_tls(OutboundTls t) {
+    switch (t) {
+        case OutboundTls::none: return smtp::ClientTls::none;
+        case OutboundTls::opportunistic: return smtp::ClientTls::opportunistic;
+        case OutboundTls::required: return smtp::ClientTls::required;
+    }
+    return smtp::ClientTls::opportunistic;
+}
+
+// The first line of a password file (a relayhost's AUTH password).
+bool read_password_file(const std::string& path, std::string& password, std::string& error) {
+    std::ifstream in(path);
+    if (!in || !std::getline(in, password)) {
+        error = "cannot read the password file " + path;
+        return false;
+    }
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty()) {
+        error = "the password file " + path + " has an empty first line";
+        return false;
+    }
+    return true;
+}
+
+std::optional<delivery::NextHop> next_hop(const NextHopSettings& h, std::string& error) {
+    delivery::NextHop hop{h.host, h.port, client_tls(h.tls), std::nullopt};
+    if (!h.username.empty()) {
+        std::string password;
+        if (!read_password_file(h.password_file, password, error)) return std::nullopt;
+        hop.credentials = smtp::ClientCredentials{h.username, password};
+    }
+    return hop;
+}
+
+std::optional<delivery::OutboundOptions> outbound_options(const Config& config,
+                                                          const Directory& directory,
+                                                          std::string& error) {
+    const OutboundSettings& ob = config.outbound;
+    delivery::OutboundOptions o;
+    o.hostname = config.hostname;
+    o.our_names = {config.hostname};
+    o.mx_port = ob.mx_port;
+    o.dane = ob.dane;
+    for (const auto& r : ob.relayhost) {
+        o.relayhost = next_hop(r, error);
+        if (!o.relayhost) return std::nullopt;
+    }
+    for (const auto& r : ob.routes) {
+        auto hop = next_hop(r.to, error);
+        if (!hop) return std::nullopt;
+        o.routes[r.domain] = *hop;
+    }
+    o.retry.first_retry_seconds = ob.first_retry_seconds;
+    o.retry.max_retry_interval_seconds = ob.max_retry_interval_seconds;
+    o.retry.give_up_after_seconds = ob.give_up_after_seconds;
+    o.retry.delay_warning_after_seconds = ob.delay_warning_seconds;
+    o.max_connections = ob.max_connections;
+    o.max_per_destination = ob.max_per_destination;
+    o.connect_timeout = std::chrono::seconds(ob.connect_timeout_seconds);
+    o.command_timeout = std::chrono::seconds(ob.command_timeout_seconds);
+    o.data_timeout = std::chrono::seconds(ob.data_timeout_seconds);
+    o.tls_context = tls::TlsContext::client_only();
+    o.is_remote = [&directory](const core::Path& p) {
+        return p.kind == core::Path::Kind::mailbox &&
+               !directory.is_local_domain(p.mailbox.domain().lowercase());
+    };
+    return o;
+}
+
+std::string describe_outbound(const OutboundSettings& ob) {
+    std::string s = "outbound: ";
+    if (!ob.relayhost.empty()) {
+        const auto& r = ob.relayhost.front();
+        s += "every remote recipient via the relayhost " + r.host + ":" + std::to_string(r.port) +
+             " (TLS " + outbound_tls_name(r.tls) + (r.username.empty() ? "" : ", AUTH as " + r.username) + ")";
+    } else {
+        s += "MX routing to port " + std::to_string(ob.mx_port) + ", opportunistic STARTTLS" +
+             (ob.dane ? ", DANE where DNSSEC proves TLSA records" : "");
+    }
+    for (const auto& r : ob.routes)
+        s += "; " + r.domain + " via " + r.to.host + ":" + std::to_string(r.to.port);
+    s += "; retries from " + std::to_string(ob.first_retry_seconds) + " s, gives up after " +
+         std::to_string(ob.give_up_after_seconds / 3600) + " h";
+    return s;
+}
+
+void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::OutboundEngine>& engine,
+                   boost::asio::signal_set& control_signal) {
+    runtime.call([&] { control_signal.cancel(); });
+    if (engine) runtime.call([&] { engine->stop([] {}); });
+    runtime.stop();
+    engine.reset();
+}
+
 }  // namespace
 
 int run_serve(const Config& config_in, bool embedded_default) {
@@ -230,6 +328,35 @@ int run_serve(const Config& config_in, bool embedded_default) {
         std::to_string(report->discarded) + " incomplete discarded");
     for (const auto& p : report->problems) log(net::LogLevel::warn, "spool: " + p);
 
+    // DNS for SPF, DKIM, DMARC and MX routing: a zone file (tests, offline demos) or libunbound with DNSSEC validation.
+    std::unique_ptr<dns::Resolver> resolver;
+    if (!config.dns.zone_file.empty()) {
+        auto zone = dns::ZoneResolver::load(config.dns.zone_file);
+        if (!zone.ok()) {
+            std::cerr << "pigeon: dns.zone_file: " << zone.error().message << "\n";
+            return 1;
+        }
+        resolver = std::make_unique<dns::ZoneResolver>(std::move(zone).value());
+        say("DNS: answers from the zone file " + config.dns.zone_file + " only");
+    } else {
+        dns::UnboundOptions dns_options;
+        dns_options.trust_anchor_file = config.dns.trust_anchor_file;
+        dns_options.forwarders = config.dns.forwarders;
+        for (const auto& z : config.dns.stub_zones)
+            dns_options.stub_zones.push_back(dns::StubZone{z.zone, z.addresses});
+        dns_options.timeout = std::chrono::milliseconds(config.dns.timeout_seconds * 1000);
+        auto unbound = dns::UnboundResolver::create(dns_options);
+        if (!unbound.ok()) {
+            std::cerr << "pigeon: DNS resolver: " << unbound.error().message << "\n";
+            return 1;
+        }
+        resolver = std::move(unbound).value();
+        say("DNS: libunbound with DNSSEC validation (" +
+            (config.dns.forwarders.empty() ? std::string("recursing from the root")
+                                           : "forwarding to " + std::to_string(config.dns.forwarders.size()) +
+                                                 " resolver(s)") +
+            "), " + std::to_string(config.dns.timeout_seconds) + " s per lookup");
+    }
     // Local delivery: mail for local users goes to their Maildir; other recipients stay queued
     // for the outbound role.
     delivery::MaildirWriter writer(clock, random, config.hostname,
@@ -249,36 +376,30 @@ int run_serve(const Config& config_in, bool embedded_default) {
     worker_options.log = [&](std::string_view line) { log(net::LogLevel::info, line); };
     delivery::LocalDeliveryWorker worker(local, worker_options);
     os::GroupCommitter::Options commit_options;
-    commit_options.on_committed = [&](const std::string& id) { worker.notify(id); };
+    // The outbound role: remote recipients leave through MX routing, the relayhost or a route.
+    net::AsioRuntime outbound_runtime;
+    std::unique_ptr<delivery::OutboundEngine> outbound;
+    if (config.outbound.enabled) {
+        auto options = outbound_options(config, directory, error);
+        if (!options) {
+            std::cerr << "pigeon: " << error << "\n";
+            return 1;
+        }
+        options->log = [&](std::string_view line) { log(net::LogLevel::info, line); };
+        options->on_queued = [&](const std::string& id) { worker.notify(id); };
+        outbound = std::make_unique<delivery::OutboundEngine>(std::move(*options), spool, clock, random,
+                                                              *resolver, outbound_runtime);
+        say(describe_outbound(config.outbound));
+    } else {
+        say("outbound: off (outbound.enabled = false); remote recipients stay queued");
+    }
+
+    commit_options.on_committed = [&](const std::string& id) {
+        worker.notify(id);
+        if (outbound) outbound_runtime.post([&outbound, id] { outbound->notify(id); });
+    };
     os::GroupCommitter committer(spool, commit_options);
 
-    // DNS for SPF: a zone file (tests, offline demos) or libunbound with DNSSEC validation.
-    std::unique_ptr<dns::Resolver> resolver;
-    if (!config.dns.zone_file.empty()) {
-        auto zone = dns::ZoneResolver::load(config.dns.zone_file);
-        if (!zone.ok()) {
-            std::cerr << "pigeon: dns.zone_file: " << zone.error().message << "\n";
-            return 1;
-        }
-        resolver = std::make_unique<dns::ZoneResolver>(std::move(zone).value());
-        say("DNS: answers from the zone file " + config.dns.zone_file + " only");
-    } else {
-        dns::UnboundOptions dns_options;
-        dns_options.trust_anchor_file = config.dns.trust_anchor_file;
-        dns_options.forwarders = config.dns.forwarders;
-        dns_options.timeout = std::chrono::milliseconds(config.dns.timeout_seconds * 1000);
-        auto unbound = dns::UnboundResolver::create(dns_options);
-        if (!unbound.ok()) {
-            std::cerr << "pigeon: DNS resolver: " << unbound.error().message << "\n";
-            return 1;
-        }
-        resolver = std::move(unbound).value();
-        say("DNS: libunbound with DNSSEC validation (" +
-            (config.dns.forwarders.empty() ? std::string("recursing from the root")
-                                           : "forwarding to " + std::to_string(config.dns.forwarders.size()) +
-                                                 " resolver(s)") +
-            "), " + std::to_string(config.dns.timeout_seconds) + " s per lookup");
-    }
     if (config.spf.check)
         say(std::string("SPF: checked for inbound mail; fail is ") +
             (config.spf.reject_fail ? "refused (550 5.7.23)" : "delivered and recorded") +
@@ -363,6 +484,39 @@ int run_serve(const Config& config_in, bool embedded_default) {
     options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
     options.log_level = log.level();
 
+    // `pigeon queue flush` / `queue retry ID`: request files in <state>/control/, announced
+    // with SIGUSR1 (app/control.hpp). Handled on the outbound loop, never in the handler.
+    boost::asio::signal_set control_signal(outbound_runtime.context(), SIGUSR1);
+    const auto take_requests = [&] {
+        std::vector<std::string> problems;
+        for (const ControlRequest& req : take_control_requests(state.string(), &problems)) {
+            if (req.kind == ControlRequest::Kind::flush) {
+                say("queue flush requested: every deferred recipient is due now");
+                if (outbound) outbound->flush();
+                else if (auto s = spool.reschedule_all(0); !s) log(net::LogLevel::warn, "queue flush: " + s.error());
+            } else {
+                say("queue retry " + req.id + " requested");
+                if (outbound) outbound->retry(req.id);
+                else if (auto s = spool.reschedule(req.id, 0); !s) log(net::LogLevel::warn, "queue retry: " + s.error());
+            }
+        }
+        for (const auto& p : problems) log(net::LogLevel::warn, "control: " + p);
+    };
+    std::function<void()> wait_for_signal = [&] {
+        control_signal.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            take_requests();
+            wait_for_signal();
+        });
+    };
+    outbound_runtime.call([&] {
+        take_requests();
+        wait_for_signal();
+    });
+    if (auto s = write_pid_file(state.string()); !s)
+        log(net::LogLevel::warn, "cannot write the pid file (queue flush will not reach this server): " + s.error());
+    if (outbound) outbound_runtime.call([&] { outbound->start(); });
+
     try {
         net::Server server(options, services);
         auto ports = server.bound_ports();
@@ -378,15 +532,19 @@ int run_serve(const Config& config_in, bool embedded_default) {
         // still exist.
         committer.stop();
         services.stop();
+        stop_outbound(outbound_runtime, outbound, control_signal);
         resolver.reset();  // answers (with timeout) any lookup still out, while it can be posted
     } catch (const std::exception& e) {
         std::cerr << "pigeon: " << e.what() << "\n";
         committer.stop();
+        stop_outbound(outbound_runtime, outbound, control_signal);
         worker.stop();
+        remove_pid_file(state.string());
         return 1;
     }
     committer.stop();
     worker.stop();
+    remove_pid_file(state.string());
     say("stopped");
     ::close(lock_fd);
     return 0;

@@ -14,10 +14,15 @@ constexpr std::string_view trailer_magic = "QEND";
 constexpr std::uint16_t kind_message = 1;
 constexpr std::uint16_t kind_state = 2;
 
-// Smallest encoding of one recipient (path kind + state + empty diagnostic): bounds the
-// count a decoder believes before it allocates.
-constexpr std::size_t min_recipient_octets = 1 + 1 + 4;
-constexpr std::size_t min_status_octets = 1 + 4;
+// Smallest encoding of one recipient state (state + empty diagnostic, and in version 2
+// attempts + next attempt + delay flag), and of one message-record recipient (path kind
+// first): bounds the count a decoder believes before it allocates.
+constexpr std::size_t min_status_octets(std::uint16_t version) {
+    return version == 1 ? 1 + 4 : 1 + 4 + 4 + 8 + 1;
+}
+constexpr std::size_t min_recipient_octets(std::uint16_t version) {
+    return 1 + min_status_octets(version);
+}
 
 // ---- CRC-32C, slicing-by-8 (about 8x the byte-at-a-time table; messages reach 25 MiB) ----
 
@@ -140,8 +145,13 @@ private:
     std::string error_;
 };
 
-// Checks the frame and returns the body (between header and trailer), or an error.
-Expected<std::string_view> unframe(std::string_view bytes, std::uint16_t kind) {
+struct Body {
+    std::string_view bytes;   // between header and trailer
+    std::uint16_t version = 0;
+};
+
+// Checks the frame and returns the body and its format version, or an error.
+Expected<Body> unframe(std::string_view bytes, std::uint16_t kind) {
     if (bytes.size() < record_header_octets + record_trailer_octets) {
         return Error{"record too short (" + std::to_string(bytes.size()) + " octets)"};
     }
@@ -167,13 +177,13 @@ Expected<std::string_view> unframe(std::string_view bytes, std::uint16_t kind) {
     header.raw(4, "magic");
     const std::uint16_t version = header.u16("version");
     const std::uint16_t got_kind = header.u16("kind");
-    if (version != record_format_version) {
+    if (version < oldest_record_format_version || version > record_format_version) {
         return Error{"unsupported record version " + std::to_string(version)};
     }
     if (got_kind != kind) {
         return Error{"wrong record kind " + std::to_string(got_kind)};
     }
-    return framed.substr(record_header_octets);
+    return Body{framed.substr(record_header_octets), version};
 }
 
 void start_record(Writer& w, std::uint16_t kind, std::size_t body_hint) {
@@ -219,12 +229,16 @@ core::Path get_path(Reader& r, const char* what) {
     }
 }
 
+// Always the current version (2).
 void put_status(Writer& w, const RecipientStatus& s) {
     w.u8(static_cast<std::uint8_t>(s.state));
     w.str(s.diagnostic);
+    w.u32(s.attempts);
+    w.i64(s.next_attempt_unix);
+    w.u8(s.delay_notified ? 1 : 0);
 }
 
-RecipientStatus get_status(Reader& r) {
+RecipientStatus get_status(Reader& r, std::uint16_t version) {
     RecipientStatus s;
     const std::uint8_t state = r.u8("recipient state");
     if (state > static_cast<std::uint8_t>(RecipientState::failed)) {
@@ -232,6 +246,11 @@ RecipientStatus get_status(Reader& r) {
     }
     s.state = static_cast<RecipientState>(state);
     s.diagnostic = r.str("diagnostic");
+    if (version >= 2) {
+        s.attempts = r.u32("attempts");
+        s.next_attempt_unix = r.i64("next attempt");
+        s.delay_notified = r.boolean("delay notified");
+    }
     return s;
 }
 
@@ -320,7 +339,8 @@ Expected<MessageRecord> decode_message_record(std::string_view bytes) {
     if (!body) {
         return Error{body.error()};
     }
-    Reader r(*body);
+    const std::uint16_t version = body->version;
+    Reader r(body->bytes);
     MessageRecord rec;
     SpoolEntry& e = rec.entry;
     core::Envelope& env = e.envelope;
@@ -350,12 +370,12 @@ Expected<MessageRecord> decode_message_record(std::string_view bytes) {
     env.auth_identity = r.str("auth identity");
     env.tls = r.boolean("tls");
     const std::uint32_t count = r.u32("recipient count");
-    if (!r.failed() && count > r.remaining() / min_recipient_octets) {
+    if (!r.failed() && count > r.remaining() / min_recipient_octets(version)) {
         r.fail("recipient count " + std::to_string(count) + " exceeds the record");
     }
     for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
         env.recipients.push_back(get_path(r, "recipient"));
-        e.status.push_back(get_status(r));
+        e.status.push_back(get_status(r, version));
     }
     const std::uint64_t message_size = r.u64("message length");
     rec.message = std::string(r.raw(message_size, "message"));
@@ -376,7 +396,7 @@ Expected<std::string> encode_state_record(const StateRecord& record) {
         return Error{"cannot encode: too many recipients"};
     }
     Writer w;
-    start_record(w, kind_state, 64 + 16 * record.status.size());
+    start_record(w, kind_state, 64 + 32 * record.status.size());
     w.str(record.id);
     w.u32(record.sequence);
     w.u32(static_cast<std::uint32_t>(record.status.size()));
@@ -395,7 +415,8 @@ Expected<StateRecord> decode_state_record(std::string_view bytes) {
     if (!body) {
         return Error{body.error()};
     }
-    Reader r(*body);
+    const std::uint16_t version = body->version;
+    Reader r(body->bytes);
     StateRecord rec;
     rec.id = r.str("queue id");
     if (!r.failed() && !is_valid_queue_id(rec.id)) {
@@ -403,11 +424,11 @@ Expected<StateRecord> decode_state_record(std::string_view bytes) {
     }
     rec.sequence = r.u32("sequence");
     const std::uint32_t count = r.u32("recipient count");
-    if (!r.failed() && count > r.remaining() / min_status_octets) {
+    if (!r.failed() && count > r.remaining() / min_status_octets(version)) {
         r.fail("recipient count " + std::to_string(count) + " exceeds the record");
     }
     for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
-        rec.status.push_back(get_status(r));
+        rec.status.push_back(get_status(r, version));
     }
     if (!r.failed() && r.remaining() != 0) {
         r.fail("trailing octets");

@@ -8,8 +8,11 @@
 // recipient), the folder hint and the message octets. A recipient-state record holds the
 // queue id, a sequence number and one state per recipient; the spool writes a new one each
 // time states change, so a message file is never rewritten.
-// decode_* accept exactly what encode_* produce and reject everything else - truncated,
-// extended, corrupted or foreign bytes - with an Error naming the problem and its offset.
+// encode_* write format version 2 (per recipient: state, diagnostic, attempts, next attempt
+// time, delay-notified flag). decode_* accept exactly what encode_* produce, and version 1
+// records (state and diagnostic only; the new fields take their defaults) so that an upgraded
+// server keeps its spool; they reject everything else - truncated, extended, corrupted,
+// unknown-version or foreign bytes - with an Error naming the problem and its offset.
 // They never throw, never read past the input, and never allocate more than the input's
 // size would justify (counts are checked against the bytes remaining).
 #pragma once
@@ -23,7 +26,8 @@
 
 namespace pigeon::queue {
 
-inline constexpr std::uint16_t record_format_version = 1;
+inline constexpr std::uint16_t record_format_version = 2;       // what encode_* write
+inline constexpr std::uint16_t oldest_record_format_version = 1; // still decoded
 inline constexpr std::size_t record_header_octets = 8;
 inline constexpr std::size_t record_trailer_octets = 16;
 
@@ -33,6 +37,10 @@ const char* state_name(RecipientState state);  // "pending", "delivered", "faile
 struct RecipientStatus {
     RecipientState state = RecipientState::pending;
     std::string diagnostic;  // why it failed, or where it went; may be empty
+    // Retry state (format version 2; a version 1 record decodes with these defaults).
+    std::uint32_t attempts = 0;           // delivery attempts made so far
+    std::int64_t next_attempt_unix = 0;   // not before this time; 0: as soon as possible
+    bool delay_notified = false;          // a "delayed" DSN was sent for this recipient
     friend bool operator==(const RecipientStatus&, const RecipientStatus&) = default;
 };
 

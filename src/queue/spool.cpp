@@ -301,54 +301,94 @@ Expected<MessageRecord> Spool::show(const std::string& id) const {
 
 Status Spool::mark(const std::string& id, const std::vector<RecipientUpdate>& updates) {
     std::lock_guard update_lock(update_mutex_);
-    StateRecord st;
-    std::uint32_t old_sequence = 0;
+    StateChange change;
+    change.id = id;
     {
         std::lock_guard lock(mutex_);
         const auto it = index_.find(id);
         if (it == index_.end()) {
             return Error{"no message " + id + " in the spool"};
         }
-        Indexed& x = it->second;
-        st.status = x.entry.status;
+        change.status = it->second.entry.status;
         for (const RecipientUpdate& u : updates) {
-            if (u.index >= st.status.size()) {
+            if (u.index >= change.status.size()) {
                 return Error{"message " + id + " has no recipient #" + std::to_string(u.index)};
             }
-            st.status[u.index] = u.status;
+            change.status[u.index] = u.status;
         }
-        if (x.next_sequence == std::numeric_limits<std::uint32_t>::max()) {
-            return Error{"message " + id + ": state sequence exhausted"};
-        }
-        st.id = id;
-        st.sequence = x.next_sequence++;  // used even on failure: a torn file may hold the name
-        old_sequence = x.state_sequence;
     }
-    const std::string file = state_file(id, st.sequence);
-    Status stored = [&]() -> Status {
-        auto bytes = encode_state_record(st);
-        if (!bytes) {
-            return Error{bytes.error()};
+    std::vector<StateChange> changes;
+    changes.push_back(std::move(change));
+    return persist_states(std::move(changes));
+}
+
+Status Spool::persist_states(std::vector<StateChange> changes) {
+    if (changes.empty()) {
+        return {};
+    }
+    struct Planned {
+        StateRecord record;
+        std::uint32_t old_sequence = 0;
+    };
+    std::vector<Planned> planned;
+    planned.reserve(changes.size());
+    {
+        std::lock_guard lock(mutex_);
+        for (StateChange& c : changes) {
+            Indexed& x = index_.at(c.id);  // the caller checked, under update_mutex_
+            if (x.next_sequence == std::numeric_limits<std::uint32_t>::max()) {
+                return Error{"message " + c.id + ": state sequence exhausted"};
+            }
+            Planned p;
+            p.record.id = c.id;
+            p.record.status = std::move(c.status);
+            // Used even on failure: a torn file may hold the name.
+            p.record.sequence = x.next_sequence++;
+            p.old_sequence = x.state_sequence;
+            planned.push_back(std::move(p));
         }
-        if (Status s = storage_.create(file, *bytes); !s) {
-            return s;
+    }
+    const std::string subject =
+        planned.size() == 1 ? planned.front().record.id
+                            : std::to_string(planned.size()) + " messages";
+    std::vector<std::string> created;
+    Status stored = [&]() -> Status {
+        for (const Planned& p : planned) {
+            auto bytes = encode_state_record(p.record);
+            if (!bytes) {
+                return Error{bytes.error()};
+            }
+            const std::string file = state_file(p.record.id, p.record.sequence);
+            created.push_back(file);  // a failed create may leave a torn prefix: remove it too
+            if (Status s = storage_.create(file, *bytes); !s) {
+                return s;
+            }
         }
         return storage_.sync();
     }();
     if (!stored) {
-        storage_.remove(file);
-        return Error{"recipient states of " + id + " not saved: " + stored.error()};
+        // Not durable, and the index keeps the old states. Should one of these files survive
+        // a crash whole anyway, recovery takes it: each holds one message's complete states.
+        for (const std::string& file : created) {
+            storage_.remove(file);
+        }
+        return Error{"recipient states of " + subject + " not saved: " + stored.error()};
     }
     {
         std::lock_guard lock(mutex_);
-        const auto it = index_.find(id);
-        if (it != index_.end()) {
-            it->second.entry.status = std::move(st.status);
-            it->second.state_sequence = st.sequence;
+        for (Planned& p : planned) {
+            const auto it = index_.find(p.record.id);
+            if (it != index_.end()) {
+                it->second.entry.status = std::move(p.record.status);
+                it->second.state_sequence = p.record.sequence;
+            }
         }
     }
-    if (old_sequence != 0) {
-        storage_.remove(state_file(id, old_sequence));  // superseded; recovery ignores it anyway
+    for (const Planned& p : planned) {
+        if (p.old_sequence != 0) {
+            // Superseded; recovery ignores it anyway.
+            storage_.remove(state_file(p.record.id, p.old_sequence));
+        }
     }
     return {};
 }
@@ -408,6 +448,111 @@ std::vector<std::string> Spool::with_pending(
         }
     }
     return out;
+}
+
+std::vector<Spool::PendingView> Spool::pending_view() const {
+    std::vector<PendingView> out;
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, x] : index_) {
+        PendingView v;
+        for (std::size_t i = 0; i < x.entry.status.size(); ++i) {
+            if (x.entry.status[i].state == RecipientState::pending) {
+                v.recipients.emplace_back(x.entry.envelope.recipients[i],
+                                          x.entry.status[i].next_attempt_unix);
+            }
+        }
+        if (!v.recipients.empty()) {
+            v.id = id;
+            out.push_back(std::move(v));
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> Spool::due(std::int64_t now_unix,
+                                    const std::function<bool(const core::Path&)>& select) const {
+    std::vector<std::string> out;
+    for (PendingView& v : pending_view()) {  // select() runs outside the lock
+        const bool any = std::any_of(v.recipients.begin(), v.recipients.end(), [&](const auto& r) {
+            return r.second <= now_unix && select(r.first);
+        });
+        if (any) {
+            out.push_back(std::move(v.id));
+        }
+    }
+    return out;
+}
+
+std::optional<std::int64_t> Spool::next_due(
+    const std::function<bool(const core::Path&)>& select) const {
+    std::optional<std::int64_t> earliest;
+    for (const PendingView& v : pending_view()) {
+        for (const auto& [path, next] : v.recipients) {
+            if ((!earliest || next < *earliest) && select(path)) {
+                earliest = next;
+            }
+        }
+    }
+    return earliest;
+}
+
+namespace {
+
+// The message's states with every pending recipient due at `when`; nullopt if none changes.
+std::optional<std::vector<RecipientStatus>> rescheduled(std::vector<RecipientStatus> status,
+                                                        std::int64_t when) {
+    bool changed = false;
+    for (RecipientStatus& s : status) {
+        if (s.state == RecipientState::pending && s.next_attempt_unix != when) {
+            s.next_attempt_unix = when;
+            changed = true;
+        }
+    }
+    if (!changed) {
+        return std::nullopt;
+    }
+    return status;
+}
+
+}  // namespace
+
+Status Spool::reschedule_all(std::int64_t when_unix) {
+    std::lock_guard update_lock(update_mutex_);
+    std::vector<StateChange> changes;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, x] : index_) {
+            if (auto status = rescheduled(x.entry.status, when_unix)) {
+                changes.push_back(StateChange{id, std::move(*status)});
+            }
+        }
+    }
+    return persist_states(std::move(changes));
+}
+
+Status Spool::reschedule(const std::string& id, std::int64_t when_unix) {
+    std::lock_guard update_lock(update_mutex_);
+    std::vector<StateChange> changes;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = index_.find(id);
+        if (it == index_.end()) {
+            return Error{"no message " + id + " in the queue"};
+        }
+        if (auto status = rescheduled(it->second.entry.status, when_unix)) {
+            changes.push_back(StateChange{id, std::move(*status)});
+        }
+    }
+    return persist_states(std::move(changes));
+}
+
+Expected<SpoolEntry> Spool::entry(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    const auto it = index_.find(id);
+    if (it == index_.end()) {
+        return Error{"no message " + id + " in the spool"};
+    }
+    return it->second.entry;
 }
 
 }  // namespace pigeon::queue

@@ -11,6 +11,12 @@
 //                   file, discards (removes and counts) torn or corrupt files, orphaned state
 //                   files and messages with no pending recipient left.
 //   mark()          persists recipient states durably (its own sync) before returning ok.
+//                   The states are whole RecipientStatus values (state, diagnostic, attempts,
+//                   next attempt time, delay-notified flag): the caller writes what it means.
+//   reschedule*()   sets next_attempt_unix of pending recipients (queue flush / retry); one
+//                   state file per changed message, ONE sync for all of them, durable on ok.
+//   due()/next_due() read the retry schedule: which messages may be tried now, and when the
+//                   next one falls due (the delivery loop sleeps until then).
 //   remove()        removes the message; durable when it returns ok.
 // The spool never touches files, a clock or a random source directly: Storage, core::Clock and
 // RandomSource are injected, so the simulator drives it deterministically. It never throws on
@@ -22,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +102,26 @@ public:
     // e.g. "is local" for the delivery worker.
     std::vector<std::string> with_pending(const std::function<bool(const core::Path&)>& select) const;
 
+    // Ids (oldest first) of messages with a pending recipient for which select() is true and
+    // whose next_attempt_unix <= now_unix (0 counts as due). select() runs outside the lock.
+    std::vector<std::string> due(std::int64_t now_unix,
+                                 const std::function<bool(const core::Path&)>& select) const;
+    // The earliest next_attempt_unix among pending recipients for which select() is true;
+    // nullopt when there is none. A value <= now means "due now".
+    std::optional<std::int64_t> next_due(const std::function<bool(const core::Path&)>& select) const;
+
+    // Sets next_attempt_unix = when_unix for every pending recipient of every message (queue
+    // flush) / of one message (queue retry), durably: one state file per message whose
+    // states change, then one sync. Messages already at when_unix are not rewritten.
+    // reschedule: an unknown id is Error "no message <id> in the queue". On an error no
+    // index entry changes; after a crash each message has its old or its new states, whole.
+    Status reschedule_all(std::int64_t when_unix);
+    Status reschedule(const std::string& id, std::int64_t when_unix);
+
+    // The envelope and newest recipient states of one message, without reading its octets
+    // (the outbound engine builds its mark() updates from this). Error for an unknown id.
+    Expected<SpoolEntry> entry(const std::string& id) const;
+
     // File names of a message and of one of its state files.
     static std::string message_file(const std::string& id);
     static std::string state_file(const std::string& id, std::uint32_t sequence);
@@ -108,6 +135,20 @@ private:
     };
 
     MessageSummary summarize(const Indexed& x) const;
+
+    struct StateChange {
+        std::string id;
+        std::vector<RecipientStatus> status;  // the whole new vector
+    };
+    // Writes one state file per change, one sync, then updates the index and removes the
+    // superseded files. Caller holds update_mutex_; every id is in the index.
+    Status persist_states(std::vector<StateChange> changes);
+    // Pending recipients (path, next attempt) per message, copied under the lock.
+    struct PendingView {
+        std::string id;
+        std::vector<std::pair<core::Path, std::int64_t>> recipients;
+    };
+    std::vector<PendingView> pending_view() const;
 
     Storage& storage_;
     const core::Clock& clock_;

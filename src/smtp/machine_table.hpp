@@ -13,5 +13,7 @@ struct TransitionRow {
 };
 
 std::vector<TransitionRow> transition_table(Role role);
+// The outbound (client) machine's table (src/smtp/outbound_machine.cpp, spec/machines/outbound.tsv).
+std::vector<TransitionRow> outbound_transition_table();
 
 }  // namespace pigeon::smtp

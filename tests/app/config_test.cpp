@@ -228,7 +228,16 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "users.aliases", "dns.zone_file", "dns.forwarders", "dns.trust_anchor_file",
           "dns.timeout_seconds", "spf.check", "spf.reject_fail", "spf.temperror", "dmarc.check",
           "dmarc.enforce", "dmarc.temperror", "dmarc.never_reject", "dkim.keys.domain",
-          "dkim.keys.selector", "dkim.keys.key_file"}) {
+          "dkim.keys.selector", "dkim.keys.key_file", "outbound.enabled", "outbound.mx_port",
+          "outbound.dane", "outbound.max_connections", "outbound.max_per_destination",
+          "outbound.connect_timeout_seconds", "outbound.command_timeout_seconds",
+          "outbound.data_timeout_seconds", "outbound.first_retry_seconds",
+          "outbound.max_retry_interval_seconds", "outbound.give_up_after_seconds",
+          "outbound.delay_warning_seconds", "outbound.relayhost.host", "outbound.relayhost.port",
+          "outbound.relayhost.tls", "outbound.relayhost.username",
+          "outbound.relayhost.password_file", "outbound.routes.domain", "outbound.routes.host",
+          "outbound.routes.port", "outbound.routes.tls", "dns.stub_zones.zone",
+          "dns.stub_zones.addresses"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
         }
@@ -513,6 +522,100 @@ BOOST_AUTO_TEST_CASE(load_config_reports_unreadable_files) {
     const auto dir = app::load_config("/tmp");
     BOOST_REQUIRE(!dir.ok());
     BOOST_TEST(dir.error().message == "/tmp: cannot read the configuration: is a directory");
+}
+
+BOOST_AUTO_TEST_CASE(outbound_section_parses_and_round_trips) {
+    const auto r = parse(
+        "[outbound]\n"
+        "mx_port = 2526\n"
+        "dane = false\n"
+        "first_retry_seconds = 60\n"
+        "max_retry_interval_seconds = 600\n"
+        "delay_warning_seconds = 0\n"
+        "[outbound.relayhost]\n"
+        "host = \"Smtp.Example.NET\"\n"
+        "port = 587\n"
+        "tls = \"required\"\n"
+        "username = \"me@example.net\"\n"
+        "password_file = \"/etc/pigeon/relay-password\"\n"
+        "[[outbound.routes]]\n"
+        "domain = \"peer.test\"\n"
+        "host = \"127.0.0.1\"\n"
+        "port = 2600\n"
+        "tls = \"none\"\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    const auto& o = r.value().outbound;
+    BOOST_TEST(o.enabled);
+    BOOST_TEST(o.mx_port == 2526);
+    BOOST_TEST(!o.dane);
+    BOOST_TEST(o.first_retry_seconds == 60u);
+    BOOST_TEST(o.max_retry_interval_seconds == 600u);
+    BOOST_TEST(o.delay_warning_seconds == 0u);
+    BOOST_TEST(o.give_up_after_seconds == 5u * 24 * 3600);
+    BOOST_REQUIRE(o.relayhost.size() == 1u);
+    BOOST_TEST(o.relayhost[0].host == "smtp.example.net");
+    BOOST_TEST(o.relayhost[0].port == 587);
+    BOOST_TEST((o.relayhost[0].tls == app::OutboundTls::required));
+    BOOST_TEST(o.relayhost[0].username == "me@example.net");
+    BOOST_REQUIRE(o.routes.size() == 1u);
+    BOOST_TEST(o.routes[0].domain == "peer.test");
+    BOOST_TEST(o.routes[0].to.host == "127.0.0.1");
+    BOOST_TEST(o.routes[0].to.port == 2600);
+    BOOST_TEST((o.routes[0].to.tls == app::OutboundTls::none));
+    const auto back = app::parse_config(app::to_toml(r.value()), "round-trip");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == r.value()));
+}
+
+BOOST_AUTO_TEST_CASE(dns_stub_zones_parse_round_trip_and_are_checked) {
+    const auto r = parse(
+        "[[dns.stub_zones]]\nzone = \"Dane.Test\"\naddresses = [\"127.0.0.1@5353\", \"::1\"]\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    const auto& z = r.value().dns.stub_zones;
+    BOOST_REQUIRE_EQUAL(z.size(), 1u);
+    BOOST_TEST(z[0].zone == "dane.test");
+    BOOST_TEST((z[0].addresses == std::vector<std::string>{"127.0.0.1@5353", "::1"}));
+    const auto back = app::parse_config(app::to_toml(r.value()), "round-trip");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == r.value()));
+    check_errors({
+        {"[[dns.stub_zones]]\naddresses = [\"127.0.0.1\"]\n",
+         "config.toml:1: dns.stub_zones[0].zone: is required"},
+        {"[[dns.stub_zones]]\nzone = \"a.test\"\naddresses = []\n",
+         "config.toml:3: dns.stub_zones[0].addresses: must name at least one server"},
+        {"[[dns.stub_zones]]\nzone = \"a.test\"\naddresses = [\"ns.a.test\"]\n",
+         "config.toml:3: dns.stub_zones[0].addresses[0]: \"ns.a.test\" is not an IP address, "
+         "optionally with @port"},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(outbound_errors_name_the_key) {
+    check_errors({
+        {"[outbound]\nmx_port = 0\n", "config.toml:2: outbound.mx_port: must be >= 1"},
+        {"[outbound]\nretry = 5\n", "config.toml:2: outbound.retry: unknown key"},
+        {"[outbound]\nfirst_retry_seconds = 900\nmax_retry_interval_seconds = 600\n",
+         "config.toml:3: outbound.max_retry_interval_seconds: must be >= "
+         "outbound.first_retry_seconds (900)"},
+        {"[outbound.relayhost]\nport = 25\n",
+         "config.toml:1: outbound.relayhost.host: is required"},
+        {"[outbound.relayhost]\nhost = \"bad host\"\n",
+         "config.toml:2: outbound.relayhost.host: \"bad host\" is neither a host name nor an IP "
+         "address"},
+        {"[outbound.relayhost]\nhost = \"a.example\"\ntls = \"maybe\"\n",
+         "config.toml:3: outbound.relayhost.tls: \"maybe\" is not one of \"none\", "
+         "\"opportunistic\", \"required\""},
+        {"[outbound.relayhost]\nhost = \"a.example\"\nusername = \"u\"\n",
+         "config.toml:1: outbound.relayhost.password_file: username and password_file go together"},
+        {"[outbound.relayhost]\nhost = \"a.example\"\ntls = \"none\"\nusername = \"u\"\n"
+         "password_file = \"/p\"\n",
+         "config.toml:1: outbound.relayhost.tls: must not be \"none\" with a username: "
+         "credentials are only sent over TLS"},
+        {"[[outbound.routes]]\nhost = \"127.0.0.1\"\n",
+         "config.toml:1: outbound.routes[0].domain: is required"},
+        {"[[outbound.routes]]\ndomain = \"a.test\"\nhost = \"127.0.0.1\"\n"
+         "[[outbound.routes]]\ndomain = \"a.test\"\nhost = \"127.0.0.2\"\n",
+         "config.toml:5: outbound.routes[1].domain: \"a.test\" has a route already"},
+    });
 }
 
 BOOST_AUTO_TEST_CASE(to_toml_escapes_strings) {

@@ -137,7 +137,7 @@ class PigeonServer:
     """One `pigeon serve` process with its own state directory and loopback ports."""
 
     def __init__(self, binary, state_dir=None, limits=None, log_level="info", threads=2,
-                 ports=None, zone=None, spf=None, dmarc=None, extra_config=""):
+                 ports=None, zone=None, spf=None, dmarc=None, extra_config="", dns_lines=None):
         self.binary = binary
         self.own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="pigeon-it-")
@@ -150,6 +150,8 @@ class PigeonServer:
         # send: it is on only where a test asks for it (test_dmarc.py).
         self.dmarc = {"check": False} if dmarc is None else dict(dmarc)
         self.extra_config = extra_config  # raw TOML appended to the generated file
+        # Raw TOML lines for [dns] instead of the zone file (e.g. libunbound with stub zones).
+        self.dns_lines = dns_lines
         self.log_level = log_level
         self.threads = threads
         self.fixed_ports = bool(ports)
@@ -181,7 +183,10 @@ class PigeonServer:
         zone_path = os.path.join(self.state_dir, "zone.db")
         with open(zone_path, "w") as f:
             f.write(self.zone)
-        lines += ["", "[dns]", "zone_file = %s" % _toml_str(zone_path), "", "[spf]"]
+        if self.dns_lines is None:
+            lines += ["", "[dns]", "zone_file = %s" % _toml_str(zone_path), "", "[spf]"]
+        else:
+            lines += ["", "[dns]"] + list(self.dns_lines) + ["", "[spf]"]
         for k, v in sorted(self.spf.items()):
             lines.append("%s = %s" % (k, _toml_str(v) if isinstance(v, str) else str(v).lower()))
         lines += ["", "[dmarc]"]

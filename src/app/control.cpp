@@ -1,0 +1,175 @@
+// pigeon/app/control.cpp: request files, the pid file and SIGUSR1 between CLI and server.
+#include "app/control.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "queue/queue_id.hpp"
+
+namespace pigeon::app {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::size_t max_request_octets = 64;
+constexpr std::string_view request_suffix = ".req";
+
+fs::path pid_path(const std::string& state_dir) { return fs::path(state_dir) / "pigeon.pid"; }
+fs::path control_dir(const std::string& state_dir) { return fs::path(state_dir) / "control"; }
+
+// Writes `text` to `path` through "<path>.tmp", fsync and rename, then fsyncs the directory.
+queue::Status write_atomically(const fs::path& path, const std::string& text) {
+    const std::string tmp = path.string() + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return queue::Error{"cannot create " + tmp + ": " + std::strerror(errno)};
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                         ::fsync(fd) == 0;
+    const int saved = errno;
+    ::close(fd);
+    if (!written) {
+        ::unlink(tmp.c_str());
+        return queue::Error{"cannot write " + tmp + ": " + std::strerror(saved)};
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int e = errno;
+        ::unlink(tmp.c_str());
+        return queue::Error{"cannot rename " + tmp + ": " + std::strerror(e)};
+    }
+    const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+        ::fsync(dir);
+        ::close(dir);
+    }
+    return {};
+}
+
+std::string read_small_file(const fs::path& path, std::size_t limit, bool& too_big) {
+    std::ifstream in(path, std::ios::binary);
+    std::string text(limit + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    too_big = text.size() > limit;
+    return text;
+}
+
+}  // namespace
+
+unsigned long long process_start_time(long pid) {
+    if (pid <= 0) return 0;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return 0;
+    // "pid (comm) state ppid ...": comm may hold spaces and ')', so count from the last ')'.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    for (int i = 3; i <= 22; ++i) {  // field 3 is the state; 22 the start time
+        if (!(fields >> field)) return 0;
+    }
+    unsigned long long start = 0;
+    const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), start);
+    return ec == std::errc() && end == field.data() + field.size() ? start : 0;
+}
+
+queue::Status write_pid_file(const std::string& state_dir) {
+    const long pid = static_cast<long>(::getpid());
+    return write_atomically(pid_path(state_dir),
+                            std::to_string(pid) + "\n" + std::to_string(process_start_time(pid)) + "\n");
+}
+
+void remove_pid_file(const std::string& state_dir) {
+    std::error_code ec;
+    fs::remove(pid_path(state_dir), ec);
+}
+
+std::string format_control_request(const ControlRequest& request) {
+    return request.kind == ControlRequest::Kind::flush ? "flush\n" : "retry " + request.id + "\n";
+}
+
+queue::Expected<ControlRequest> parse_control_request(std::string_view text) {
+    if (text.size() > max_request_octets) return queue::Error{"longer than " + std::to_string(max_request_octets) + " octets"};
+    if (text.empty() || text.back() != '\n') return queue::Error{"not one line ending in a newline"};
+    text.remove_suffix(1);
+    if (text.find('\n') != std::string_view::npos) return queue::Error{"more than one line"};
+    if (text == "flush") return ControlRequest{ControlRequest::Kind::flush, {}};
+    if (text.substr(0, 6) == "retry ") {
+        const std::string_view id = text.substr(6);
+        if (!queue::is_valid_queue_id(id)) return queue::Error{"'" + std::string(id) + "' is not a queue id"};
+        return ControlRequest{ControlRequest::Kind::retry, std::string(id)};
+    }
+    return queue::Error{"unknown request '" + std::string(text.substr(0, 20)) + "'"};
+}
+
+queue::Expected<bool> send_control_request(const std::string& state_dir, const ControlRequest& request) {
+    const fs::path dir = control_dir(state_dir);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return queue::Error{"cannot create " + dir.string() + ": " + ec.message()};
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+
+    static std::atomic<unsigned> counter{0};
+    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    char name[96];
+    std::snprintf(name, sizeof name, "%020lld-%ld-%u", static_cast<long long>(now),
+                  static_cast<long>(::getpid()), counter.fetch_add(1));
+    if (queue::Status s = write_atomically(dir / (std::string(name) + std::string(request_suffix)),
+                                           format_control_request(request));
+        !s) {
+        return queue::Error{s.error()};
+    }
+
+    // Signal only the process the pid file describes: same pid AND same start time.
+    std::ifstream in(pid_path(state_dir));
+    long pid = 0;
+    unsigned long long start = 0;
+    if (!(in >> pid) || pid <= 0) return false;
+    if (!(in >> start)) start = 0;
+    const unsigned long long actual = process_start_time(pid);
+    if (actual == 0 || (start != 0 && actual != start)) return false;  // gone, or a reused pid
+    if (::kill(static_cast<pid_t>(pid), SIGUSR1) != 0) return false;
+    return true;
+}
+
+std::vector<ControlRequest> take_control_requests(const std::string& state_dir,
+                                                  std::vector<std::string>* problems) {
+    std::vector<ControlRequest> out;
+    const fs::path dir = control_dir(state_dir);
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path p = it->path();
+        if (p.extension() == request_suffix) files.push_back(p);
+    }
+    std::sort(files.begin(), files.end());  // names start with a zero-padded time: oldest first
+    for (const fs::path& p : files) {
+        bool too_big = false;
+        const std::string text = read_small_file(p, max_request_octets, too_big);
+        auto request = too_big ? queue::Expected<ControlRequest>(queue::Error{"longer than 64 octets"})
+                               : parse_control_request(text);
+        std::error_code rm;
+        fs::remove(p, rm);
+        if (request.ok()) {
+            out.push_back(std::move(request).value());
+        } else if (problems != nullptr) {
+            problems->push_back("control request " + p.filename().string() + " ignored: " + request.error());
+        }
+    }
+    return out;
+}
+
+}  // namespace pigeon::app

@@ -1,0 +1,194 @@
+// The control channel between `pigeon queue flush|retry` and a running server
+// (app/control.hpp): request files round trip, oldest first; malformed files are removed and
+// reported; the pid file; a dead or reused pid is not signalled; a live one is.
+#include "app/control.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using pigeon::app::ControlRequest;
+
+namespace {
+
+struct StateDir {
+    fs::path path;
+    StateDir() {
+        char dir[] = "/tmp/pigeon-control-XXXXXX";
+        BOOST_REQUIRE(::mkdtemp(dir) != nullptr);
+        path = dir;
+    }
+    ~StateDir() { fs::remove_all(path); }
+    std::string str() const { return path.string(); }
+};
+
+volatile std::sig_atomic_t usr1_seen = 0;
+void on_usr1(int) { usr1_seen = 1; }
+
+// A pid that surely names no process: a child that has exited and been reaped.
+long dead_pid() {
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return child;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(control)
+
+BOOST_AUTO_TEST_CASE(requests_round_trip_through_files_oldest_first) {
+    StateDir state;
+    const ControlRequest flush{ControlRequest::Kind::flush, {}};
+    const ControlRequest retry{ControlRequest::Kind::retry, "0123456789ABCDEF"};
+    // No pid file: written, but nobody signalled.
+    auto a = pigeon::app::send_control_request(state.str(), retry);
+    BOOST_REQUIRE(a.ok());
+    BOOST_TEST(!*a);
+    BOOST_REQUIRE(pigeon::app::send_control_request(state.str(), flush).ok());
+    BOOST_TEST(((fs::status(state.path / "control").permissions() & fs::perms::all) == fs::perms::owner_all));
+
+    std::vector<std::string> problems;
+    const auto taken = pigeon::app::take_control_requests(state.str(), &problems);
+    BOOST_TEST(problems.empty());
+    BOOST_REQUIRE(taken.size() == 2u);
+    BOOST_TEST((taken[0] == retry));
+    BOOST_TEST((taken[1] == flush));
+    // Taken means deleted.
+    BOOST_TEST(pigeon::app::take_control_requests(state.str(), &problems).empty());
+    BOOST_TEST(fs::is_empty(state.path / "control"));
+}
+
+BOOST_AUTO_TEST_CASE(no_control_directory_means_no_requests) {
+    StateDir state;
+    std::vector<std::string> problems;
+    BOOST_TEST(pigeon::app::take_control_requests(state.str(), &problems).empty());
+    BOOST_TEST(problems.empty());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_request_files_are_removed_and_reported) {
+    StateDir state;
+    fs::create_directories(state.path / "control");
+    auto put = [&](const std::string& name, const std::string& text) {
+        std::ofstream(state.path / "control" / name, std::ios::binary) << text;
+    };
+    put("1-a.req", "retry 0123456789ABCDEF\n");
+    put("2-b.req", "retry not-an-id\n");
+    put("3-c.req", "reboot\n");
+    put("4-d.req", "flush");                 // no newline
+    put("5-e.req", "flush\nflush\n");        // two lines
+    put("6-f.req", std::string(100, 'x'));   // too long
+    put("7-g.req", "flush\n");
+    put("8-h.tmp", "flush\n");               // a CLI still writing: left alone
+    std::vector<std::string> problems;
+    const auto taken = pigeon::app::take_control_requests(state.str(), &problems);
+    BOOST_REQUIRE(taken.size() == 2u);
+    BOOST_TEST(taken[0].id == "0123456789ABCDEF");
+    BOOST_TEST((taken[1].kind == ControlRequest::Kind::flush));
+    BOOST_REQUIRE(problems.size() == 5u);
+    BOOST_TEST(problems[0].find("2-b.req") != std::string::npos);
+    BOOST_TEST(problems[0].find("not a queue id") != std::string::npos);
+    BOOST_TEST(problems[1].find("unknown request") != std::string::npos);
+    BOOST_TEST(problems[4].find("longer than 64") != std::string::npos);
+    BOOST_TEST(fs::exists(state.path / "control" / "8-h.tmp"));
+    BOOST_TEST(std::distance(fs::directory_iterator(state.path / "control"), fs::directory_iterator()) == 1);
+    // Without a problems vector it still removes them.
+    put("9-i.req", "bad\n");
+    BOOST_TEST(pigeon::app::take_control_requests(state.str(), nullptr).empty());
+    BOOST_TEST(!fs::exists(state.path / "control" / "9-i.req"));
+}
+
+BOOST_AUTO_TEST_CASE(parse_is_strict) {
+    BOOST_TEST(pigeon::app::parse_control_request("flush\n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("flush \n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("retry \n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("retry 0123456789abcdef\n").ok());
+    for (const ControlRequest& r : {ControlRequest{ControlRequest::Kind::flush, {}},
+                                    ControlRequest{ControlRequest::Kind::retry, "0123456789ABCDEF"}}) {
+        const auto back = pigeon::app::parse_control_request(pigeon::app::format_control_request(r));
+        BOOST_REQUIRE(back.ok());
+        BOOST_TEST((back.value() == r));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(pid_file_holds_our_pid_and_start_time) {
+    StateDir state;
+    BOOST_REQUIRE(pigeon::app::write_pid_file(state.str()).ok());
+    std::ifstream in(state.path / "pigeon.pid");
+    long pid = 0;
+    unsigned long long start = 0;
+    in >> pid >> start;
+    BOOST_TEST(pid == static_cast<long>(::getpid()));
+    BOOST_TEST(start != 0u);
+    BOOST_TEST(start == pigeon::app::process_start_time(pid));
+    BOOST_TEST(!fs::exists(state.path / "pigeon.pid.tmp"));
+    pigeon::app::remove_pid_file(state.str());
+    BOOST_TEST(!fs::exists(state.path / "pigeon.pid"));
+    pigeon::app::remove_pid_file(state.str());  // already gone: fine
+}
+
+BOOST_AUTO_TEST_CASE(a_dead_pid_is_not_signalled) {
+    StateDir state;
+    const long pid = dead_pid();
+    std::ofstream(state.path / "pigeon.pid") << pid << "\n";
+    const auto sent = pigeon::app::send_control_request(state.str(), {ControlRequest::Kind::flush, {}});
+    BOOST_REQUIRE(sent.ok());
+    BOOST_TEST(!*sent);
+    BOOST_TEST(pigeon::app::process_start_time(pid) == 0u);
+    // The request still waits for the next start.
+    BOOST_TEST(pigeon::app::take_control_requests(state.str(), nullptr).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_reused_pid_is_not_signalled) {
+    StateDir state;
+    // Our own pid, but with another start time: a different process that got the number.
+    std::ofstream(state.path / "pigeon.pid") << ::getpid() << "\n"
+                                             << pigeon::app::process_start_time(::getpid()) + 1 << "\n";
+    usr1_seen = 0;
+    auto previous = std::signal(SIGUSR1, on_usr1);
+    const auto sent = pigeon::app::send_control_request(state.str(), {ControlRequest::Kind::flush, {}});
+    std::signal(SIGUSR1, previous);
+    BOOST_REQUIRE(sent.ok());
+    BOOST_TEST(!*sent);
+    BOOST_TEST(usr1_seen == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_live_server_is_signalled) {
+    StateDir state;
+    BOOST_REQUIRE(pigeon::app::write_pid_file(state.str()).ok());  // we play the server
+    usr1_seen = 0;
+    auto previous = std::signal(SIGUSR1, on_usr1);
+    const auto sent = pigeon::app::send_control_request(state.str(),
+                                                        {ControlRequest::Kind::retry, "0123456789ABCDEF"});
+    std::signal(SIGUSR1, previous);
+    BOOST_REQUIRE(sent.ok());
+    BOOST_TEST(*sent);
+    BOOST_TEST(usr1_seen == 1);  // kill() to ourselves is delivered before it returns
+    const auto taken = pigeon::app::take_control_requests(state.str(), nullptr);
+    BOOST_REQUIRE(taken.size() == 1u);
+    BOOST_TEST(taken[0].id == "0123456789ABCDEF");
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_state_dir_is_an_error) {
+    if (::geteuid() == 0) {
+        // root writes anywhere: use a path under a regular file instead.
+        StateDir state;
+        std::ofstream(state.path / "file") << "x";
+        const auto sent = pigeon::app::send_control_request((state.path / "file").string(), {});
+        BOOST_TEST(!sent.ok());
+        return;
+    }
+    const auto sent = pigeon::app::send_control_request("/proc/pigeon-no-such-dir", {});
+    BOOST_TEST(!sent.ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

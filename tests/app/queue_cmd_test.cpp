@@ -1,0 +1,191 @@
+// pigeon queue list|show|flush|retry (app/queue_cmd.cpp) on a real state directory: the
+// per-recipient schedule in the listing, flush and retry applied directly when no server holds
+// the lock, and sent through the control channel when one does.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "app/commands.hpp"
+#include "app/control.hpp"
+#include "os/posix_storage.hpp"
+#include "os/random.hpp"
+#include "os/system_clock.hpp"
+#include "queue/spool.hpp"
+
+namespace fs = std::filesystem;
+using namespace pigeon;
+
+namespace {
+
+struct State {
+    fs::path path;
+    app::Config config = app::default_config("mx.test.example");
+    State() {
+        char dir[] = "/tmp/pigeon-queue-cmd-XXXXXX";
+        BOOST_REQUIRE(::mkdtemp(dir) != nullptr);
+        path = dir;
+        config.state_dir = path.string();
+    }
+    ~State() { fs::remove_all(path); }
+
+    // Queues a message to `to`, its first recipient deferred until `next`.
+    std::string queue_message(const std::vector<std::string>& to, std::int64_t next) {
+        auto storage = os::PosixStorage::open((path / "queue").string());
+        BOOST_REQUIRE(storage.ok());
+        os::SystemClock clock;
+        os::SystemRandom random;
+        queue::Spool spool(**storage, clock, random);
+        BOOST_REQUIRE(spool.recover().ok());
+        queue::Submission s;
+        s.envelope.reverse_path = core::Path::of(core::Mailbox::parse("alice@example.org").value());
+        for (const auto& r : to) s.envelope.recipients.push_back(core::Path::of(core::Mailbox::parse(r).value()));
+        s.message = std::make_shared<const std::string>("Subject: t\r\n\r\nx\r\n");
+        auto id = spool.commit(s);
+        BOOST_REQUIRE(id.ok());
+        queue::RecipientStatus deferred{queue::RecipientState::pending, "451 4.7.1 try later", 2, next, false};
+        BOOST_REQUIRE(spool.mark(*id, {{0, deferred}}).ok());
+        return *id;
+    }
+
+    std::vector<queue::RecipientStatus> states(const std::string& id) {
+        auto storage = os::PosixStorage::open((path / "queue").string());
+        os::SystemClock clock;
+        os::SystemRandom random;
+        queue::Spool spool(**storage, clock, random);
+        BOOST_REQUIRE(spool.recover(queue::Spool::Recovery::read_only).ok());
+        auto e = spool.entry(id);
+        BOOST_REQUIRE(e.ok());
+        return e->status;
+    }
+};
+
+struct Out {
+    int status;
+    std::string out, err;
+};
+
+template <class F>
+Out capture(F&& f) {
+    std::ostringstream out, err;
+    const int status = f(out, err);
+    return {status, out.str(), err.str()};
+}
+
+// Holds <state>/pigeon.lock as a running server does.
+struct FakeServerLock {
+    int fd;
+    explicit FakeServerLock(const fs::path& state) {
+        fd = ::open((state / "pigeon.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+    }
+    ~FakeServerLock() { ::close(fd); }
+};
+
+volatile std::sig_atomic_t usr1 = 0;
+void on_usr1(int) { usr1 = 1; }
+
+const std::int64_t later = os::SystemClock().now_unix_seconds() + 3600;
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(queue_cmd)
+
+BOOST_AUTO_TEST_CASE(list_and_show_print_attempts_and_next_attempt) {
+    State s;
+    const std::string id = s.queue_message({"bob@example.net", "carol@example.com"}, 1'900'000'000);
+    auto r = capture([&](auto& o, auto& e) { return app::print_queue_list(s.config, o, e); });
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find(id) != std::string::npos);
+    BOOST_TEST(r.out.find("<bob@example.net>  pending  attempts 2, next 2030-03-17 17:46:40Z  (451 4.7.1 try later)") !=
+               std::string::npos, r.out);
+    BOOST_TEST(r.out.find("<carol@example.com>  pending  attempts 0, next now") != std::string::npos, r.out);
+    r = capture([&](auto& o, auto& e) { return app::print_queue_show(s.config, id, o, e); });
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("attempts 2, next 2030-03-17 17:46:40Z") != std::string::npos, r.out);
+    r = capture([&](auto& o, auto& e) { return app::print_queue_show(s.config, "0000000000000000", o, e); });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err == "pigeon: no message 0000000000000000 in the queue\n");
+}
+
+BOOST_AUTO_TEST_CASE(flush_and_retry_without_a_server_change_the_spool_directly) {
+    State s;
+    const std::string a = s.queue_message({"bob@example.net"}, later);
+    const std::string b = s.queue_message({"carol@example.com"}, later);
+    auto r = capture([&](auto& o, auto& e) { return app::run_queue_retry(s.config, b, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out.find("no server is running: " + b + " is due now") != std::string::npos, r.out);
+    BOOST_TEST(s.states(b)[0].next_attempt_unix <= os::SystemClock().now_unix_seconds());
+    BOOST_TEST(s.states(b)[0].attempts == 2u);
+    BOOST_TEST(s.states(a)[0].next_attempt_unix == later);
+
+    r = capture([&](auto& o, auto& e) { return app::run_queue_flush(s.config, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out.find("no server is running: 2 message(s)") != std::string::npos, r.out);
+    BOOST_TEST(s.states(a)[0].next_attempt_unix <= os::SystemClock().now_unix_seconds());
+    BOOST_TEST(!fs::exists(s.path / "control"));  // nothing was sent
+
+    r = capture([&](auto& o, auto& e) { return app::run_queue_retry(s.config, "0000000000000000", o, e); });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err.find("no message 0000000000000000 in the queue") != std::string::npos, r.err);
+    r = capture([&](auto& o, auto& e) { return app::run_queue_retry(s.config, "nonsense", o, e); });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err.find("is not a queue id") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_or_missing_queue_is_said_so) {
+    State s;
+    auto r = capture([&](auto& o, auto& e) { return app::run_queue_flush(s.config, o, e); });
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out == "queue is empty\n");
+    app::Config missing = s.config;
+    missing.state_dir = (s.path / "nowhere").string();
+    r = capture([&](auto& o, auto& e) { return app::run_queue_flush(missing, o, e); });
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("queue is empty (no state directory") == 0u, r.out);
+    app::Config file = s.config;
+    std::ofstream(s.path / "a-file") << "x";
+    file.state_dir = (s.path / "a-file").string();
+    r = capture([&](auto& o, auto& e) { return app::run_queue_flush(file, o, e); });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err.find("cannot read the state directory") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(with_a_server_running_the_request_goes_through_the_control_channel) {
+    State s;
+    const std::string a = s.queue_message({"bob@example.net"}, later);
+    FakeServerLock lock(s.path);
+    BOOST_REQUIRE(app::write_pid_file(s.config.state_dir).ok());
+    usr1 = 0;
+    auto previous = std::signal(SIGUSR1, on_usr1);
+    auto r = capture([&](auto& o, auto& e) { return app::run_queue_retry(s.config, a, o, e); });
+    std::signal(SIGUSR1, previous);
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "asked the running server to retry " + a + " now\n");
+    BOOST_TEST(usr1 == 1);
+    BOOST_TEST(s.states(a)[0].next_attempt_unix == later);  // the server's job, not ours
+    const auto taken = app::take_control_requests(s.config.state_dir, nullptr);
+    BOOST_REQUIRE(taken.size() == 1u);
+    BOOST_TEST(taken[0].id == a);
+
+    // Unknown ids are refused before anything is sent.
+    r = capture([&](auto& o, auto& e) { return app::run_queue_retry(s.config, "0000000000000000", o, e); });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(app::take_control_requests(s.config.state_dir, nullptr).empty());
+
+    // A locked state dir without a live pid: the request waits for the next start.
+    app::remove_pid_file(s.config.state_dir);
+    r = capture([&](auto& o, auto& e) { return app::run_queue_flush(s.config, o, e); });
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("waits in") != std::string::npos, r.out);
+    BOOST_TEST(app::take_control_requests(s.config.state_dir, nullptr).size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,516 @@
+// Tests for delivery/outbound.hpp: the outbound engine over an in-memory runtime (virtual time,
+// in-memory peers), a zone-file resolver and a MemoryStorage spool. Every peer is either a
+// scripted one (smtp-sink style) or a real Pigeon inbound session, with TLS through Botan.
+#include "delivery/outbound.hpp"
+
+#include <botan/auto_rng.h>
+#include <botan/hash.h>
+#include <botan/hex.h>
+#include <botan/pkcs8.h>
+#include <botan/x509_ca.h>
+#include <botan/x509self.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "dns/zone_resolver.hpp"
+#include "queue/memory_storage.hpp"
+#include "queue/spool_fixtures.hpp"
+#include "support/memory_network.hpp"
+#include "tls/credentials.hpp"
+#include "tls/dane.hpp"
+
+namespace delivery = pigeon::delivery;
+namespace queue = pigeon::queue;
+namespace smtp = pigeon::smtp;
+namespace dns = pigeon::dns;
+namespace tls = pigeon::tls;
+using pigeon::test::MemoryRuntime;
+using pigeon::test::RuntimeClock;
+using pigeon::test::ScriptedPeer;
+using pigeon::test::SeededRandom;
+using pigeon::test::SessionPeer;
+
+namespace {
+
+constexpr std::int64_t t0 = 1795000000;
+
+const char* zone_text = R"(
+$ORIGIN test.
+example.org.      MX 10 mx.example.org.
+mx.example.org.   A  192.0.2.10
+backup.org.       MX 10 mx1.backup.org.
+backup.org.       MX 20 mx2.backup.org.
+mx1.backup.org.   A  192.0.2.21
+mx2.backup.org.   A  192.0.2.22
+nullmx.org.       MX 0 .
+implicit.org.     A  192.0.2.30
+)";
+
+// One engine with everything it needs, on virtual time.
+struct World {
+    MemoryRuntime runtime;
+    RuntimeClock clock{runtime, t0};
+    SeededRandom random{7};
+    queue::MemoryStorage storage;
+    std::unique_ptr<queue::Spool> spool;
+    dns::ZoneResolver resolver;
+    delivery::OutboundOptions options;
+    std::unique_ptr<delivery::OutboundEngine> engine;
+    std::vector<std::string> log;
+    std::vector<std::string> queued;  // on_queued ids (DSNs)
+
+    explicit World(std::string zone = zone_text)
+        : resolver(dns::ZoneResolver::parse(zone).value()) {
+        spool = std::make_unique<queue::Spool>(storage, clock, random);
+        BOOST_REQUIRE(spool->recover().ok());
+        options.hostname = "out.pigeon.test";
+        options.our_names = {"out.pigeon.test"};
+        options.is_remote = [](const pigeon::core::Path& p) {
+            return p.kind == pigeon::core::Path::Kind::mailbox &&
+                   p.mailbox.domain().lowercase() != "pigeon.test";
+        };
+        options.log = [this](std::string_view l) { log.emplace_back(l); };
+        options.on_queued = [this](const std::string& id) { queued.push_back(id); };
+        options.tls_context = tls::TlsContext::client_only();
+    }
+
+    void start() {
+        engine = std::make_unique<delivery::OutboundEngine>(options, *spool, clock, random, resolver,
+                                                            runtime);
+        engine->start();
+    }
+
+    std::string submit(const std::string& from, const std::vector<std::string>& to,
+                       const std::string& body = "Subject: hi\r\n\r\nHello.\r\n") {
+        queue::Submission s;
+        s.envelope = pigeon::test::make_envelope(from, to);
+        s.message = std::make_shared<const std::string>(body);
+        auto id = spool->commit(std::move(s));
+        BOOST_REQUIRE(id.ok());
+        if (engine) engine->notify(*id);
+        return *id;
+    }
+
+    // Runs until nothing is left to do before `seconds` of virtual time from now.
+    void run_for(std::int64_t seconds) { runtime.run(runtime.now_ms + seconds * 1000); }
+
+    std::string all_log() const {
+        std::string s;
+        for (const auto& l : log) s += l + "\n";
+        return s;
+    }
+
+    std::shared_ptr<ScriptedPeer> listen(const std::string& address,
+                                         std::function<void(ScriptedPeer&)> setup = {}) {
+        auto proto = std::make_shared<ScriptedPeer>();
+        if (setup) setup(*proto);
+        runtime.listeners[address + ":25"] = [proto] { return std::make_unique<ScriptedPeer>(*proto); };
+        return proto;  // copies share commands/messages with it
+    }
+};
+
+const queue::MessageSummary* find(const std::vector<queue::MessageSummary>& list,
+                                  const std::string& id) {
+    for (const auto& m : list)
+        if (m.id == id) return &m;
+    return nullptr;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(outbound)
+
+BOOST_AUTO_TEST_CASE(delivers_to_the_mx_and_removes_the_message) {
+    World w;
+    auto peer = w.listen("192.0.2.10");
+    w.start();
+    const std::string id = w.submit("alice@pigeon.test", {"bob@example.org"},
+                                    "Subject: dots\r\n\r\n.leading dot\r\n..two\r\nend\r\n");
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_REQUIRE_EQUAL(peer->messages->size(), 1u);
+    BOOST_TEST(peer->messages->at(0) == "Subject: dots\r\n\r\n.leading dot\r\n..two\r\nend\r\n");
+    BOOST_TEST(w.spool->size() == 0u);
+    BOOST_TEST(w.engine->stats().delivered == 1u);
+    BOOST_TEST(w.engine->active_connections() == 0u);
+    // MAIL, RCPT and DATA went out together (PIPELINING was offered), then QUIT.
+    const auto& c = *peer->commands;
+    BOOST_REQUIRE(c.size() >= 4u);
+    BOOST_TEST(c[1] .starts_with("MAIL FROM:<alice@pigeon.test>"));
+    BOOST_TEST(c[2] == "RCPT TO:<bob@example.org>");
+    BOOST_TEST(c.back() == "QUIT");
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_primary_mx_falls_back_to_the_next_preference) {
+    World w;
+    auto peer = w.listen("192.0.2.22");  // mx1 (192.0.2.21) has no listener: refused
+    w.start();
+    w.submit("alice@pigeon.test", {"carol@backup.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(peer->messages->size() == 1u);
+    BOOST_REQUIRE_EQUAL(w.runtime.connect_log.size(), 2u);
+    BOOST_TEST(w.runtime.connect_log[0] == "192.0.2.21:25");
+    BOOST_TEST(w.runtime.connect_log[1] == "192.0.2.22:25");
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_5xx_greeting_is_skipped_like_a_refused_host) {
+    World w;
+    w.listen("192.0.2.21", [](ScriptedPeer& p) { p.greeting = "554 5.3.2 not now\r\n"; });
+    auto good = w.listen("192.0.2.22");
+    w.start();
+    w.submit("alice@pigeon.test", {"carol@backup.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(good->messages->size() == 1u);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(implicit_mx_uses_the_domains_own_address) {
+    World w;
+    w.runtime.listeners["192.0.2.30:25"] = [] { return std::make_unique<ScriptedPeer>(); };
+    w.start();
+    w.submit("alice@pigeon.test", {"dave@implicit.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.engine->stats().delivered == 1u);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_4xx_defers_with_backoff_and_a_later_attempt_succeeds) {
+    World w;
+    bool greylist = true;
+    w.runtime.listeners["192.0.2.10:25"] = [&greylist] {
+        auto p = std::make_unique<ScriptedPeer>();
+        if (greylist) p->rules = {{"RCPT", "451 4.7.1 greylisted, try later\r\n"}};
+        return p;
+    };
+    w.start();
+    const std::string id = w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(10);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_REQUIRE_EQUAL(w.spool->size(), 1u);
+    auto rec = w.spool->show(id);
+    BOOST_REQUIRE(rec.ok());
+    const auto& st = rec->entry.status[0];
+    BOOST_TEST((st.state == queue::RecipientState::pending));
+    BOOST_TEST(st.attempts == 1u);
+    BOOST_TEST(st.diagnostic.find("451 4.7.1 greylisted") != std::string::npos);
+    const std::int64_t wait = st.next_attempt_unix - w.clock.now_unix_seconds();
+    BOOST_TEST(wait >= 270);  // 300 s +-10%
+    BOOST_TEST(wait <= 330);
+    BOOST_TEST(w.engine->stats().deferred == 1u);
+
+    greylist = false;
+    w.run_for(200);  // not yet due: nothing happens
+    BOOST_TEST(w.runtime.connects == 1u);
+    w.run_for(200);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.runtime.connects == 2u);
+    BOOST_TEST(w.spool->size() == 0u);
+    BOOST_TEST(w.engine->stats().delivered == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_5xx_fails_the_recipient_and_queues_a_dsn_to_the_sender) {
+    World w;
+    w.listen("192.0.2.10", [](ScriptedPeer& p) {
+        p.rules = {{"RCPT TO:<nobody@", "550 5.1.1 no such user\r\n"}};
+    });
+    w.start();
+    const std::string id =
+        w.submit("alice@pigeon.test", {"nobody@example.org", "bob@example.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.engine->stats().delivered == 1u);
+    BOOST_TEST(w.engine->stats().failed == 1u);
+    BOOST_REQUIRE_EQUAL(w.queued.size(), 1u);
+    // The original is gone; the DSN waits for local delivery (alice is local).
+    const auto list = w.spool->list();
+    BOOST_TEST(find(list, id) == nullptr);
+    const auto* dsn = find(list, w.queued[0]);
+    BOOST_REQUIRE(dsn != nullptr);
+    BOOST_TEST(dsn->sender.is_null());
+    BOOST_REQUIRE_EQUAL(dsn->recipients.size(), 1u);
+    BOOST_TEST(dsn->recipients[0].path.to_string() == "<alice@pigeon.test>");
+    auto text = w.spool->show(w.queued[0]);
+    BOOST_REQUIRE(text.ok());
+    BOOST_TEST(text->message.find("report-type=delivery-status") != std::string::npos);
+    BOOST_TEST(text->message.find("Final-Recipient: rfc822; nobody@example.org") != std::string::npos);
+    BOOST_TEST(text->message.find("550 5.1.1 no such user") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_bounce_is_never_bounced) {
+    World w;
+    w.listen("192.0.2.10", [](ScriptedPeer& p) { p.rules = {{"RCPT", "550 5.1.1 no\r\n"}}; });
+    w.start();
+    w.submit("", {"bob@example.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.engine->stats().failed == 1u);
+    BOOST_TEST(w.queued.empty());
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(null_mx_fails_at_once_with_556) {
+    World w;
+    w.start();
+    w.submit("alice@pigeon.test", {"x@nullmx.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.runtime.connects == 0u);
+    BOOST_TEST(w.engine->stats().failed == 1u);
+    BOOST_REQUIRE_EQUAL(w.queued.size(), 1u);
+    auto dsn = w.spool->show(w.queued[0]);
+    BOOST_REQUIRE(dsn.ok());
+    BOOST_TEST(dsn->message.find("5.1.10") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(retries_end_after_give_up_time_with_a_dsn) {
+    World w;
+    w.options.retry.first_retry_seconds = 60;
+    w.options.retry.max_retry_interval_seconds = 600;
+    w.options.retry.give_up_after_seconds = 3600;
+    w.options.retry.delay_warning_after_seconds = 0;
+    w.listen("192.0.2.10", [](ScriptedPeer& p) { p.rules = {{"MAIL", "421 4.3.2 busy\r\n"}}; });
+    w.start();
+    const std::string id = w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(2 * 3600);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.runtime.connects >= 5u);   // 60, 120, 240, 480, 600... within the hour
+    BOOST_TEST(w.runtime.connects <= 12u);
+    BOOST_TEST(find(w.spool->list(), id) == nullptr);
+    BOOST_REQUIRE_EQUAL(w.queued.size(), 1u);
+    auto dsn = w.spool->show(w.queued[0]);
+    BOOST_REQUIRE(dsn.ok());
+    BOOST_TEST(dsn->message.find("Action: failed") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_delay_notice_is_sent_once) {
+    World w;
+    w.options.retry.first_retry_seconds = 60;
+    w.options.retry.max_retry_interval_seconds = 300;
+    w.options.retry.delay_warning_after_seconds = 600;
+    w.listen("192.0.2.10", [](ScriptedPeer& p) { p.rules = {{"RCPT", "450 4.2.1 mailbox busy\r\n"}}; });
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(3600);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_REQUIRE_EQUAL(w.queued.size(), 1u);
+    auto dsn = w.spool->show(w.queued[0]);
+    BOOST_REQUIRE(dsn.ok());
+    BOOST_TEST(dsn->message.find("Action: delayed") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(one_connection_carries_several_messages_to_one_destination) {
+    World w;
+    w.options.max_per_destination = 1;
+    auto peer = w.listen("192.0.2.10");
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.submit("alice@pigeon.test", {"carl@example.org"});
+    w.submit("alice@pigeon.test", {"dora@example.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(peer->messages->size() == 3u);
+    BOOST_TEST(w.runtime.connects == 1u);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(no_reply_to_the_end_of_data_is_retried_and_counted) {
+    World w;
+    w.options.retry.first_retry_seconds = 60;
+    bool drop = true;
+    std::shared_ptr<std::vector<std::string>> got = std::make_shared<std::vector<std::string>>();
+    w.runtime.listeners["192.0.2.10:25"] = [&drop, got] {
+        auto p = std::make_unique<ScriptedPeer>();
+        p->messages = got;
+        if (drop) p->end_of_data = "";  // the peer took the message and died
+        return p;
+    };
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(10);
+    drop = false;
+    w.run_for(600);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.engine->stats().maybe_duplicates == 1u);
+    BOOST_TEST(got->size() == 2u);  // the one duplicate the rule allows
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_real_pigeon_peer_over_starttls) {
+    World w;
+    pigeon::test::TempDir dir;
+    const auto cert = (dir.path() / "cert.pem").string(), key = (dir.path() / "key.pem").string();
+    tls::generate_self_signed("mx.example.org", cert, key);
+    auto server_tls = tls::TlsContext::from_pem_files(cert, key);
+    auto queued = std::make_shared<std::vector<smtp::Enqueue>>();
+    pigeon::core::FixedClock peer_clock(t0);
+    w.runtime.listeners["192.0.2.10:25"] = [&, server_tls, queued] {
+        return std::make_unique<SessionPeer>("mx.example.org", peer_clock, server_tls, queued);
+    };
+    std::vector<std::string> trace;
+    w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org"}, "Subject: tls\r\n\r\nover TLS\r\n");
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_REQUIRE_EQUAL(queued->size(), 1u);
+    BOOST_TEST((*queued)[0].envelope.tls);
+    BOOST_TEST((*queued)[0].message->find("over TLS") != std::string::npos);
+    bool saw_starttls = false;
+    for (const auto& l : trace) saw_starttls = saw_starttls || l.find("STARTTLS") != std::string::npos;
+    BOOST_TEST(saw_starttls);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(stop_leaves_unfinished_recipients_pending_for_the_next_start) {
+    World w;
+    w.runtime.black_holes = {"192.0.2.10:25"};
+    w.options.connect_timeout = std::chrono::seconds(30);
+    w.start();
+    const std::string id = w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(5);  // connecting
+    bool stopped = false;
+    w.engine->stop([&] { stopped = true; });
+    w.run_for(60);
+    BOOST_TEST(stopped);
+    auto rec = w.spool->show(id);
+    BOOST_REQUIRE(rec.ok());
+    BOOST_TEST((rec->entry.status[0].state == queue::RecipientState::pending));
+
+    // A new engine (a restart) on a recovered spool delivers it.
+    w.engine.reset();
+    w.runtime.black_holes.clear();
+    auto peer = w.listen("192.0.2.10");
+    w.spool = std::make_unique<queue::Spool>(w.storage, w.clock, w.random);
+    BOOST_REQUIRE(w.spool->recover().ok());
+    w.start();
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(peer->messages->size() == 1u);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(routes_and_relayhost_bypass_mx) {
+    World w;
+    w.options.routes["example.org"] = delivery::NextHop{"192.0.2.99", 2600, smtp::ClientTls::none, {}};
+    w.runtime.listeners["192.0.2.99:2600"] = [] { return std::make_unique<ScriptedPeer>(); };
+    w.options.relayhost = delivery::NextHop{"192.0.2.98", 587, smtp::ClientTls::none, {}};
+    auto relay_msgs = std::make_shared<std::vector<std::string>>();
+    w.runtime.listeners["192.0.2.98:587"] = [relay_msgs] {
+        auto p = std::make_unique<ScriptedPeer>();
+        p->messages = relay_msgs;
+        return p;
+    };
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org", "x@elsewhere.net", "y@other.net"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.engine->stats().delivered == 3u);
+    BOOST_TEST(relay_msgs->size() == 1u);  // both relayhost recipients in one transaction
+    BOOST_TEST(w.runtime.connects == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// A DNSSEC-secure domain whose MX publishes TLSA 3 1 1 for `cert`'s key.
+std::string dane_zone(const std::string& tlsa_hex) {
+    return std::string(zone_text) +
+           "secure.org.          MX 10 mx.secure.org.\n"
+           "mx.secure.org.       A  192.0.2.40\n"
+           "_25._tcp.mx.secure.org. TLSA 3 1 1 " + tlsa_hex + "\n"
+           "; pigeon: secure secure.org.\n";
+}
+
+struct DanePeer {
+    pigeon::test::TempDir dir;
+    std::shared_ptr<tls::TlsContext> context;
+    std::string spki_sha256_hex;
+    DanePeer() {
+        const auto cert = (dir.path() / "cert.pem").string(), key = (dir.path() / "key.pem").string();
+        tls::generate_self_signed("mx.secure.org", cert, key);
+        context = tls::TlsContext::from_pem_files(cert, key);
+        const std::string data = tls::tlsa_data(context->certificate_chain().at(0), 1, 1);
+        spki_sha256_hex = Botan::hex_encode(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(outbound_dane)
+
+BOOST_AUTO_TEST_CASE(a_matching_tlsa_record_delivers_over_authenticated_tls) {
+    DanePeer peer;
+    World w(dane_zone(peer.spki_sha256_hex));
+    auto queued = std::make_shared<std::vector<smtp::Enqueue>>();
+    pigeon::core::FixedClock peer_clock(t0);
+    auto ctx = peer.context;
+    w.runtime.listeners["192.0.2.40:25"] = [&peer_clock, ctx, queued] {
+        return std::make_unique<SessionPeer>("mx.secure.org", peer_clock, ctx, queued);
+    };
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@secure.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_REQUIRE_EQUAL(queued->size(), 1u);
+    BOOST_TEST((*queued)[0].envelope.tls);
+    BOOST_TEST(w.all_log().find("DANE") != std::string::npos);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_mismatching_certificate_defers_and_nothing_is_sent_in_clear) {
+    DanePeer peer;
+    DanePeer other;  // the TLSA record names another key
+    World w(dane_zone(other.spki_sha256_hex));
+    auto queued = std::make_shared<std::vector<smtp::Enqueue>>();
+    pigeon::core::FixedClock peer_clock(t0);
+    auto ctx = peer.context;
+    w.runtime.listeners["192.0.2.40:25"] = [&peer_clock, ctx, queued] {
+        return std::make_unique<SessionPeer>("mx.secure.org", peer_clock, ctx, queued);
+    };
+    std::vector<std::string> trace;
+    w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
+    w.start();
+    const std::string id = w.submit("alice@pigeon.test", {"bob@secure.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(queued->empty());
+    auto rec = w.spool->show(id);
+    BOOST_REQUIRE(rec.ok());
+    BOOST_TEST((rec->entry.status[0].state == queue::RecipientState::pending));
+    BOOST_TEST(rec->entry.status[0].attempts == 1u);
+    for (const auto& l : trace) {
+        BOOST_TEST_CONTEXT(l) { BOOST_TEST(l.find("MAIL FROM") == std::string::npos); }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(starttls_stripped_by_an_attacker_defers_under_dane) {
+    DanePeer peer;
+    World w(dane_zone(peer.spki_sha256_hex));
+    // The "attacker" answers EHLO without STARTTLS.
+    auto proto = w.listen("192.0.2.40");
+    std::vector<std::string> trace;
+    w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
+    w.start();
+    const std::string id = w.submit("alice@pigeon.test", {"bob@secure.org"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(proto->messages->empty());
+    for (const auto& c : *proto->commands) {
+        BOOST_TEST_CONTEXT(c) {
+            BOOST_TEST(!c.starts_with("MAIL"));
+            BOOST_TEST(!c.starts_with("RCPT"));
+        }
+    }
+    auto rec = w.spool->show(id);
+    BOOST_REQUIRE(rec.ok());
+    BOOST_TEST((rec->entry.status[0].state == queue::RecipientState::pending));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
