@@ -388,7 +388,7 @@ void read_dns(const Reader& r, const toml::table& t, DnsSettings& d) {
             N an = z.get("addresses");
             if (!zn) r.fail(z, key + ".zone", "is required");
             if (!an) r.fail(z, key + ".addresses", "is required");
-            stub.zone = domain_name(r, *zn, key + ".zone");
+            stub.zone = core::Domain::parse(domain_name(r, *zn, key + ".zone"), host_syntax).value().lowercase();
             const auto& addrs = r.array(*an, key + ".addresses");
             if (addrs.size() == 0) r.fail(*an, key + ".addresses", "must name at least one server");
             for (std::size_t j = 0; j < addrs.size(); ++j)
@@ -513,7 +513,8 @@ void read_outbound(const Reader& r, const toml::table& t, OutboundSettings& o) {
             RouteSettings route;
             N d = rt.get("domain");
             if (!d) r.fail(rt, key + ".domain", "is required");
-            route.domain = domain_name(r, *d, key + ".domain");
+            // Matched against recipient domains, which compare case-insensitively.
+            route.domain = core::Domain::parse(domain_name(r, *d, key + ".domain"), host_syntax).value().lowercase();
             route.to = read_next_hop(r, rt, key, {"domain", "host", "port", "tls", "username", "password_file"});
             for (const auto& other : o.routes)
                 if (other.domain == route.domain)

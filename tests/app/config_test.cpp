@@ -539,7 +539,7 @@ BOOST_AUTO_TEST_CASE(outbound_section_parses_and_round_trips) {
         "username = \"me@example.net\"\n"
         "password_file = \"/etc/pigeon/relay-password\"\n"
         "[[outbound.routes]]\n"
-        "domain = \"peer.test\"\n"
+        "domain = \"Peer.TEST\"\n"
         "host = \"127.0.0.1\"\n"
         "port = 2600\n"
         "tls = \"none\"\n");
