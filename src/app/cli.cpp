@@ -166,6 +166,17 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     spf_check->add_flag("--explain", spf_args.explain,
                         "Show each term evaluated, each DNS query and the lookup counts");
 
+    SimRunArgs sim_args;
+    std::uint64_t sim_seed = 0;
+    CLI::App* sim = app.add_subcommand("sim", "The deterministic simulator (sim/README.md)");
+    sim->require_subcommand(1);
+    CLI::App* sim_run = sim->add_subcommand("run", "Run one scenario (sim/scenarios/*.toml)");
+    sim_run->add_option("FILE", sim_args.file, "Scenario file (TOML)")->required();
+    CLI::Option* sim_seed_option = sim_run->add_option("--seed", sim_seed, "Seed (default: the scenario's)");
+    sim_run->add_flag("--explain", sim_args.explain,
+                      "Print the time-ordered transcript with the RFC sections behind each step");
+    sim_run->add_option("--trace", sim_args.trace_file, "Write the transcript to FILE (\"-\": stdout)");
+
     // DKIM and DMARC tools (app/auth_commands.hpp): messages on standard input.
     DkimKeygenArgs keygen_args;
     DkimSignArgs sign_args;
@@ -236,6 +247,11 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     if (*dkim_sign) return run_dkim_sign(sign_args, io.in, io.out, io.err);
     if (*dkim_verify) return run_dkim_verify(verify_args, io.in, io.out, io.err);
     if (*dmarc_check) return run_dmarc_check(dmarc_args, io.in, io.out, io.err);
+    if (*sim_run) {
+        if (!commands.sim_run) return exit_usage;
+        if (*sim_seed_option) sim_args.seed = sim_seed;
+        return commands.sim_run(sim_args, io);
+    }
     if (*spf_check) {
         if (!commands.spf_check) return exit_usage;
         return commands.spf_check(spf_args, io);

@@ -40,6 +40,8 @@ struct Commands {
     std::function<int(const Config&, const std::string& id)> queue_delete;
     // pigeon spf check (see commands.hpp): 0 for any result, 2 for bad arguments.
     std::function<int(const SpfCheckArgs&, Io&)> spf_check;
+    // pigeon sim run (sim/run.hpp): the exit status of the run.
+    std::function<int(const SimRunArgs&, Io&)> sim_run = {};
     // Password -> "$argon2id$..." / "$2b$..."; may throw on failure.
     std::function<std::string(std::string_view password)> hash_password;
 };

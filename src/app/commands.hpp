@@ -41,4 +41,13 @@ struct SpfCheckArgs {
 };
 int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err);
 
+// pigeon sim run FILE [--seed N] [--explain] [--trace FILE]: implemented in sim/run.hpp
+// (sim::run_command; the simulator links above app/, so main.cpp wires it in).
+struct SimRunArgs {
+    std::string file;
+    std::optional<std::uint64_t> seed;
+    bool explain = false;
+    std::string trace_file;
+};
+
 }  // namespace pigeon::app

@@ -1,6 +1,7 @@
 // pigeon/app/services.hpp: the server's answers to what sessions ask (net::Services):
 // credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client
-// IP), the sender/recipient/message policy (policy.hpp), and the durable spool (group commit).
+// IP), the sender/recipient/message policy and SPF/DKIM/DMARC (checks.hpp, shared with the
+// simulator), and the durable spool (group commit).
 #pragma once
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "app/checks.hpp"
 #include "app/config.hpp"
 #include "auth/dkim/dkim.hpp"
 #include "app/policy.hpp"
@@ -31,11 +33,7 @@ public:
         // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
         std::function<std::string(std::string_view)> org_domain;
         // Submission signs with every key of the message's From: domain ([[dkim.keys]]).
-        struct SigningKey {
-            std::string domain, selector;
-            std::shared_ptr<const Botan::Private_Key> key;
-            dkim::Algorithm algorithm = dkim::Algorithm::rsa_sha256;
-        };
+        using SigningKey = app::SigningKey;
         std::vector<SigningKey> dkim_keys;
         Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
         // Records each DMARC evaluation for aggregate reports; may be null.
@@ -56,24 +54,15 @@ public:
 private:
     void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                       std::function<void(smtp::Event)> done);
-    void check_inbound_sender(const net::ConnectionInfo& connection, const smtp::CheckSender& c,
-                              std::function<void(smtp::Event)> done);
-    void check_inbound_message(const net::ConnectionInfo& connection, const smtp::CheckMessage& c,
-                               std::function<void(smtp::Event)> done);
-    double pct_sample();  // uniform in [0, 1), for DMARC's pct=
-    // Adds DKIM-Signature fields to an accepted submission verdict (prepend).
-    void sign_submission(const smtp::CheckMessage& c, smtp::Verdict& v);
     bool throttled(const std::string& ip);
     void record_failure(const std::string& ip);
-    MessageStamp stamp();
 
     Options options_;
     const Directory& directory_;
     os::GroupCommitter& committer_;
     const core::Clock& clock_;
-    queue::RandomSource& random_;
-    dns::Resolver* resolver_;
-    std::mutex mutex_;  // failures_ and random_
+    Checks checks_;     // the policy questions (shared with the simulator)
+    std::mutex mutex_;  // failures_
     std::unordered_map<std::string, std::deque<std::int64_t>> failures_;  // ip -> failure times
     boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread
 };

@@ -1,0 +1,95 @@
+// pigeon/app/checks.hpp: the deterministic answers to a session's policy questions, shared by
+// the server (app/services.hpp) and the simulator (sim/): sender and recipient policy
+// (policy.hpp), SPF at the inbound MAIL FROM, DKIM + DMARC + Authentication-Results at the
+// inbound end of DATA, and DKIM signing of accepted submissions.
+//
+// Contract:
+//   - No I/O of its own: DNS goes through the injected dns::Resolver, time through the
+//     core::Clock, randomness (Message-ID, DMARC pct=) through the queue::RandomSource and, for
+//     signing, the Botan RNG of the options. Given the same answers it makes the same verdicts.
+//   - check_sender / check_message call `done` exactly once, either before they return (a
+//     resolver that answers at once: the ZoneResolver, the simulator) or later on the
+//     resolver's thread (libunbound): callers that care about threads post it back.
+//   - Credentials are not checked here (the server hashes on a thread pool; the simulator
+//     decides for itself); neither is the spool.
+//   - Thread-safe: the random source and the signing RNG are used under a lock.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/config.hpp"
+#include "app/policy.hpp"
+#include "auth/dkim/dkim.hpp"
+#include "core/clock.hpp"
+#include "dns/dns.hpp"
+#include "queue/queue_id.hpp"
+#include "smtp/session.hpp"
+
+namespace Botan {
+class Private_Key;
+class RandomNumberGenerator;
+}  // namespace Botan
+
+namespace pigeon::app {
+
+class DmarcRecorder;
+
+// A key submission signs with ([[dkim.keys]]): every key of the message's From: domain.
+struct SigningKey {
+    std::string domain, selector;
+    std::shared_ptr<const Botan::Private_Key> key;
+    dkim::Algorithm algorithm = dkim::Algorithm::rsa_sha256;
+};
+
+struct CheckOptions {
+    std::string hostname;  // authserv-id, receiver in Received-SPF, Message-ID's right side
+    SpfSettings spf;       // inbound MAIL FROM
+    DmarcSettings dmarc;   // inbound end of DATA (DKIM, DMARC, Authentication-Results)
+    // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
+    std::function<std::string(std::string_view)> org_domain;
+    std::vector<SigningKey> dkim_keys;
+    Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
+    DmarcRecorder* dmarc_recorder = nullptr;      // may be null
+    // One line per decision or problem; may be empty.
+    enum class Level { error, warn, info };
+    std::function<void(Level, std::string_view line)> log;
+};
+
+class Checks {
+public:
+    // resolver: for SPF, DKIM and DMARC; null turns them off.
+    Checks(CheckOptions options, const Directory& directory, const core::Clock& clock,
+           queue::RandomSource& random, dns::Resolver* resolver);
+
+    // `label` names the connection in log lines ("c12").
+    void check_sender(smtp::Role role, const smtp::CheckSender& c, const std::string& label,
+                      std::function<void(smtp::Event)> done);
+    smtp::Verdict check_recipient(smtp::Role role, const smtp::CheckRecipient& c) const;
+    void check_message(smtp::Role role, const smtp::CheckMessage& c, const std::string& label,
+                       std::function<void(smtp::Event)> done);
+
+    const Directory& directory() const { return directory_; }
+
+private:
+    void check_inbound_sender(const smtp::CheckSender& c, const std::string& label,
+                              std::function<void(smtp::Event)> done);
+    void check_inbound_message(const smtp::CheckMessage& c, const std::string& label,
+                               std::function<void(smtp::Event)> done);
+    void sign_submission(const smtp::CheckMessage& c, smtp::Verdict& v);
+    double pct_sample();  // uniform in [0, 1), for DMARC's pct=
+    MessageStamp stamp();
+
+    CheckOptions options_;
+    const Directory& directory_;
+    const core::Clock& clock_;
+    queue::RandomSource& random_;
+    dns::Resolver* resolver_;
+    std::mutex mutex_;  // random_ and options_.rng
+};
+
+}  // namespace pigeon::app
