@@ -135,6 +135,41 @@ class PostfixBothWays(unittest.TestCase):
         self.assertLess(raw.find(b"by " + h.HOSTNAME.encode()), raw.find(b"by postfix.test"))
 
 
+class RelayhostWithAuth(unittest.TestCase):
+    """[outbound.relayhost] with tls = "required" and AUTH: Pigeon A hands everything to the
+    submission port of Pigeon B (STARTTLS, then AUTH PLAIN as alice), and B routes it on to
+    Postfix. A's password comes from its password_file."""
+
+    def test_chain_through_an_authenticating_relayhost(self):
+        with peers.PostfixPeer() as pf:
+            b = h.PigeonServer(BIN, extra_config=outbound_config([("postfix.test", pf.port,
+                                                                  "opportunistic")]))
+            a = h.PigeonServer(BIN)
+            try:
+                b.start()
+                pw_file = os.path.join(a.state_dir, "relay-password")
+                with open(pw_file, "w") as f:
+                    f.write(h.password("alice") + "\n")
+                a.extra_config = outbound_config([]) + (
+                    '\n[outbound.relayhost]\nhost = "127.0.0.1"\nport = %d\ntls = "required"\n'
+                    'username = %s\npassword_file = %s\n'
+                    % (b.ports["submission"], h._toml_str(ALICE), h._toml_str(pw_file)))
+                a.start()
+                tok = token("via-relayhost")
+                submit(a, ["carol@postfix.test"], "Subject: %s\r\n\r\nrelayed twice\r\n" % tok)
+                got = pf.wait_for_messages("carol", 1, timeout=30)
+                mine = [m for m in got if tok.encode() in m]
+                self.assertEqual(len(mine), 1, "A:\n" + a.log_text()[-2500:] + "\nB:\n" +
+                                 b.log_text()[-2500:])
+                self.assertIn("AUTH succeeded for %s" % ALICE, b.log_text())
+                # B's Received: says A's hop used TLS and AUTH (ESMTPSA, RFC 3848).
+                self.assertRegex(mine[0].decode(errors="replace"), r"with ESMTPSA")
+                self.assertNotIn(h.password("alice"), a.log_text())
+            finally:
+                a.cleanup()
+                b.cleanup()
+
+
 class SinkFailures(unittest.TestCase):
     def setUp(self):
         self.sink = peers.SmtpSink(extra_args=["-a", "-C", "-F"])
@@ -208,6 +243,22 @@ class SinkFailures(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         got = self.sink.wait_for_messages(1, timeout=20)
         self.assertEqual(len(got), 1, self.srv.log_text()[-3000:])
+
+        # `queue retry ID` brings one message forward, the same way.
+        self.sink.restart(soft=["MAIL"])
+        tok = token("retry")
+        submit(self.srv, ["y@sink.test"], "Subject: %s\r\n\r\nretry me\r\n" % tok)
+        self.assertTrue(h.wait_until(lambda: self.srv.log_text().count("deferred") >= 2, 15))
+        qid = [l.split()[0] for l in self.srv.queue_list().splitlines()
+               if l and not l.startswith(" ")][0]
+        self.sink.restart()
+        r = self.srv.pigeon("queue", "retry", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(h.wait_until(
+            lambda: any(tok.encode() in m.data for m in self.sink.messages()), 20),
+            self.srv.log_text()[-3000:])
+        r = self.srv.pigeon("queue", "retry", "01NOSUCHMESSAGE0")
+        self.assertEqual(r.returncode, 1, r.stdout)
 
 
 class CrashDuringDelivery(unittest.TestCase):
