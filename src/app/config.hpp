@@ -205,7 +205,7 @@ struct OutboundSettings {
     std::uint32_t command_timeout_seconds = 300;  // RFC 5321 4.5.3.2: 5 minutes per reply
     std::uint32_t data_timeout_seconds = 600;     // RFC 5321 4.5.3.2.6: 10 minutes for the end of data
     std::uint32_t first_retry_seconds = 300;
-    std::uint32_t max_retry_interval_seconds = 3600;
+    std::uint32_t max_retry_interval_seconds = 7200;  // queue::RetryPolicy's default
     std::uint32_t give_up_after_seconds = 5 * 24 * 3600;  // RFC 5321 4.5.4.1: 4-5 days
     std::uint32_t delay_warning_seconds = 4 * 3600;       // 0: no delay notices
     friend bool operator==(const OutboundSettings&, const OutboundSettings&) = default;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/cli.hpp"
+#include "queue/retry.hpp"
 
 namespace app = pigeon::app;
 using app::Config;
@@ -587,6 +588,16 @@ BOOST_AUTO_TEST_CASE(dns_stub_zones_parse_round_trip_and_are_checked) {
          "config.toml:3: dns.stub_zones[0].addresses[0]: \"ns.a.test\" is not an IP address, "
          "optionally with @port"},
     });
+}
+
+// The [outbound] retry defaults are the queue's own (docs/queue.md describes one schedule).
+BOOST_AUTO_TEST_CASE(outbound_retry_defaults_are_the_queues) {
+    const app::OutboundSettings o;
+    const pigeon::queue::RetryPolicy p;
+    BOOST_TEST(o.first_retry_seconds == p.first_retry_seconds);
+    BOOST_TEST(o.max_retry_interval_seconds == p.max_retry_interval_seconds);
+    BOOST_TEST(o.give_up_after_seconds == p.give_up_after_seconds);
+    BOOST_TEST(o.delay_warning_seconds == p.delay_warning_after_seconds);
 }
 
 BOOST_AUTO_TEST_CASE(outbound_errors_name_the_key) {
