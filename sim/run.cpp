@@ -1,6 +1,8 @@
 // pigeon/sim/run.cpp: the `pigeon sim run` command and the transcript check.
 #include "sim/run.hpp"
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -15,6 +17,21 @@ int run_command(const CommandArgs& args, std::ostream& out, std::ostream& err) {
     if (!scenario.ok()) {
         err << scenario.error().message << "\n";
         return 2;
+    }
+    if (args.repeat > 0) {
+        const std::uint64_t first = args.seed.value_or(scenario->seed);
+        const auto t0 = std::chrono::steady_clock::now();
+        for (std::uint64_t i = 0; i < args.repeat; ++i) {
+            RunOptions options;
+            options.seed = first + i;
+            (void)run_scenario(*scenario, options);
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        char line[64];
+        std::snprintf(line, sizeof line, "scenarios_per_second %.3f\n",
+                      seconds > 0 ? static_cast<double>(args.repeat) / seconds : 0.0);
+        out << line;
+        return 0;
     }
     RunOptions options;
     options.seed = args.seed;

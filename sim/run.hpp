@@ -1,5 +1,5 @@
-// pigeon/sim/run.hpp: `pigeon sim run FILE [--seed N] [--explain] [--trace FILE]`, and the
-// expected-transcript check behind the ctests.
+// pigeon/sim/run.hpp: `pigeon sim run FILE [--seed N] [--explain] [--trace FILE] [--repeat N]`,
+// and the expected-transcript check behind the ctests.
 //
 // Contract:
 //   run_command       loads the scenario, runs it, prints the expectations, the digest and, when
@@ -8,6 +8,10 @@
 //                     plain trace to FILE ("-": standard output). Exit status: 0 every
 //                     expectation met, 1 one failed, 2 the scenario could not be loaded or the
 //                     trace not written.
+//                     With repeat = N > 0 it runs the scenario N times (seeds S..S+N-1, S the
+//                     --seed or the scenario's), prints nothing else and ends with one line
+//                     `scenarios_per_second <float>` (for bench/); exit status 0, or 2 when the
+//                     scenario could not be loaded.
 //   check_transcript  runs a scenario and compares RunResult::transcript() with the expected
 //                     file; with `regenerate` it writes the file instead. Returns "" when they
 //                     match (and every expectation is met), else what differs.
@@ -24,6 +28,7 @@ struct CommandArgs {
     std::optional<std::uint64_t> seed;
     bool explain = false;
     std::string trace_file;
+    std::uint64_t repeat = 0;  // > 0: run seeds S..S+repeat-1 quietly, print scenarios_per_second
 };
 
 int run_command(const CommandArgs& args, std::ostream& out, std::ostream& err);

@@ -148,7 +148,7 @@ LinkSpec read_link(const Reader& r, const toml::table& t, const std::string& p, 
 
 HostSpec read_host(const Reader& r, const toml::table& t, const std::string& p) {
     r.only_keys(t, p, {"name", "kind", "hostname", "addresses", "local_domains", "users", "dkim",
-                       "spf", "dmarc", "dmarc_enforce", "dane", "tls_cert", "tls_key", "retry",
+                       "spf", "dmarc", "dmarc_enforce", "dane", "tls_cert", "tls_key", "tlsa", "retry",
                        "greeting", "ehlo", "rules", "end_of_data"});
     HostSpec h;
     if (auto n = t["name"]) h.name = r.nonempty(*n.node(), p + "name");
@@ -172,6 +172,11 @@ HostSpec read_host(const Reader& r, const toml::table& t, const std::string& p) 
     if (auto n = t["tls_key"]) h.tls_key_path = r.file(*n.node(), p + "tls_key");
     if (h.tls_cert_path.empty() != h.tls_key_path.empty())
         r.fail(t.source(), p + "tls_cert", "tls_cert and tls_key go together");
+    if (auto n = t["tlsa"]) {
+        if (r.string(*n.node(), p + "tlsa") != "auto") r.fail(*n.node(), p + "tlsa", "the only value is \"auto\"");
+        if (h.tls_cert_path.empty()) r.fail(*n.node(), p + "tlsa", "needs tls_cert and tls_key");
+        h.tlsa_auto = true;
+    }
     if (auto n = t["retry"]) {
         const auto& rt = r.table(*n.node(), p + "retry");
         const std::string q = p + "retry.";
@@ -397,8 +402,9 @@ Scenario read(const Reader& r, const toml::table& root) {
         for (std::size_t i = 0; i < a.size(); ++i) {
             const std::string p = "actions[" + std::to_string(i) + "].";
             auto act = read_action(r, r.table(*a.get(i), p), p);
-            for (const auto* h : {&act.client, &act.server, &act.host})
-                if (!h->empty() && !host_exists(*h)) r.fail(*a.get(i), p, "no host named \"" + *h + "\"");
+            for (auto [key, h] : {std::pair{"client", &act.client}, std::pair{"server", &act.server},
+                                  std::pair{"host", &act.host}})
+                if (!h->empty() && !host_exists(*h)) r.fail(*a.get(i), p + key, "no host named \"" + *h + "\"");
             s.actions.push_back(std::move(act));
         }
     }
@@ -407,9 +413,9 @@ Scenario read(const Reader& r, const toml::table& root) {
         for (std::size_t i = 0; i < a.size(); ++i) {
             const std::string p = "faults[" + std::to_string(i) + "].";
             auto f = read_fault(r, r.table(*a.get(i), p), p, s.default_link);
-            for (const auto* h : {&f.host, &f.a, &f.b})
+            for (auto [key, h] : {std::pair{"host", &f.host}, std::pair{"a", &f.a}, std::pair{"b", &f.b}})
                 if (!h->empty() && *h != "*" && !host_exists(*h))
-                    r.fail(*a.get(i), p, "no host named \"" + *h + "\"");
+                    r.fail(*a.get(i), p + key, "no host named \"" + *h + "\"");
             s.faults.push_back(std::move(f));
         }
     }

@@ -57,6 +57,7 @@ struct HostSpec {
     bool spf = true, dmarc = true, dmarc_enforce = true;
     bool dane = true;
     std::string tls_cert_path, tls_key_path;  // PEM files; STARTTLS offered when set
+    bool tlsa_auto = false;           // tlsa = "auto": publish _25._tcp.<hostname> TLSA 3 1 1 of the cert
     std::int64_t first_retry_seconds = 300;
     std::int64_t max_retry_interval_seconds = 7200;
     std::int64_t give_up_after_seconds = 5 * 24 * 3600;

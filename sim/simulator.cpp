@@ -17,6 +17,7 @@
 #include "auth/dmarc/org_domain.hpp"
 #include "core/base64.hpp"
 #include "core/clock.hpp"
+#include "core/reply.hpp"
 #include "delivery/outbound.hpp"
 #include "dns/zone_resolver.hpp"
 #include "queue/memory_storage.hpp"
@@ -25,6 +26,7 @@
 #include "sim/random.hpp"
 #include "smtp/session.hpp"
 #include "tls/credentials.hpp"
+#include "tls/dane.hpp"
 #include "tls/tls_channel.hpp"
 
 namespace pigeon::sim {
@@ -143,6 +145,7 @@ public:
 
     void line(const std::string& who, const std::string& what) {
         std::string l = stamp_ms(loop_.now_ms) + "  " + who + "  " + what + "\n";
+        if (what.starts_with("S: ") && !what.starts_with("S: <")) check_reply(who, what.substr(3), l);
         trace_ += l;
         if (explain_) {
             explain_text_ += l;
@@ -154,6 +157,9 @@ public:
         if (explain_) explain_text_ += std::string(13, ' ') + "  | " + text + "\n";
     }
     const std::string& text() const { return trace_; }
+    // Server replies (every "S: " line, grouped into replies per speaker) that
+    // core::parse_reply refuses: RFC 5321 4.2 syntax, checked by the swarm.
+    std::vector<std::string> bad_replies;
     const std::string& explained() const { return explain_text_; }
     bool contains(const std::vector<std::string>& parts) const {
         std::size_t start = 0;
@@ -170,9 +176,18 @@ public:
     }
 
 private:
+    void check_reply(const std::string& who, const std::string& text, const std::string& where) {
+        std::string& pending = pending_replies_[who];
+        pending += text + "\r\n";
+        if (text.size() >= 4 && text[3] == '-') return;  // more lines follow
+        if (!core::parse_reply(pending).ok()) bad_replies.push_back(where.substr(0, where.size() - 1));
+        pending.clear();
+    }
+
     const Loop& loop_;
     bool explain_;
     std::string trace_, explain_text_;
+    std::map<std::string, std::string> pending_replies_;
 };
 
 // ---------------------------------------------------------------- network
@@ -447,6 +462,7 @@ struct World {
     Network net;
     const Scenario& scenario;
     dmarc::OrganizationalDomain org_domain;
+    Observations obs;
     World(const Scenario& s, std::uint64_t seed, bool explain)
         : rng(seed), trace(loop, explain), clock(loop, s.start_unix), net(loop, rng, trace, s), scenario(s) {}
 };
@@ -465,6 +481,12 @@ public:
     // return false (nothing listens there: connection refused).
     virtual bool accept(const ConnPtr& c, std::uint16_t port) = 0;
     virtual void crash() { up_ = false; }
+    // Whether a message this host received may be kept (a Pigeon host, or a scripted peer
+    // that answers the end of data with 2xx), so that sending it again duplicates it.
+    bool keeps_messages() const {
+        return spec_.kind == HostSpec::Kind::pigeon ||
+               (spec_.kind == HostSpec::Kind::scripted && spec_.end_of_data.starts_with("2"));
+    }
     virtual void restart() { up_ = true; }
 
 protected:
@@ -573,6 +595,7 @@ public:
 private:
     struct State {
         std::string in, message;
+        std::vector<std::string> recipients;  // RCPTs answered 2xx in this transaction
         bool in_data = false, closed = false;
     };
     std::string expand(std::string s) const {
@@ -608,10 +631,23 @@ private:
                     st.in_data = false;
                     if (spec_.end_of_data.empty()) close = true;
                     else out += spec_.end_of_data;
+                    if (spec_.end_of_data.starts_with("2"))
+                        w_.obs.sunk.push_back({name(), st.recipients, std::move(st.message)});
+                    st.message.clear();
+                    st.recipients.clear();
+                } else {
+                    st.message += (line.starts_with(".") ? line.substr(1) : line) + "\r\n";
                 }
                 continue;
             }
             std::string reply = answer(line);
+            const std::string verb = lower(line.substr(0, 4));
+            if (verb == "mail" || verb == "rset") st.recipients.clear();
+            if (verb == "rcpt" && reply.starts_with("2")) {
+                const auto lt = line.find('<'), gt = line.find('>');
+                if (lt != std::string::npos && gt != std::string::npos && gt > lt)
+                    st.recipients.push_back(lower(line.substr(lt + 1, gt - lt - 1)));
+            }
             if (reply.empty()) {
                 close = true;
                 break;
@@ -658,6 +694,12 @@ public:
         if (!spec.tls_cert_path.empty()) {
             try {
                 server_tls_ = tls::TlsContext::from_pem_files(spec.tls_cert_path, spec.tls_key_path);
+                if (spec.tlsa_auto) {
+                    // RFC 7672 3.1.1: DANE-EE(3) SPKI(1) SHA2-256(1) of our certificate.
+                    const std::string data = tls::tlsa_data(server_tls_->certificate_chain().at(0), 1, 1);
+                    w.zone.add(dns::Record{lower("_25._tcp." + spec.hostname), dns::RrType::tlsa, 3600,
+                                           dns::Tlsa{3, 1, 1, data}});
+                }
             } catch (const std::exception& e) {
                 problems.push_back(spec.name + ": " + e.what());
             }
@@ -703,6 +745,13 @@ public:
     }
 
     void crash() override {
+        ++w_.obs.crashes;
+        // A crash while the end of data awaits its reply: the peer may have the message and
+        // the restarted host sends it again (RFC 1047), as after a lost reply.
+        for (auto& [who, tx] : transactions_)
+            if (tx.awaiting_end_of_data && tx.to_keeper && who.starts_with(name() + "/"))
+                ++w_.obs.lost_replies;
+        std::erase_if(transactions_, [this](const auto& t) { return t.first.starts_with(name() + "/"); });
         w_.trace.line(name(), "CRASH: the process and every connection are gone; the spool keeps what was synced");
         w_.net.reset_host(name(), "connection reset by peer");
         end_life();
@@ -716,6 +765,10 @@ public:
     }
     void flush() {
         if (life_ && life_->engine) life_->engine->flush();
+    }
+    // OutboundStats::maybe_duplicates over every life of this host.
+    std::uint64_t maybe_duplicates() const {
+        return maybe_duplicates_before_ + (life_ && life_->engine ? life_->engine->stats().maybe_duplicates : 0);
     }
 
     std::string client_address(const std::string& host) const;
@@ -785,11 +838,16 @@ private:
         o.retry.delay_warning_after_seconds = spec_.delay_warning_after_seconds;
         o.tls_context = client_tls_;
         o.is_remote = [this](const core::Path& p) { return is_remote(p); };
-        o.log = [this](std::string_view line) { w_.trace.line(name(), std::string(line)); };  // "outbound: ..."
+        o.log = [this](std::string_view line) {  // "outbound: ..."
+            w_.trace.line(name(), std::string(line));
+            note_dsn(line);
+            note_lost_reply(line);
+        };
         o.trace = [this](std::string_view conn, std::string_view line) {
             // "o3 mx.example.org[192.0.2.1]:25" -> "o3"
             const auto sp = conn.find(' ');
-            w_.trace.line(name() + "/" + std::string(conn.substr(0, sp)), std::string(line));
+            const std::string who = name() + "/" + std::string(conn.substr(0, sp));
+            client_line(who, conn, std::string(line));
         };
         Alive alive = l.alive;
         o.on_queued = [this, alive](const std::string& id) {
@@ -807,6 +865,7 @@ private:
     void end_life() {
         if (!life_) return;
         *life_->alive = false;
+        if (life_->engine) maybe_duplicates_before_ += life_->engine->stats().maybe_duplicates;
         for (auto& [id, s] : life_->sessions) s->closed = true;
         life_->sessions.clear();
         life_->engine.reset();
@@ -915,6 +974,7 @@ private:
             answer(s, smtp::EnqueueFailed{id.error()});
             return;
         }
+        if (q.envelope.reverse_path.kind == core::Path::Kind::null) null_sender_ids_.insert(id.value());
         std::string rcpts;
         for (const auto& r : q.envelope.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r.to_string();
         w_.trace.line(name(), "queue: " + id.value() + " committed (synced) from " +
@@ -971,7 +1031,99 @@ private:
         }
     }
 
+    // "outbound: ID: bounce DSN queued to ..." (or "delay notice"): DSN is a null-sender
+    // message; a DSN about a null-sender message would be a bounce of a bounce.
+    void note_dsn(std::string_view line) {
+        if (!line.starts_with("outbound: ")) return;
+        line.remove_prefix(10);
+        const auto colon = line.find(": ");
+        if (colon == std::string_view::npos) return;
+        const std::string id(line.substr(0, colon));
+        std::string_view rest = line.substr(colon + 2);
+        for (std::string_view kind : {"bounce ", "delay notice "}) {
+            if (!rest.starts_with(kind)) continue;
+            rest.remove_prefix(kind.size());
+            const std::string dsn(rest.substr(0, rest.find(' ')));
+            if (null_sender_ids_.count(id)) w_.obs.dsn_of_dsn.push_back(name() + ": " + std::string(line));
+            null_sender_ids_.insert(dsn);
+        }
+    }
+
+    // "outbound: ID: oN host[address]:25: no reply to the end of data ...": counted when the
+    // peer may have kept the message (not a scripted peer that drops the connection there).
+    void note_lost_reply(std::string_view line) {
+        if (line.find(": no reply to the end of data") == std::string_view::npos) return;
+        const auto open = line.find('['), close = line.find(']');
+        if (open == std::string_view::npos || close == std::string_view::npos || close < open) return;
+        auto it = w_.net.by_address.find(std::string(line.substr(open + 1, close - open - 1)));
+        if (it != w_.net.by_address.end() && it->second->keeps_messages()) ++w_.obs.lost_replies;
+    }
+
+    // One line of an outbound conversation. The client session shows the message as
+    // "<message: N octets>"; the trace shows its lines instead (unstuffed, as the submission
+    // client does), found in the spool by the transaction's MAIL FROM, RCPT TOs and size.
+    // When two spooled messages fit and differ, the placeholder stays.
+    void client_line(const std::string& who, std::string_view conn, const std::string& line) {
+        auto& tx = transactions_[who];
+        if (line.starts_with("C: MAIL FROM:")) {
+            const auto end = line.find(' ', 13);
+            tx.from = line.substr(13, end == std::string::npos ? std::string::npos : end - 13);
+            tx.recipients.clear();
+        } else if (line.starts_with("C: RCPT TO:")) {
+            const auto end = line.find(' ', 11);
+            tx.recipients.push_back(line.substr(11, end == std::string::npos ? std::string::npos : end - 11));
+        } else if (line == "C: .") {
+            tx.awaiting_end_of_data = true;
+            const auto open = conn.find('['), close = conn.find(']');
+            tx.to_keeper = false;
+            if (open != std::string_view::npos && close != std::string_view::npos && close > open) {
+                auto it = w_.net.by_address.find(std::string(conn.substr(open + 1, close - open - 1)));
+                tx.to_keeper = it != w_.net.by_address.end() && it->second->keeps_messages();
+            }
+        } else if (line.starts_with("S: ")) {
+            tx.awaiting_end_of_data = false;
+        } else if (line.starts_with("C: <message: ") && life_) {
+            const std::uint64_t size = std::strtoull(line.c_str() + 13, nullptr, 10);
+            std::optional<std::string> text;
+            bool ambiguous = false;
+            for (const auto& m : life_->spool->list()) {
+                if (m.size_octets != size || m.sender.to_string() != tx.from) continue;
+                bool all = true;
+                for (const auto& r : tx.recipients) {
+                    bool found = false;
+                    for (const auto& have : m.recipients) found = found || have.path.to_string() == r;
+                    all = all && found;
+                }
+                if (!all) continue;
+                auto rec = life_->spool->show(m.id);
+                if (!rec.ok()) continue;
+                if (text && *text != rec->message) ambiguous = true;
+                text = rec->message;
+            }
+            if (text && !ambiguous) {
+                std::size_t start = 0;
+                while (start < text->size()) {
+                    std::size_t end = text->find("\r\n", start);
+                    if (end == std::string::npos) end = text->size();
+                    w_.trace.line(who, "C: " + text->substr(start, end - start));
+                    start = end + 2;
+                }
+                return;
+            }
+        }
+        w_.trace.line(who, line);
+    }
+
     TracingResolver resolver_;
+    struct Transaction {  // what an outbound conversation is doing, from its trace lines
+        std::string from;
+        std::vector<std::string> recipients;
+        bool awaiting_end_of_data = false;  // "." sent, no reply yet
+        bool to_keeper = false;             // the peer may keep a copy (Host::keeps_messages)
+    };
+    std::map<std::string, Transaction> transactions_;  // "h1/o3" -> its transaction
+    std::set<std::string> null_sender_ids_;
+    std::uint64_t maybe_duplicates_before_ = 0;
     std::unique_ptr<app::Directory> directory_;
     std::vector<app::SigningKey> keys_;
     std::shared_ptr<tls::TlsContext> server_tls_, client_tls_;
@@ -989,6 +1141,8 @@ public:
         : w_(w), from_(from), a_(a), who_(std::move(label)), server_(std::move(server_address)) {}
 
     void start() {
+        obs_ = w_.obs.submissions.size();
+        w_.obs.submissions.push_back({who_, a_.server, a_.from, a_.subject, a_.from.empty(), {}, false});
         auto self = shared_from_this();
         w_.trace.line(who_, "client on " + from_.name() + " submits to " + a_.server + " (" + server_ + ":" +
                                 std::to_string(a_.port) + ")");
@@ -1092,7 +1246,10 @@ private:
                 send("RCPT TO:<" + a_.to[next_rcpt_++] + ">");
                 return;
             case Step::rcpt:
-                if (ok2) ++accepted_;
+                if (ok2) {
+                    ++accepted_;
+                    w_.obs.submissions[obs_].accepted.push_back(a_.to[next_rcpt_ - 1]);
+                }
                 if (next_rcpt_ < a_.to.size()) {
                     send("RCPT TO:<" + a_.to[next_rcpt_++] + ">");
                     return;
@@ -1119,6 +1276,7 @@ private:
                 return;
             }
             case Step::body:
+                if (ok2) w_.obs.submissions[obs_].accepted_message = true;
                 return quit();
             case Step::quit:
                 step_ = Step::done;
@@ -1137,6 +1295,7 @@ private:
     std::string in_;
     Step step_ = Step::greeting;
     std::size_t next_rcpt_ = 0, accepted_ = 0;
+    std::size_t obs_ = 0;  // this submission in w_.obs.submissions
 };
 
 class ClientHost final : public Host {
@@ -1175,6 +1334,8 @@ public:
         w_.loop.now_ms = std::max(w_.loop.now_ms, s_.duration_ms);
         w_.trace.line("sim", "end of run");
         check(result);
+        observe();
+        result.observed = std::move(w_.obs);
         finish(result);
         w_.net.clear_all();
         return result;
@@ -1273,6 +1434,16 @@ private:
                                          : f.kind == "dns_bogus" ? dns::Security::bogus
                                                                  : dns::Security::insecure);
         }
+    }
+
+    void observe() {
+        for (const auto& [name, h] : pigeons_) {
+            for (const auto& [box, mail] : h->mailboxes)
+                for (const auto& m : mail) w_.obs.mail.push_back({name, box, m.folder, m.content});
+            w_.obs.queued[name] = h->queue_size();
+            w_.obs.maybe_duplicates += h->maybe_duplicates();
+        }
+        w_.obs.bad_replies = w_.trace.bad_replies;
     }
 
     void check(RunResult& r) {

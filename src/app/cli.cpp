@@ -176,6 +176,19 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     sim_run->add_flag("--explain", sim_args.explain,
                       "Print the time-ordered transcript with the RFC sections behind each step");
     sim_run->add_option("--trace", sim_args.trace_file, "Write the transcript to FILE (\"-\": stdout)");
+    sim_run->add_option("--repeat", sim_args.repeat,
+                        "Run N times (seeds S..S+N-1) quietly; print scenarios_per_second")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
+    SimSwarmArgs swarm_args;
+    CLI::App* sim_swarm = sim->add_subcommand(
+        "swarm", "Random scenarios from seeds, checked against the invariants (sim/README.md)");
+    sim_swarm->add_option("--seeds", swarm_args.seeds, "How many seeds (default 100)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
+    sim_swarm->add_option("--start", swarm_args.start, "First seed (default 1)");
+    sim_swarm->add_flag("--explain", swarm_args.explain, "Print each run's annotated transcript");
+    sim_swarm->add_flag("--verbose", swarm_args.verbose, "One line for every seed, also those that pass");
+    sim_swarm->add_option("--trace", swarm_args.trace_file,
+                          "Write the last run's transcript to FILE (\"-\": stdout)");
 
     // DKIM and DMARC tools (app/auth_commands.hpp): messages on standard input.
     DkimKeygenArgs keygen_args;
@@ -251,6 +264,10 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
         if (!commands.sim_run) return exit_usage;
         if (*sim_seed_option) sim_args.seed = sim_seed;
         return commands.sim_run(sim_args, io);
+    }
+    if (*sim_swarm) {
+        if (!commands.sim_swarm) return exit_usage;
+        return commands.sim_swarm(swarm_args, io);
     }
     if (*spf_check) {
         if (!commands.spf_check) return exit_usage;

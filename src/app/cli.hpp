@@ -42,6 +42,8 @@ struct Commands {
     std::function<int(const SpfCheckArgs&, Io&)> spf_check;
     // pigeon sim run (sim/run.hpp): the exit status of the run.
     std::function<int(const SimRunArgs&, Io&)> sim_run = {};
+    // pigeon sim swarm (sim/swarm.hpp): 0 when every seed kept every invariant.
+    std::function<int(const SimSwarmArgs&, Io&)> sim_swarm = {};
     // Password -> "$argon2id$..." / "$2b$..."; may throw on failure.
     std::function<std::string(std::string_view password)> hash_password;
 };

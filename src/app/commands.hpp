@@ -48,6 +48,14 @@ struct SimRunArgs {
     std::optional<std::uint64_t> seed;
     bool explain = false;
     std::string trace_file;
+    std::uint64_t repeat = 0;  // --repeat N: N runs, only `scenarios_per_second <float>`
+};
+
+// pigeon sim swarm --seeds N [--start S] [--explain] [--verbose] [--trace FILE]: sim/swarm.hpp.
+struct SimSwarmArgs {
+    std::uint64_t seeds = 100, start = 1;
+    bool explain = false, verbose = false;
+    std::string trace_file;
 };
 
 }  // namespace pigeon::app

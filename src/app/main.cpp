@@ -8,6 +8,7 @@
 #include "app/cli.hpp"
 #include "app/commands.hpp"
 #include "sim/run.hpp"
+#include "sim/swarm.hpp"
 #include "tls/password.hpp"
 
 int main(int argc, char** argv) {
@@ -19,7 +20,10 @@ int main(int argc, char** argv) {
         .queue_delete = run_queue_delete,
         .spf_check = [](const SpfCheckArgs& a, Io& io) { return run_spf_check(a, io.out, io.err); },
         .sim_run = [](const SimRunArgs& a, Io& io) {
-            return pigeon::sim::run_command({a.file, a.seed, a.explain, a.trace_file}, io.out, io.err);
+            return pigeon::sim::run_command({a.file, a.seed, a.explain, a.trace_file, a.repeat}, io.out, io.err);
+        },
+        .sim_swarm = [](const SimSwarmArgs& a, Io& io) {
+            return pigeon::sim::swarm_command({a.seeds, a.start, a.explain, a.verbose, a.trace_file}, io.out, io.err);
         },
         .hash_password = [](std::string_view password) {
             return pigeon::tls::hash_password(password);
