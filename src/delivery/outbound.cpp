@@ -114,10 +114,20 @@ std::optional<NextHop> OutboundEngine::fixed_hop(const std::string& domain) cons
 
 void OutboundEngine::start() { notify({}); }
 
-void OutboundEngine::notify(const std::string&) {
-    if (scan_posted_ || stopping_) return;
-    scan_posted_ = true;
+void OutboundEngine::notify(const std::string& id) {
+    if (stopping_) return;
     auto alive = alive_;
+    if (!id.empty()) {
+        fresh_.push_back(id);
+        if (fresh_posted_) return;
+        fresh_posted_ = true;
+        runtime_.post([this, alive] {
+            if (*alive) take_fresh();
+        });
+        return;
+    }
+    if (scan_posted_) return;
+    scan_posted_ = true;
     runtime_.post([this, alive] {
         if (*alive) scan();
     });
@@ -135,6 +145,7 @@ void OutboundEngine::retry(const std::string& id) {
 
 void OutboundEngine::schedule_scan(std::chrono::milliseconds delay) {
     runtime_.cancel(scan_timer_);
+    scan_at_ = clock_.now_unix_seconds() + (delay.count() + 999) / 1000;
     auto alive = alive_;
     scan_timer_ = runtime_.after(delay, [this, alive] {
         if (!*alive) return;
@@ -143,50 +154,80 @@ void OutboundEngine::schedule_scan(std::chrono::milliseconds delay) {
     });
 }
 
+// Starts the jobs for one message's due remote recipients (none: nothing happens). The
+// entry is looked at first, so a message with only local recipients costs no message copy.
+void OutboundEngine::take(const std::string& id, std::int64_t now) {
+    if (busy_.count(id) != 0) return;
+    const auto& is_remote = options_.is_remote;
+    const auto due = [&](const queue::SpoolEntry& e, std::size_t i) {
+        return e.status[i].state == RecipientState::pending && e.status[i].next_attempt_unix <= now &&
+               is_remote(e.envelope.recipients[i]);
+    };
+    {
+        auto entry = spool_.entry(id);
+        if (!entry) return;  // gone meanwhile (delivered locally, deleted)
+        bool any = false;
+        for (std::size_t i = 0; i < entry->envelope.recipients.size() && !any; ++i) any = due(*entry, i);
+        if (!any) return;
+    }
+    auto record = spool_.show(id);
+    if (!record) {
+        log(id + ": cannot read it from the spool: " + record.error());
+        return;
+    }
+    auto shared = std::make_shared<const queue::MessageRecord>(std::move(record).value());
+    const auto& entry = shared->entry;
+    std::map<std::string, JobPtr> jobs;
+    std::vector<JobPtr> order;
+    for (std::size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
+        if (!due(entry, i)) continue;
+        const std::string domain = destination_domain(entry.envelope.recipients[i]);
+        auto fixed = fixed_hop(domain);
+        const std::string key = fixed ? "hop:" + fixed->host + ":" + std::to_string(fixed->port)
+                                      : "mx:" + domain;
+        JobPtr& job = jobs[key];
+        if (!job || job->indexes.size() >= options_.max_recipients_per_transaction) {
+            job = std::make_shared<Job>();
+            job->id = id;
+            job->key = key;
+            job->domain = domain;
+            job->fixed = fixed;
+            job->record = shared;
+            order.push_back(job);
+        }
+        job->indexes.push_back(i);
+    }
+    for (const JobPtr& job : order) {
+        job->results.resize(job->indexes.size());
+        ++busy_[id];
+    }
+    for (const JobPtr& job : order) start_job(job);
+}
+
+// New messages (notify(id)) are looked at one by one: no walk over the whole spool per message.
+void OutboundEngine::take_fresh() {
+    fresh_posted_ = false;
+    if (stopping_) return;
+    std::vector<std::string> ids;
+    ids.swap(fresh_);
+    const std::int64_t now = clock_.now_unix_seconds();
+    for (const std::string& id : ids) take(id, now);
+}
+
+// Makes sure a full scan runs by `when_unix` (a deferred recipient's next attempt).
+void OutboundEngine::wake_at(std::int64_t when_unix) {
+    if (stopping_) return;
+    if (scan_timer_ != 0 && scan_at_ <= when_unix) return;
+    const std::int64_t now = clock_.now_unix_seconds();
+    schedule_scan(std::chrono::milliseconds(std::max<std::int64_t>(1, when_unix - now) * 1000));
+}
+
 void OutboundEngine::scan() {
     scan_posted_ = false;
     if (stopping_) return;
     const std::int64_t now = clock_.now_unix_seconds();
     const auto& is_remote = options_.is_remote;
-    for (const std::string& id : spool_.due(now, is_remote)) {
-        if (busy_.count(id) != 0) continue;
-        auto record = spool_.show(id);
-        if (!record) {
-            log(id + ": cannot read it from the spool: " + record.error());
-            continue;
-        }
-        auto shared = std::make_shared<const queue::MessageRecord>(std::move(record).value());
-        const auto& entry = shared->entry;
-        std::map<std::string, JobPtr> jobs;
-        std::vector<JobPtr> order;
-        for (std::size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
-            const RecipientStatus& st = entry.status[i];
-            const core::Path& rcpt = entry.envelope.recipients[i];
-            if (st.state != RecipientState::pending || st.next_attempt_unix > now ||
-                !is_remote(rcpt))
-                continue;
-            const std::string domain = destination_domain(rcpt);
-            auto fixed = fixed_hop(domain);
-            const std::string key = fixed ? "hop:" + fixed->host + ":" + std::to_string(fixed->port)
-                                          : "mx:" + domain;
-            JobPtr& job = jobs[key];
-            if (!job || job->indexes.size() >= options_.max_recipients_per_transaction) {
-                job = std::make_shared<Job>();
-                job->id = id;
-                job->key = key;
-                job->domain = domain;
-                job->fixed = fixed;
-                job->record = shared;
-                order.push_back(job);
-            }
-            job->indexes.push_back(i);
-        }
-        for (const JobPtr& job : order) {
-            job->results.resize(job->indexes.size());
-            ++busy_[id];
-        }
-        for (const JobPtr& job : order) start_job(job);
-    }
+    for (const std::string& id : spool_.due(now, is_remote)) take(id, now);
     // Next scan: when the next deferred recipient is due, at the latest after rescan_interval.
     std::chrono::milliseconds delay = options_.rescan_interval;
     if (auto next = spool_.next_due(is_remote); next && *next > now)
@@ -649,7 +690,7 @@ void OutboundEngine::finish(const JobPtr& job) {
         }
     }
     if (--busy_[job->id] == 0) busy_.erase(job->id);
-    if (earliest_retry != 0) notify({});  // the scan timer follows the earliest due time
+    if (earliest_retry != 0) wake_at(earliest_retry);  // a scan by the earliest next attempt
 }
 
 void OutboundEngine::stop(std::function<void()> done) {

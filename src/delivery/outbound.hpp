@@ -115,6 +115,9 @@ private:
     using ConnPtr = std::shared_ptr<Conn>;
 
     void scan();
+    void take(const std::string& id, std::int64_t now);
+    void take_fresh();
+    void wake_at(std::int64_t when_unix);
     void schedule_scan(std::chrono::milliseconds delay);
     void start_job(const JobPtr& job);
     void route_ready(const JobPtr& job, Route route);
@@ -150,7 +153,10 @@ private:
     std::map<std::string, std::size_t> active_;           // destination key -> connections
     std::set<ConnPtr> connections_;
     Runtime::TimerId scan_timer_ = 0;
+    std::int64_t scan_at_ = 0;          // when the scan timer fires (unix seconds)
     bool scan_posted_ = false;
+    std::vector<std::string> fresh_;    // notify(id) since the last take_fresh()
+    bool fresh_posted_ = false;
     bool stopping_ = false;
     std::function<void()> stopped_;
     std::uint64_t next_connection_ = 1;
