@@ -361,6 +361,7 @@ std::string forwarder(const Reader& r, const toml::node& n, const std::string& k
 }
 
 std::string domain_name(const Reader& r, const toml::node& n, const std::string& key);
+std::string lower_domain_name(const Reader& r, const toml::node& n, const std::string& key);
 
 void read_dns(const Reader& r, const toml::table& t, DnsSettings& d) {
     r.only_keys(t, "dns", {"zone_file", "forwarders", "trust_anchor_file", "timeout_seconds", "stub_zones"});
@@ -388,7 +389,7 @@ void read_dns(const Reader& r, const toml::table& t, DnsSettings& d) {
             N an = z.get("addresses");
             if (!zn) r.fail(z, key + ".zone", "is required");
             if (!an) r.fail(z, key + ".addresses", "is required");
-            stub.zone = core::Domain::parse(domain_name(r, *zn, key + ".zone"), host_syntax).value().lowercase();
+            stub.zone = lower_domain_name(r, *zn, key + ".zone");
             const auto& addrs = r.array(*an, key + ".addresses");
             if (addrs.size() == 0) r.fail(*an, key + ".addresses", "must name at least one server");
             for (std::size_t j = 0; j < addrs.size(); ++j)
@@ -444,8 +445,9 @@ constexpr std::pair<std::string_view, OutboundTls> outbound_tls_options[] = {
 std::string host_or_ip(const Reader& r, const toml::node& n, const std::string& key) {
     const std::string s = r.string(n, key);
     if (core::is_ipv4_address(s) || core::is_ipv6_address(s)) return s;
-    if (!valid_hostname(s)) r.fail(n, key, "\"" + s + "\" is neither a host name nor an IP address");
-    return core::Domain::parse(s, host_syntax).value().lowercase();
+    const auto d = core::Domain::parse(s, host_syntax);
+    if (!d) r.fail(n, key, "\"" + s + "\" is neither a host name nor an IP address");
+    return d.value().lowercase();
 }
 
 // The keys of a next hop, in `t` (relayhost or a route); `extra` are the table's other keys.
@@ -514,7 +516,7 @@ void read_outbound(const Reader& r, const toml::table& t, OutboundSettings& o) {
             N d = rt.get("domain");
             if (!d) r.fail(rt, key + ".domain", "is required");
             // Matched against recipient domains, which compare case-insensitively.
-            route.domain = core::Domain::parse(domain_name(r, *d, key + ".domain"), host_syntax).value().lowercase();
+            route.domain = lower_domain_name(r, *d, key + ".domain");
             route.to = read_next_hop(r, rt, key, {"domain", "host", "port", "tls", "username", "password_file"});
             for (const auto& other : o.routes)
                 if (other.domain == route.domain)
@@ -583,11 +585,21 @@ std::vector<Listener> read_listeners(const Reader& r, const toml::node& node) {
     return out;
 }
 
-std::string domain_name(const Reader& r, const toml::node& n, const std::string& key) {
+// The domain parsed once; domain_name() keeps the text as written, lower_domain_name() gives
+// the lower-case form for names matched against recipients (routes, stub zones).
+core::Domain parse_domain(const Reader& r, const toml::node& n, const std::string& key) {
     std::string s = r.string(n, key);
-    const auto d = core::Domain::parse(s, host_syntax);
+    auto d = core::Domain::parse(s, host_syntax);
     if (!d) r.fail(n, key, "\"" + s + "\" is not a domain name: " + d.error().message);
-    return s;
+    return std::move(d).value();
+}
+
+std::string domain_name(const Reader& r, const toml::node& n, const std::string& key) {
+    return parse_domain(r, n, key).text();
+}
+
+std::string lower_domain_name(const Reader& r, const toml::node& n, const std::string& key) {
+    return parse_domain(r, n, key).lowercase();
 }
 
 std::vector<std::string> read_local_domains(const Reader& r, const toml::node& node) {
