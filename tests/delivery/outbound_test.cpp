@@ -48,6 +48,21 @@ nullmx.org.       MX 0 .
 implicit.org.     A  192.0.2.30
 )";
 
+// A key and self-signed certificate for an in-memory peer, and its TLSA 3 1 1 data (SHA-256
+// of the SubjectPublicKeyInfo) in hex.
+struct PeerCertificate {
+    pigeon::test::TempDir dir;
+    std::shared_ptr<tls::TlsContext> context;
+    std::string spki_sha256_hex;
+    explicit PeerCertificate(const std::string& hostname) {
+        const auto cert = (dir.path() / "cert.pem").string(), key = (dir.path() / "key.pem").string();
+        tls::generate_self_signed(hostname, cert, key);
+        context = tls::TlsContext::from_pem_files(cert, key);
+        const std::string data = tls::tlsa_data(context->certificate_chain().at(0), 1, 1);
+        spki_sha256_hex = Botan::hex_encode(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    }
+};
+
 // One engine with everything it needs, on virtual time.
 struct World {
     MemoryRuntime runtime;
@@ -60,6 +75,7 @@ struct World {
     std::unique_ptr<delivery::OutboundEngine> engine;
     std::vector<std::string> log;
     std::vector<std::string> queued;  // on_queued ids (DSNs)
+    pigeon::core::FixedClock peer_clock{t0};  // for in-memory Pigeon peers
 
     explicit World(std::string zone = zone_text)
         : resolver(dns::ZoneResolver::parse(zone).value()) {
@@ -100,6 +116,26 @@ struct World {
         std::string s;
         for (const auto& l : log) s += l + "\n";
         return s;
+    }
+
+    // The one DSN the engine queued, as text (the test fails unless there is exactly one).
+    std::string only_dsn() {
+        BOOST_REQUIRE_EQUAL(queued.size(), 1u);
+        auto dsn = spool->show(queued[0]);
+        BOOST_REQUIRE(dsn.ok());
+        return dsn->message;
+    }
+
+    // A real Pigeon inbound session at address:25, with STARTTLS over `tls`; returns what it
+    // enqueues.
+    std::shared_ptr<std::vector<smtp::Enqueue>> listen_pigeon(const std::string& address,
+                                                              const std::string& hostname,
+                                                              std::shared_ptr<tls::TlsContext> tls) {
+        auto enqueued = std::make_shared<std::vector<smtp::Enqueue>>();
+        runtime.listeners[address + ":25"] = [this, hostname, tls, enqueued] {
+            return std::make_unique<SessionPeer>(hostname, peer_clock, tls, enqueued);
+        };
+        return enqueued;
     }
 
     std::shared_ptr<ScriptedPeer> listen(const std::string& address,
@@ -235,11 +271,10 @@ BOOST_AUTO_TEST_CASE(a_5xx_fails_the_recipient_and_queues_a_dsn_to_the_sender) {
     BOOST_TEST(dsn->sender.is_null());
     BOOST_REQUIRE_EQUAL(dsn->recipients.size(), 1u);
     BOOST_TEST(dsn->recipients[0].path.to_string() == "<alice@pigeon.test>");
-    auto text = w.spool->show(w.queued[0]);
-    BOOST_REQUIRE(text.ok());
-    BOOST_TEST(text->message.find("report-type=delivery-status") != std::string::npos);
-    BOOST_TEST(text->message.find("Final-Recipient: rfc822; nobody@example.org") != std::string::npos);
-    BOOST_TEST(text->message.find("550 5.1.1 no such user") != std::string::npos);
+    const std::string text = w.only_dsn();
+    BOOST_TEST(text.find("report-type=delivery-status") != std::string::npos);
+    BOOST_TEST(text.find("Final-Recipient: rfc822; nobody@example.org") != std::string::npos);
+    BOOST_TEST(text.find("550 5.1.1 no such user") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_bounce_is_never_bounced) {
@@ -262,10 +297,7 @@ BOOST_AUTO_TEST_CASE(null_mx_fails_at_once_with_556) {
     BOOST_TEST_INFO(w.all_log());
     BOOST_TEST(w.runtime.connects == 0u);
     BOOST_TEST(w.engine->stats().failed == 1u);
-    BOOST_REQUIRE_EQUAL(w.queued.size(), 1u);
-    auto dsn = w.spool->show(w.queued[0]);
-    BOOST_REQUIRE(dsn.ok());
-    BOOST_TEST(dsn->message.find("5.1.10") != std::string::npos);
+    BOOST_TEST(w.only_dsn().find("5.1.10") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(retries_end_after_give_up_time_with_a_dsn) {
@@ -282,10 +314,7 @@ BOOST_AUTO_TEST_CASE(retries_end_after_give_up_time_with_a_dsn) {
     BOOST_TEST(w.runtime.connects >= 5u);   // 60, 120, 240, 480, 600... within the hour
     BOOST_TEST(w.runtime.connects <= 12u);
     BOOST_TEST(find(w.spool->list(), id) == nullptr);
-    BOOST_REQUIRE_EQUAL(w.queued.size(), 1u);
-    auto dsn = w.spool->show(w.queued[0]);
-    BOOST_REQUIRE(dsn.ok());
-    BOOST_TEST(dsn->message.find("Action: failed") != std::string::npos);
+    BOOST_TEST(w.only_dsn().find("Action: failed") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_delay_notice_is_sent_once) {
@@ -298,10 +327,7 @@ BOOST_AUTO_TEST_CASE(a_delay_notice_is_sent_once) {
     w.submit("alice@pigeon.test", {"bob@example.org"});
     w.run_for(3600);
     BOOST_TEST_INFO(w.all_log());
-    BOOST_REQUIRE_EQUAL(w.queued.size(), 1u);
-    auto dsn = w.spool->show(w.queued[0]);
-    BOOST_REQUIRE(dsn.ok());
-    BOOST_TEST(dsn->message.find("Action: delayed") != std::string::npos);
+    BOOST_TEST(w.only_dsn().find("Action: delayed") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(one_connection_carries_several_messages_to_one_destination) {
@@ -343,15 +369,8 @@ BOOST_AUTO_TEST_CASE(no_reply_to_the_end_of_data_is_retried_and_counted) {
 
 BOOST_AUTO_TEST_CASE(a_real_pigeon_peer_over_starttls) {
     World w;
-    pigeon::test::TempDir dir;
-    const auto cert = (dir.path() / "cert.pem").string(), key = (dir.path() / "key.pem").string();
-    tls::generate_self_signed("mx.example.org", cert, key);
-    auto server_tls = tls::TlsContext::from_pem_files(cert, key);
-    auto queued = std::make_shared<std::vector<smtp::Enqueue>>();
-    pigeon::core::FixedClock peer_clock(t0);
-    w.runtime.listeners["192.0.2.10:25"] = [&, server_tls, queued] {
-        return std::make_unique<SessionPeer>("mx.example.org", peer_clock, server_tls, queued);
-    };
+    PeerCertificate cert("mx.example.org");
+    auto queued = w.listen_pigeon("192.0.2.10", "mx.example.org", cert.context);
     std::vector<std::string> trace;
     w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
     w.start();
@@ -428,32 +447,15 @@ std::string dane_zone(const std::string& tlsa_hex) {
            "; pigeon: secure secure.org.\n";
 }
 
-struct DanePeer {
-    pigeon::test::TempDir dir;
-    std::shared_ptr<tls::TlsContext> context;
-    std::string spki_sha256_hex;
-    DanePeer() {
-        const auto cert = (dir.path() / "cert.pem").string(), key = (dir.path() / "key.pem").string();
-        tls::generate_self_signed("mx.secure.org", cert, key);
-        context = tls::TlsContext::from_pem_files(cert, key);
-        const std::string data = tls::tlsa_data(context->certificate_chain().at(0), 1, 1);
-        spki_sha256_hex = Botan::hex_encode(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
-    }
-};
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(outbound_dane)
 
 BOOST_AUTO_TEST_CASE(a_matching_tlsa_record_delivers_over_authenticated_tls) {
-    DanePeer peer;
+    PeerCertificate peer("mx.secure.org");
     World w(dane_zone(peer.spki_sha256_hex));
-    auto queued = std::make_shared<std::vector<smtp::Enqueue>>();
-    pigeon::core::FixedClock peer_clock(t0);
-    auto ctx = peer.context;
-    w.runtime.listeners["192.0.2.40:25"] = [&peer_clock, ctx, queued] {
-        return std::make_unique<SessionPeer>("mx.secure.org", peer_clock, ctx, queued);
-    };
+    auto queued = w.listen_pigeon("192.0.2.40", "mx.secure.org", peer.context);
     w.start();
     w.submit("alice@pigeon.test", {"bob@secure.org"});
     w.run_for(60);
@@ -465,15 +467,10 @@ BOOST_AUTO_TEST_CASE(a_matching_tlsa_record_delivers_over_authenticated_tls) {
 }
 
 BOOST_AUTO_TEST_CASE(a_mismatching_certificate_defers_and_nothing_is_sent_in_clear) {
-    DanePeer peer;
-    DanePeer other;  // the TLSA record names another key
+    PeerCertificate peer("mx.secure.org");
+    PeerCertificate other("mx.secure.org");  // the TLSA record names another key
     World w(dane_zone(other.spki_sha256_hex));
-    auto queued = std::make_shared<std::vector<smtp::Enqueue>>();
-    pigeon::core::FixedClock peer_clock(t0);
-    auto ctx = peer.context;
-    w.runtime.listeners["192.0.2.40:25"] = [&peer_clock, ctx, queued] {
-        return std::make_unique<SessionPeer>("mx.secure.org", peer_clock, ctx, queued);
-    };
+    auto queued = w.listen_pigeon("192.0.2.40", "mx.secure.org", peer.context);
     std::vector<std::string> trace;
     w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
     w.start();
@@ -491,7 +488,7 @@ BOOST_AUTO_TEST_CASE(a_mismatching_certificate_defers_and_nothing_is_sent_in_cle
 }
 
 BOOST_AUTO_TEST_CASE(starttls_stripped_by_an_attacker_defers_under_dane) {
-    DanePeer peer;
+    PeerCertificate peer("mx.secure.org");
     World w(dane_zone(peer.spki_sha256_hex));
     // The "attacker" answers EHLO without STARTTLS.
     auto proto = w.listen("192.0.2.40");
