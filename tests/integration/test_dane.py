@@ -194,21 +194,10 @@ zone:
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def submit(self, rcpt, tok):
-        c = h.SmtpClient(self.srv.ports["submission"])
-        try:
-            c.expect(220)
-            c.cmd("EHLO client.test", 250)
-            c.starttls()
-            c.cmd("EHLO client.test", 250)
-            c.auth_plain(ALICE, h.password("alice"))
-            c.cmd("MAIL FROM:<%s>" % ALICE, 250)
-            c.cmd("RCPT TO:<%s>" % rcpt, 250)
-            c.cmd("DATA", 354)
-            c.send("From: <%s>\r\nSubject: %s\r\n\r\nDANE test\r\n.\r\n" % (ALICE, tok))
-            c.expect(250)
-            c.cmd("QUIT", 221)
-        finally:
-            c.sock.close()
+        r = h.send_message(self.srv.ports["submission"], ALICE, [rcpt],
+                           "From: <%s>\r\nSubject: %s\r\n\r\nDANE test\r\n" % (ALICE, tok),
+                           tls=True, auth=(ALICE, h.password("alice")))
+        self.assertEqual(r.code, 250, r.lines)
 
     def test_matching_tlsa_delivers_over_tls(self):
         tok = "dane-good-%d" % os.getpid()

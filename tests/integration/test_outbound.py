@@ -54,26 +54,14 @@ def outbound_config(routes, extra=""):
 
 def submit(srv, rcpts, body, sender=ALICE):
     """alice submits on the submission port with STARTTLS and AUTH PLAIN (submission requires
-    a From: field; one is added when the body has none)."""
+    a From: field; one is added when the body has none). The body is dot-stuffed here."""
     if not body.startswith("From:") and "\r\nFrom:" not in body.split("\r\n\r\n")[0]:
         body = "From: <%s>\r\n" % sender + body
-    c = h.SmtpClient(srv.ports["submission"])
-    try:
-        c.expect(220)
-        c.cmd("EHLO client.test", 250)
-        c.starttls()
-        c.cmd("EHLO client.test", 250)
-        c.auth_plain(ALICE, h.password("alice"))
-        c.cmd("MAIL FROM:<%s>" % sender, 250)
-        for r in rcpts:
-            c.cmd("RCPT TO:<%s>" % r, 250)
-        c.cmd("DATA", 354)
-        stuffed = "\r\n".join(("." + l) if l.startswith(".") else l for l in body.split("\r\n"))
-        c.send(stuffed + "\r\n.\r\n")
-        c.expect(250)
-        c.cmd("QUIT", 221)
-    finally:
-        c.sock.close()
+    stuffed = "\r\n".join(("." + l) if l.startswith(".") else l for l in body.split("\r\n"))
+    r = h.send_message(srv.ports["submission"], sender, rcpts, stuffed, tls=True,
+                       auth=(ALICE, h.password("alice")))
+    if r.code != 250:
+        raise h.SmtpError("expected 250 to the end of data, got %r" % r.lines)
 
 
 class PostfixBothWays(unittest.TestCase):
