@@ -1,6 +1,8 @@
 // pigeon/queue/dsn.cpp: RFC 3464 delivery status notifications inside RFC 6522 reports.
 #include "queue/dsn.hpp"
 
+#include "core/clock.hpp"
+
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -145,21 +147,6 @@ std::string utf8_addr_xtext(std::string_view s) {
     return out;
 }
 
-// Days since 1970-01-01 -> civil date (H. Hinnant's algorithm).
-void civil_from_days(std::int64_t z, int& y, unsigned& m, unsigned& d) {
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y = static_cast<int>(yoe) + static_cast<int>(era) * 400 + (m <= 2 ? 1 : 0);
-}
-
-std::string two(unsigned v) { return std::string(1, static_cast<char>('0' + v / 10)) + static_cast<char>('0' + v % 10); }
-
 // The original header section, ready to quote: CRLF line ends (a bare CR or LF becomes one),
 // NUL as '?', lines longer than 998 octets split with a continuation space.
 std::string header_section(std::string_view message) {
@@ -221,18 +208,8 @@ std::string paragraph(std::string_view first, std::string_view text, std::string
 }  // namespace
 
 std::string rfc5322_date(std::int64_t t) {
-    static constexpr std::array<const char*, 7> days = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-    static constexpr std::array<const char*, 12> months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    t = std::clamp<std::int64_t>(t, 0, 253402300799);  // 9999-12-31T23:59:59Z
-    const std::int64_t day = t / 86400;
-    const auto secs = static_cast<unsigned>(t % 86400);
-    int y = 0;
-    unsigned m = 1, d = 1;
-    civil_from_days(day, y, m, d);
-    return std::string(days[static_cast<std::size_t>(day % 7)]) + ", " + two(d) + " " + months[m - 1] + " " +
-           std::to_string(y) + " " + two(secs / 3600) + ":" + two(secs / 60 % 60) + ":" + two(secs % 60) +
-           " +0000";
+    // The clamp is the DSN's own rule; the formatting is the one the rest of Pigeon uses.
+    return core::format_rfc5322_date(std::clamp<std::int64_t>(t, 0, 253402300799));  // ..9999-12-31T23:59:59Z
 }
 
 std::string dsn_address(const core::Path& path, std::string_view reporting_mta) {
