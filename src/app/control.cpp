@@ -1,8 +1,9 @@
-// pigeon/app/control.cpp: request files, the pid file and SIGUSR1 between CLI and server.
+// pigeon/app/control.cpp: the state directory lock, request files, the pid file and SIGUSR1 between CLI and server.
 #include "app/control.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "queue/queue_id.hpp"
 
@@ -170,6 +172,32 @@ std::vector<ControlRequest> take_control_requests(const std::string& state_dir,
         }
     }
     return out;
+}
+
+StateLock::StateLock(StateLock&& other) noexcept
+    : outcome(other.outcome), path(std::move(other.path)), error(std::move(other.error)),
+      fd_(std::exchange(other.fd_, -1)) {}
+
+StateLock::~StateLock() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+StateLock try_lock_state_dir(const std::string& state_dir) {
+    StateLock lock;
+    lock.path = (std::filesystem::path(state_dir) / "pigeon.lock").string();
+    lock.fd_ = ::open(lock.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock.fd_ < 0) {
+        lock.error = "cannot open " + lock.path + ": " + std::strerror(errno);
+        return lock;
+    }
+    if (::flock(lock.fd_, LOCK_EX | LOCK_NB) == 0) {
+        lock.outcome = StateLock::Outcome::held;
+    } else if (errno == EWOULDBLOCK) {
+        lock.outcome = StateLock::Outcome::busy;
+    } else {
+        lock.error = "cannot lock " + lock.path + ": " + std::strerror(errno);
+    }
+    return lock;
 }
 
 }  // namespace pigeon::app

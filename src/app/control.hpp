@@ -19,6 +19,11 @@
 //                       `problems` (when given). *.tmp files (a CLI still writing) are left.
 // File content: "flush\n" or "retry <queue id>\n", nothing else (at most 64 octets).
 // Only one server owns a state directory (the lock), so the reader needs no lock of its own.
+//   try_lock_state_dir  flock(LOCK_EX|LOCK_NB) on <state>/pigeon.lock (created 0600 if missing):
+//                       held (the caller now owns the directory: `pigeon serve`, or the queue
+//                       commands acting directly on a stopped server's spool), busy (a server
+//                       owns it) or failed (with the reason). The lock lasts as long as the
+//                       StateLock.
 #pragma once
 #include <string>
 #include <vector>
@@ -26,6 +31,22 @@
 #include "queue/storage.hpp"
 
 namespace pigeon::app {
+
+struct StateLock {
+    enum class Outcome { held, busy, failed } outcome = Outcome::failed;
+    std::string path;   // <state>/pigeon.lock
+    std::string error;  // failed: why
+    StateLock() = default;
+    StateLock(StateLock&& other) noexcept;
+    StateLock& operator=(StateLock&&) = delete;
+    ~StateLock();
+
+private:
+    friend StateLock try_lock_state_dir(const std::string& state_dir);
+    int fd_ = -1;
+};
+
+StateLock try_lock_state_dir(const std::string& state_dir);
 
 struct ControlRequest {
     enum class Kind { flush, retry } kind = Kind::flush;

@@ -82,31 +82,6 @@ int with_spool(const Config& config, queue::Spool::Recovery mode, std::ostream& 
 }
 
 // The state directory's lock, as serve.cpp takes it: held means no server runs.
-struct StateLock {
-    enum class Outcome { held, busy, failed } outcome = Outcome::failed;
-    int fd = -1;
-    std::string error;
-    ~StateLock() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-void try_lock(const std::string& state_dir, StateLock& lock) {
-    const auto path = fs::path(state_dir) / "pigeon.lock";
-    lock.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock.fd < 0) {
-        lock.error = "cannot open " + path.string() + ": " + std::strerror(errno);
-        return;
-    }
-    if (::flock(lock.fd, LOCK_EX | LOCK_NB) == 0) {
-        lock.outcome = StateLock::Outcome::held;
-    } else if (errno == EWOULDBLOCK) {
-        lock.outcome = StateLock::Outcome::busy;
-    } else {
-        lock.error = "cannot lock " + path.string() + ": " + std::strerror(errno);
-    }
-}
-
 std::size_t messages_with_pending(const queue::Spool& spool) {
     return spool.with_pending([](const core::Path&) { return true; }).size();
 }
@@ -129,8 +104,7 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
         err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
         return 1;
     }
-    StateLock lock;
-    try_lock(config.state_dir, lock);
+    const StateLock lock = try_lock_state_dir(config.state_dir);
     if (lock.outcome == StateLock::Outcome::failed) {
         err << "pigeon: " << lock.error << "\n";
         return 1;

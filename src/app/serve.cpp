@@ -83,22 +83,6 @@ private:
     std::mutex mutex_;
 };
 
-// Only one server may own a state directory: two would deliver the same spool twice.
-int lock_state_dir(const fs::path& dir, std::string& error) {
-    const auto path = dir / "pigeon.lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        error = "cannot open " + path.string() + ": " + std::strerror(errno);
-        return -1;
-    }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        error = "another pigeon is already using " + dir.string() + " (" + path.string() +
-                " is locked)";
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 // The embedded default's demo user: created once, its password printed once; afterwards only
 // its hash is kept, in <state>/demo-user (address on the first line, hash on the second).
@@ -260,9 +244,15 @@ int run_serve(const Config& config_in, bool embedded_default) {
     }
     fs::permissions(config.state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     std::string error;
-    int lock_fd = lock_state_dir(config.state_dir, error);
-    if (lock_fd < 0) {
-        std::cerr << "pigeon: " << error << "\n";
+    // Only one server may own a state directory: two would deliver the same spool twice.
+    const StateLock lock = try_lock_state_dir(config.state_dir);
+    if (lock.outcome != StateLock::Outcome::held) {
+        std::cerr << "pigeon: "
+                  << (lock.outcome == StateLock::Outcome::busy
+                          ? "another pigeon is already using " + config.state_dir + " (" + lock.path +
+                                " is locked)"
+                          : lock.error)
+                  << "\n";
         return 1;
     }
     const fs::path state = fs::absolute(config.state_dir).lexically_normal();
@@ -546,7 +536,6 @@ int run_serve(const Config& config_in, bool embedded_default) {
     worker.stop();
     remove_pid_file(state.string());
     say("stopped");
-    ::close(lock_fd);
     return 0;
 }
 
