@@ -12,6 +12,20 @@
 
 namespace pigeon::sim {
 
+bool write_trace(const RunResult& r, const std::string& path, std::ostream& out, std::ostream& err) {
+    if (path == "-") {
+        out << r.trace;
+        return true;
+    }
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << r.transcript();
+    if (!f) {
+        err << path << ": cannot write the trace\n";
+        return false;
+    }
+    return true;
+}
+
 int run_command(const CommandArgs& args, std::ostream& out, std::ostream& err) {
     auto scenario = load_scenario(args.file);
     if (!scenario.ok()) {
@@ -39,16 +53,7 @@ int run_command(const CommandArgs& args, std::ostream& out, std::ostream& err) {
     const RunResult r = run_scenario(*scenario, options);
     if (args.explain) out << r.explain << "\n";
     if (!args.trace_file.empty()) {
-        if (args.trace_file == "-") {
-            out << r.trace;
-        } else {
-            std::ofstream f(args.trace_file, std::ios::binary | std::ios::trunc);
-            f << r.transcript();
-            if (!f) {
-                err << args.trace_file << ": cannot write the trace\n";
-                return 2;
-            }
-        }
+        if (!write_trace(r, args.trace_file, out, err)) return 2;
     }
     out << "scenario " << scenario->name << " (seed " << r.seed << "): " << r.passed.size()
         << " expectation(s) met, " << r.failures.size() << " failed\n";

@@ -33,6 +33,11 @@ struct CommandArgs {
 
 int run_command(const CommandArgs& args, std::ostream& out, std::ostream& err);
 
+struct RunResult;
+// --trace: the plain trace to standard output ("-"), or the transcript to the file `path`.
+// false (and a message on err) when the file cannot be written.
+bool write_trace(const RunResult& r, const std::string& path, std::ostream& out, std::ostream& err);
+
 std::string check_transcript(const std::string& scenario_file, const std::string& expected_file,
                              bool regenerate);
 

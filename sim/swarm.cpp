@@ -9,6 +9,7 @@
 #include <set>
 
 #include "sim/random.hpp"
+#include "sim/run.hpp"
 
 namespace pigeon::sim {
 namespace {
@@ -335,16 +336,7 @@ int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
         const RunResult r = run_scenario(s, options);
         if (args.explain) out << "# " << s.description << "\n" << r.explain << "\n";
         if (!args.trace_file.empty()) {
-            if (args.trace_file == "-") {
-                out << r.trace;
-            } else {
-                std::ofstream f(args.trace_file, std::ios::binary | std::ios::trunc);
-                f << r.transcript();
-                if (!f) {
-                    err << args.trace_file << ": cannot write the trace\n";
-                    return 2;
-                }
-            }
+            if (!write_trace(r, args.trace_file, out, err)) return 2;
         }
         std::uint64_t n_accepted = 0;
         for (const auto& sub : r.observed.submissions) n_accepted += sub.accepted_message ? 1 : 0;
