@@ -105,7 +105,7 @@ def _toml(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class BenchPigeon:
+class BenchPigeon(peers.Managed):
     """`pigeon serve` (release build) on loopback ports with its own temporary state dir."""
 
     name = "Pigeon"
@@ -240,21 +240,10 @@ class BenchPigeon:
         finally:
             subprocess.run(["rm", "-rf", self.root], check=False)
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
-
 
 # ---------------------------------------------------------------------- Postfix
 
-class BenchPostfix:
+class BenchPostfix(peers.Managed):
     """peers.PostfixPeer configured as the benchmark anchor: mydestination empty,
     relay_domains = bench.test with relay_transport = discard (or sink.test relayed to
     smtp-sink), a durable queue as usual, default_process_limit raised to 300 so that 200
@@ -324,17 +313,6 @@ class BenchPostfix:
 
     def cleanup(self):
         self.peer.cleanup()
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
 
 # ---------------------------------------------------------------------- smtp-sink

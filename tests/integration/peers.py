@@ -390,7 +390,26 @@ _QUEUE_DIRS = [
 DEFAULT_USERS = ("user", "alice", "bob", "carol", "postmaster")
 
 
-class PostfixPeer:
+class Managed:
+    """A context manager over start() and cleanup(): entering starts it (unless it runs
+    already), a start that fails cleans up before the exception goes on, leaving always
+    cleans up. The peers here and the benchmark's servers (bench/servers.py) use it."""
+
+    def __enter__(self):
+        if getattr(self, "proc", None) is None:
+            try:
+                self.start()
+            except BaseException:
+                self.cleanup()
+                raise
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
+class PostfixPeer(Managed):
     """A private Postfix on 127.0.0.1:<port>: virtual Maildir delivery for `domain`, relay for
     `relay_domain` to 127.0.0.1:<relay_port>. Context manager; stop() always cleans up."""
 
@@ -568,19 +587,6 @@ class PostfixPeer:
                 self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self):
-        if self.proc is None:
-            try:
-                self.start()
-            except BaseException:
-                self.cleanup()
-                raise
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
-
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -710,7 +716,7 @@ class SinkMessage:
             os.path.basename(self.path), self.mail_from, self.rcpts, len(self.data))
 
 
-class SmtpSink:
+class SmtpSink(Managed):
     """smtp-sink on 127.0.0.1:<port>, saving each transaction to a file in a directory.
 
     Scripted failures (lists of SMTP command names: CONNECT, HELO, EHLO, MAIL, RCPT, DATA,
@@ -824,19 +830,6 @@ class SmtpSink:
             if self._tmp is not None and not self.keep:
                 self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self):
-        if self.proc is None:
-            try:
-                self.start()
-            except BaseException:
-                self.cleanup()
-                raise
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
