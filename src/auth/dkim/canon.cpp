@@ -1,6 +1,9 @@
 // Canonicalization of RFC 6376 3.4; see canon.hpp.
 #include "auth/dkim/canon.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 namespace pigeon::dkim {
 
 namespace {
@@ -69,26 +72,28 @@ core::Result<Message> parse_message(std::string_view text) {
     return m;
 }
 
-std::string canonicalize_header(const Field& field, Canon canon) {
+void append_canonical_header(std::string& out, const Field& field, Canon canon) {
     if (canon == Canon::simple) {
         // Byte for byte, except that a bare LF line end (tolerated by parse_message) counts as
         // CRLF, as it will on the wire; the result always ends in CRLF, even for a final
         // unterminated line.
-        std::string out;
-        out.reserve(field.raw.size() + 2);
+        const std::size_t start = out.size();
+        out.reserve(start + field.raw.size() * 2 + 2);
         for (std::size_t i = 0; i < field.raw.size(); ++i) {
             if (field.raw[i] == '\n' && (i == 0 || field.raw[i - 1] != '\r')) out += '\r';
             out += field.raw[i];
         }
-        if (out.empty() || out.back() != '\n') out += "\r\n";
-        return out;
+        if (out.size() == start || out.back() != '\n') out += "\r\n";
+        return;
     }
     // 3.4.2: lower-case name, unfold, compress WSP runs to one SP, drop WSP at the end of
-    // the value and around the colon.
-    std::string out;
-    out.reserve(field.name.size() + field.value.size() + 3);
-    for (char c : field.name) out += lower(c);
-    out += ':';
+    // the value and around the colon. Written through a pointer into room made up front
+    // (the result is never longer than name + value + 3).
+    const std::size_t start = out.size();
+    out.resize(start + field.name.size() + field.value.size() + 3);
+    char* p = out.data() + start;
+    for (char c : field.name) *p++ = lower(c);
+    *p++ = ':';
     bool pending_space = false, at_start = true;
     for (char c : field.value) {
         if (c == '\r' || c == '\n') continue;  // unfolding
@@ -96,27 +101,49 @@ std::string canonicalize_header(const Field& field, Canon canon) {
             pending_space = true;
             continue;
         }
-        if (pending_space && !at_start) out += ' ';
+        if (pending_space && !at_start) *p++ = ' ';
         at_start = false;
         pending_space = false;
-        out += c;
+        *p++ = c;
     }
-    out += "\r\n";
+    *p++ = '\r';
+    *p++ = '\n';
+    out.resize(static_cast<std::size_t>(p - out.data()));
+}
+
+std::string canonicalize_header(const Field& field, Canon canon) {
+    std::string out;
+    append_canonical_header(out, field, canon);
     return out;
 }
 
 std::string canonicalize_body(std::string_view body, Canon canon) {
-    std::string out;
-    out.reserve(body.size() + 2);
+    // Written through a pointer into room made up front. A line's output is at most its
+    // octets without the line break, plus CRLF: only a line ending in a bare LF (or none)
+    // grows, so the room is checked per line and grown when such lines need it. A line is
+    // written after room for the empty lines still pending; if it turns out empty it is one
+    // more pending line, else the pending CRLFs are filled in before it.
+    std::string out(body.size() + 64, '\0');
+    char* base = out.data();
+    char* p = base;                 // end of the output so far
     std::size_t pending_empty = 0;  // empty lines not yet known not to be trailing
     std::size_t i = 0;
     while (i < body.size()) {
         std::size_t end = line_end(body, i);
         std::string_view line = chomp(body.substr(i, end - i));
         i = end;
-        std::string canon_line;
+        const std::size_t used = static_cast<std::size_t>(p - base);
+        const std::size_t needed = used + 2 * pending_empty + line.size() + 2;
+        if (needed > out.size()) {
+            out.resize(std::max(needed, out.size() * 2));
+            base = out.data();
+            p = base + used;
+        }
+        char* const start = p + 2 * pending_empty;
+        char* q = start;
         if (canon == Canon::simple) {
-            canon_line = line;
+            if (!line.empty()) std::memcpy(q, line.data(), line.size());
+            q += line.size();
         } else {
             bool pending_space = false;
             for (char c : line) {
@@ -124,19 +151,24 @@ std::string canonicalize_body(std::string_view body, Canon canon) {
                     pending_space = true;
                     continue;
                 }
-                if (pending_space) canon_line += ' ';
+                if (pending_space) *q++ = ' ';
                 pending_space = false;
-                canon_line += c;
+                *q++ = c;
             }  // trailing WSP dropped: pending_space is never flushed at the end
         }
-        if (canon_line.empty()) {
+        if (q == start) {
             ++pending_empty;
             continue;
         }
-        for (; pending_empty > 0; --pending_empty) out += "\r\n";
-        out += canon_line;
-        out += "\r\n";
+        for (; pending_empty > 0; --pending_empty) {
+            *p++ = '\r';
+            *p++ = '\n';
+        }
+        p = q;
+        *p++ = '\r';
+        *p++ = '\n';
     }
+    out.resize(static_cast<std::size_t>(p - base));
     if (canon == Canon::simple && out.empty()) out = "\r\n";
     return out;
 }

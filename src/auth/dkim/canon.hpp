@@ -45,6 +45,7 @@ core::Result<Message> parse_message(std::string_view message);
 bool name_equals(std::string_view a, std::string_view b);  // ASCII case-insensitive
 
 std::string canonicalize_header(const Field& field, Canon canon);
+void append_canonical_header(std::string& out, const Field& field, Canon canon);  // same, appended
 std::string canonicalize_body(std::string_view body, Canon canon);
 
 }  // namespace pigeon::dkim

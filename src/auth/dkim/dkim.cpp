@@ -6,7 +6,8 @@
 #include "dns/drive.hpp"
 
 #include <algorithm>
-#include <map>
+#include <utility>
+#include <vector>
 
 #include "auth/dkim/crypto.hpp"
 #include "auth/dkim/tag_list.hpp"
@@ -32,16 +33,21 @@ std::string header_hash_input(const Message& message, const std::vector<std::str
                               const Field& signature_field, std::size_t b_begin, std::size_t b_end,
                               Canon canon) {
     std::string data;
-    std::map<std::string, std::size_t> used;  // per name: instances already taken from the bottom
+    data.reserve(1024);
+    // Per name: instances already taken from the bottom (h= is short: a list, not a map).
+    std::vector<std::pair<std::string_view, std::size_t>> used;
+    used.reserve(names.size());
     for (const std::string& name : names) {
-        std::size_t skip = used[name]++;
+        auto u = std::find_if(used.begin(), used.end(), [&](const auto& x) { return x.first == name; });
+        if (u == used.end()) u = used.insert(used.end(), {name, 0});
+        std::size_t skip = u->second++;
         for (auto it = message.fields.rbegin(); it != message.fields.rend(); ++it) {
             if (!name_equals(it->name, name)) continue;
             if (skip > 0) {
                 --skip;
                 continue;
             }
-            data += canonicalize_header(*it, canon);
+            append_canonical_header(data, *it, canon);
             break;
         }  // none left: a null string (over-signing)
     }
@@ -50,9 +56,8 @@ std::string header_hash_input(const Message& message, const std::vector<std::str
     raw.erase(value_offset + b_begin, b_end - b_begin);
     Field stripped{raw, signature_field.name,
                    std::string_view(raw).substr(value_offset, signature_field.value.size() - (b_end - b_begin))};
-    std::string last = canonicalize_header(stripped, canon);
-    last.resize(last.size() - 2);  // no CRLF after the signature field (3.7)
-    data += last;
+    append_canonical_header(data, stripped, canon);
+    data.resize(data.size() - 2);  // no CRLF after the signature field (3.7)
     return data;
 }
 
@@ -84,7 +89,10 @@ SignatureResult verify_one(const Message& message, const Candidate& c, const dns
     r.identity = sig.identity;
     r.algorithm = sig.algorithm;
     r.body_length = sig.body_length;
-    r.b_prefix = strip_fws(sig.b_text).substr(0, 8);
+    for (char ch : sig.b_text) {  // strip_fws(b_text).substr(0, 8), without the copy
+        if (r.b_prefix.size() == 8) break;
+        if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') r.b_prefix += ch;
+    }
     r.weak_algorithm = sig.algorithm == Algorithm::rsa_sha1;
     auto fail = [&](Status status, std::string reason) {
         r.status = status;
@@ -135,7 +143,7 @@ SignatureResult verify_one(const Message& message, const Candidate& c, const dns
     if (key->strict && domain_of(sig.identity) != sig.domain)
         return fail(Status::permerror, "key record t=s: i= domain must equal d=");
 
-    crypto::PublicKey public_key = crypto::load_public_key(type, key->public_key);
+    crypto::PublicKey public_key = crypto::cached_public_key(type, key->public_key);
     if (!public_key.key) return fail(Status::permerror, public_key.error);
     r.key_bits = public_key.bits;
     if (type == KeyType::rsa && public_key.bits < options.min_rsa_bits)
@@ -149,7 +157,7 @@ SignatureResult verify_one(const Message& message, const Candidate& c, const dns
     if (crypto::digest(sig.algorithm, body) != sig.body_hash) return fail(Status::fail, "body hash did not verify");
 
     std::string data = header_hash_input(message, sig.headers, *c.field, sig.b_begin, sig.b_end, sig.header_canon);
-    if (!crypto::verify(sig.algorithm, *public_key.key, data, sig.signature))
+    if (!crypto::verify(sig.algorithm, public_key, data, sig.signature))
         return fail(Status::fail, "signature did not verify");
     if (sig.algorithm == Algorithm::rsa_sha1 && !options.accept_rsa_sha1)
         return fail(Status::policy, "rsa-sha1 is not accepted (RFC 8301)");

@@ -24,6 +24,11 @@
 //     does not depend on it (PKCS#1 v1.5 and Ed25519 are deterministic).
 //   - Nothing throws out of run(), sign() or the key functions; check_dkim_async() calls `done`
 //     exactly once.
+//   - run() and sign() may be called from several threads at once. Parsed public keys,
+//     verifiers and signers are reused through bounded, locked caches (auth/dkim/crypto.hpp)
+//     with the same results as without them; sign() reuses signers only for SignOptions::key
+//     and draws from `rng` exactly what a fresh signer would. A shared `rng` must itself be
+//     safe to use from those threads (Botan 2's AutoSeeded_RNG locks internally).
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -49,14 +49,20 @@ bool valid_domain(std::string_view d) {
     return true;
 }
 
-int b64_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
+// Base64 alphabet value of each octet; -1 for anything else, -2 for FWS (skipped).
+struct Base64Table {
+    signed char value[256];
+    constexpr Base64Table() : value() {
+        for (int c = 0; c < 256; ++c) value[c] = -1;
+        for (int c = 'A'; c <= 'Z'; ++c) value[c] = static_cast<signed char>(c - 'A');
+        for (int c = 'a'; c <= 'z'; ++c) value[c] = static_cast<signed char>(c - 'a' + 26);
+        for (int c = '0'; c <= '9'; ++c) value[c] = static_cast<signed char>(c - '0' + 52);
+        value[static_cast<int>('+')] = 62;
+        value[static_cast<int>('/')] = 63;
+        for (char c : {' ', '\t', '\r', '\n'}) value[static_cast<unsigned char>(c)] = -2;
+    }
+};
+constexpr Base64Table base64_table;
 
 }  // namespace
 
@@ -81,17 +87,40 @@ KeyType key_type_of(Algorithm a) { return a == Algorithm::ed25519_sha256 ? KeyTy
 
 std::optional<std::string> base64_decode(std::string_view text) {
     std::string out;
+    out.reserve(text.size() / 4 * 3 + 3);
     std::uint32_t acc = 0;
     int bits = 0, pad = 0, count = 0;
-    for (char c : text) {
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    // Fast path: whole groups of four alphabet characters, three octets each, and FWS between
+    // groups. It stops at the first group with anything else (FWS inside a group, "=", a bad
+    // character), which the general loop below then handles from a group boundary (bits = 0,
+    // count a multiple of 4), exactly as if it had read everything before.
+    std::size_t i = 0;
+    const auto* table = base64_table.value;
+    while (i + 4 <= text.size()) {
+        if (table[static_cast<unsigned char>(text[i])] == -2) {  // FWS between groups
+            ++i;
+            continue;
+        }
+        const int a = table[static_cast<unsigned char>(text[i])], b = table[static_cast<unsigned char>(text[i + 1])],
+                  c = table[static_cast<unsigned char>(text[i + 2])], d = table[static_cast<unsigned char>(text[i + 3])];
+        if ((a | b | c | d) < 0) break;
+        const std::uint32_t group = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                                    (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+        const char three[3] = {static_cast<char>(group >> 16), static_cast<char>((group >> 8) & 0xFF),
+                               static_cast<char>(group & 0xFF)};
+        out.append(three, 3);
+        count += 4;
+        i += 4;
+    }
+    for (char c : text.substr(i)) {
+        int v = table[static_cast<unsigned char>(c)];
+        if (v == -2) continue;  // FWS
         if (c == '=') {
             ++pad;
             ++count;
             continue;
         }
         if (pad > 0) return std::nullopt;  // data after padding
-        int v = b64_value(c);
         if (v < 0) return std::nullopt;
         ++count;
         acc = (acc << 6) | static_cast<std::uint32_t>(v);

@@ -143,16 +143,17 @@ core::Result<std::string> sign(std::string_view message, const SignOptions& opti
                     --skip;
                     continue;
                 }
-                data += canonicalize_header(*it, options.header_canon);
+                append_canonical_header(data, *it, options.header_canon);
                 break;
             }
         }
-        std::string last = canonicalize_header(field, options.header_canon);
-        last.resize(last.size() - 2);
-        data += last;
+        append_canonical_header(data, field, options.header_canon);
+        data.resize(data.size() - 2);  // no CRLF after the signature field (3.7)
 
         std::string problem;
-        auto signature = crypto::sign(options.algorithm, *key, data, rng, problem);
+        // Signers are reused for a key object the caller keeps (options.key), not for one read
+        // from text for this call only.
+        auto signature = crypto::sign(options.algorithm, key, data, rng, problem, options.key != nullptr);
         if (!signature) return error(problem);
         std::string b = base64_encode(*signature);
         std::string out = field_text;

@@ -40,12 +40,13 @@ bool skip_fws(std::string_view text, std::size_t& i) {
 
 const Tag* TagList::find(std::string_view name) const {
     for (const Tag& t : tags)
-        if (t.name == name) return &t;
+        if (t.name.size() == name.size() && !name.empty() && t.name[0] == name[0] && t.name == name) return &t;
     return nullptr;
 }
 
 core::Result<TagList> parse_tag_list(std::string_view text) {
     TagList list;
+    list.tags.reserve(16);  // a signature has about a dozen tags: one allocation
     std::size_t i = 0;
     while (true) {
         if (!skip_fws(text, i)) return error("bad line break in tag-list");
@@ -63,8 +64,9 @@ core::Result<TagList> parse_tag_list(std::string_view text) {
         if (!skip_fws(text, i)) return error("bad line break in tag-list");
         std::size_t value_begin = i, value_end = i;
         while (i < text.size() && text[i] != ';') {
-            if (is_valchar(text[i])) {
-                ++i;
+            const std::size_t run = i;
+            while (i < text.size() && is_valchar(text[i])) ++i;  // ';' is not a VALCHAR
+            if (i > run) {
                 value_end = i;
             } else if (is_fws_char(text[i])) {
                 if (!skip_fws(text, i)) return error("bad line break in tag-list");
