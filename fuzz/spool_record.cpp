@@ -2,7 +2,7 @@
 // recovery meets them after a crash or a disk error. Invariants: no crash; whatever decodes
 // re-encodes (as format version 2) and decodes again to the same record, retry state
 // included; a version 2 record re-encodes to exactly its own bytes (the format is canonical);
-// a version 1 record re-encodes to version 2.
+// a version 1 record re-encodes to version 2; a removal record re-encodes to its own bytes.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -39,6 +39,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (version_of(bytes) == record_format_version && *again != bytes) __builtin_trap();
         auto back = decode_state_record(*again);
         if (!back.ok() || back->status != s->status || back->sequence != s->sequence) __builtin_trap();
+    }
+    if (auto r = decode_removal_record(bytes); r.ok()) {
+        auto again = encode_removal_record(*r);
+        if (!again.ok() || *again != bytes) __builtin_trap();
     }
     return 0;
 }

@@ -712,7 +712,7 @@ public:
     std::vector<std::string> problems;
     std::map<std::string, std::vector<StoredMail>> mailboxes;  // user address -> mail
 
-    std::size_t queue_size() const { return life_ ? life_->spool->size() : storage_size_after_crash(); }
+    std::size_t queue_size() { return life_ ? life_->spool->size() : storage_size_after_crash(); }
 
     bool accept(const ConnPtr& c, std::uint16_t port) override {
         if (!life_ || (port != 25 && port != 587)) return false;
@@ -794,11 +794,11 @@ private:
         std::map<std::uint64_t, ServerPtr> sessions;
     };
 
-    std::size_t storage_size_after_crash() const {
-        std::size_t n = 0;
-        for (const auto& [f, b] : storage_.files())
-            if (f.ends_with(".msg")) ++n;
-        return n;
+    // What a restart would find: a read-only recovery of the storage, which changes nothing.
+    std::size_t storage_size_after_crash() {
+        queue::Spool probe(storage_, w_.clock, w_.rng);
+        const auto report = probe.recover(queue::Spool::Recovery::read_only);
+        return report.ok() ? probe.size() : 0;
     }
 
     bool is_remote(const core::Path& p) const {

@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "core/address.hpp"
+#include "core/ascii.hpp"
 #include "core/domain.hpp"
 
 namespace pigeon::app {
@@ -694,10 +695,59 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
     return out;
 }
 
+// [delivery]: read after [[users]], whose addresses and aliases a discard address may not be.
+// Addresses compare case-insensitively here, as the Directory matches recipients.
+void read_delivery(const Reader& r, const toml::table& t,
+                   const std::vector<std::string>& local_domains, const std::vector<User>& users,
+                   DeliverySettings& d) {
+    r.only_keys(t, "delivery", {"discard"});
+    const toml::node* n = t.get("discard");
+    if (!n) return;
+    const toml::array& arr = r.array(*n, "delivery.discard");
+    d.discard.clear();
+    std::vector<std::string> seen;  // lower case
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+        const std::string key = index_key("delivery.discard", i);
+        const core::Mailbox m = mailbox(r, arr[i], key);
+        const std::string text = r.string(arr[i], key);
+        const bool local = std::any_of(local_domains.begin(), local_domains.end(),
+                                       [&](const std::string& dom) {
+                                           return core::Domain::parse(dom, host_syntax).value() ==
+                                                  m.domain();
+                                       });
+        if (!local)
+            r.fail(arr[i], key, "domain \"" + m.domain().text() + "\" is not in local_domains");
+        const std::string lower = core::ascii_lower(text);
+        if (core::ascii_lower(m.local_part()) == "postmaster")
+            r.fail(arr[i], key,
+                   "\"" + text + "\" may not be discarded: mail to postmaster must reach a person "
+                   "(RFC 5321 4.5.1)");
+        for (std::size_t j = 0; j < seen.size(); ++j)
+            if (seen[j] == lower)
+                r.fail(arr[i], key,
+                       "\"" + text + "\" is already " + index_key("delivery.discard", j));
+        for (std::size_t u = 0; u < users.size(); ++u) {
+            if (core::ascii_lower(users[u].address) == lower)
+                r.fail(arr[i], key,
+                       "\"" + text + "\" is the address of " + index_key("users", u) +
+                           "; an address is either a mailbox or discarded");
+            for (std::size_t a = 0; a < users[u].aliases.size(); ++a) {
+                if (core::ascii_lower(users[u].aliases[a]) != lower) continue;
+                const std::string alias_key = index_key(join_key(index_key("users", u), "aliases"), a);
+                r.fail(arr[i], key,
+                       "\"" + text + "\" is " + alias_key +
+                           "; an address is either a mailbox or discarded");
+            }
+        }
+        seen.push_back(lower);
+        d.discard.push_back(text);
+    }
+}
+
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
-                 "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound"});
+                 "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery"});
     Config c;
     c.hostname = std::string(default_hostname);
     c.local_domains = {std::string(defaults::local_domain)};
@@ -732,6 +782,8 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("dkim")) read_dkim(r, r.table(*n, "dkim"), c.dkim_keys);
     if (N n = root.get("outbound")) read_outbound(r, r.table(*n, "outbound"), c.outbound);
     if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains);
+    if (N n = root.get("delivery"))
+        read_delivery(r, r.table(*n, "delivery"), c.local_domains, c.users, c.delivery);
     return c;
 }
 
@@ -849,6 +901,9 @@ std::string to_toml(const Config& c) {
           << "domain = " << toml_string(k.domain) << "\n"
           << "selector = " << toml_string(k.selector) << "\n"
           << "key_file = " << toml_string(k.key_file) << "\n";
+    o << "\n[delivery]\n"
+      << "discard = " << string_array(c.delivery.discard)
+      << "  # accepted, spooled, then dropped without a copy\n";
     const OutboundSettings& ob = c.outbound;
     o << "\n[outbound]\n"
       << "enabled = " << (ob.enabled ? "true" : "false") << "  # false: remote mail stays queued\n"

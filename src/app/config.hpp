@@ -211,6 +211,16 @@ struct OutboundSettings {
     friend bool operator==(const OutboundSettings&, const OutboundSettings&) = default;
 };
 
+// Local delivery ([delivery]).
+struct DeliverySettings {
+    // Addresses ("local@domain", the domain in local_domains) whose mail is accepted at RCPT,
+    // committed to the spool as usual, then marked delivered ("discarded") without any copy
+    // written (Postfix's discard(8)): no-reply addresses, benchmark sinks. Never a user's
+    // address or alias, never postmaster.
+    std::vector<std::string> discard;
+    friend bool operator==(const DeliverySettings&, const DeliverySettings&) = default;
+};
+
 struct Config {
     std::string hostname;                    // our name in the greeting, EHLO and Received:
     std::vector<std::string> local_domains;  // domains whose mail we deliver here
@@ -226,6 +236,7 @@ struct Config {
     DmarcSettings dmarc;
     std::vector<DkimKey> dkim_keys;  // [[dkim.keys]]
     OutboundSettings outbound;
+    DeliverySettings delivery;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

@@ -33,9 +33,17 @@ std::string local_of(std::string_view address) {
 
 }  // namespace
 
-Directory::Directory(std::vector<std::string> local_domains, std::vector<User> users)
+Directory::Directory(std::vector<std::string> local_domains, std::vector<User> users,
+                     std::vector<std::string> discard)
     : users_(std::move(users)) {
     for (auto& d : local_domains) domains_.push_back(core::ascii_lower(d));
+    for (auto& a : discard) discard_.push_back(core::ascii_lower(a));
+}
+
+bool Directory::discards(const core::Path& path) const {
+    if (path.kind != core::Path::Kind::mailbox || discard_.empty()) return false;
+    const std::string address = core::ascii_lower(path.mailbox.to_string());
+    return std::find(discard_.begin(), discard_.end(), address) != discard_.end();
 }
 
 bool Directory::is_local_domain(std::string_view domain) const {
@@ -94,7 +102,7 @@ smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp:
     if (path.kind == core::Path::Kind::postmaster) return accept();
     const std::string domain = path.mailbox.domain().lowercase();
     if (dir.is_local_domain(domain)) {
-        if (dir.recipient(path) != nullptr) return accept();
+        if (dir.recipient(path) != nullptr || dir.discards(path)) return accept();
         return refuse(550, "5.1.1", path.to_string() + ": Recipient address rejected: User unknown");
     }
     if (role == smtp::Role::submission) return accept();  // authenticated: relay allowed

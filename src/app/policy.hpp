@@ -4,13 +4,15 @@
 // Contract: pure functions of the configured Directory and their inputs. No I/O, no clock or
 // random source (the caller passes the date and the Message-ID it wants added).
 //   inbound     MAIL: accepted (SPF plugs in here later).
-//               RCPT: a local domain's user, alias or postmaster -> 250; another local
-//                     address -> 550 5.1.1; any other domain -> 554 5.7.1 relay denied
-//                     (never an open relay).
+//               RCPT: a local domain's user, alias, discard address ([delivery] discard:
+//                     accepted like a user's, dropped at delivery) or postmaster -> 250;
+//                     another local address -> 550 5.1.1; any other domain -> 554 5.7.1
+//                     relay denied (never an open relay).
 //               end of DATA: accepted (DKIM/DMARC plug in here later).
 //   submission  MAIL: only one of the authenticated user's addresses (login or alias), and
 //                     never the null path -> else 553 5.7.1 (RFC 6409 6.1).
-//               RCPT: any remote address; a local address must exist (550 5.1.1).
+//               RCPT: any remote address; a local address must exist (a user, alias or
+//                     discard address; else 550 5.1.1).
 //               end of DATA: every From: address must be the user's (553 5.7.1); a message
 //                     without a parsable header or From: is refused (550 5.6.0); Date: and
 //                     Message-ID: are added when missing (RFC 6409 8.2, 8.3).
@@ -31,7 +33,10 @@ namespace pigeon::app {
 
 class Directory {
 public:
-    Directory(std::vector<std::string> local_domains, std::vector<User> users);
+    // discard: [delivery] discard, addresses accepted like a user's whose mail is dropped at
+    // local delivery (the configuration keeps them apart from users and aliases).
+    Directory(std::vector<std::string> local_domains, std::vector<User> users,
+              std::vector<std::string> discard = {});
 
     bool is_local_domain(std::string_view domain) const;
     // The user who logs in with this name (their address), or null.
@@ -40,12 +45,15 @@ public:
     // domain), or null. <Postmaster> and postmaster@<local domain> go to a user of that name
     // if there is one, otherwise to the first user (RFC 5321 4.5.1: it must exist).
     const User* recipient(const core::Path& path) const;
+    // True for a mailbox recipient in the discard list (case-insensitive, like the rest).
+    bool discards(const core::Path& path) const;
     bool may_send_as(const User& user, std::string_view address) const;
     const std::vector<User>& users() const { return users_; }
 
 private:
     std::vector<std::string> domains_;  // lower case
     std::vector<User> users_;
+    std::vector<std::string> discard_;  // lower case
 };
 
 // The Maildir of a user: <state_dir>/mail/<domain>/<local part>/Maildir (lower case).

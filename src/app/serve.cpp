@@ -298,7 +298,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         }
         users.insert(users.begin(), demo);
     }
-    Directory directory(config.local_domains, users);
+    Directory directory(config.local_domains, users, config.delivery.discard);
 
     // The spool, recovered before anything is accepted.
     os::SystemClock clock;
@@ -358,6 +358,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
                 !directory.is_local_domain(rcpt.mailbox.domain().lowercase()))
                 return delivery::LocalTarget::remote();
             const User* u = directory.recipient(rcpt);
+            if (u == nullptr && directory.discards(rcpt)) return delivery::LocalTarget::discard();
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
             return delivery::LocalTarget::mailbox(maildir_for(state, *u));
         },
@@ -384,9 +385,13 @@ int run_serve(const Config& config_in, bool embedded_default) {
         say("outbound: off (outbound.enabled = false); remote recipients stay queued");
     }
 
-    commit_options.on_committed = [&](const std::string& id) {
-        worker.notify(id);
-        if (outbound) outbound_runtime.post([&outbound, id] { outbound->notify(id); });
+    // Wake only the deliverer a message needs: each wake-up is a thread hand-off.
+    commit_options.on_committed = [&](const std::string& id, const std::vector<core::Path>& to) {
+        bool any_local = false;
+        bool any_remote = false;
+        for (const core::Path& p : to) (local.is_local(p) ? any_local : any_remote) = true;
+        if (any_local) worker.notify(id);
+        if (any_remote && outbound) outbound_runtime.post([&outbound, id] { outbound->notify(id); });
     };
     os::GroupCommitter committer(spool, commit_options);
 

@@ -1,6 +1,7 @@
 // pigeon/delivery/local_delivery.cpp: spool -> Maildir, then durable recipient states.
 #include "delivery/local_delivery.hpp"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -18,6 +19,65 @@ bool LocalDelivery::is_local(const core::Path& recipient) const {
 }
 
 queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id, bool after_restart) {
+    bool ready_to_remove = false;
+    auto report = deliver_unremoved(id, after_restart, ready_to_remove);
+    if (!report || !ready_to_remove) {
+        return report;
+    }
+    if (queue::Status s = spool_.remove(id); !s) {
+        return Error{s.error()};
+    }
+    report->removed = true;
+    return report;
+}
+
+std::vector<queue::Expected<DeliveryReport>> LocalDelivery::deliver_batch(
+    const std::vector<std::string>& ids, bool after_restart) {
+    std::vector<queue::Expected<DeliveryReport>> results;
+    results.reserve(ids.size());
+    std::vector<std::string> to_remove;       // in the order delivered
+    std::vector<std::size_t> to_remove_at;    // index into results of each
+    std::map<std::string, std::size_t> first;  // id -> its first index in ids
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (first.contains(ids[i])) {
+            results.emplace_back(DeliveryReport{});  // filled in from its first result below
+            continue;
+        }
+        first.emplace(ids[i], i);
+        bool ready_to_remove = false;
+        results.push_back(deliver_unremoved(ids[i], after_restart, ready_to_remove));
+        if (results.back() && ready_to_remove) {
+            to_remove.push_back(ids[i]);
+            to_remove_at.push_back(i);
+        }
+    }
+    if (!to_remove.empty()) {
+        // Every copy of these messages is durable (deliver_once syncs before it returns) and
+        // every mark is: one barrier now removes them all.
+        const std::vector<queue::Status> removed = spool_.remove_batch(to_remove);
+        for (std::size_t k = 0; k < to_remove.size(); ++k) {
+            auto& result = results[to_remove_at[k]];
+            if (k < removed.size() && removed[k]) {
+                result->removed = true;
+            } else {
+                result = Error{k < removed.size()
+                                   ? removed[k].error()
+                                   : "the spool gave no removal result for " + to_remove[k]};
+            }
+        }
+    }
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (const std::size_t f = first.at(ids[i]); f != i) {
+            results[i] = results[f];
+        }
+    }
+    return results;
+}
+
+queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string& id,
+                                                                 bool after_restart,
+                                                                 bool& ready_to_remove) {
+    ready_to_remove = false;
     auto record = spool_.show(id);
     if (!record) {
         return Error{record.error()};
@@ -41,6 +101,13 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id, bo
         case LocalTarget::Kind::remote:
             ++report.remote;
             any_pending = true;
+            break;
+        case LocalTarget::Kind::discard:
+            // Accepted and committed like any other mail, then dropped on purpose: nothing
+            // to write, nothing that could fail.
+            updates.push_back({i, {RecipientState::delivered, "discarded"}});
+            ++report.delivered;
+            ++report.discarded;
             break;
         case LocalTarget::Kind::unknown:
             updates.push_back({i, {RecipientState::failed, target.reason}});
@@ -86,12 +153,7 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id, bo
             return Error{s.error()};
         }
     }
-    if (!any_pending) {
-        if (queue::Status s = spool_.remove(id); !s) {
-            return Error{s.error()};
-        }
-        report.removed = true;
-    }
+    ready_to_remove = !any_pending;
     return report;
 }
 
@@ -153,7 +215,7 @@ void LocalDeliveryWorker::run() {
             std::lock_guard lock(mutex_);
             attempts_ += n;
         }
-        std::string id;
+        std::vector<std::string> ids;
         {
             std::unique_lock lock(mutex_);
             const bool woken = wake_.wait_for(lock, options_.rescan_interval,
@@ -165,17 +227,25 @@ void LocalDeliveryWorker::run() {
             if (!woken) {
                 continue;
             }
-            id = std::move(ids_.front());
-            ids_.pop_front();
-            ++attempts_;
+            // Everything waiting, up to the batch bound: one removal barrier for all of it.
+            const std::size_t most = std::max<std::size_t>(options_.max_batch, 1);
+            const std::size_t n = std::min(ids_.size(), most);
+            ids.reserve(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                ids.push_back(std::move(ids_.front()));
+                ids_.pop_front();
+            }
+            attempts_ += n;
         }
-        auto report = delivery_.deliver(id);
-        if (!report) {
-            log("local delivery " + id + ": " + report.error());
-            continue;
-        }
-        for (const std::string& note : report->notes) {
-            log("local delivery " + id + ": " + note);
+        const auto reports = delivery_.deliver_batch(ids);
+        for (std::size_t i = 0; i < ids.size() && i < reports.size(); ++i) {
+            if (!reports[i]) {
+                log("local delivery " + ids[i] + ": " + reports[i].error());
+                continue;
+            }
+            for (const std::string& note : reports[i]->notes) {
+                log("local delivery " + ids[i] + ": " + note);
+            }
         }
     }
 }

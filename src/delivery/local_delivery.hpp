@@ -5,6 +5,8 @@
 //   remote   left pending, untouched (the outbound role takes it later)
 //   mailbox  written to that Maildir (folder hint honoured) -> delivered; a write error
 //            (full disk...) leaves it pending, to be retried: nothing is half-delivered
+//   discard  delivered with the diagnostic "discarded", no copy written anywhere (Postfix's
+//            discard(8): no-reply addresses, benchmark sinks)
 //   unknown  marked failed with the resolver's reason (no such local user)
 // Recipients of one message that resolve to the same Maildir get one copy.
 // The new states are made durable in the spool (Spool::mark) before anything else happens;
@@ -12,10 +14,17 @@
 // recipient was delivered, the durable removal itself is the record and mark() is skipped
 // (one barrier instead of two; a crash before it completes means one duplicate delivery,
 // exactly as a crash before mark() would).
+// deliver_batch(ids) does the same for several messages but removes every finished one with
+// ONE Spool::remove_batch (one barrier for the batch instead of one per message). Marks
+// (failed or deferred recipients) stay per message and come first, as in deliver(); a
+// message is removed only after its Maildir copies are durable (MaildirWriter syncs each
+// copy before it returns). An error in one message (unreadable, mark or removal failed)
+// is reported for that id alone and leaves that message as it was; the others go on.
 // A recipient is delivered at least once, never silently lost: the Maildir copy is durable
-// before its state says delivered. LocalDeliveryWorker runs deliver() on its own thread for
-// ids it is told about (notify, e.g. from GroupCommitter's on_committed) and rescans the spool
-// periodically for deferred ones. Never throws.
+// before its state says delivered. LocalDeliveryWorker runs deliver_batch() on its own thread
+// for every id waiting when it wakes (up to Options::max_batch; told by notify, e.g. from
+// GroupCommitter's on_committed) and rescans the spool periodically for deferred ones.
+// Never throws.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -35,13 +44,14 @@
 namespace pigeon::delivery {
 
 struct LocalTarget {
-    enum class Kind { remote, mailbox, unknown };
+    enum class Kind { remote, mailbox, discard, unknown };
     Kind kind = Kind::remote;
     std::filesystem::path maildir;  // Kind::mailbox: the Maildir root (see maildir_path())
     std::string reason;             // Kind::unknown: stored as the failure diagnostic
 
     static LocalTarget remote() { return {}; }
     static LocalTarget mailbox(std::filesystem::path dir) { return {Kind::mailbox, std::move(dir), {}}; }
+    static LocalTarget discard() { return {Kind::discard, {}, {}}; }
     static LocalTarget unknown(std::string why) { return {Kind::unknown, {}, std::move(why)}; }
 };
 
@@ -49,7 +59,8 @@ struct LocalTarget {
 using LocalResolver = std::function<LocalTarget(const core::Path& recipient)>;
 
 struct DeliveryReport {
-    std::size_t delivered = 0;  // recipients now delivered
+    std::size_t delivered = 0;  // recipients now delivered (discarded ones included)
+    std::size_t discarded = 0;  // of those, delivered to a discard target (no copy written)
     std::size_t failed = 0;     // recipients now failed (unknown user)
     std::size_t deferred = 0;   // local recipients still pending after a write error
     std::size_t remote = 0;     // pending recipients that are not local
@@ -69,12 +80,23 @@ public:
     // already have been moved to cur/ by a mail reader (see MaildirWriter::deliver_once).
     queue::Expected<DeliveryReport> deliver(const std::string& id, bool after_restart = false);
 
+    // deliver() for several messages, with every finished one removed by ONE
+    // Spool::remove_batch. One result per id, in order; an id given twice is delivered once
+    // and both get its result. An error of one id does not stop the others.
+    std::vector<queue::Expected<DeliveryReport>> deliver_batch(const std::vector<std::string>& ids,
+                                                               bool after_restart = false);
+
     // deliver() for every message with a pending local recipient; returns how many it tried.
     std::size_t deliver_pending(bool after_restart = false);
 
     bool is_local(const core::Path& recipient) const;
 
 private:
+    // deliver() without the final removal: `ready_to_remove` says the message has no pending
+    // recipient left (its marks, if any, are durable) and may now be removed.
+    queue::Expected<DeliveryReport> deliver_unremoved(const std::string& id, bool after_restart,
+                                                      bool& ready_to_remove);
+
     queue::Spool& spool_;
     LocalResolver resolver_;
     MaildirWriter& writer_;
@@ -87,6 +109,8 @@ public:
         // How often deferred recipients (a full disk) are retried without a new notify().
         std::chrono::milliseconds rescan_interval{60'000};
         std::function<void(std::string_view line)> log;  // may be empty
+        // The most ids one wake-up takes (and removes with one barrier).
+        std::size_t max_batch = 256;
     };
 
     // Starts the thread, which first delivers everything pending in the spool (recovery).
@@ -97,8 +121,8 @@ public:
     LocalDeliveryWorker& operator=(const LocalDeliveryWorker&) = delete;
 
     void notify(std::string id);  // thread-safe; a newly committed message
-    void stop();                  // finishes the message in hand, then joins
-    std::size_t attempts() const;  // deliver() calls so far
+    void stop();                  // finishes the batch in hand, then joins
+    std::size_t attempts() const;  // messages tried so far (each id of a batch counts)
 
 private:
     void run();

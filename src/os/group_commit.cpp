@@ -86,7 +86,11 @@ void GroupCommitter::run() {
         }
         std::vector<queue::Submission> submissions;
         submissions.reserve(batch.size());
+        std::vector<std::vector<core::Path>> recipients;  // for on_committed
         for (Request& r : batch) {
+            if (options_.on_committed) {
+                recipients.push_back(r.submission.envelope.recipients);
+            }
             submissions.push_back(std::move(r.submission));
         }
         std::vector<Outcome> outcomes = spool_.commit_batch(std::move(submissions));
@@ -110,7 +114,7 @@ void GroupCommitter::run() {
             call_quietly(batch[i].done, std::move(outcomes[i]));
             if (ok && options_.on_committed) {
                 try {
-                    options_.on_committed(id);
+                    options_.on_committed(id, recipients[i]);
                 } catch (...) {
                     // Same rule as the callbacks: the committer keeps going.
                 }

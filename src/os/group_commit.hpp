@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/envelope.hpp"
 #include "queue/spool.hpp"
@@ -35,9 +36,10 @@ public:
     struct Options {
         std::size_t max_batch_messages = 1024;          // per barrier
         std::uint64_t max_batch_octets = 256ull << 20;  // per barrier, message octets (256 MiB)
-        // Called on the committer thread with each committed id after its callback, e.g. to
-        // wake the local delivery worker. May be empty.
-        std::function<void(const std::string& id)> on_committed;
+        // Called on the committer thread with each committed id and its recipients after its
+        // callback, e.g. to wake the local delivery worker only for messages with local
+        // recipients. May be empty.
+        std::function<void(const std::string& id, const std::vector<core::Path>& recipients)> on_committed;
     };
 
     struct Stats {

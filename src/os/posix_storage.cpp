@@ -203,10 +203,12 @@ Status PosixStorage::rename(const std::string& from, const std::string& to) {
     if (!queue::is_valid_storage_name(from) || !queue::is_valid_storage_name(to)) {
         return bad_name("rename", from + "' -> '" + to);
     }
+    std::lock_guard lock(mutex_);
+    appending_.erase(from);
+    appending_.erase(to);
     if (::renameat(dir_fd_, from.c_str(), dir_fd_, to.c_str()) != 0) {
         return failure("rename", from, errno);
     }
-    std::lock_guard lock(mutex_);
     dir_dirty_ = true;
     return {};
 }
@@ -215,12 +217,90 @@ Status PosixStorage::remove(const std::string& name) {
     if (!queue::is_valid_storage_name(name)) {
         return bad_name("remove", name);
     }
+    std::lock_guard lock(mutex_);
+    appending_.erase(name);  // a barrier holding it still flushes (harmlessly) and closes it
     if (::unlinkat(dir_fd_, name.c_str(), 0) != 0 && errno != ENOENT) {
         return failure("remove", name, errno);
     }
-    std::lock_guard lock(mutex_);
     dir_dirty_ = true;
     return {};
+}
+
+PosixStorage::AppendFile::~AppendFile() { ::close(fd); }
+
+// Descriptors kept open for appending beyond the ones written since the last barrier.
+constexpr std::size_t max_idle_append_descriptors = 4;
+
+Status PosixStorage::append(const std::string& name, std::string_view bytes) {
+    if (!queue::is_valid_storage_name(name)) {
+        return bad_name("append", name);
+    }
+    std::shared_ptr<AppendFile> file;
+    {
+        std::lock_guard lock(mutex_);
+        if (const auto it = appending_.find(name); it != appending_.end()) {
+            file = it->second;
+        } else {
+            bool created = true;
+            int fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+            if (fd < 0 && errno == EEXIST) {
+                created = false;
+                fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+            }
+            if (fd < 0) {
+                return failure("append", name, errno);
+            }
+            dir_dirty_ = dir_dirty_ || created;
+            if (appending_.size() >= max_idle_append_descriptors) {
+                for (auto it = appending_.begin(); it != appending_.end();) {
+                    it = it->second->dirty ? std::next(it) : appending_.erase(it);
+                }
+            }
+            file = std::make_shared<AppendFile>(fd);
+            appending_.emplace(name, file);
+        }
+        if (!file->dirty) {
+            file->dirty = true;
+            append_dirty_.push_back(file);
+        }
+    }
+    // The spool serialises its appends; write_all may take several write(2) calls.
+    if (const int err = write_all(file->fd, bytes); err != 0) {
+        return failure("append", name, err);
+    }
+    return {};
+}
+
+Expected<std::string> PosixStorage::read_range(const std::string& name, std::uint64_t offset,
+                                               std::uint64_t length) const {
+    if (!queue::is_valid_storage_name(name)) {
+        return bad_name("read", name);
+    }
+    const int fd = ::openat(dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return failure("read", name, errno);
+    }
+    std::string out(static_cast<std::size_t>(length), '\0');
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
+                                  static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            const int err = n < 0 ? errno : 0;
+            ::close(fd);
+            if (err != 0) {
+                return failure("read", name, err);
+            }
+            return Error{"read '" + name + "': " + std::to_string(length) + " octets at " +
+                         std::to_string(offset) + " are past the end"};
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    return out;
 }
 
 Status PosixStorage::sync() {
@@ -228,11 +308,16 @@ Status PosixStorage::sync() {
     // wait for that barrier rather than return on an empty list.
     std::lock_guard barrier(sync_mutex_);
     std::vector<int> fds;
+    std::vector<std::shared_ptr<AppendFile>> appended;
     bool dir_dirty = false;
     std::string deferred;
     {
         std::lock_guard lock(mutex_);
         fds.swap(unsynced_);
+        appended.swap(append_dirty_);
+        for (const auto& file : appended) {
+            file->dirty = false;
+        }
         dir_dirty = std::exchange(dir_dirty_, false);
         deferred = std::exchange(deferred_error_, std::string());
     }
@@ -252,6 +337,11 @@ Status PosixStorage::sync() {
         return {};
     }
     Status files = flush_descriptors(fds);
+    for (const auto& file : appended) {
+        if (::fdatasync(file->fd) != 0 && files) {
+            files = failure("fdatasync", directory_, errno);
+        }
+    }
     if (dir_dirty && ::fsync(dir_fd_) != 0) {
         const int err = errno;
         std::lock_guard lock(mutex_);

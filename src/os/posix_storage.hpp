@@ -2,10 +2,13 @@
 //
 // Contract: one directory holds the files, named as Storage names (no subdirectories).
 // create() writes with O_CREAT|O_EXCL and removes its partial file on any failure, so a
-// full disk (ENOSPC), a file size limit (EFBIG) or an I/O error is a clean Error. sync() is
-// the durability barrier of storage.hpp, in one of two modes:
-//   SyncMode::fsync_each  fdatasync every file created since the last barrier, then fsync the
-//                         directory once (entries of created, renamed and removed files)
+// full disk (ENOSPC), a file size limit (EFBIG) or an I/O error is a clean Error. append()
+// keeps a small set of descriptors open with O_APPEND (the spool appends to one segment at a
+// time), so a steady stream of appends costs one write(2) each. sync() is the durability
+// barrier of storage.hpp, in one of two modes:
+//   SyncMode::fsync_each  fdatasync every file created or appended to since the last barrier,
+//                         then fsync the directory once if an entry changed (created,
+//                         renamed and removed files)
 //   SyncMode::syncfs      one syncfs(2) on the directory's file system: a single call for the
 //                         whole batch, but it also flushes every other writer on that file
 //                         system, so its cost depends on the neighbours
@@ -13,6 +16,7 @@
 // covers the caller's writes has completed. This file and src/os/ are the only places that
 // call open/write/fsync/syncfs/rename/unlink/readdir for the spool. Never throws.
 #pragma once
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +48,9 @@ public:
     queue::Expected<std::vector<std::string>> list() const override;
     queue::Status rename(const std::string& from, const std::string& to) override;
     queue::Status remove(const std::string& name) override;
+    queue::Status append(const std::string& name, std::string_view bytes) override;
+    queue::Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
+                                            std::uint64_t length) const override;
     queue::Status sync() override;
 
     const std::string& directory() const { return directory_; }
@@ -52,6 +59,18 @@ public:
 private:
     PosixStorage(std::string directory, int dir_fd, SyncMode mode);
     queue::Status flush_descriptors(std::vector<int>& fds);  // fdatasync + close each
+
+    // A file open for appending; closed when the last holder (the cache, a barrier) lets go.
+    struct AppendFile {
+        explicit AppendFile(int descriptor) : fd(descriptor) {}
+        ~AppendFile();
+        AppendFile(const AppendFile&) = delete;
+        AppendFile& operator=(const AppendFile&) = delete;
+        int fd;
+        bool dirty = false;  // written since the last barrier (guarded by mutex_)
+    };
+    std::map<std::string, std::shared_ptr<AppendFile>> appending_;  // by name, guarded by mutex_
+    std::vector<std::shared_ptr<AppendFile>> append_dirty_;          // for the next barrier
 
     std::string directory_;
     int dir_fd_;

@@ -99,6 +99,39 @@ Status MemoryStorage::remove(const std::string& name) {
     return {};
 }
 
+Status MemoryStorage::append(const std::string& name, std::string_view bytes) {
+    if (!is_valid_storage_name(name)) {
+        return bad_name("append", name);
+    }
+    std::lock_guard lock(mutex_);
+    if (auto s = spend("append", name); !s) {
+        return s;
+    }
+    std::string& file = current_[name];
+    if (create_failure_) {
+        file.append(bytes.substr(0, bytes.size() / 2));
+        return Error{"append '" + name + "': " + *create_failure_};
+    }
+    file.append(bytes);
+    ++mutations_;
+    return {};
+}
+
+Expected<std::string> MemoryStorage::read_range(const std::string& name, std::uint64_t offset,
+                                                std::uint64_t length) const {
+    std::lock_guard lock(mutex_);
+    const auto it = current_.find(name);
+    if (it == current_.end()) {
+        return Error{"read '" + name + "': no such file"};
+    }
+    if (offset > it->second.size() || length > it->second.size() - offset) {
+        return Error{"read '" + name + "': " + std::to_string(length) + " octets at " +
+                     std::to_string(offset) + " are past the end (" +
+                     std::to_string(it->second.size()) + " octets)"};
+    }
+    return it->second.substr(static_cast<std::size_t>(offset), static_cast<std::size_t>(length));
+}
+
 Status MemoryStorage::sync() {
     std::lock_guard lock(mutex_);
     if (auto s = spend("sync", "*"); !s) {
@@ -122,6 +155,14 @@ void MemoryStorage::crash(CrashModel model, std::uint64_t seed) {
             const auto d = durable_.find(name);
             if (d != durable_.end() && d->second == bytes) {
                 continue;  // unchanged since the last sync
+            }
+            if (d != durable_.end() && bytes.size() > d->second.size() &&
+                bytes.compare(0, d->second.size(), d->second) == 0) {
+                // Appended to since the last sync: the synced octets stay, followed by a
+                // strict prefix (possibly empty) of the new ones.
+                const std::size_t tail = bytes.size() - d->second.size();
+                after[name] = bytes.substr(0, d->second.size() + splitmix64(state) % tail);
+                continue;
             }
             if (splitmix64(state) % 3 == 0 || bytes.empty()) {
                 continue;  // gone (or back to its durable version)

@@ -7,12 +7,15 @@
 //                              after it are gone, removed ones are back, renames undone)
 //   CrashModel::tear_unsynced  the adversarial one: each file created since the last sync
 //                              is, by a seeded choice, either gone or left torn (a strict
-//                              prefix of its bytes, possibly empty), and each file removed
+//                              prefix of its bytes, possibly empty), each file appended to
+//                              keeps its synced octets plus a strict prefix (possibly empty)
+//                              of the octets appended since, and each file removed
 //                              since the last sync independently stays removed or comes back
 //                              - any subset of the unsynced changes, in any order
 // A real file system may also keep an unsynced file whole; that case needs no model because
 // it is indistinguishable from a sync that happened (see docs/spool.md, "duplicates").
-// Fault injection: failing creates (they leave a torn prefix behind, as a full disk does),
+// Fault injection: failing creates and appends (they leave a torn prefix behind, as a full
+// disk does),
 // failing syncs, and an operation budget after which every mutating call fails, modelling a
 // process that stopped at that point. Deterministic: no clock, no random source; the seed of
 // crash() drives a fixed generator. Thread-safe.
@@ -36,21 +39,25 @@ public:
     Expected<std::vector<std::string>> list() const override;
     Status rename(const std::string& from, const std::string& to) override;
     Status remove(const std::string& name) override;
+    Status append(const std::string& name, std::string_view bytes) override;
+    Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
+                                     std::uint64_t length) const override;
     Status sync() override;
 
     // Simulates power loss, then clears every injected fault and the budget.
     void crash(CrashModel model = CrashModel::drop_unsynced, std::uint64_t seed = 0);
 
-    // When set, create() stores the first half of the bytes and fails with this reason.
+    // When set, create() and append() store the first half of the bytes and fail with this
+    // reason.
     void fail_creates(std::optional<std::string> reason);
     // When set, sync() fails with this reason and makes nothing durable.
     void fail_syncs(std::optional<std::string> reason);
-    // After n more mutating calls (create, rename, remove, sync) succeed, every further one
+    // After n more mutating calls (create, append, rename, remove, sync) succeed, every further one
     // fails without effect. nullopt: unlimited.
     void set_operation_budget(std::optional<std::size_t> n);
 
     std::size_t sync_count() const;       // successful syncs
-    std::size_t mutation_count() const;   // successful create/rename/remove/sync calls
+    std::size_t mutation_count() const;   // successful create/append/rename/remove/sync calls
     std::map<std::string, std::string> files() const;          // the current view
     std::map<std::string, std::string> durable_files() const;  // what a crash would keep
 

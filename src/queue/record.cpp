@@ -11,8 +11,9 @@ namespace {
 
 constexpr std::string_view header_magic = "PGNQ";
 constexpr std::string_view trailer_magic = "QEND";
-constexpr std::uint16_t kind_message = 1;
-constexpr std::uint16_t kind_state = 2;
+constexpr std::uint16_t kind_message = record_kind_message;
+constexpr std::uint16_t kind_state = record_kind_state;
+constexpr std::uint16_t kind_removal = record_kind_removal;
 
 // Smallest encoding of one recipient state (state + empty diagnostic, and in version 2
 // attempts + next attempt + delay flag), and of one message-record recipient (path kind
@@ -437,6 +438,44 @@ Expected<StateRecord> decode_state_record(std::string_view bytes) {
         return Error{r.error()};
     }
     return rec;
+}
+
+Expected<std::string> encode_removal_record(std::string_view id) {
+    if (!is_valid_queue_id(id)) {
+        return Error{"cannot encode: bad queue id"};
+    }
+    Writer w;
+    start_record(w, kind_removal, 32);
+    w.str(id);
+    put_trailer(w);
+    return std::move(w.bytes());
+}
+
+Expected<std::string> decode_removal_record(std::string_view bytes) {
+    auto body = unframe(bytes, kind_removal);
+    if (!body) {
+        return Error{body.error()};
+    }
+    Reader r(body->bytes);
+    std::string id = r.str("queue id");
+    if (!r.failed() && !is_valid_queue_id(id)) {
+        r.fail("bad queue id");
+    }
+    if (!r.failed() && r.remaining() != 0) {
+        r.fail("trailing octets");
+    }
+    if (r.failed()) {
+        return Error{r.error()};
+    }
+    return id;
+}
+
+std::uint16_t record_kind(std::string_view bytes) {
+    if (bytes.size() < record_header_octets || bytes.substr(0, 4) != header_magic) {
+        return 0;
+    }
+    return static_cast<std::uint16_t>(static_cast<unsigned char>(bytes[6]) |
+                                      static_cast<unsigned char>(bytes[7]) << 8);
 }
 
 }  // namespace pigeon::queue

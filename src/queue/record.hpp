@@ -1,13 +1,15 @@
 // pigeon/queue/record.hpp: the on-disk encoding of spool files (docs/spool.md has the layout).
 //
-// Contract: two kinds of record, each framed as
+// Contract: three kinds of record, each framed as
 //   header  "PGNQ" magic, u16 format version, u16 kind
 //   body    the fields, little-endian integers, strings as u32 length + octets
 //   trailer u64 length of header+body, u32 CRC-32C of header+body, "QEND" magic
 // A message record holds the queue id, arrival time, the whole envelope (with one state per
 // recipient), the folder hint and the message octets. A recipient-state record holds the
 // queue id, a sequence number and one state per recipient; the spool writes a new one each
-// time states change, so a message file is never rewritten.
+// time states change, so a message file is never rewritten. A removal record holds a queue
+// id: appended to a spool segment, it says the message of that id in an earlier segment is
+// gone (docs/spool.md, "Segments").
 // encode_* write format version 2 (per recipient: state, diagnostic, attempts, next attempt
 // time, delay-notified flag). decode_* accept exactly what encode_* produce, and version 1
 // records (state and diagnostic only; the new fields take their defaults) so that an upgraded
@@ -71,6 +73,16 @@ Expected<MessageRecord> decode_message_record(std::string_view bytes);
 
 Expected<std::string> encode_state_record(const StateRecord& record);
 Expected<StateRecord> decode_state_record(std::string_view bytes);
+
+Expected<std::string> encode_removal_record(std::string_view id);
+Expected<std::string> decode_removal_record(std::string_view bytes);  // the queue id
+
+// The kind field of a record's header (1 message, 2 state, 3 removal) without checking the
+// rest; 0 when bytes is shorter than a header or lacks the magic.
+std::uint16_t record_kind(std::string_view bytes);
+inline constexpr std::uint16_t record_kind_message = 1;
+inline constexpr std::uint16_t record_kind_state = 2;
+inline constexpr std::uint16_t record_kind_removal = 3;
 
 // CRC-32C (Castagnoli), the checksum of the trailer. Chained: crc32c(b, crc32c(a)) == crc32c(a+b).
 std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc = 0);

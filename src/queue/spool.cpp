@@ -12,6 +12,13 @@ namespace {
 
 constexpr std::string_view message_suffix = ".msg";
 constexpr std::string_view state_suffix = ".rcpt";
+constexpr std::string_view segment_suffix = ".seg";
+constexpr std::size_t segment_digits = 12;
+// Each segment entry is a u64 little-endian length, then one record of that length.
+constexpr std::size_t entry_prefix_octets = 8;
+// A commit batch is appended in pieces of about this size, so a batch of large messages is
+// not copied into one buffer of hundreds of MiB.
+constexpr std::size_t append_chunk_octets = 4u << 20;
 // A fresh id collides with a spooled one only if clock, counter and 20 random bits all
 // match; a few draws make that impossible in practice without looping forever.
 constexpr int max_id_draws = 8;
@@ -46,10 +53,211 @@ std::optional<std::pair<std::string, std::uint32_t>> parse_state_name(std::strin
     return std::make_pair(std::string(id), seq);
 }
 
+// "<12 digits>.seg" -> number (never 0); nullopt for any other name.
+std::optional<std::uint64_t> parse_segment_name(std::string_view name) {
+    if (!ends_with(name, segment_suffix) || name.size() != segment_digits + segment_suffix.size()) {
+        return std::nullopt;
+    }
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + segment_digits, n);
+    if (ec != std::errc() || end != name.data() + segment_digits || n == 0) {
+        return std::nullopt;
+    }
+    return n;
+}
+
+void put_entry(std::string& out, std::string_view record) {
+    std::uint64_t n = record.size();
+    for (std::size_t i = 0; i < entry_prefix_octets; ++i) {
+        out.push_back(static_cast<char>(n & 0xFFu));
+        n >>= 8;
+    }
+    out.append(record);
+}
+
+// One parsed segment: its records in order, and where (if anywhere) it stopped being valid.
+struct SegmentScan {
+    struct Entry {
+        std::uint16_t kind = 0;
+        std::uint64_t offset = 0;  // of the record (after its length prefix)
+        std::string_view record;
+    };
+    std::vector<Entry> entries;
+    std::optional<std::uint64_t> torn_at;  // offset of the first entry that is not whole
+};
+
+SegmentScan scan_segment(std::string_view bytes) {
+    SegmentScan scan;
+    std::uint64_t pos = 0;
+    while (pos < bytes.size()) {
+        if (bytes.size() - pos < entry_prefix_octets) {
+            scan.torn_at = pos;
+            break;
+        }
+        std::uint64_t n = 0;
+        for (std::size_t i = 0; i < entry_prefix_octets; ++i) {
+            n |= std::uint64_t{static_cast<unsigned char>(bytes[pos + i])} << (8 * i);
+        }
+        const std::uint64_t start = pos + entry_prefix_octets;
+        if (n < record_header_octets + record_trailer_octets || n > bytes.size() - start) {
+            scan.torn_at = pos;
+            break;
+        }
+        const std::string_view record = bytes.substr(start, n);
+        const std::uint16_t kind = record_kind(record);
+        // The record's own trailer (length and CRC-32C) decides whether it is whole.
+        const bool whole = kind == record_kind_message   ? decode_message_record(record).ok()
+                           : kind == record_kind_removal ? decode_removal_record(record).ok()
+                                                         : false;
+        if (!whole) {
+            scan.torn_at = pos;
+            break;
+        }
+        scan.entries.push_back({kind, start, record});
+        pos = start + n;
+    }
+    return scan;
+}
+
 }  // namespace
 
-Spool::Spool(Storage& storage, const core::Clock& clock, RandomSource& random)
-    : storage_(storage), clock_(clock), random_(random) {}
+Spool::Spool(Storage& storage, const core::Clock& clock, RandomSource& random, SpoolOptions options)
+    : storage_(storage), clock_(clock), random_(random), options_(options) {}
+
+std::string Spool::segment_file(std::uint64_t number) {
+    std::string digits = std::to_string(number);
+    if (digits.size() < segment_digits) {
+        digits.insert(0, segment_digits - digits.size(), '0');
+    }
+    return digits + std::string(segment_suffix);
+}
+
+std::size_t Spool::segment_count() const {
+    std::lock_guard lock(segment_mutex_);
+    return segments_.size();
+}
+
+Status Spool::barrier() {
+    // Deletions issued before the sync starts are durable when it returns ok.
+    const std::uint64_t ticket = deletions_issued_.load();
+    Status s = storage_.sync();
+    if (s) {
+        std::uint64_t seen = deletions_synced_.load();
+        while (seen < ticket && !deletions_synced_.compare_exchange_weak(seen, ticket)) {
+        }
+    }
+    return s;
+}
+
+Expected<Spool::Appended> Spool::append_locked(std::string_view bytes, std::size_t messages) {
+    if (active_ == 0 || segments_[active_].octets >= options_.segment_octets) {
+        active_ = next_segment_++;
+        segments_[active_] = Segment{};
+    }
+    Segment& seg = segments_[active_];
+    const Appended at{active_, seg.octets};
+    if (Status s = storage_.append(segment_file(active_), bytes); !s) {
+        if (at.offset == 0) {
+            // A new segment holding nothing but the torn bytes: nothing refers to it.
+            storage_.remove(segment_file(active_));
+            segments_.erase(active_);
+        } else {
+            // The file may now end in a torn entry; recovery stops reading a segment there,
+            // so nothing may follow it: it is retired, the next append starts a new one.
+            seg.octets += bytes.size();
+        }
+        active_ = 0;
+        return Error{s.error()};
+    }
+    seg.octets += bytes.size();
+    seg.live += messages;
+    return at;
+}
+
+Status Spool::append_removals_locked(const std::vector<std::string>& ids) {
+    std::string bytes;
+    for (const std::string& id : ids) {
+        auto rec = encode_removal_record(id);
+        if (!rec) {
+            return Error{rec.error()};
+        }
+        put_entry(bytes, *rec);
+    }
+    if (bytes.empty()) {
+        return {};
+    }
+    auto at = append_locked(bytes, 0);
+    if (!at) {
+        return Error{at.error()};
+    }
+    return {};
+}
+
+void Spool::collect_locked() {
+    if (active_ != 0) {
+        const Segment& current = segments_[active_];
+        if (current.live == 0 && current.octets >= options_.retire_idle_octets) {
+            active_ = 0;  // caught up: the next commit starts a new segment, this one can go
+        }
+    }
+    if (deletions_synced_.load() < deletions_issued_.load() || segments_.empty()) {
+        return;  // the previous deletion is not durable yet: one at a time, oldest first
+    }
+    const auto oldest = segments_.begin();
+    if (oldest->first == active_ || oldest->second.live != 0) {
+        return;
+    }
+    // Issued before the deletion itself, so a barrier running concurrently cannot count it.
+    ++deletions_issued_;
+    if (storage_.remove(segment_file(oldest->first))) {
+        segments_.erase(oldest);
+    } else {
+        // Nothing was deleted; count it synced so the next barrier lets us try again.
+        ++deletions_synced_;
+    }
+}
+
+void Spool::migrate_and_collect() {
+    std::lock_guard seg_lock(segment_mutex_);
+    if (options_.segment_octets != 0 && segments_.size() > options_.migrate_after_segments + 1) {
+        const auto oldest = segments_.begin();
+        if (oldest->first != active_ && oldest->second.live != 0) {
+            const std::uint64_t number = oldest->first;
+            std::vector<std::pair<std::string, Indexed>> movers;
+            {
+                std::lock_guard lock(mutex_);
+                for (const auto& [id, x] : index_) {
+                    if (x.segment == number) {
+                        movers.emplace_back(id, x);
+                    }
+                }
+            }
+            // Each copy goes to its own file and is made durable BEFORE the removal records
+            // that retire the segment copies: a crash in between keeps one valid copy.
+            std::vector<std::string> moved;
+            for (const auto& [id, x] : movers) {
+                auto bytes = storage_.read_range(segment_file(number), x.offset, x.length);
+                if (!bytes || !storage_.create(message_file(id), *bytes)) {
+                    storage_.remove(message_file(id));
+                    continue;
+                }
+                moved.push_back(id);
+            }
+            if (!moved.empty() && barrier()) {
+                if (append_removals_locked(moved)) {
+                    std::lock_guard lock(mutex_);
+                    for (const std::string& id : moved) {
+                        if (auto it = index_.find(id); it != index_.end()) {
+                            it->second.segment = 0;
+                            --segments_[number].live;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    collect_locked();
+}
 
 std::string Spool::message_file(const std::string& id) { return id + std::string(message_suffix); }
 
@@ -65,6 +273,7 @@ Expected<RecoveryReport> Spool::recover(Recovery mode) {
     }
     RecoveryReport report;
     std::vector<std::string> message_ids;
+    std::vector<std::uint64_t> segment_numbers;
     std::map<std::string, std::vector<std::uint32_t>> state_files;  // id -> sequences
     for (const std::string& name : *names) {
         if (ends_with(name, message_suffix) &&
@@ -72,13 +281,15 @@ Expected<RecoveryReport> Spool::recover(Recovery mode) {
             message_ids.push_back(name.substr(0, name.size() - message_suffix.size()));
         } else if (auto st = parse_state_name(name)) {
             state_files[st->first].push_back(st->second);
+        } else if (auto seg = parse_segment_name(name)) {
+            segment_numbers.push_back(*seg);
         } else {
             ++report.unknown_files;
         }
     }
 
     std::map<std::string, Indexed> loaded;
-    std::vector<std::string> finished;
+    // 1. Messages in their own files.
     for (const std::string& id : message_ids) {
         const std::string file = message_file(id);
         auto bytes = storage_.read(file);
@@ -104,8 +315,61 @@ Expected<RecoveryReport> Spool::recover(Recovery mode) {
         Indexed x;
         x.size_octets = rec->message.size();
         x.entry = std::move(rec->entry);
+        loaded.emplace(id, std::move(x));
+    }
 
-        // Newest valid state file wins; everything else for this id is stale.
+    // 2. Segments, oldest first: a message record makes a message live, a removal record
+    // ends the copy in an earlier segment. A message's own file wins over a segment copy
+    // (it was copied out, and made durable before the copy was retired).
+    std::sort(segment_numbers.begin(), segment_numbers.end());
+    std::map<std::uint64_t, Segment> segments;
+    for (std::uint64_t number : segment_numbers) {
+        const std::string file = segment_file(number);
+        Segment& seg = segments[number];
+        auto bytes = storage_.read(file);
+        if (!bytes) {
+            report.problems.push_back(file + ": " + bytes.error());
+            ++report.discarded;
+            continue;
+        }
+        seg.octets = bytes->size();
+        const SegmentScan scan = scan_segment(*bytes);
+        for (const SegmentScan::Entry& e : scan.entries) {
+            if (e.kind == record_kind_removal) {
+                const std::string id = decode_removal_record(e.record).value();
+                const auto it = loaded.find(id);
+                if (it != loaded.end() && it->second.segment != 0) {
+                    loaded.erase(it);
+                }
+                continue;
+            }
+            MessageRecord rec = decode_message_record(e.record).value();
+            const std::string id = rec.entry.id;
+            if (loaded.count(id) != 0) {
+                continue;  // its own file (or an earlier copy) holds it
+            }
+            Indexed x;
+            x.size_octets = rec.message.size();
+            x.entry = std::move(rec.entry);
+            x.segment = number;
+            x.offset = e.offset;
+            x.length = e.record.size();
+            loaded.emplace(id, std::move(x));
+        }
+        if (scan.torn_at) {
+            // An append that never completed a barrier: nothing after it was acknowledged
+            // (appends to a segment stop at the first failure). The bytes stay; nothing more
+            // is ever appended to this segment.
+            ++report.discarded;
+            report.problems.push_back(file + ": torn entry at offset " + std::to_string(*scan.torn_at) +
+                                      ", " + std::to_string(bytes->size() - *scan.torn_at) +
+                                      " octets ignored");
+        }
+    }
+
+    // 3. Newest valid state file wins; everything else for a message is stale.
+    std::vector<std::string> finished;
+    for (auto& [id, x] : loaded) {
         auto& seqs = state_files[id];
         std::sort(seqs.rbegin(), seqs.rend());
         for (std::uint32_t seq : seqs) {
@@ -132,7 +396,9 @@ Expected<RecoveryReport> Spool::recover(Recovery mode) {
         if (!has_pending(x.entry.status)) {
             finished.push_back(id);
         }
-        loaded.emplace(id, std::move(x));
+        if (x.segment != 0) {
+            ++segments[x.segment].live;
+        }
     }
     // State files whose message is gone: the message's removal was durable, they are not.
     for (const auto& [id, seqs] : state_files) {
@@ -141,32 +407,44 @@ Expected<RecoveryReport> Spool::recover(Recovery mode) {
             ++report.stale_state_files;
         }
     }
-    // Finished messages: their removal did not become durable before the crash. Remove the
-    // message file durably BEFORE its state file, or a crash in between could bring the
-    // message back with all recipients pending (a second delivery).
-    if (!finished.empty() && repair) {
+
+    {
+        std::lock_guard seg_lock(segment_mutex_);
+        segments_ = std::move(segments);
+        active_ = 0;  // never append after a possibly torn tail: a new segment is started
+        next_segment_ = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+    }
+    report.finished = finished.size();
+    if (!repair) {
         for (const std::string& id : finished) {
-            storage_.remove(message_file(id));
+            loaded.erase(id);
         }
-        if (storage_.sync()) {
-            for (const std::string& id : finished) {
-                const auto it = loaded.find(id);
-                if (it->second.state_sequence != 0) {
-                    storage_.remove(state_file(id, it->second.state_sequence));
-                }
+    }
+    {
+        std::lock_guard lock(mutex_);
+        for (auto& [id, x] : loaded) {
+            index_.insert_or_assign(id, std::move(x));
+        }
+    }
+    if (repair) {
+        // Finished messages: their removal did not become durable before the crash. The
+        // ordinary removal does it (message first, a barrier, then its state file).
+        remove_batch(finished);
+        // Segments with nothing live, oldest first, each deletion durable before the next.
+        for (;;) {
+            {
+                std::lock_guard seg_lock(segment_mutex_);
+                collect_locked();
+            }
+            if (deletions_synced_.load() >= deletions_issued_.load() || !barrier()) {
+                break;  // nothing left to delete (or the disk refuses: the next start retries)
             }
         }
     }
-    for (const std::string& id : finished) {
-        loaded.erase(id);
+    {
+        std::lock_guard lock(mutex_);
+        report.recovered = index_.size();
     }
-    report.finished = finished.size();
-
-    std::lock_guard lock(mutex_);
-    for (auto& [id, x] : loaded) {
-        index_.insert_or_assign(id, std::move(x));
-    }
-    report.recovered = index_.size();
     return report;
 }
 
@@ -179,6 +457,34 @@ std::vector<Expected<std::string>> Spool::commit_batch(std::vector<Submission> b
     };
     std::vector<Written> written;
     const std::int64_t now = clock_.now_unix_seconds();
+    const bool segmented = options_.segment_octets != 0;
+
+    // Segment mode: records are gathered into chunks and appended in order under
+    // segment_mutex_; each Written learns its segment and offset when its chunk is appended.
+    std::unique_lock<std::mutex> seg_lock(segment_mutex_, std::defer_lock);
+    std::string chunk;
+    std::vector<std::pair<std::size_t, std::uint64_t>> in_chunk;  // (written index, offset in chunk)
+    std::optional<std::string> append_error;
+    const auto flush_chunk = [&]() {
+        if (chunk.empty()) {
+            return;
+        }
+        if (!seg_lock.owns_lock()) {
+            seg_lock.lock();
+        }
+        if (!append_error) {
+            if (auto at = append_locked(chunk, in_chunk.size())) {
+                for (const auto& [w, rel] : in_chunk) {
+                    written[w].indexed.segment = at->segment;
+                    written[w].indexed.offset = at->offset + rel;
+                }
+            } else {
+                append_error = at.error();
+            }
+        }
+        chunk.clear();
+        in_chunk.clear();
+    };
 
     for (Submission& sub : batch) {
         const std::size_t slot = out.size();
@@ -206,39 +512,87 @@ std::vector<Expected<std::string>> Spool::commit_batch(std::vector<Submission> b
         x.entry.envelope = std::move(sub.envelope);
         x.entry.folder = std::move(sub.folder);
         x.size_octets = sub.message->size();
-        const std::string file = message_file(x.entry.id);
-        Status stored = [&]() -> Status {
-            auto bytes = encode_message_record(x.entry, *sub.message);
-            if (!bytes) {
-                return Error{bytes.error()};
+        auto bytes = encode_message_record(x.entry, *sub.message);
+        if (!bytes) {
+            out[slot] = Error{"spool write failed: " + bytes.error()};
+            continue;
+        }
+        if (segmented) {
+            x.length = bytes->size();
+            in_chunk.emplace_back(written.size(), chunk.size() + entry_prefix_octets);
+            put_entry(chunk, *bytes);
+            written.push_back(Written{slot, std::move(x)});
+            if (chunk.size() >= append_chunk_octets) {
+                flush_chunk();
             }
-            return storage_.create(file, *bytes);
-        }();
-        if (!stored) {
+            continue;
+        }
+        const std::string file = message_file(x.entry.id);
+        if (Status stored = storage_.create(file, *bytes); !stored) {
             storage_.remove(file);  // a partial file must not become durable with the batch
             out[slot] = Error{"spool write failed: " + stored.error()};
             continue;
         }
         written.push_back(Written{slot, std::move(x)});
     }
-
+    flush_chunk();
+    if (append_error) {
+        // Nothing of this batch is acknowledged. Whatever was appended before the failure
+        // is whole on disk and could outlive us: removal records make it dead.
+        if (!seg_lock.owns_lock()) {
+            seg_lock.lock();
+        }
+        std::vector<std::string> dead;
+        for (const Written& w : written) {
+            out[w.slot] = Error{"spool write failed: " + *append_error};
+            if (w.indexed.segment != 0) {
+                dead.push_back(w.indexed.entry.id);
+                --segments_[w.indexed.segment].live;
+            }
+        }
+        append_removals_locked(dead);
+        return out;
+    }
+    if (seg_lock.owns_lock()) {
+        seg_lock.unlock();
+    }
     if (written.empty()) {
         return out;
     }
-    // The one barrier of the batch: after it, every file above is on stable storage.
-    if (Status synced = storage_.sync(); !synced) {
+    // The one barrier of the batch: after it, every record above is on stable storage.
+    if (Status synced = barrier(); !synced) {
+        std::vector<std::string> dead;
         for (const Written& w : written) {
             // Not acknowledged, so it must not survive: the client will retry.
-            storage_.remove(message_file(w.indexed.entry.id));
+            if (w.indexed.segment == 0) {
+                storage_.remove(message_file(w.indexed.entry.id));
+            } else {
+                dead.push_back(w.indexed.entry.id);
+            }
             out[w.slot] = Error{"spool sync failed: " + synced.error()};
+        }
+        if (!dead.empty()) {
+            std::lock_guard relock(segment_mutex_);
+            for (const Written& w : written) {
+                if (w.indexed.segment != 0) {
+                    --segments_[w.indexed.segment].live;
+                }
+            }
+            append_removals_locked(dead);
         }
         return out;
     }
-    std::lock_guard lock(mutex_);
-    for (Written& w : written) {
-        out[w.slot] = w.indexed.entry.id;
-        const std::string id = w.indexed.entry.id;
-        index_.emplace(id, std::move(w.indexed));
+    {
+        std::lock_guard lock(mutex_);
+        for (Written& w : written) {
+            out[w.slot] = w.indexed.entry.id;
+            const std::string id = w.indexed.entry.id;
+            index_.emplace(id, std::move(w.indexed));
+        }
+    }
+    if (segmented) {
+        std::lock_guard relock(segment_mutex_);
+        collect_locked();
     }
     return out;
 }
@@ -279,6 +633,9 @@ std::size_t Spool::size() const {
 
 Expected<MessageRecord> Spool::show(const std::string& id) const {
     SpoolEntry entry;
+    std::uint64_t segment = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
     {
         std::lock_guard lock(mutex_);
         const auto it = index_.find(id);
@@ -286,14 +643,19 @@ Expected<MessageRecord> Spool::show(const std::string& id) const {
             return Error{"no message " + id + " in the spool"};
         }
         entry = it->second.entry;
+        segment = it->second.segment;
+        offset = it->second.offset;
+        length = it->second.length;
     }
-    auto bytes = storage_.read(message_file(id));
+    const std::string file = segment == 0 ? message_file(id) : segment_file(segment);
+    auto bytes = segment == 0 ? storage_.read(file) : storage_.read_range(file, offset, length);
     if (!bytes) {
         return Error{"spool read failed: " + bytes.error()};
     }
     auto rec = decode_message_record(*bytes);
-    if (!rec) {
-        return Error{"spool file " + message_file(id) + " unreadable: " + rec.error()};
+    if (!rec || rec->entry.id != id) {
+        return Error{"spool file " + file + " unreadable: " +
+                     (rec ? "record holds id " + rec->entry.id : rec.error())};
     }
     rec->entry = std::move(entry);  // the index holds the newest recipient states
     return rec;
@@ -319,7 +681,11 @@ Status Spool::mark(const std::string& id, const std::vector<RecipientUpdate>& up
     }
     std::vector<StateChange> changes;
     changes.push_back(std::move(change));
-    return persist_states(std::move(changes));
+    Status saved = persist_states(std::move(changes));
+    if (saved) {
+        migrate_and_collect();  // a deferred message may be what pins its old segment
+    }
+    return saved;
 }
 
 Status Spool::persist_states(std::vector<StateChange> changes) {
@@ -364,7 +730,7 @@ Status Spool::persist_states(std::vector<StateChange> changes) {
                 return s;
             }
         }
-        return storage_.sync();
+        return barrier();
     }();
     if (!stored) {
         // Not durable, and the index keeps the old states. Should one of these files survive
@@ -394,32 +760,90 @@ Status Spool::persist_states(std::vector<StateChange> changes) {
 }
 
 Status Spool::remove(const std::string& id) {
+    return std::move(remove_batch({id}).front());
+}
+
+std::vector<Status> Spool::remove_batch(const std::vector<std::string>& ids) {
+    std::vector<Status> out(ids.size());
+    if (ids.empty()) {
+        return out;
+    }
     std::lock_guard update_lock(update_mutex_);
-    std::uint32_t sequence = 0;
+    struct Planned {
+        std::size_t slot;
+        std::string id;
+        std::uint32_t sequence;
+        std::uint64_t segment;
+    };
+    std::vector<Planned> planned;
     {
         std::lock_guard lock(mutex_);
-        const auto it = index_.find(id);
-        if (it == index_.end()) {
-            return Error{"no message " + id + " in the spool"};
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const auto it = index_.find(ids[i]);
+            const bool repeated = std::any_of(planned.begin(), planned.end(),
+                                              [&](const Planned& p) { return p.id == ids[i]; });
+            if (it == index_.end() || repeated) {
+                out[i] = Error{"no message " + ids[i] + " in the spool"};
+                continue;
+            }
+            planned.push_back(Planned{i, ids[i], it->second.state_sequence, it->second.segment});
         }
-        sequence = it->second.state_sequence;
     }
-    if (Status s = storage_.remove(message_file(id)); !s) {
-        return Error{"cannot remove " + id + ": " + s.error()};
+    // The message goes first (its own file, or a removal record for a segment copy),
+    // durably, and only then its state file: otherwise a crash could restore the message
+    // without its states, all recipients pending again.
+    std::vector<std::string> in_segments;
+    for (const Planned& p : planned) {
+        if (p.segment == 0) {
+            if (Status s = storage_.remove(message_file(p.id)); !s) {
+                out[p.slot] = Error{"cannot remove " + p.id + ": " + s.error()};
+            }
+        } else {
+            in_segments.push_back(p.id);
+        }
     }
+    if (!in_segments.empty()) {
+        std::lock_guard seg_lock(segment_mutex_);
+        const Status s = append_removals_locked(in_segments);
+        for (const Planned& p : planned) {
+            if (p.segment == 0) {
+                continue;
+            }
+            if (s) {
+                --segments_[p.segment].live;
+            } else {
+                out[p.slot] = Error{"cannot remove " + p.id + ": " + s.error()};
+            }
+        }
+    }
+    bool any = false;
     {
         std::lock_guard lock(mutex_);
-        index_.erase(id);
+        for (const Planned& p : planned) {
+            if (out[p.slot]) {
+                index_.erase(p.id);
+                any = true;
+            }
+        }
     }
-    // The message file's removal must be durable before its state file goes: otherwise a
-    // crash could restore the message without its states, all recipients pending again.
-    if (Status s = storage_.sync(); !s) {
-        return Error{"removal of " + id + " not durable: " + s.error()};
+    if (!any) {
+        return out;
     }
-    if (sequence != 0) {
-        storage_.remove(state_file(id, sequence));
+    if (Status s = barrier(); !s) {
+        for (const Planned& p : planned) {
+            if (out[p.slot]) {
+                out[p.slot] = Error{"removal of " + p.id + " not durable: " + s.error()};
+            }
+        }
+        return out;
     }
-    return {};
+    for (const Planned& p : planned) {
+        if (out[p.slot] && p.sequence != 0) {
+            storage_.remove(state_file(p.id, p.sequence));
+        }
+    }
+    migrate_and_collect();
+    return out;
 }
 
 std::vector<std::string> Spool::with_pending(

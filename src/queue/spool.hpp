@@ -1,15 +1,20 @@
 // pigeon/queue/spool.hpp: the durable mail spool - commit, recovery, recipient states, removal.
 //
-// Contract: messages live in an injected Storage as one immutable message file
-// "<id>.msg" plus, once any recipient's state changed, recipient-state files
-// "<id>.<sequence>.rcpt" (highest valid sequence wins). Formats: record.hpp, docs/spool.md.
+// Contract: messages live in an injected Storage. A fresh message is appended, with the rest
+// of its commit batch, to the current segment file "<number>.seg" (one append and one barrier
+// per batch, no new file per message); its removal is a removal record appended the same way.
+// A message that outlives its segment is copied out to its own file "<id>.msg" so the segment
+// can be deleted; spools written before segments hold only such files, and still load. Once
+// any recipient's state changed there are recipient-state files "<id>.<sequence>.rcpt"
+// (highest valid sequence wins). Formats and the crash argument: record.hpp, docs/spool.md.
 //   commit_batch()  writes every submission, then ONE Storage::sync() for the batch; an id is
 //                   returned only after that sync succeeded (the 250 promise). On any failure
-//                   the item gets an Error and its file is removed (best effort), so a failed
-//                   message never reappears through a later sync.
+//                   the item gets an Error and is made dead (its file removed, or a removal
+//                   record appended, best effort), so a failed message does not reappear
+//                   through a later sync while this process runs.
 //   recover()       on start: loads every complete message, applies its newest valid state
-//                   file, discards (removes and counts) torn or corrupt files, orphaned state
-//                   files and messages with no pending recipient left.
+//                   file, discards (removes and counts) torn or corrupt files and segment
+//                   tails, orphaned state files and messages with no pending recipient left.
 //   mark()          persists recipient states durably (its own sync) before returning ok.
 //                   The states are whole RecipientStatus values (state, diagnostic, attempts,
 //                   next attempt time, delay-notified flag): the caller writes what it means.
@@ -17,12 +22,17 @@
 //                   state file per changed message, ONE sync for all of them, durable on ok.
 //   due()/next_due() read the retry schedule: which messages may be tried now, and when the
 //                   next one falls due (the delivery loop sleeps until then).
-//   remove()        removes the message; durable when it returns ok.
+//   remove()        removes the message; durable when it returns ok. remove_batch(): several,
+//                   one sync.
+// Segments are deleted oldest first, one per completed barrier, and only when none of their
+// messages is live: a removal record in a newer segment can then never outlive the segment
+// it refers to.
 // The spool never touches files, a clock or a random source directly: Storage, core::Clock and
 // RandomSource are injected, so the simulator drives it deterministically. It never throws on
 // bad input or I/O errors. Thread-safe: the group committer, the delivery worker and the admin
 // CLI may call it concurrently (mark/remove serialise among themselves; commits run alongside).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -75,9 +85,23 @@ struct RecoveryReport {
     std::vector<std::string> problems; // one line per discarded file: name and reason
 };
 
+struct SpoolOptions {
+    // Commits append to the current segment until it holds this many octets; the next
+    // commit starts a new one. 0: no segments, every message in its own "<id>.msg" file.
+    std::uint64_t segment_octets = 16u << 20;
+    // A segment still holding live messages when this many newer segments exist has them
+    // copied out to their own files (a deferred message must not pin the disk space of the
+    // thousands delivered around it).
+    std::uint32_t migrate_after_segments = 2;
+    // When nothing in the current segment is live any more and it holds at least this many
+    // octets, the next commit starts a new segment so that this one can be deleted: what an
+    // idle spool keeps on disk is bounded by this (0: an idle spool keeps no segment).
+    std::uint64_t retire_idle_octets = 1u << 20;
+};
+
 class Spool {
 public:
-    Spool(Storage& storage, const core::Clock& clock, RandomSource& random);
+    Spool(Storage& storage, const core::Clock& clock, RandomSource& random, SpoolOptions options = {});
     Spool(const Spool&) = delete;
     Spool& operator=(const Spool&) = delete;
 
@@ -96,6 +120,9 @@ public:
     std::size_t size() const;                  // messages in the spool
     Expected<MessageRecord> show(const std::string& id) const;  // envelope, states and octets
     Status remove(const std::string& id);
+    // remove() for several messages with ONE barrier for all of them (the local delivery
+    // worker's batch). Per id, in order: ok (durable) or why not; an unknown id fails alone.
+    std::vector<Status> remove_batch(const std::vector<std::string>& ids);
     Status mark(const std::string& id, const std::vector<RecipientUpdate>& updates);
 
     // Ids (oldest first) of messages with a pending recipient for which select() is true,
@@ -122,9 +149,12 @@ public:
     // (the outbound engine builds its mark() updates from this). Error for an unknown id.
     Expected<SpoolEntry> entry(const std::string& id) const;
 
-    // File names of a message and of one of its state files.
+    // File names of a message, of one of its state files and of a segment.
     static std::string message_file(const std::string& id);
     static std::string state_file(const std::string& id, std::uint32_t sequence);
+    static std::string segment_file(std::uint64_t number);
+
+    std::size_t segment_count() const;  // segment files the spool holds (tests, docs)
 
 private:
     struct Indexed {
@@ -132,7 +162,33 @@ private:
         std::uint64_t size_octets = 0;
         std::uint32_t state_sequence = 0;  // 0: no state file, the message file's states hold
         std::uint32_t next_sequence = 1;   // above every state file name ever seen for it
+        // Where the message record is: segment 0 means its own file "<id>.msg"; otherwise
+        // `length` octets at `offset` of segment file `segment`.
+        std::uint64_t segment = 0;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
     };
+    struct Segment {
+        std::size_t live = 0;       // messages in it not yet removed (or being committed)
+        std::uint64_t octets = 0;   // appended so far
+    };
+    struct Appended {
+        std::uint64_t segment = 0;
+        std::uint64_t offset = 0;   // of the first appended octet
+    };
+    // Appends to the current segment (starting a new one when there is none or it is full),
+    // counting `messages` new live messages in it. On failure the segment is retired: its
+    // tail may be torn, so nothing is appended after it. Caller holds segment_mutex_.
+    Expected<Appended> append_locked(std::string_view bytes, std::size_t messages);
+    // Appends removal records for ids (their copies in segments are dead). segment_mutex_ held.
+    Status append_removals_locked(const std::vector<std::string>& ids);
+    // storage_.sync(), noting which segment deletions it made durable.
+    Status barrier();
+    // Deletes the oldest segment if nothing in it is live and the previous deletion is durable.
+    void collect_locked();  // segment_mutex_ held
+    // Copies live messages out of old segments into their own files (see SpoolOptions),
+    // then collects. Caller holds update_mutex_ (so no remove/mark races with the move).
+    void migrate_and_collect();
 
     MessageSummary summarize(const Indexed& x) const;
 
@@ -154,10 +210,19 @@ private:
     const core::Clock& clock_;
     RandomSource& random_;
 
+    SpoolOptions options_;
+
+    // Lock order: update_mutex_, then segment_mutex_, then mutex_.
     mutable std::mutex mutex_;  // guards index_ and ids_; never held across Storage calls
     std::mutex update_mutex_;   // serialises mark() and remove(), which read-modify-write states
+    mutable std::mutex segment_mutex_;  // segments_, active_, next_segment_; held across appends
     std::map<std::string, Indexed> index_;
     QueueIdGenerator ids_;
+    std::map<std::uint64_t, Segment> segments_;
+    std::uint64_t active_ = 0;        // the segment commits append to; 0: start a new one
+    std::uint64_t next_segment_ = 1;
+    std::atomic<std::uint64_t> deletions_issued_{0};  // segment deletions started
+    std::atomic<std::uint64_t> deletions_synced_{0};  // ... of which a barrier made durable
 };
 
 }  // namespace pigeon::queue

@@ -8,17 +8,23 @@
 //   read(name)           the whole file
 //   list()               every name, in no particular order
 //   rename(from, to)     atomically moves from over to (to is replaced)
+//   append(name, bytes)  adds bytes at the end of the file, creating it (empty) if missing;
+//                        on failure the file may end in a torn prefix of bytes
+//   read_range(name, offset, length)  exactly those octets (Error if the file is shorter)
 //   remove(name)         deletes the file; removing a missing name is ok (idempotent)
-//   sync()               the durability barrier: when it returns ok, every create, rename and
-//                        remove that completed before sync() was called survives a crash
+//   sync()               the durability barrier: when it returns ok, every create, append,
+//                        rename and remove that completed before sync() was called survives
+//                        a crash
 // Before a covering sync() nothing is promised: after a crash an unsynced file may be missing,
-// truncated, or (on a real file system) whole; the spool's record checksums make the
+// truncated, or (on a real file system) whole, and an appended file keeps its synced octets
+// followed by any prefix of what was appended since; the spool's record checksums make the
 // difference visible. Every method may be called from several threads at once.
 // A Storage never throws: failures (full disk, I/O error, missing file) come back as an
 // Error whose message names the operation, the file and the cause.
 #pragma once
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,6 +87,9 @@ public:
     virtual Status create(const std::string& name, std::string_view bytes) = 0;
     virtual Expected<std::string> read(const std::string& name) const = 0;
     virtual Expected<std::vector<std::string>> list() const = 0;
+    virtual Status append(const std::string& name, std::string_view bytes) = 0;
+    virtual Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
+                                             std::uint64_t length) const = 0;
     virtual Status rename(const std::string& from, const std::string& to) = 0;
     virtual Status remove(const std::string& name) = 0;
     virtual Status sync() = 0;

@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "outbound.relayhost.tls", "outbound.relayhost.username",
           "outbound.relayhost.password_file", "outbound.routes.domain", "outbound.routes.host",
           "outbound.routes.port", "outbound.routes.tls", "dns.stub_zones.zone",
-          "dns.stub_zones.addresses"}) {
+          "dns.stub_zones.addresses", "delivery.discard"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
         }
@@ -515,6 +515,62 @@ BOOST_AUTO_TEST_CASE(users_are_checked) {
                           "$2a$10$39YdZfDeWMOxbNIwtSkxqObgvvtppYJqD1v5RoaOKheEJgwRVPnEO")).ok());
 }
 
+BOOST_AUTO_TEST_CASE(delivery_discard_parses_and_round_trips) {
+    const auto empty = parse("");
+    BOOST_REQUIRE_MESSAGE(empty.ok(), why(empty));
+    BOOST_TEST(empty.value().delivery.discard.empty());
+
+    const auto r = parse(
+        "local_domains = [\"example.org\", \"bench.test\"]\n"
+        "[[users]]\naddress = \"alice@example.org\"\npassword_hash = \"" + argon_hash + "\"\n"
+        "aliases = [\"sales@example.org\"]\n"
+        "[delivery]\ndiscard = [\"noreply@example.org\", \"Sink@Bench.Test\"]\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    const Config& c = r.value();
+    BOOST_TEST((c.delivery.discard == std::vector<std::string>{"noreply@example.org", "Sink@Bench.Test"}));
+
+    // show-config prints the key, and what it prints reads back to the same configuration.
+    const std::string text = app::to_toml(c);
+    BOOST_TEST(text.find("\n[delivery]\ndiscard = [\"noreply@example.org\", \"Sink@Bench.Test\"]") !=
+                   std::string::npos,
+               text);
+    const auto back = app::parse_config(text, "shown");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == c));
+    // And the empty list too.
+    BOOST_TEST(app::to_toml(empty.value()).find("\n[delivery]\ndiscard = []") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(delivery_discard_errors_name_the_key) {
+    const std::string alice = "[[users]]\naddress = \"alice@localhost\"\npassword_hash = \"" +
+                              argon_hash + "\"\naliases = [\"sales@localhost\"]\n";
+    check_errors({
+        {"[delivery]\ndiscard = [\"noreply@example.org\"]\n",
+         "config.toml:2: delivery.discard[0]: domain \"example.org\" is not in local_domains"},
+        {"[delivery]\ndiscard = [\"a@localhost\",\n  \"b@localhost\",\n  \"A@LocalHost\"]\n",
+         "config.toml:4: delivery.discard[2]: \"A@LocalHost\" is already delivery.discard[0]"},
+        {alice + "[delivery]\ndiscard = [\"Alice@localhost\"]\n",
+         "config.toml:6: delivery.discard[0]: \"Alice@localhost\" is the address of users[0]; an "
+         "address is either a mailbox or discarded"},
+        {alice + "[delivery]\ndiscard = [\"x@localhost\", \"sales@localhost\"]\n",
+         "config.toml:6: delivery.discard[1]: \"sales@localhost\" is users[0].aliases[0]; an "
+         "address is either a mailbox or discarded"},
+        {"[delivery]\ndiscard = [\"PostMaster@localhost\"]\n",
+         "config.toml:2: delivery.discard[0]: \"PostMaster@localhost\" may not be discarded: mail "
+         "to postmaster must reach a person (RFC 5321 4.5.1)"},
+        {"[delivery]\ndiscard = [\"noreply\"]\n",
+         "config.toml:2: delivery.discard[0]: \"noreply\" is not an address (local@domain): " +
+             pigeon::core::Mailbox::parse("noreply").error().message},
+        {"[delivery]\ndiscard = \"noreply@localhost\"\n",
+         "config.toml:2: delivery.discard: must be an array, not a string"},
+        {"[delivery]\ndiscard = [1]\n",
+         "config.toml:2: delivery.discard[0]: must be a string, not an integer"},
+        {"[delivery]\ndiscrad = []\n",
+         "config.toml:2: delivery.discrad: unknown key (did you mean 'discard'?)"},
+        {"delivery = 3\n", "config.toml:1: delivery: must be a table, not an integer"},
+    });
+}
+
 BOOST_AUTO_TEST_CASE(load_config_reports_unreadable_files) {
     const auto missing = app::load_config("/nonexistent/pigeon.toml");
     BOOST_REQUIRE(!missing.ok());
@@ -707,6 +763,15 @@ rc::Gen<Config> gen_config() {
                 rc::gen::elementOf(locals), [](const std::string& l) { return l + "@alias.example"; }));
             c.users.push_back(u);
         }
+        // Discard addresses: local parts no user has, in the local domains.
+        c.delivery.discard = *rc::gen::unique<std::vector<std::string>>(
+            *rc::gen::inRange<std::size_t>(0, 4),
+            rc::gen::map(rc::gen::pair(rc::gen::elementOf(std::vector<std::string>{
+                                           "noreply", "sink", "No-Reply", "bench.1"}),
+                                       rc::gen::elementOf(c.local_domains)),
+                         [](const std::pair<std::string, std::string>& p) {
+                             return p.first + "@" + p.second;
+                         }));
 
         app::Limits& l = c.limits;
         l.max_connections = *in(1, app::bounds::max_connections);

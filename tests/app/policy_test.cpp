@@ -50,6 +50,22 @@ BOOST_AUTO_TEST_CASE(inbound_accepts_local_users_aliases_and_postmaster) {
     BOOST_TEST(d.recipient(path("<postmaster@test.example>"))->address == "alice@test.example");
 }
 
+BOOST_AUTO_TEST_CASE(discard_addresses_are_accepted_like_users_in_both_roles) {
+    app::User alice{"alice@test.example", "$argon2id$x", {}};
+    const Directory d({"test.example"}, {alice}, {"NoReply@test.example"});
+    for (const Role role : {Role::inbound, Role::submission}) {
+        for (const char* ok : {"<noreply@test.example>", "<NOREPLY@Test.Example>"}) {
+            BOOST_TEST(app::check_recipient(d, role, rcpt(ok)).accept, ok);
+            BOOST_TEST(d.discards(path(ok)), ok);
+            BOOST_TEST(d.recipient(path(ok)) == nullptr, ok);  // nobody's mailbox
+        }
+        BOOST_TEST(!app::check_recipient(d, role, rcpt("<noreply2@test.example>")).accept);
+    }
+    BOOST_TEST(!d.discards(path("<alice@test.example>")));
+    BOOST_TEST(!d.discards(path("<Postmaster>")));
+    BOOST_TEST(!directory().discards(path("<noreply@test.example>")));  // none by default
+}
+
 BOOST_AUTO_TEST_CASE(inbound_refuses_unknown_users_with_550_5_1_1) {
     auto d = directory();
     auto v = app::check_recipient(d, Role::inbound, rcpt("<carol@test.example>"));

@@ -28,6 +28,10 @@ public:
     queue::Expected<std::vector<std::string>> list() const override { return inner.list(); }
     queue::Status rename(const std::string& f, const std::string& t) override { return inner.rename(f, t); }
     queue::Status remove(const std::string& n) override { return inner.remove(n); }
+    queue::Status append(const std::string& n, std::string_view b) override { return inner.append(n, b); }
+    queue::Expected<std::string> read_range(const std::string& n, std::uint64_t o, std::uint64_t l) const override {
+        return inner.read_range(n, o, l);
+    }
     queue::Status sync() override {
         std::this_thread::sleep_for(delay_);
         ++barriers;
@@ -83,7 +87,9 @@ BOOST_AUTO_TEST_CASE(concurrent_sessions_share_barriers) {
     Answers answers;
     std::atomic<int> committed_hook{0};
     os::GroupCommitter::Options options;
-    options.on_committed = [&](const std::string&) { ++committed_hook; };
+    options.on_committed = [&](const std::string&, const std::vector<core::Path>& to) {
+        if (to.size() == 1) ++committed_hook;
+    };
     os::GroupCommitter committer(spool, options);
 
     std::vector<std::thread> sessions;
