@@ -53,7 +53,10 @@ struct CheckOptions {
     // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
     std::function<std::string(std::string_view)> org_domain;
     std::vector<SigningKey> dkim_keys;
-    Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
+    // For signing (Botan's API takes one). Used from several threads at once without a lock:
+    // it must be thread-safe, as Botan's AutoSeeded_RNG is (Stateful_RNG locks internally);
+    // the simulator's deterministic one is used from its one thread.
+    Botan::RandomNumberGenerator* rng = nullptr;
     DmarcRecorder* dmarc_recorder = nullptr;      // may be null
     // One line per decision or problem; may be empty.
     enum class Level { error, warn, info };
@@ -89,7 +92,7 @@ private:
     const core::Clock& clock_;
     queue::RandomSource& random_;
     dns::Resolver* resolver_;
-    std::mutex mutex_;  // random_ and options_.rng
+    std::mutex mutex_;  // random_
 };
 
 }  // namespace pigeon::app
