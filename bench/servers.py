@@ -1,8 +1,9 @@
 """The two servers under benchmark, started and measured the same way.
 
 BenchPigeon runs the release `pigeon serve` with a durable spool in a temporary directory
-(local delivery to a Maildir for bench.test, SPF and DKIM/DMARC checks off, DNS from an empty
-zone file, so nothing leaves loopback). BenchPostfix is tests/integration/peers.py's private
+(sink@bench.test is a `[delivery] discard` address, as Postfix's discard(8); bench@bench.test
+is a user with a Maildir; SPF and DKIM/DMARC checks off, DNS from an empty zone file, so
+nothing leaves loopback). BenchPostfix is tests/integration/peers.py's private
 Postfix instance (`master -c DIR -d`, its own queue, no /etc/postfix) with relay_domains =
 bench.test and relay_transport = discard, or relaying sink.test to an smtp-sink.
 
@@ -17,6 +18,7 @@ Pigeon).
 
 import atexit
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,7 +35,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 _live = []  # BenchPigeon instances running (Postfix and smtp-sink are tracked by peers.py)
 BENCH_DOMAIN = "bench.test"
 SINK_DOMAIN = "sink.test"
-USER = "bench@bench.test"
+USER = "bench@bench.test"            # a user: AUTH, and a Maildir
+DISCARD = "sink@bench.test"          # accepted, made durable, then discarded
 PASSWORD = "bench-pw-Not-Secret-1"
 
 
@@ -119,6 +122,7 @@ class BenchPigeon(peers.Managed):
         self.sink_port = sink_port
         self.max_connections = max_connections
         self.proc = None
+        self.config_path = None
         self._watchdog = None
         self.port = peers.free_port()
         self.submission_port = peers.free_port()
@@ -167,6 +171,7 @@ class BenchPigeon(peers.Managed):
         for port, role in ((self.port, "inbound"), (self.submission_port, "submission")):
             lines += ["[[listeners]]", 'address = "127.0.0.1"', "port = %d" % port,
                       "role = %s" % _toml(role), 'tls = "starttls"', ""]
+        lines += ["[delivery]", "discard = [%s]" % _toml(DISCARD), ""]
         lines += ["[[users]]", "address = %s" % _toml(USER),
                   "password_hash = %s" % _toml(self.password_hash), ""]
         if self.dkim_key:
@@ -178,7 +183,7 @@ class BenchPigeon(peers.Managed):
         return path
 
     def start(self, timeout=60):
-        config = self._config()
+        config = self.config_path = self._config()
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen([self.binary, "serve", "--config", config],
@@ -218,8 +223,17 @@ class BenchPigeon(peers.Managed):
         return status_kb(self.proc.pid, "VmRSS")
 
     def queued(self):
-        """Messages still in the spool (not yet delivered)."""
-        return files_under(self.spool_dir, ".msg")
+        """Messages still in the spool (not yet delivered), as `pigeon queue list` sees them
+        (a read-only look at the live spool: segments hold many messages per file)."""
+        r = subprocess.run([self.binary, "queue", "list", "--config", self.config_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = r.stdout.decode(errors="replace")
+        if r.returncode == 0 and "queue is empty" in out:
+            return 0
+        m = re.search(r"^(\d+) message\(s\)$", out, re.M)
+        if r.returncode != 0 or not m:
+            raise RuntimeError("pigeon queue list failed (%d): %s" % (r.returncode, out[-2000:]))
+        return int(m.group(1))
 
     def delivered(self):
         return files_under(os.path.join(self.root, "mail"))
