@@ -159,8 +159,13 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::stri
 
 std::size_t LocalDelivery::deliver_pending(bool after_restart) {
     const auto ids = spool_.with_pending([this](const core::Path& p) { return is_local(p); });
-    for (const std::string& id : ids) {
-        deliver(id, after_restart);  // errors leave the message as it was; the next scan retries it
+    // In batches, so a backlog (say after a restart) costs one removal barrier per batch, not
+    // one per message. Errors leave a message as it was; the next scan retries it.
+    for (std::size_t start = 0; start < ids.size(); start += pending_batch_messages) {
+        const std::size_t end = std::min(ids.size(), start + pending_batch_messages);
+        deliver_batch(std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(start),
+                                               ids.begin() + static_cast<std::ptrdiff_t>(end)),
+                      after_restart);
     }
     return ids.size();
 }

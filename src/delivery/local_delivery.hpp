@@ -86,7 +86,9 @@ public:
     std::vector<queue::Expected<DeliveryReport>> deliver_batch(const std::vector<std::string>& ids,
                                                                bool after_restart = false);
 
-    // deliver() for every message with a pending local recipient; returns how many it tried.
+    // deliver_batch() for every message with a pending local recipient, in batches of
+    // pending_batch_messages (one removal barrier each); returns how many it tried.
+    static constexpr std::size_t pending_batch_messages = 256;
     std::size_t deliver_pending(bool after_restart = false);
 
     bool is_local(const core::Path& recipient) const;

@@ -243,15 +243,19 @@ void Spool::migrate_and_collect() {
                 }
                 moved.push_back(id);
             }
-            if (!moved.empty() && barrier()) {
-                if (append_removals_locked(moved)) {
-                    std::lock_guard lock(mutex_);
-                    for (const std::string& id : moved) {
-                        if (auto it = index_.find(id); it != index_.end()) {
-                            it->second.segment = 0;
-                            --segments_[number].live;
-                        }
+            if (!moved.empty() && barrier() && append_removals_locked(moved)) {
+                std::lock_guard lock(mutex_);
+                for (const std::string& id : moved) {
+                    if (auto it = index_.find(id); it != index_.end()) {
+                        it->second.segment = 0;
+                        --segments_[number].live;
                     }
+                }
+            } else {
+                // The index still points at the segment copies, so a later remove() would
+                // retire only those: the files must not outlive this attempt.
+                for (const std::string& id : moved) {
+                    storage_.remove(message_file(id));
                 }
             }
         }

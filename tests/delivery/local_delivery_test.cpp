@@ -325,6 +325,20 @@ BOOST_AUTO_TEST_CASE(deliver_batch_removes_every_finished_message_with_one_barri
     BOOST_TEST(syncs < n);  // not one barrier per message
 }
 
+BOOST_AUTO_TEST_CASE(deliver_pending_works_through_a_backlog_in_batches) {
+    World w;
+    const std::size_t n = delivery::LocalDelivery::pending_batch_messages + 10;
+    for (std::size_t i = 0; i < n; ++i) w.commit({i % 2 ? "noreply@local.example" : "bob@local.example"});
+    w.commit({"x@remote.example"});  // not ours: stays
+    const std::size_t before = w.storage.sync_count();
+    BOOST_TEST(w.local.deliver_pending(true) == n);
+    const std::size_t syncs = w.storage.sync_count() - before;
+    BOOST_TEST_MESSAGE(n << " messages delivered with " << syncs << " barrier(s)");
+    BOOST_TEST(syncs <= 4u);  // two batches: a removal barrier each (and a deletion's)
+    BOOST_TEST(w.spool.size() == 1u);
+    BOOST_TEST(count_files(w.box("bob") / "new") == (n + 1) / 2);
+}
+
 BOOST_AUTO_TEST_CASE(deliver_batch_reports_each_message_and_one_error_stops_nothing) {
     World w;
     const auto done = w.commit({"bob@local.example"});

@@ -9,9 +9,11 @@
 #include <set>
 
 #include "queue/memory_storage.hpp"
+#include "queue/spool_checks.hpp"
 #include "queue/spool_fixtures.hpp"
 
 using namespace pigeon;
+using test::by_subject;
 using queue::MemoryStorage;
 using queue::RecipientState;
 using queue::Spool;
@@ -44,18 +46,6 @@ struct Harness {
     Spool spool;
 };
 
-std::map<std::string, std::string> by_subject(const Spool& spool) {
-    std::map<std::string, std::string> out;
-    for (const auto& m : spool.list()) {
-        auto rec = spool.show(m.id);
-        BOOST_REQUIRE_MESSAGE(rec.ok(), test::why(rec));
-        const std::string& msg = rec->message;
-        const std::string subject = msg.substr(9, msg.find("\r\n") - 9);
-        BOOST_CHECK_MESSAGE(out.count(subject) == 0, "message " << subject << " recovered twice");
-        out[subject] = m.id;
-    }
-    return out;
-}
 
 std::size_t count_suffix(const MemoryStorage& storage, const std::string& suffix) {
     std::size_t n = 0;
@@ -244,6 +234,65 @@ BOOST_AUTO_TEST_CASE(a_full_disk_in_the_middle_of_a_segment_retires_it) {
     const auto found = by_subject(again);
     BOOST_TEST(found.at("a") == a);
     BOOST_TEST(found.at("c") == *c);
+}
+
+namespace {
+
+// MemoryStorage whose n-th sync (counting from 1) fails once, the process going on.
+class OneFailedSync final : public queue::Storage {
+public:
+    queue::Status create(const std::string& n, std::string_view b) override { return inner.create(n, b); }
+    queue::Expected<std::string> read(const std::string& n) const override { return inner.read(n); }
+    queue::Expected<std::vector<std::string>> list() const override { return inner.list(); }
+    queue::Status rename(const std::string& f, const std::string& t) override { return inner.rename(f, t); }
+    queue::Status remove(const std::string& n) override { return inner.remove(n); }
+    queue::Status append(const std::string& n, std::string_view b) override { return inner.append(n, b); }
+    queue::Expected<std::string> read_range(const std::string& n, std::uint64_t o, std::uint64_t l) const override {
+        return inner.read_range(n, o, l);
+    }
+    queue::Status sync() override {
+        if (++syncs == fail_at) return queue::Error{"sync: I/O error (injected)"};
+        return inner.sync();
+    }
+    MemoryStorage inner;
+    std::size_t syncs = 0;
+    std::size_t fail_at = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_failed_copy_out_leaves_the_segment_copy_in_charge) {
+    // Find the barrier of the copying out in a clean run, then fail exactly that one.
+    std::size_t copy_barrier = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+        OneFailedSync storage;
+        storage.fail_at = copy_barrier;
+        core::FixedClock clock{t0};
+        test::SeededRandom random{7};
+        Spool spool(storage, clock, random, tiny_segments());
+        BOOST_REQUIRE(spool.recover().ok());
+        const auto slow = *spool.commit(submission("slow", {"a@x.example", "b@x.example"}));
+        std::size_t before_copy = 0;
+        for (int i = 0; i < 5 && storage.inner.files().count(Spool::message_file(slow)) == 0; ++i) {
+            const auto id = *spool.commit(submission("quick" + std::to_string(i)));
+            before_copy = storage.syncs;
+            BOOST_REQUIRE(spool.remove(id).ok());
+            if (pass == 1 && storage.syncs >= copy_barrier) break;
+        }
+        if (pass == 0) {
+            BOOST_REQUIRE(storage.inner.files().count(Spool::message_file(slow)) == 1u);
+            copy_barrier = before_copy + 2;  // remove()'s own barrier, then the copy's
+            continue;
+        }
+        // The copy's barrier failed: its file is gone again and the segment copy still counts.
+        BOOST_TEST(storage.syncs >= copy_barrier);
+        BOOST_TEST(storage.inner.files().count(Spool::message_file(slow)) == 0u);
+        BOOST_REQUIRE(spool.show(slow).ok());
+        BOOST_REQUIRE(spool.remove(slow).ok());
+        Spool again(storage, clock, random, tiny_segments());
+        BOOST_REQUIRE(again.recover().ok());
+        BOOST_TEST(again.size() == 0u);  // removed stays removed
+    }
 }
 
 // ---- crash at every point of a sequence with rotation, deletion and copying out ----------

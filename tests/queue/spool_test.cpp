@@ -9,9 +9,11 @@
 #include <set>
 
 #include "queue/memory_storage.hpp"
+#include "queue/spool_checks.hpp"
 #include "queue/spool_fixtures.hpp"
 
 using namespace pigeon;
+using test::by_subject;
 using queue::MemoryStorage;
 using queue::RecipientState;
 using queue::RecipientStatus;
@@ -48,19 +50,6 @@ struct Harness {
     Spool spool{storage, clock, random, layout()};
 };
 
-// The subject line of every message in the spool -> its id (checks there is one of each).
-std::map<std::string, std::string> by_subject(const Spool& spool) {
-    std::map<std::string, std::string> out;
-    for (const auto& m : spool.list()) {
-        auto rec = spool.show(m.id);
-        BOOST_REQUIRE_MESSAGE(rec.ok(), test::why(rec));
-        const std::string& msg = rec->message;
-        const std::string subject = msg.substr(9, msg.find("\r\n") - 9);
-        BOOST_CHECK_MESSAGE(out.count(subject) == 0, "message " << subject << " recovered twice");
-        out[subject] = m.id;
-    }
-    return out;
-}
 
 }  // namespace
 
