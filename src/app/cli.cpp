@@ -282,7 +282,11 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
         }
         io.out << "OK: " << plural(config->listeners.size(), "listener") << ", "
                << plural(config->local_domains.size(), "local domain") << ", "
-               << plural(config->users.size(), "user") << "\n";
+               << plural(config->users.size(), "user");
+        if (!config->delivery.discard.empty())
+            io.out << ", " << config->delivery.discard.size()
+                   << (config->delivery.discard.size() == 1 ? " discard address" : " discard addresses");
+        io.out << "\n";
         return exit_ok;
     }
 

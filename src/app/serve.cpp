@@ -436,6 +436,11 @@ int run_serve(const Config& config_in, bool embedded_default) {
     delivery::LocalDeliveryWorker::Options worker_options;
     worker_options.log = [&](std::string_view line) { log(net::LogLevel::info, line); };
     delivery::LocalDeliveryWorker worker(local, worker_options);
+    if (!config.delivery.discard.empty()) {
+        std::string list;
+        for (const auto& a : config.delivery.discard) list += (list.empty() ? "" : ", ") + a;
+        say("delivery: mail to " + list + " is accepted, queued durably, then discarded ([delivery] discard)");
+    }
     os::GroupCommitter::Options commit_options;
     // The outbound role: remote recipients leave through MX routing, the relayhost or a route.
     net::AsioRuntime outbound_runtime;

@@ -210,6 +210,7 @@ BOOST_AUTO_TEST_CASE(documented_example_parses) {
     BOOST_TEST(c.listeners.size() == 3u);
     BOOST_TEST(c.users.size() == 2u);
     BOOST_TEST(c.local_domains.size() == 2u);
+    BOOST_TEST(c.delivery.discard == std::vector<std::string>{"noreply@example.org"});
 }
 
 // docs/configuration.md names every key the reader accepts.
@@ -910,7 +911,7 @@ BOOST_AUTO_TEST_CASE(check_config_summarises_a_valid_file) {
     const Run r = run({"check-config", "--config", PIGEON_SOURCE_DIR "/docs/pigeon.example.toml"},
                       calls);
     BOOST_TEST(r.status == 0, r.err);
-    BOOST_TEST(r.out == "OK: 3 listeners, 2 local domains, 2 users\n");
+    BOOST_TEST(r.out == "OK: 3 listeners, 2 local domains, 2 users, 1 discard address\n");
 
     TempFile one("[[listeners]]\naddress = \"::1\"\nport = 2525\nrole = \"inbound\"\n"
                  "[[users]]\naddress = \"a@localhost\"\npassword_hash = \"" + bcrypt_hash + "\"\n");
