@@ -212,6 +212,33 @@ BOOST_AUTO_TEST_CASE(a_long_lived_message_is_copied_out_of_its_old_segment) {
     BOOST_TEST(third.size() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_spool_of_message_files_from_before_segments_keeps_working) {
+    MemoryStorage storage;
+    core::FixedClock clock{t0};
+    test::SeededRandom random{9};
+    std::string old_id;
+    {
+        Spool before(storage, clock, random, queue::SpoolOptions{0});  // one file per message
+        BOOST_REQUIRE(before.recover().ok());
+        old_id = *before.commit(submission("old", {"a@x.example", "b@x.example"}));
+        BOOST_REQUIRE(before.mark(old_id, {{0, {RecipientState::delivered, "done"}}}).ok());
+    }
+    queue::SpoolOptions o;
+    o.retire_idle_octets = 0;
+    Spool after(storage, clock, random, o);
+    const auto report = after.recover();
+    BOOST_REQUIRE(report.ok());
+    BOOST_TEST(report->recovered == 1u);
+    BOOST_TEST(after.show(old_id)->entry.status[0].diagnostic == "done");
+    const auto fresh = *after.commit(submission("new"));
+    BOOST_TEST(storage.files().count(Spool::segment_file(1)) == 1u);
+    BOOST_TEST(storage.files().count(Spool::message_file(fresh)) == 0u);
+    BOOST_REQUIRE(after.remove(old_id).ok());
+    BOOST_TEST(storage.files().count(Spool::message_file(old_id)) == 0u);
+    BOOST_REQUIRE(after.remove(fresh).ok());
+    BOOST_TEST(storage.files().empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_full_disk_in_the_middle_of_a_segment_retires_it) {
     queue::SpoolOptions o;
     o.retire_idle_octets = 0;
