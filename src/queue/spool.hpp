@@ -89,8 +89,8 @@ struct SpoolOptions {
     // Commits append to the current segment until it holds this many octets; the next
     // commit starts a new one. 0: no segments, every message in its own "<id>.msg" file.
     std::uint64_t segment_octets = 16u << 20;
-    // A segment still holding live messages when this many newer segments exist has them
-    // copied out to their own files (a deferred message must not pin the disk space of the
+    // A segment still holding live messages when more than this many newer segments exist
+    // has them copied out to their own files (a deferred message must not pin the disk space of the
     // thousands delivered around it).
     std::uint32_t migrate_after_segments = 2;
     // When nothing in the current segment is live any more and it holds at least this many
