@@ -685,8 +685,12 @@ void OutboundEngine::finish(const JobPtr& job) {
             return st.state == RecipientState::pending;
         });
         if (!pending) {
-            if (Status r = spool_.remove(entry.id); !r) log(entry.id + ": not removed: " + r.error());
-            else log(entry.id + ": done, removed from the queue");
+            // "no message": local delivery finished the last local recipient at the same
+            // moment and removed it first.
+            if (Status r = spool_.remove(entry.id); !r && r.error().rfind("no message ", 0) != 0)
+                log(entry.id + ": not removed: " + r.error());
+            else
+                log(entry.id + ": done, removed from the queue");
         }
     }
     if (--busy_[job->id] == 0) busy_.erase(job->id);

@@ -23,7 +23,8 @@
 //   due()/next_due() read the retry schedule: which messages may be tried now, and when the
 //                   next one falls due (the delivery loop sleeps until then).
 //   remove()        removes the message; durable when it returns ok. remove_batch(): several,
-//                   one sync.
+//                   one sync. An id the spool does not hold (never, or removed already by
+//                   another deliverer) is the Error "no message <id> in the spool".
 // Segments are deleted oldest first, one per completed barrier, and only when none of their
 // messages is live: a removal record in a newer segment can then never outlive the segment
 // it refers to.

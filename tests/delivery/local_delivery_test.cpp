@@ -178,6 +178,39 @@ BOOST_AUTO_TEST_CASE(remote_recipients_stay_queued_and_states_are_durable) {
     BOOST_TEST(count_files(w.box("bob") / ".Junk" / "new") == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_remote_recipient_finished_meanwhile_lets_local_delivery_remove_the_message) {
+    // The outbound engine marks its recipient on its own thread; here it does so while local
+    // delivery is between reading the states and marking its own (inside the resolver).
+    test::TempDir dir;
+    queue::MemoryStorage storage;
+    core::FixedClock clock{1'790'000'000};
+    test::SeededRandom random{5};
+    queue::Spool spool{storage, clock, random};
+    BOOST_REQUIRE(spool.recover().ok());
+    test::SeededRandom maildir_random{6};
+    delivery::MaildirWriter writer{clock, maildir_random, "mx.local.example", 77};
+    std::string id;
+    bool engine_done = false;
+    delivery::LocalDelivery local{
+        spool,
+        [&](const core::Path& p) {
+            if (p.mailbox.domain().lowercase() != "local.example") return LocalTarget::remote();
+            if (!engine_done) {
+                engine_done = true;
+                BOOST_REQUIRE(spool.mark(id, {{1, {RecipientState::delivered, "250 remote"}}}).ok());
+            }
+            return LocalTarget::mailbox(delivery::maildir_path(dir.path(), "local.example", "bob").value());
+        },
+        writer};
+    id = *spool.commit({test::make_envelope("alice@remote.example", {"bob@local.example", "x@remote.example"}),
+                        test::make_message("both"), {}});
+    const auto report = local.deliver(id);
+    BOOST_REQUIRE_MESSAGE(report.ok(), test::why(report));
+    BOOST_TEST(engine_done);
+    BOOST_TEST(report->removed);
+    BOOST_TEST(spool.size() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_mailbox_write_error_defers_and_a_later_attempt_delivers) {
     World w;
     const auto id = w.commit({"bob@local.example", "carol@local.example"});
