@@ -421,6 +421,24 @@ int run_serve(const Config& config_in, bool embedded_default) {
     // for the outbound role.
     delivery::MaildirWriter writer(clock, random, config.hostname,
                                    static_cast<std::uint64_t>(::getpid()));
+    // Failure notices local delivery queues wake the deliverers like any committed message;
+    // the waking function is known only once the outbound engine exists (below).
+    struct {
+        std::mutex mutex;
+        std::function<void(const std::string&, const std::vector<core::Path>&)> wake;
+        void operator()(const std::string& id, const std::vector<core::Path>& to) {
+            std::function<void(const std::string&, const std::vector<core::Path>&)> f;
+            {
+                std::lock_guard lock(mutex);
+                f = wake;
+            }
+            if (f) f(id, to);
+        }
+    } wake_for_notice;
+    delivery::Bounces bounces;
+    bounces.clock = &clock;
+    bounces.random = &random;
+    bounces.on_queued = [&](const std::string& id, const std::vector<core::Path>& to) { wake_for_notice(id, to); };
     delivery::LocalDelivery local(
         spool,
         [&](const core::Path& rcpt) {
@@ -432,7 +450,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
             return delivery::LocalTarget::mailbox(maildir_for(state, *u));
         },
-        writer, config.hostname);
+        writer, config.hostname, bounces);
     delivery::LocalDeliveryWorker::Options worker_options;
     worker_options.log = [&](std::string_view line) { log(net::LogLevel::info, line); };
     delivery::LocalDeliveryWorker worker(local, worker_options);
@@ -468,6 +486,10 @@ int run_serve(const Config& config_in, bool embedded_default) {
         if (any_local) worker.notify(id);
         if (any_remote && outbound) outbound_runtime.post([&outbound, id] { outbound->notify(id); });
     };
+    {
+        std::lock_guard lock(wake_for_notice.mutex);
+        wake_for_notice.wake = commit_options.on_committed;
+    }
     os::GroupCommitter committer(spool, commit_options);
 
     if (config.spf.check)

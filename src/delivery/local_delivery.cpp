@@ -1,6 +1,8 @@
 // pigeon/delivery/local_delivery.cpp: spool -> Maildir, then durable recipient states.
 #include "delivery/local_delivery.hpp"
 
+#include "queue/dsn.hpp"
+
 #include <algorithm>
 #include <map>
 #include <utility>
@@ -11,8 +13,12 @@ using queue::Error;
 using queue::RecipientState;
 
 LocalDelivery::LocalDelivery(queue::Spool& spool, LocalResolver resolver, MaildirWriter& writer,
-                             std::string hostname)
-    : spool_(spool), resolver_(std::move(resolver)), writer_(writer), hostname_(std::move(hostname)) {}
+                             std::string hostname, Bounces bounces)
+    : spool_(spool),
+      resolver_(std::move(resolver)),
+      writer_(writer),
+      hostname_(std::move(hostname)),
+      bounces_(std::move(bounces)) {}
 
 bool LocalDelivery::is_local(const core::Path& recipient) const {
     return resolver_ && resolver_(recipient).kind != LocalTarget::Kind::remote;
@@ -100,6 +106,7 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::stri
     std::map<std::filesystem::path, std::size_t> copies;  // maildir -> recipient delivered there
     bool any_pending = false;
     bool any_failed = false;
+    std::vector<std::size_t> unknown;  // positions in updates of recipients that failed here
 
     for (std::size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
         const queue::RecipientStatus& status = entry.status[i];
@@ -122,10 +129,8 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::stri
             ++report.discarded;
             break;
         case LocalTarget::Kind::unknown:
+            unknown.push_back(updates.size());
             updates.push_back({i, {RecipientState::failed, target.reason}});
-            report.notes.push_back(rcpt.to_string() + ": failed: " + target.reason);
-            ++report.failed;
-            any_failed = true;
             break;
         case LocalTarget::Kind::mailbox: {
             if (const auto it = copies.find(target.maildir); it != copies.end()) {
@@ -155,6 +160,26 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::stri
         }
         }
     }
+    if (!unknown.empty()) {
+        // The failure notice first, durably; only then the states that say it was sent.
+        if (notify_failures(*record, updates, unknown)) {
+            for (std::size_t k : unknown) {
+                report.notes.push_back(entry.envelope.recipients[updates[k].index].to_string() +
+                                       ": failed: " + updates[k].status.diagnostic);
+                ++report.failed;
+            }
+            any_failed = true;
+        } else {
+            // No notice could be queued: these recipients stay pending and are tried again.
+            for (auto it = unknown.rbegin(); it != unknown.rend(); ++it) {
+                report.notes.push_back(entry.envelope.recipients[updates[*it].index].to_string() +
+                                       ": deferred: its failure notice could not be queued");
+                ++report.deferred;
+                updates.erase(updates.begin() + static_cast<std::ptrdiff_t>(*it));
+            }
+            any_pending = true;
+        }
+    }
     if (updates.empty()) {
         return report;
     }
@@ -177,6 +202,46 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::stri
     }
     ready_to_remove = !any_pending;
     return report;
+}
+
+bool LocalDelivery::notify_failures(const queue::MessageRecord& record,
+                                    const std::vector<queue::RecipientUpdate>& updates,
+                                    const std::vector<std::size_t>& failed) {
+    if (bounces_.clock == nullptr || bounces_.random == nullptr) {
+        return true;  // not configured to send notices (see the header)
+    }
+    const queue::SpoolEntry& entry = record.entry;
+    const std::int64_t now = bounces_.clock->now_unix_seconds();
+    queue::DsnRequest req;
+    req.reporting_mta = hostname_;
+    req.queue_id = entry.id;
+    req.arrival_unix = entry.arrival_unix_seconds;
+    req.now_unix = now;
+    req.original_envelope = entry.envelope;
+    req.original_message = record.message;
+    for (std::size_t k : failed) {
+        queue::DsnRecipient d;
+        d.recipient = entry.envelope.recipients[updates[k].index];
+        d.action = queue::DsnRecipient::Action::failed;
+        d.status = core::EnhancedStatus{5, 1, 1};  // RFC 3463: bad destination mailbox address
+        d.diagnostic = updates[k].status.diagnostic;
+        d.last_attempt_unix = now;
+        req.recipients.push_back(std::move(d));
+    }
+    req.boundary_random = bounces_.random->next_u64();
+    auto dsn = queue::make_dsn(req);
+    if (!dsn) {
+        return true;  // null sender: never a notice about a notice
+    }
+    const std::vector<core::Path> to = dsn->envelope.recipients;
+    auto id = spool_.commit(std::move(*dsn));
+    if (!id) {
+        return false;
+    }
+    if (bounces_.on_queued) {
+        bounces_.on_queued(*id, to);
+    }
+    return true;
 }
 
 std::size_t LocalDelivery::deliver_pending(bool after_restart) {

@@ -7,7 +7,12 @@
 //            (full disk...) leaves it pending, to be retried: nothing is half-delivered
 //   discard  delivered with the diagnostic "discarded", no copy written anywhere (Postfix's
 //            discard(8): no-reply addresses, benchmark sinks)
-//   unknown  marked failed with the resolver's reason (no such local user)
+//   unknown  marked failed with the resolver's reason (no such local user: a user removed
+//            from the configuration after the message was accepted). With Bounces set, a
+//            failure notice (RFC 3464 DSN, queue/dsn.hpp) to the sender is committed to the
+//            spool FIRST (RFC 5321 6.1: accepted mail that cannot be delivered MUST be
+//            reported); if that commit fails the recipient stays pending and is retried.
+//            Never a notice about null-sender mail.
 // Recipients of one message that resolve to the same Maildir get one copy.
 // The new states are made durable in the spool (Spool::mark) before anything else happens;
 // when no recipient is left pending the message is removed from the spool. When every
@@ -68,11 +73,20 @@ struct DeliveryReport {
     std::vector<std::string> notes;  // one line per deferred/failed recipient, for the log
 };
 
+// What a failure notice needs: the time, random bits for its MIME boundary, and whom to
+// tell about the notice queued (the server wakes its deliverers).
+struct Bounces {
+    const core::Clock* clock = nullptr;
+    queue::RandomSource* random = nullptr;  // thread-safe: used on the worker's thread
+    std::function<void(const std::string& id, const std::vector<core::Path>& recipients)> on_queued;
+};
+
 class LocalDelivery {
 public:
-    // hostname: written into Maildir file names (maildir_delivery_name).
+    // hostname: written into Maildir file names (maildir_delivery_name), and the reporting
+    // MTA of failure notices. bounces.clock == nullptr: no notices (tests of other things).
     LocalDelivery(queue::Spool& spool, LocalResolver resolver, MaildirWriter& writer,
-                  std::string hostname = "localhost");
+                  std::string hostname = "localhost", Bounces bounces = {});
 
     // Delivers one message's pending local recipients. An Error means the spool could not be
     // read or updated; the message then stays as it was (its recipients are retried later).
@@ -98,11 +112,16 @@ private:
     // recipient left (its marks, if any, are durable) and may now be removed.
     queue::Expected<DeliveryReport> deliver_unremoved(const std::string& id, bool after_restart,
                                                       bool& ready_to_remove);
+    // Commits one failure notice for updates[k], k in failed; false if it could not be queued.
+    bool notify_failures(const queue::MessageRecord& record,
+                         const std::vector<queue::RecipientUpdate>& updates,
+                         const std::vector<std::size_t>& failed);
 
     queue::Spool& spool_;
     LocalResolver resolver_;
     MaildirWriter& writer_;
     std::string hostname_;
+    Bounces bounces_;
 };
 
 class LocalDeliveryWorker {

@@ -211,6 +211,75 @@ BOOST_AUTO_TEST_CASE(a_remote_recipient_finished_meanwhile_lets_local_delivery_r
     BOOST_TEST(spool.size() == 0u);
 }
 
+namespace {
+
+// World with failure notices on: what local delivery queued, and for whom.
+struct NoticeWorld : World {
+    test::SeededRandom bounce_random{8};
+    std::vector<std::pair<std::string, std::vector<core::Path>>> queued;
+    delivery::LocalDelivery noticing{spool, [this](const core::Path& p) { return resolve(p); }, writer,
+                                     "mx.local.example",
+                                     delivery::Bounces{&clock, &bounce_random,
+                                                       [this](const std::string& id, const std::vector<core::Path>& to) {
+                                                           queued.emplace_back(id, to);
+                                                       }}};
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_unknown_local_recipient_gets_the_sender_a_failure_notice_first) {
+    NoticeWorld w;
+    const auto id = w.commit({"nobody@local.example", "bob@local.example"});
+    const auto report = w.noticing.deliver(id);
+    BOOST_REQUIRE_MESSAGE(report.ok(), test::why(report));
+    BOOST_TEST(report->failed == 1u);
+    BOOST_TEST(report->delivered == 1u);
+    BOOST_TEST(report->removed);
+    // The notice is the only message left, to the original sender, from <>.
+    BOOST_REQUIRE(w.queued.size() == 1u);
+    BOOST_REQUIRE(w.queued[0].second.size() == 1u);
+    BOOST_TEST(w.queued[0].second[0].to_string() == "<alice@remote.example>");
+    BOOST_REQUIRE(w.spool.size() == 1u);
+    const auto dsn = w.spool.show(w.queued[0].first);
+    BOOST_REQUIRE(dsn.ok());
+    BOOST_TEST(dsn->entry.envelope.reverse_path.to_string() == "<>");
+    BOOST_TEST(dsn->message.find("Final-Recipient: rfc822; nobody@local.example") != std::string::npos);
+    BOOST_TEST(dsn->message.find("Status: 5.1.1") != std::string::npos);
+    BOOST_TEST(dsn->message.find("Action: failed") != std::string::npos);
+    BOOST_TEST(dsn->message.find("bob@local.example") == std::string::npos);  // only the failure
+}
+
+BOOST_AUTO_TEST_CASE(no_failure_notice_about_null_sender_mail) {
+    NoticeWorld w;
+    auto id = w.spool.commit({test::make_envelope("", {"nobody@local.example"}), test::make_message("dsn"), {}});
+    BOOST_REQUIRE(id.ok());
+    const auto report = w.noticing.deliver(*id);
+    BOOST_REQUIRE_MESSAGE(report.ok(), test::why(report));
+    BOOST_TEST(report->failed == 1u);
+    BOOST_TEST(report->removed);
+    BOOST_TEST(w.queued.empty());
+    BOOST_TEST(w.spool.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_notice_that_cannot_be_queued_keeps_the_recipient_pending) {
+    NoticeWorld w;
+    const auto id = w.commit({"nobody@local.example"});
+    w.storage.fail_creates("No space left on device");
+    const auto first = w.noticing.deliver(id);
+    BOOST_REQUIRE_MESSAGE(first.ok(), test::why(first));
+    BOOST_TEST(first->failed == 0u);
+    BOOST_TEST(first->deferred == 1u);
+    BOOST_TEST(!first->removed);
+    BOOST_TEST(w.queued.empty());
+    BOOST_TEST(w.spool.show(id)->entry.status[0].state == RecipientState::pending);
+    w.storage.fail_creates(std::nullopt);
+    const auto second = w.noticing.deliver(id);
+    BOOST_REQUIRE_MESSAGE(second.ok(), test::why(second));
+    BOOST_TEST(second->failed == 1u);
+    BOOST_TEST(second->removed);
+    BOOST_TEST(w.queued.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_mailbox_write_error_defers_and_a_later_attempt_delivers) {
     World w;
     const auto id = w.commit({"bob@local.example", "carol@local.example"});
