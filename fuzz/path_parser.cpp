@@ -6,7 +6,9 @@
 //   - whatever parses reparses from its canonical text to an equal value;
 //   - a Domain keeps its text exactly and within 255 octets;
 //   - SMTPUTF8 and address literals only widen the language;
-//   - a mailbox forward-path is also a reverse-path, and the other way round.
+//   - a mailbox forward-path is also a reverse-path, and the other way round;
+//   - a parsed domain name that converts to A-labels (core/idna.hpp) converts to ASCII, and
+//     converting that again changes nothing.
 // A broken invariant traps, which libFuzzer reports as a crash with the input saved.
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +16,7 @@
 
 #include "core/address.hpp"
 #include "core/domain.hpp"
+#include "core/idna.hpp"
 #include "core/limits.hpp"
 
 namespace {
@@ -35,6 +38,14 @@ void check_domain(std::string_view text) {
         const auto again = Domain::parse(utf8->text(), DomainSyntax{true, true});
         check(again && *again == *utf8);
         check(!utf8->is_literal() || utf8->lowercase() == utf8->text());
+        // What the outbound engine asks DNS about (core/idna.hpp): ASCII out, a fixed point.
+        if (!utf8->is_literal()) {
+            if (const auto a = to_a_labels(utf8->text())) {
+                for (char c : a.value()) check(static_cast<unsigned char>(c) < 0x80);
+                const auto again_a = to_a_labels(a.value());
+                check(again_a && again_a.value() == a.value());
+            }
+        }
     }
 }
 

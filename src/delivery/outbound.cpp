@@ -1,6 +1,8 @@
 // pigeon/delivery/outbound.cpp: spool -> route -> client session -> durable recipient states.
 #include "delivery/outbound.hpp"
 
+#include "core/idna.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -39,8 +41,10 @@ std::string seconds_text(std::int64_t s) {
 
 }  // namespace
 
-std::string destination_domain(const core::Path& recipient) {
-    return recipient.mailbox.domain().lowercase();
+core::Result<std::string> destination_domain(const core::Path& recipient) {
+    const core::Domain& d = recipient.mailbox.domain();
+    if (d.is_literal()) return d.lowercase();
+    return core::to_a_labels(d.text());
 }
 
 // One message's recipients for one destination: one transaction.
@@ -49,6 +53,7 @@ struct OutboundEngine::Job {
     std::string key;     // destination: "mx:<domain>" or "hop:<host>:<port>"
     std::string domain;  // the recipients' domain (the first one's, for a fixed hop)
     std::optional<NextHop> fixed;
+    std::string invalid_domain;  // why domain cannot be asked about in DNS (IDNA2008); "" if it can
     std::shared_ptr<const queue::MessageRecord> record;
     std::vector<std::size_t> indexes;  // into record->entry.envelope.recipients
     Route route;
@@ -181,10 +186,13 @@ void OutboundEngine::take(const std::string& id, std::int64_t now) {
     std::vector<JobPtr> order;
     for (std::size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
         if (!due(entry, i)) continue;
-        const std::string domain = destination_domain(entry.envelope.recipients[i]);
-        auto fixed = fixed_hop(domain);
-        const std::string key = fixed ? "hop:" + fixed->host + ":" + std::to_string(fixed->port)
-                                      : "mx:" + domain;
+        const auto routed = destination_domain(entry.envelope.recipients[i]);
+        const std::string domain =
+            routed.ok() ? routed.value() : entry.envelope.recipients[i].mailbox.domain().lowercase();
+        auto fixed = routed.ok() ? fixed_hop(domain) : std::nullopt;
+        const std::string key = !routed.ok() ? "invalid:" + domain
+                                : fixed      ? "hop:" + fixed->host + ":" + std::to_string(fixed->port)
+                                             : "mx:" + domain;
         JobPtr& job = jobs[key];
         if (!job || job->indexes.size() >= options_.max_recipients_per_transaction) {
             job = std::make_shared<Job>();
@@ -192,6 +200,7 @@ void OutboundEngine::take(const std::string& id, std::int64_t now) {
             job->key = key;
             job->domain = domain;
             job->fixed = fixed;
+            if (!routed.ok()) job->invalid_domain = routed.error().message;
             job->record = shared;
             order.push_back(job);
         }
@@ -236,6 +245,18 @@ void OutboundEngine::scan() {
 }
 
 void OutboundEngine::start_job(const JobPtr& job) {
+    if (!job->invalid_domain.empty()) {
+        // Nothing to look up: a permanent failure, reported like any route failure.
+        Route route;
+        route.kind = Route::Kind::permanent;
+        route.reply = core::Reply(553, "5.1.3", job->domain + ": " + job->invalid_domain);
+        route.explanation.push_back(job->domain + " cannot be converted to A-labels: " + job->invalid_domain);
+        auto alive = alive_;
+        runtime_.post([this, alive, job, route = std::move(route)]() mutable {
+            if (*alive) route_ready(job, std::move(route));
+        });
+        return;
+    }
     RouteRequest req;
     if (job->fixed) {
         req.mode = RouteRequest::Mode::host;

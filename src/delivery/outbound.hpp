@@ -163,7 +163,11 @@ private:
     OutboundStats stats_;
 };
 
-// "example.org" for user@example.org (lower case); the literal's text for address literals.
-std::string destination_domain(const core::Path& recipient);
+// The domain to route user@domain by, as DNS is asked about it: "example.org" (ASCII
+// lower-cased), "xn--bcher-kva.example" for user@bücher.example (IDNA2008 A-labels,
+// core/idna.hpp; the envelope keeps the U-label, RFC 6531), the literal's text for address
+// literals. A domain that is not valid IDNA2008 is an Error: its recipients fail with
+// 553 5.1.3 without a DNS question.
+core::Result<std::string> destination_domain(const core::Path& recipient);
 
 }  // namespace pigeon::delivery

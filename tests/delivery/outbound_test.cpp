@@ -46,6 +46,7 @@ mx1.backup.org.   A  192.0.2.21
 mx2.backup.org.   A  192.0.2.22
 nullmx.org.       MX 0 .
 implicit.org.     A  192.0.2.30
+xn--bcher-kva.example. MX 10 mx.example.org.
 )";
 
 // A key and self-signed certificate for an in-memory peer, and its TLSA 3 1 1 data (SHA-256
@@ -298,6 +299,34 @@ BOOST_AUTO_TEST_CASE(null_mx_fails_at_once_with_556) {
     BOOST_TEST(w.runtime.connects == 0u);
     BOOST_TEST(w.engine->stats().failed == 1u);
     BOOST_TEST(w.only_dsn().find("5.1.10") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_internationalized_domain_is_looked_up_by_its_a_labels) {
+    World w;
+    auto peer = w.listen("192.0.2.10");
+    w.start();
+    // The MX record exists only under the A-label (DNS holds no U-labels, RFC 5890).
+    w.submit("alice@pigeon.test", {"bob@b\xC3\xBC" "cher.example"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_REQUIRE_EQUAL(peer->messages->size(), 1u);
+    BOOST_TEST(w.engine->stats().delivered == 1u);
+    // The envelope keeps the address as written (RFC 6531): SMTPUTF8 carries it.
+    const auto& c = *peer->commands;
+    BOOST_TEST((std::find(c.begin(), c.end(), "RCPT TO:<bob@b\xC3\xBC" "cher.example>") != c.end()));
+}
+
+BOOST_AUTO_TEST_CASE(a_domain_that_is_not_valid_idna_fails_without_a_lookup) {
+    World w;
+    w.start();
+    w.submit("alice@pigeon.test", {"x@\xE2\x98\x83.example"});  // U+2603 is DISALLOWED
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.runtime.connects == 0u);
+    BOOST_TEST(w.engine->stats().failed == 1u);
+    const std::string dsn = w.only_dsn();
+    BOOST_TEST(dsn.find("5.1.3") != std::string::npos);
+    BOOST_TEST(w.spool->size() == 1u);  // only the DSN
 }
 
 BOOST_AUTO_TEST_CASE(retries_end_after_give_up_time_with_a_dsn) {
