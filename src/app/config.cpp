@@ -39,6 +39,7 @@ const char* outbound_tls_name(OutboundTls tls) {
         case OutboundTls::none: return "none";
         case OutboundTls::opportunistic: return "opportunistic";
         case OutboundTls::required: return "required";
+        case OutboundTls::verify: return "verify";
     }
     return "?";
 }
@@ -440,7 +441,8 @@ void read_dkim(const Reader& r, const toml::table& t, std::vector<DkimKey>& keys
 constexpr std::pair<std::string_view, OutboundTls> outbound_tls_options[] = {
     {"none", OutboundTls::none},
     {"opportunistic", OutboundTls::opportunistic},
-    {"required", OutboundTls::required}};
+    {"required", OutboundTls::required},
+    {"verify", OutboundTls::verify}};
 
 // A host name or an IP address (relayhost, route targets).
 std::string host_or_ip(const Reader& r, const toml::node& n, const std::string& key) {
@@ -462,6 +464,13 @@ NextHopSettings read_next_hop(const Reader& r, const toml::table& t, const std::
     h.host = host_or_ip(r, *host, prefix + ".host");
     if (N n = t.get("port")) h.port = static_cast<std::uint16_t>(r.integer(*n, prefix + ".port", 1, 65535));
     if (N n = t.get("tls")) h.tls = r.choice(*n, prefix + ".tls", outbound_tls_options);
+    if (N n = t.get("ca_file")) {
+        h.ca_file = r.string(*n, prefix + ".ca_file");
+        if (h.tls != OutboundTls::verify) r.fail(*n, prefix + ".ca_file", "only goes with tls = \"verify\"");
+        if (h.ca_file.empty()) r.fail(*n, prefix + ".ca_file", "must not be empty");
+    }
+    if (h.tls == OutboundTls::verify && (core::is_ipv4_address(h.host) || core::is_ipv6_address(h.host)))
+        r.fail(*host, prefix + ".host", "must be a host name with tls = \"verify\": the certificate names a host");
     if (N n = t.get("username")) h.username = r.string(*n, prefix + ".username");
     if (N n = t.get("password_file")) h.password_file = r.string(*n, prefix + ".password_file");
     if (h.username.empty() != h.password_file.empty())
@@ -505,7 +514,7 @@ void read_outbound(const Reader& r, const toml::table& t, OutboundSettings& o) {
     }
     if (N n = t.get("relayhost")) {
         o.relayhost = {read_next_hop(r, r.table(*n, "outbound.relayhost"), "outbound.relayhost",
-                                     {"host", "port", "tls", "username", "password_file"})};
+                                     {"host", "port", "tls", "ca_file", "username", "password_file"})};
     }
     if (N n = t.get("routes")) {
         o.routes.clear();
@@ -518,7 +527,7 @@ void read_outbound(const Reader& r, const toml::table& t, OutboundSettings& o) {
             if (!d) r.fail(rt, key + ".domain", "is required");
             // Matched against recipient domains, which compare case-insensitively.
             route.domain = lower_domain_name(r, *d, key + ".domain");
-            route.to = read_next_hop(r, rt, key, {"domain", "host", "port", "tls", "username", "password_file"});
+            route.to = read_next_hop(r, rt, key, {"domain", "host", "port", "tls", "ca_file", "username", "password_file"});
             for (const auto& other : o.routes)
                 if (other.domain == route.domain)
                     r.fail(*d, key + ".domain", "\"" + route.domain + "\" has a route already");
@@ -922,6 +931,7 @@ std::string to_toml(const Config& c) {
         o << "host = " << toml_string(h.host) << "\n"
           << "port = " << h.port << "\n"
           << "tls = " << toml_string(outbound_tls_name(h.tls)) << "\n";
+        if (!h.ca_file.empty()) o << "ca_file = " << toml_string(h.ca_file) << "\n";
         if (!h.username.empty())
             o << "username = " << toml_string(h.username) << "\n"
               << "password_file = " << toml_string(h.password_file) << "\n";

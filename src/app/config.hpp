@@ -174,14 +174,15 @@ struct DmarcSettings {
 };
 
 // The outbound role (docs/outbound.md): how remote recipients leave.
-enum class OutboundTls { none, opportunistic, required };
+enum class OutboundTls { none, opportunistic, required, verify };
 const char* outbound_tls_name(OutboundTls tls);
 
 // A fixed next hop: the relayhost (smarthost), or the target of a per-domain route.
 struct NextHopSettings {
     std::string host;  // host name (its A/AAAA records, no MX) or IP address
     std::uint16_t port = 25;
-    OutboundTls tls = OutboundTls::opportunistic;  // required: never in clear
+    OutboundTls tls = OutboundTls::opportunistic;  // required: never in clear; verify: and authenticated
+    std::string ca_file;        // verify: the trusted CAs (PEM bundle); empty: the system's
     std::string username;       // AUTH PLAIN over TLS; empty: no AUTH
     std::string password_file;  // the password, read at start (first line), never in this file
     friend bool operator==(const NextHopSettings&, const NextHopSettings&) = default;

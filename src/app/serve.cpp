@@ -40,6 +40,7 @@
 #include "os/system_clock.hpp"
 #include "queue/spool.hpp"
 #include "tls/credentials.hpp"
+#include "tls/pkix.hpp"
 #include "tls/password.hpp"
 
 namespace pigeon::app {
@@ -210,6 +211,7 @@ smtp::ClientTls client_tls(OutboundTls t) {
         case OutboundTls::none: return smtp::ClientTls::none;
         case OutboundTls::opportunistic: return smtp::ClientTls::opportunistic;
         case OutboundTls::required: return smtp::ClientTls::required;
+        case OutboundTls::verify: return smtp::ClientTls::required;  // and a trust store (next_hop)
     }
     return smtp::ClientTls::opportunistic;
 }
@@ -230,7 +232,16 @@ bool read_password_file(const std::string& path, std::string& password, std::str
 }
 
 std::optional<delivery::NextHop> next_hop(const NextHopSettings& h, std::string& error) {
-    delivery::NextHop hop{h.host, h.port, client_tls(h.tls), std::nullopt};
+    delivery::NextHop hop{h.host, h.port, client_tls(h.tls), std::nullopt, nullptr};
+    if (h.tls == OutboundTls::verify) {
+        const std::string bundle = h.ca_file.empty() ? tls::system_ca_bundle : h.ca_file;
+        auto store = tls::load_trust_store(bundle);
+        if (!store) {
+            error = "tls = \"verify\" for " + h.host + ": " + store.error().message;
+            return std::nullopt;
+        }
+        hop.trust = std::move(store).value();
+    }
     if (!h.username.empty()) {
         std::string password;
         if (!read_password_file(h.password_file, password, error)) return std::nullopt;

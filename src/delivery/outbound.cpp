@@ -8,6 +8,7 @@
 
 #include "queue/dsn.hpp"
 #include "tls/dane.hpp"
+#include "tls/pkix.hpp"
 #include "tls/tls_channel.hpp"
 
 namespace pigeon::delivery {
@@ -70,6 +71,7 @@ struct OutboundEngine::Conn {
     Hop hop;
     std::string address;
     smtp::ClientTls policy = smtp::ClientTls::opportunistic;
+    std::shared_ptr<const tls::TrustStore> trust;  // set: the certificate must validate (verify)
     std::unique_ptr<Stream> stream;
     std::unique_ptr<smtp::ClientSession> session;
     std::unique_ptr<tls::TlsClientChannel> tls;
@@ -371,6 +373,7 @@ void OutboundEngine::connected(const JobPtr& job, std::unique_ptr<Stream> stream
     conn->hop = hop;
     conn->address = address;
     conn->policy = tls;
+    if (job->fixed && tls == smtp::ClientTls::required) conn->trust = job->fixed->trust;
     conn->stream = std::move(stream);
     conn->job = job;
     connections_.insert(conn);
@@ -387,7 +390,9 @@ void OutboundEngine::connected(const JobPtr& job, std::unique_ptr<Stream> stream
     conn->session = smtp::make_client_session(std::move(config));
     log(job->id + ": connected to " + conn->label +
         (tls == smtp::ClientTls::required ? " (TLS required" +
-                                                std::string(hop.tls == Hop::Tls::dane ? ", DANE)" : ")")
+                                                std::string(hop.tls == Hop::Tls::dane ? ", DANE)"
+                                                            : conn->trust         ? ", certificate verified)"
+                                                                                  : ")")
          : tls == smtp::ClientTls::none   ? " (no TLS)"
                                           : ""));
 
@@ -456,6 +461,8 @@ void OutboundEngine::run_actions(const ConnPtr& conn, std::vector<smtp::ClientAc
             if (conn->hop.tls == Hop::Tls::dane)
                 verifier = tls::dane_verifier(conn->hop.tlsa, conn->hop.dane_names,
                                               clock_.now_unix_seconds());
+            else if (conn->trust)  // tls = "verify": the Web PKI way, for the configured host name
+                verifier = tls::pkix_verifier(conn->trust, conn->hop.host, clock_.now_unix_seconds());
             conn->tls = std::make_unique<tls::TlsClientChannel>(options_.tls_context,
                                                                  conn->hop.host, std::move(verifier));
             tls::TlsOutput out = conn->tls->start();

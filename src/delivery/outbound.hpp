@@ -39,6 +39,7 @@
 #include "queue/retry.hpp"
 #include "queue/spool.hpp"
 #include "smtp/client.hpp"
+#include "tls/pkix.hpp"
 
 namespace pigeon::tls {
 class TlsContext;
@@ -52,6 +53,10 @@ struct NextHop {
     std::uint16_t port = 25;
     smtp::ClientTls tls = smtp::ClientTls::opportunistic;
     std::optional<smtp::ClientCredentials> credentials;  // AUTH (only over TLS)
+    // With tls == required: the certificate must validate against these CAs and name `host`
+    // (tls = "verify", tls/pkix.hpp), or the handshake fails and nothing is sent. Null: any
+    // certificate (tls = "required" encrypts without authenticating, like Postfix's "encrypt").
+    std::shared_ptr<const tls::TrustStore> trust;
     friend bool operator==(const NextHop&, const NextHop&) = default;
 };
 

@@ -238,7 +238,8 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "outbound.delay_warning_seconds", "outbound.relayhost.host", "outbound.relayhost.port",
           "outbound.relayhost.tls", "outbound.relayhost.username",
           "outbound.relayhost.password_file", "outbound.routes.domain", "outbound.routes.host",
-          "outbound.routes.port", "outbound.routes.tls", "dns.stub_zones.zone",
+          "outbound.routes.port", "outbound.routes.tls", "outbound.relayhost.ca_file",
+          "outbound.routes.ca_file", "dns.stub_zones.zone",
           "dns.stub_zones.addresses", "delivery.discard"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
@@ -600,7 +601,12 @@ BOOST_AUTO_TEST_CASE(outbound_section_parses_and_round_trips) {
         "domain = \"Peer.TEST\"\n"
         "host = \"127.0.0.1\"\n"
         "port = 2600\n"
-        "tls = \"none\"\n");
+        "tls = \"none\"\n"
+        "[[outbound.routes]]\n"
+        "domain = \"partner.test\"\n"
+        "host = \"mx.partner.test\"\n"
+        "tls = \"verify\"\n"
+        "ca_file = \"/etc/pigeon/partner-ca.pem\"\n");
     BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
     const auto& o = r.value().outbound;
     BOOST_TEST(o.enabled);
@@ -615,7 +621,9 @@ BOOST_AUTO_TEST_CASE(outbound_section_parses_and_round_trips) {
     BOOST_TEST(o.relayhost[0].port == 587);
     BOOST_TEST((o.relayhost[0].tls == app::OutboundTls::required));
     BOOST_TEST(o.relayhost[0].username == "me@example.net");
-    BOOST_REQUIRE(o.routes.size() == 1u);
+    BOOST_REQUIRE(o.routes.size() == 2u);
+    BOOST_TEST((o.routes[1].to.tls == app::OutboundTls::verify));
+    BOOST_TEST(o.routes[1].to.ca_file == "/etc/pigeon/partner-ca.pem");
     BOOST_TEST(o.routes[0].domain == "peer.test");
     BOOST_TEST(o.routes[0].to.host == "127.0.0.1");
     BOOST_TEST(o.routes[0].to.port == 2600);
@@ -671,7 +679,14 @@ BOOST_AUTO_TEST_CASE(outbound_errors_name_the_key) {
          "address"},
         {"[outbound.relayhost]\nhost = \"a.example\"\ntls = \"maybe\"\n",
          "config.toml:3: outbound.relayhost.tls: \"maybe\" is not one of \"none\", "
-         "\"opportunistic\", \"required\""},
+         "\"opportunistic\", \"required\", \"verify\""},
+        {"[outbound.relayhost]\nhost = \"a.example\"\ntls = \"required\"\nca_file = \"/ca.pem\"\n",
+         "config.toml:4: outbound.relayhost.ca_file: only goes with tls = \"verify\""},
+        {"[outbound.relayhost]\nhost = \"a.example\"\ntls = \"verify\"\nca_file = \"\"\n",
+         "config.toml:4: outbound.relayhost.ca_file: must not be empty"},
+        {"[outbound.relayhost]\nhost = \"192.0.2.1\"\ntls = \"verify\"\n",
+         "config.toml:2: outbound.relayhost.host: must be a host name with tls = \"verify\": the "
+         "certificate names a host"},
         {"[outbound.relayhost]\nhost = \"a.example\"\nusername = \"u\"\n",
          "config.toml:1: outbound.relayhost.password_file: username and password_file go together"},
         {"[outbound.relayhost]\nhost = \"a.example\"\ntls = \"none\"\nusername = \"u\"\n"

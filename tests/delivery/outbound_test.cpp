@@ -20,6 +20,7 @@
 #include "support/memory_network.hpp"
 #include "tls/credentials.hpp"
 #include "tls/dane.hpp"
+#include "tls/pkix.hpp"
 
 namespace delivery = pigeon::delivery;
 namespace queue = pigeon::queue;
@@ -47,6 +48,7 @@ mx2.backup.org.   A  192.0.2.22
 nullmx.org.       MX 0 .
 implicit.org.     A  192.0.2.30
 xn--bcher-kva.example. MX 10 mx.example.org.
+relay.example.    A  192.0.2.60
 )";
 
 // A key and self-signed certificate for an in-memory peer, and its TLSA 3 1 1 data (SHA-256
@@ -445,9 +447,9 @@ BOOST_AUTO_TEST_CASE(stop_leaves_unfinished_recipients_pending_for_the_next_star
 
 BOOST_AUTO_TEST_CASE(routes_and_relayhost_bypass_mx) {
     World w;
-    w.options.routes["example.org"] = delivery::NextHop{"192.0.2.99", 2600, smtp::ClientTls::none, {}};
+    w.options.routes["example.org"] = delivery::NextHop{"192.0.2.99", 2600, smtp::ClientTls::none, {}, nullptr};
     w.runtime.listeners["192.0.2.99:2600"] = [] { return std::make_unique<ScriptedPeer>(); };
-    w.options.relayhost = delivery::NextHop{"192.0.2.98", 587, smtp::ClientTls::none, {}};
+    w.options.relayhost = delivery::NextHop{"192.0.2.98", 587, smtp::ClientTls::none, {}, nullptr};
     auto relay_msgs = std::make_shared<std::vector<std::string>>();
     w.runtime.listeners["192.0.2.98:587"] = [relay_msgs] {
         auto p = std::make_unique<ScriptedPeer>();
@@ -537,6 +539,79 @@ BOOST_AUTO_TEST_CASE(starttls_stripped_by_an_attacker_defers_under_dane) {
     auto rec = w.spool->show(id);
     BOOST_REQUIRE(rec.ok());
     BOOST_TEST((rec->entry.status[0].state == queue::RecipientState::pending));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(outbound_verify)
+
+namespace {
+
+// A relayhost relay.example:25 with tls = "verify", trusting the CAs in `trusted` (PEM).
+delivery::NextHop verified_relay(const std::filesystem::path& trusted) {
+    auto store = tls::load_trust_store(trusted.string());
+    BOOST_REQUIRE_MESSAGE(store.ok(), (store.ok() ? std::string() : store.error().message));
+    delivery::NextHop hop{"relay.example", 25, smtp::ClientTls::required, {}, nullptr};
+    hop.credentials = smtp::ClientCredentials{"alice@pigeon.test", "secret-Pw-1"};
+    hop.trust = store.value();
+    return hop;
+}
+
+// PeerCertificate's certificates are valid from the real now for a year; the virtual clock
+// starts at t0 (before that): move it into their validity.
+void into_certificate_validity(World& w) {
+    w.runtime.now_ms = (static_cast<std::int64_t>(std::time(nullptr)) + 3600 - t0) * 1000;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_certificate_that_validates_delivers) {
+    PeerCertificate peer("relay.example");
+    World w;
+    auto queued = w.listen_pigeon("192.0.2.60", "relay.example", peer.context);
+    w.options.relayhost = verified_relay(peer.dir.path() / "cert.pem");
+    w.options.relayhost->credentials.reset();  // the inbound test peer offers no AUTH
+    into_certificate_validity(w);
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@elsewhere.net"});
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_REQUIRE_EQUAL(queued->size(), 1u);
+    BOOST_TEST((*queued)[0].envelope.tls);
+    BOOST_TEST(w.all_log().find("certificate verified") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_untrusted_or_misnamed_certificate_defers_before_auth) {
+    for (const std::string presented_name : {"relay.example", "other.example"}) {
+        BOOST_TEST_CONTEXT(presented_name) {
+            PeerCertificate peer(presented_name);
+            PeerCertificate trusted("relay.example");  // relay.example: but another key
+            World w;
+            auto queued = w.listen_pigeon("192.0.2.60", "relay.example", peer.context);
+            // An untrusted key, or a trusted certificate that names another host.
+            w.options.relayhost = verified_relay(
+                (presented_name == "relay.example" ? trusted.dir : peer.dir).path() / "cert.pem");
+            std::vector<std::string> trace;
+            w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
+            into_certificate_validity(w);
+            w.start();
+            const std::string id = w.submit("alice@pigeon.test", {"bob@elsewhere.net"});
+            w.run_for(60);
+            BOOST_TEST_INFO(w.all_log());
+            BOOST_TEST(queued->empty());
+            auto rec = w.spool->show(id);
+            BOOST_REQUIRE(rec.ok());
+            BOOST_TEST((rec->entry.status[0].state == queue::RecipientState::pending));
+            const std::string why = presented_name == "relay.example" ? "not trusted" : "does not name";
+            BOOST_TEST(w.all_log().find("certificate rejected: certificate " + why) != std::string::npos);
+            for (const auto& l : trace) {
+                BOOST_TEST_CONTEXT(l) {
+                    BOOST_TEST(l.find("AUTH") == std::string::npos);
+                    BOOST_TEST(l.find("MAIL FROM") == std::string::npos);
+                }
+            }
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -124,38 +124,65 @@ class PostfixBothWays(unittest.TestCase):
 
 
 class RelayhostWithAuth(unittest.TestCase):
-    """[outbound.relayhost] with tls = "required" and AUTH: Pigeon A hands everything to the
-    submission port of Pigeon B (STARTTLS, then AUTH PLAIN as alice), and B routes it on to
-    Postfix. A's password comes from its password_file."""
+    """[outbound.relayhost] with tls = "required" (or "verify") and AUTH: Pigeon A hands
+    everything to the submission port of Pigeon B (STARTTLS, then AUTH PLAIN as alice), and B
+    routes it on to Postfix. A's password comes from its password_file."""
 
-    def test_chain_through_an_authenticating_relayhost(self):
+    def chain(self, tls_lines, zone=None, expect_delivery=True):
         with peers.PostfixPeer() as pf:
             b = h.PigeonServer(BIN, extra_config=outbound_config([("postfix.test", pf.port,
                                                                   "opportunistic")]))
-            a = h.PigeonServer(BIN)
+            a = h.PigeonServer(BIN, zone=zone)
             try:
                 b.start()
                 pw_file = os.path.join(a.state_dir, "relay-password")
                 with open(pw_file, "w") as f:
                     f.write(h.password("alice") + "\n")
                 a.extra_config = outbound_config([]) + (
-                    '\n[outbound.relayhost]\nhost = "127.0.0.1"\nport = %d\ntls = "required"\n'
-                    'username = %s\npassword_file = %s\n'
-                    % (b.ports["submission"], h._toml_str(ALICE), h._toml_str(pw_file)))
+                    '\n[outbound.relayhost]\n%s\nport = %d\nusername = %s\npassword_file = %s\n'
+                    % (tls_lines(a, b), b.ports["submission"], h._toml_str(ALICE),
+                       h._toml_str(pw_file)))
                 a.start()
                 tok = token("via-relayhost")
                 submit(a, ["carol@postfix.test"], "Subject: %s\r\n\r\nrelayed twice\r\n" % tok)
+                logs = lambda: "A:\n" + a.log_text()[-2500:] + "\nB:\n" + b.log_text()[-2500:]
+                if not expect_delivery:
+                    self.assertTrue(h.wait_until(lambda: "certificate rejected" in a.log_text(), 30),
+                                    logs())
+                    self.assertNotIn("AUTH succeeded", b.log_text(), logs())
+                    self.assertNotIn("AUTH failed", b.log_text(), logs())
+                    return a.log_text()
                 got = pf.wait_for_messages("carol", 1, timeout=30)
                 mine = [m for m in got if tok.encode() in m]
-                self.assertEqual(len(mine), 1, "A:\n" + a.log_text()[-2500:] + "\nB:\n" +
-                                 b.log_text()[-2500:])
+                self.assertEqual(len(mine), 1, logs())
                 self.assertIn("AUTH succeeded for %s" % ALICE, b.log_text())
                 # B's Received: says A's hop used TLS and AUTH (ESMTPSA, RFC 3848).
                 self.assertRegex(mine[0].decode(errors="replace"), r"with ESMTPSA")
                 self.assertNotIn(h.password("alice"), a.log_text())
+                return a.log_text()
             finally:
                 a.cleanup()
                 b.cleanup()
+
+    def test_chain_through_an_authenticating_relayhost(self):
+        self.chain(lambda a, b: 'host = "127.0.0.1"\ntls = "required"')
+
+    # With tls = "verify" the relayhost is a name (A's zone points it at loopback) and B's
+    # self-signed certificate, which names it, is the one CA A trusts (pinned).
+    VERIFY_ZONE = h.DEFAULT_ZONE + "%s. IN A 127.0.0.1\n" % h.HOSTNAME
+
+    def test_verify_authenticates_the_relayhost_before_auth(self):
+        log = self.chain(lambda a, b: 'host = %s\ntls = "verify"\nca_file = %s' % (
+            h._toml_str(h.HOSTNAME), h._toml_str(os.path.join(b.state_dir, "tls", "cert.pem"))),
+            zone=self.VERIFY_ZONE)
+        self.assertIn("certificate verified", log)
+
+    def test_verify_refuses_an_untrusted_certificate_and_sends_no_credentials(self):
+        # A trusts only its own certificate: B's (same name, another key) is refused.
+        log = self.chain(lambda a, b: 'host = %s\ntls = "verify"\nca_file = %s' % (
+            h._toml_str(h.HOSTNAME), h._toml_str(os.path.join(a.state_dir, "tls", "cert.pem"))),
+            zone=self.VERIFY_ZONE, expect_delivery=False)
+        self.assertIn("not trusted", log)
 
 
 class SinkFailures(unittest.TestCase):

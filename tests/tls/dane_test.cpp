@@ -1,7 +1,8 @@
 // Tests for tls/dane.hpp: DANE-EE and DANE-TA matching (RFC 7672 3.1) against keys and
 // certificates made here with Botan (a self-signed leaf, a CA and the leaves it signs, an
 // unrelated CA), name checks (RFC 7672 3.2), expiry, unusable records, and one in-memory
-// handshake through TlsClientChannel with dane_verifier.
+// handshake through TlsClientChannel with dane_verifier. Suite pkix: tls/pkix.hpp (tls =
+// "verify") over the same certificates: CA chains, intermediates, names, expiry, pinning.
 #include "tls/dane.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -14,12 +15,14 @@
 #include <botan/x509self.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "tls/credentials.hpp"
+#include "tls/pkix.hpp"
 #include "tls/tls_channel.hpp"
 #include "tls/tls_test_support.hpp"
 
@@ -315,6 +318,83 @@ BOOST_AUTO_TEST_CASE(handshake_with_dane_verifier) {
     BOOST_TEST(!bad.established);
     BOOST_TEST(bad.closed);
     BOOST_TEST(bad.error.find("DANE") != std::string::npos, bad.error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pkix)
+
+namespace {
+
+TrustStore store_of(std::initializer_list<const Botan::X509_Certificate*> certs) {
+    TrustStore s;
+    for (const auto* c : certs) s.add_certificate(*c);
+    return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_chain_to_a_trusted_ca_that_names_the_host_passes) {
+    const auto& p = pki();
+    const TrustStore cas = store_of({&p.ca.cert});
+    BOOST_TEST(pkix_check({p.ca_leaf.cert}, cas, "mx.example.com", now) == "");
+    BOOST_TEST(pkix_check({p.ca_leaf.cert}, cas, "a.mail.example.com", now) == "");  // *.mail
+    BOOST_TEST(pkix_check({p.deep_leaf.cert, p.intermediate.cert}, cas, "deep.example.com", now) == "");
+}
+
+BOOST_AUTO_TEST_CASE(wrong_names_other_cas_expiry_and_missing_links_fail) {
+    const auto& p = pki();
+    const TrustStore cas = store_of({&p.ca.cert});
+    const auto refused = [&](const Chain& chain, const std::string& host, std::int64_t when) {
+        const std::string why = pkix_check(chain, cas, host, when);
+        BOOST_TEST_MESSAGE(host << ": " << why);
+        return !why.empty();
+    };
+    BOOST_TEST(refused({p.ca_leaf.cert}, "other.example.com", now));
+    BOOST_TEST(refused({p.ca_leaf.cert}, "b.a.mail.example.com", now));  // one label only
+    BOOST_TEST(refused({p.foreign_leaf.cert}, "mx.example.com", now));
+    BOOST_TEST(refused({p.expired_leaf.cert}, "mx.example.com", now));
+    BOOST_TEST(refused({p.ca_leaf.cert}, "mx.example.com", t2040 + 86400));
+    BOOST_TEST(refused({p.deep_leaf.cert}, "deep.example.com", now));  // intermediate not sent
+    BOOST_TEST(refused({p.leaf.cert}, "mx.example.com", now));         // self-signed, not pinned
+    BOOST_TEST(pkix_check({}, cas, "mx.example.com", now) == "the server sent no certificate");
+}
+
+BOOST_AUTO_TEST_CASE(a_pinned_self_signed_certificate_still_needs_its_name_and_dates) {
+    const auto& p = pki();
+    const TrustStore pinned = store_of({&p.leaf.cert});
+    BOOST_TEST(pkix_check({p.leaf.cert}, pinned, "mx.example.com", now) == "");
+    BOOST_TEST(pkix_check({p.leaf.cert}, pinned, "relay.example.com", now).find("does not name") !=
+               std::string::npos);
+    BOOST_TEST(pkix_check({p.leaf.cert}, pinned, "mx.example.com", t2040 + 86400).find("not valid now") !=
+               std::string::npos);
+    BOOST_TEST(!pkix_check({p.stranger.cert}, pinned, "mx.example.com", now).empty());  // same name, other key
+}
+
+BOOST_AUTO_TEST_CASE(trust_stores_load_from_pem_bundles) {
+    const auto& p = pki();
+    const testing::TempDir dir;
+    const std::string bundle = dir.file("bundle.pem"), empty = dir.file("empty.pem");
+    {
+        std::ofstream out(bundle);
+        out << p.ca.cert.PEM_encode() << p.other_ca.cert.PEM_encode();
+        std::ofstream(empty) << "no certificate here\n";
+    }
+    const auto loaded = load_trust_store(bundle);
+    BOOST_REQUIRE(loaded.ok());
+    BOOST_TEST(loaded.value()->certificate_known(p.ca.cert));
+    BOOST_TEST(loaded.value()->certificate_known(p.other_ca.cert));
+    BOOST_TEST(pkix_check({p.foreign_leaf.cert}, *loaded.value(), "mx.example.com", now) == "");
+    const auto none = load_trust_store(empty);
+    BOOST_REQUIRE(!none.ok());
+    BOOST_TEST(none.error().message.find("no certificate") != std::string::npos);
+    const auto missing = load_trust_store(dir.file("missing.pem"));
+    BOOST_REQUIRE(!missing.ok());
+    BOOST_TEST(missing.error().message.find("cannot read") != std::string::npos);
+    if (std::ifstream(system_ca_bundle)) {
+        const auto system = load_trust_store(system_ca_bundle);
+        BOOST_TEST(system.ok());  // Debian's ca-certificates bundle parses whole
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
