@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "queue/memory_storage.hpp"
+#include "queue/forwarding_storage.hpp"
 #include "queue/spool_fixtures.hpp"
 
 using namespace pigeon;
@@ -20,24 +21,14 @@ using namespace pigeon;
 namespace {
 
 // MemoryStorage whose barrier takes a while, as a disk's does, and counts barriers.
-class SlowStorage final : public queue::Storage {
+class SlowStorage final : public test::ForwardingStorage {
 public:
     explicit SlowStorage(std::chrono::microseconds delay) : delay_(delay) {}
-    queue::Status create(const std::string& n, std::string_view b) override { return inner.create(n, b); }
-    queue::Expected<std::string> read(const std::string& n) const override { return inner.read(n); }
-    queue::Expected<std::vector<std::string>> list() const override { return inner.list(); }
-    queue::Status rename(const std::string& f, const std::string& t) override { return inner.rename(f, t); }
-    queue::Status remove(const std::string& n) override { return inner.remove(n); }
-    queue::Status append(const std::string& n, std::string_view b) override { return inner.append(n, b); }
-    queue::Expected<std::string> read_range(const std::string& n, std::uint64_t o, std::uint64_t l) const override {
-        return inner.read_range(n, o, l);
-    }
     queue::Status sync() override {
         std::this_thread::sleep_for(delay_);
         ++barriers;
         return inner.sync();
     }
-    queue::MemoryStorage inner;
     std::atomic<std::size_t> barriers{0};
 
 private:

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "queue/forwarding_storage.hpp"
 #include "queue/memory_storage.hpp"
 #include "queue/spool_checks.hpp"
 #include "queue/spool_fixtures.hpp"
@@ -266,22 +267,12 @@ BOOST_AUTO_TEST_CASE(a_full_disk_in_the_middle_of_a_segment_retires_it) {
 namespace {
 
 // MemoryStorage whose n-th sync (counting from 1) fails once, the process going on.
-class OneFailedSync final : public queue::Storage {
+class OneFailedSync final : public test::ForwardingStorage {
 public:
-    queue::Status create(const std::string& n, std::string_view b) override { return inner.create(n, b); }
-    queue::Expected<std::string> read(const std::string& n) const override { return inner.read(n); }
-    queue::Expected<std::vector<std::string>> list() const override { return inner.list(); }
-    queue::Status rename(const std::string& f, const std::string& t) override { return inner.rename(f, t); }
-    queue::Status remove(const std::string& n) override { return inner.remove(n); }
-    queue::Status append(const std::string& n, std::string_view b) override { return inner.append(n, b); }
-    queue::Expected<std::string> read_range(const std::string& n, std::uint64_t o, std::uint64_t l) const override {
-        return inner.read_range(n, o, l);
-    }
     queue::Status sync() override {
         if (++syncs == fail_at) return queue::Error{"sync: I/O error (injected)"};
         return inner.sync();
     }
-    MemoryStorage inner;
     std::size_t syncs = 0;
     std::size_t fail_at = 0;
 };
