@@ -10,6 +10,7 @@
 
 #include "queue/memory_storage.hpp"
 #include "queue/spool.hpp"
+#include "queue/spool_checks.hpp"
 #include "queue/spool_fixtures.hpp"
 
 using namespace pigeon;
@@ -27,24 +28,13 @@ using queue::Submission;
 
 namespace {
 
-queue::SpoolOptions layout() {
-    queue::SpoolOptions o;
-    o.segment_octets = SPOOL_TEST_SEGMENTS ? 4096 : 0;
-    o.retire_idle_octets = 0;
-    return o;
-}
+queue::SpoolOptions layout() { return test::spool_layout(SPOOL_TEST_SEGMENTS); }
 
-constexpr std::int64_t t0 = 1'790'000'000;
+constexpr std::int64_t t0 = test::spool_t0;
+using test::spool_submission;
 
-Submission submission(const std::string& subject, std::vector<std::string> to) {
-    return Submission{test::make_envelope("alice@example.org", to), test::make_message(subject), {}};
-}
-
-struct Harness {
-    MemoryStorage storage;
-    core::FixedClock clock{t0};
-    test::SeededRandom random{42};
-    Spool spool{storage, clock, random, layout()};
+struct Harness : test::SpoolHarness {
+    Harness() : SpoolHarness(layout()) {}
 };
 
 RecipientStatus deferred(std::uint32_t attempts, std::int64_t next, std::string why = "451 4.7.1 later") {
@@ -71,9 +61,9 @@ BOOST_AUTO_TEST_SUITE(spool_schedule)
 BOOST_AUTO_TEST_CASE(due_lists_messages_whose_selected_recipients_may_be_tried_now) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a", {"u@local.example", "v@remote.example"}));
-    const auto b = *h.spool.commit(submission("b", {"w@remote.example"}));
-    const auto c = *h.spool.commit(submission("c", {"x@remote.example", "y@remote.example"}));
+    const auto a = *h.spool.commit(spool_submission("a", {"u@local.example", "v@remote.example"}));
+    const auto b = *h.spool.commit(spool_submission("b", {"w@remote.example"}));
+    const auto c = *h.spool.commit(spool_submission("c", {"x@remote.example", "y@remote.example"}));
     // New messages are due at once (next_attempt_unix 0).
     BOOST_TEST(h.spool.due(t0, everyone) == (std::vector<std::string>{a, b, c}));
     BOOST_TEST(*h.spool.next_due(everyone) == 0);
@@ -106,9 +96,9 @@ BOOST_AUTO_TEST_CASE(next_due_is_nullopt_for_an_empty_spool) {
 BOOST_AUTO_TEST_CASE(reschedule_all_moves_every_pending_recipient_with_one_barrier) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a", {"v@remote.example", "w@remote.example"}));
-    const auto b = *h.spool.commit(submission("b", {"x@remote.example"}));
-    const auto c = *h.spool.commit(submission("c", {"y@remote.example"}));
+    const auto a = *h.spool.commit(spool_submission("a", {"v@remote.example", "w@remote.example"}));
+    const auto b = *h.spool.commit(spool_submission("b", {"x@remote.example"}));
+    const auto c = *h.spool.commit(spool_submission("c", {"y@remote.example"}));
     BOOST_REQUIRE(h.spool.mark(a, {{0, deferred(3, t0 + 2400)}, {1, {RecipientState::failed, "550"}}}).ok());
     BOOST_REQUIRE(h.spool.mark(b, {{0, deferred(1, t0 + 300)}}).ok());
     BOOST_REQUIRE(h.spool.mark(c, {{0, deferred(1, t0 + 100)}}).ok());
@@ -143,8 +133,8 @@ BOOST_AUTO_TEST_CASE(reschedule_all_moves_every_pending_recipient_with_one_barri
 BOOST_AUTO_TEST_CASE(reschedule_one_message_and_unknown_ids) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a", {"v@remote.example"}));
-    const auto b = *h.spool.commit(submission("b", {"x@remote.example"}));
+    const auto a = *h.spool.commit(spool_submission("a", {"v@remote.example"}));
+    const auto b = *h.spool.commit(spool_submission("b", {"x@remote.example"}));
     BOOST_REQUIRE(h.spool.mark(a, {{0, deferred(2, t0 + 600)}}).ok());
     BOOST_REQUIRE(h.spool.mark(b, {{0, deferred(2, t0 + 600)}}).ok());
     BOOST_REQUIRE(h.spool.reschedule(b, t0).ok());
@@ -162,8 +152,8 @@ BOOST_AUTO_TEST_CASE(reschedule_one_message_and_unknown_ids) {
 BOOST_AUTO_TEST_CASE(a_failed_reschedule_changes_nothing) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a", {"v@remote.example"}));
-    const auto b = *h.spool.commit(submission("b", {"x@remote.example"}));
+    const auto a = *h.spool.commit(spool_submission("a", {"v@remote.example"}));
+    const auto b = *h.spool.commit(spool_submission("b", {"x@remote.example"}));
     BOOST_REQUIRE(h.spool.mark(a, {{0, deferred(1, t0 + 300)}}).ok());
     BOOST_REQUIRE(h.spool.mark(b, {{0, deferred(1, t0 + 300)}}).ok());
     const auto before = h.storage.files();
@@ -213,7 +203,7 @@ std::vector<RecipientStatus> rescheduled(std::vector<RecipientStatus> v, std::in
 Run run_sequence(Spool& spool) {
     Run r;
     auto commit = [&](const std::string& subject, std::vector<std::string> to) {
-        const auto id = spool.commit(submission(subject, to));
+        const auto id = spool.commit(spool_submission(subject, to));
         if (id.ok()) {
             r.ids[subject] = *id;
             r.tracks[subject].history.push_back(std::vector<RecipientStatus>(to.size()));
@@ -297,35 +287,26 @@ BOOST_AUTO_TEST_CASE(crash_at_every_point_of_marks_and_reschedules) {
         total = h.storage.mutation_count();
     }
     BOOST_TEST_MESSAGE("sequence has " << total << " storage operations");
-    std::size_t cases = 0;
-    for (std::size_t k = 0; k <= total; ++k) {
-        for (auto model : {MemoryStorage::CrashModel::drop_unsynced, MemoryStorage::CrashModel::tear_unsynced}) {
-            const std::uint64_t seeds = model == MemoryStorage::CrashModel::drop_unsynced ? 1 : 8;
-            for (std::uint64_t seed = 0; seed < seeds; ++seed) {
-                const std::string where = "crash after " + std::to_string(k) + " ops, model " +
-                                          std::to_string(static_cast<int>(model)) + " seed " + std::to_string(seed);
-                Harness h;
-                BOOST_REQUIRE(h.spool.recover().ok());
-                h.storage.set_operation_budget(k);
-                const Run r = run_sequence(h.spool);
-                h.storage.crash(model, seed * 1000 + k);
-                Spool recovered(h.storage, h.clock, h.random, layout());
-                BOOST_REQUIRE_MESSAGE(recovered.recover().ok(), where);
-                check_recovered(recovered, r, where);
-                // The recovered spool can be rescheduled, durably.
-                BOOST_REQUIRE_MESSAGE(recovered.reschedule_all(t0 + 9).ok(), where);
-                h.storage.crash(model, seed);
-                Spool twice(h.storage, h.clock, h.random, layout());
-                BOOST_REQUIRE(twice.recover().ok());
-                BOOST_CHECK_MESSAGE(twice.size() == recovered.size(), where << ": second crash lost messages");
-                for (const auto& m : twice.list())
-                    for (const auto& rc : m.recipients)
-                        if (rc.status.state == RecipientState::pending)
-                            BOOST_CHECK_MESSAGE(rc.status.next_attempt_unix == t0 + 9, where << ": reschedule not durable");
-                ++cases;
-            }
-        }
-    }
+    const std::size_t cases = test::for_each_crash_point(total, 8, [&](const test::CrashPoint& c) {
+        Harness h;
+        BOOST_REQUIRE(h.spool.recover().ok());
+        h.storage.set_operation_budget(c.ops);
+        const Run r = run_sequence(h.spool);
+        h.storage.crash(c.model, c.seed * 1000 + c.ops);
+        Spool recovered(h.storage, h.clock, h.random, layout());
+        BOOST_REQUIRE_MESSAGE(recovered.recover().ok(), c.where);
+        check_recovered(recovered, r, c.where);
+        // The recovered spool can be rescheduled, durably.
+        BOOST_REQUIRE_MESSAGE(recovered.reschedule_all(t0 + 9).ok(), c.where);
+        h.storage.crash(c.model, c.seed);
+        Spool twice(h.storage, h.clock, h.random, layout());
+        BOOST_REQUIRE(twice.recover().ok());
+        BOOST_CHECK_MESSAGE(twice.size() == recovered.size(), c.where << ": second crash lost messages");
+        for (const auto& m : twice.list())
+            for (const auto& rc : m.recipients)
+                if (rc.status.state == RecipientState::pending)
+                    BOOST_CHECK_MESSAGE(rc.status.next_attempt_unix == t0 + 9, c.where << ": reschedule not durable");
+    });
     BOOST_TEST(cases == (total + 1) * 9);
 }
 

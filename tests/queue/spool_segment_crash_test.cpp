@@ -22,11 +22,8 @@ using queue::Submission;
 
 namespace {
 
-constexpr std::int64_t t0 = 1'790'000'000;
-
-Submission submission(const std::string& subject, std::vector<std::string> to = {"bob@example.net"}) {
-    return Submission{test::make_envelope("alice@example.org", to), test::make_message(subject), {}};
-}
+constexpr std::int64_t t0 = test::spool_t0;
+using test::spool_submission;
 
 // Segments so small that every commit starts a new one: rotation, deletion and migration
 // happen within a few operations.
@@ -66,7 +63,7 @@ BOOST_AUTO_TEST_CASE(a_batch_is_one_append_and_one_barrier_and_no_new_file_per_m
     Harness h(o);
     BOOST_REQUIRE(h.spool.recover().ok());
     std::vector<Submission> batch;
-    for (int i = 0; i < 20; ++i) batch.push_back(submission("m" + std::to_string(i)));
+    for (int i = 0; i < 20; ++i) batch.push_back(spool_submission("m" + std::to_string(i)));
     const auto before = h.storage.mutation_count();
     const auto out = h.spool.commit_batch(std::move(batch));
     for (const auto& id : out) BOOST_REQUIRE(id.ok());
@@ -87,8 +84,8 @@ BOOST_AUTO_TEST_CASE(a_batch_is_one_append_and_one_barrier_and_no_new_file_per_m
 BOOST_AUTO_TEST_CASE(remove_batch_reports_unknown_and_repeated_ids_alone) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a"));
-    const auto b = *h.spool.commit(submission("b"));
+    const auto a = *h.spool.commit(spool_submission("a"));
+    const auto b = *h.spool.commit(spool_submission("b"));
     const auto out = h.spool.remove_batch({a, "0000000000000000", b, a});
     BOOST_REQUIRE(out.size() == 4u);
     BOOST_TEST(out[0].ok());
@@ -104,8 +101,8 @@ BOOST_AUTO_TEST_CASE(a_torn_tail_is_discarded_and_never_appended_to) {
     o.retire_idle_octets = 0;
     Harness h(o);
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a"));
-    const auto b = *h.spool.commit(submission("b"));
+    const auto a = *h.spool.commit(spool_submission("a"));
+    const auto b = *h.spool.commit(spool_submission("b"));
     // Half of a third entry, as a crash in the middle of an append leaves it.
     const std::string seg1 = h.storage.read(Spool::segment_file(1)).value();
     BOOST_REQUIRE(h.storage.append(Spool::segment_file(1), seg1.substr(0, seg1.size() / 3)).ok());
@@ -120,7 +117,7 @@ BOOST_AUTO_TEST_CASE(a_torn_tail_is_discarded_and_never_appended_to) {
     BOOST_TEST(report->problems[0].find("torn entry at offset " + std::to_string(seg1.size())) != std::string::npos);
     BOOST_TEST(again.show(a)->message == *test::make_message("a"));
     BOOST_TEST(again.show(b)->message == *test::make_message("b"));
-    const auto c = again.commit(submission("c"));
+    const auto c = again.commit(spool_submission("c"));
     BOOST_REQUIRE(c.ok());
     BOOST_TEST(h.storage.files().count(Spool::segment_file(2)) == 1u);  // a new segment
     // Read-only recovery sees the same and changes nothing.
@@ -138,8 +135,8 @@ BOOST_AUTO_TEST_CASE(a_corrupt_entry_ends_the_segment_there) {
     Harness h(o);
     BOOST_REQUIRE(h.spool.recover().ok());
     std::vector<Submission> batch;
-    batch.push_back(submission("a"));
-    batch.push_back(submission("b"));
+    batch.push_back(spool_submission("a"));
+    batch.push_back(spool_submission("b"));
     const auto ids = h.spool.commit_batch(std::move(batch));
     std::string bytes = h.storage.read(Spool::segment_file(1)).value();
     bytes[bytes.size() - 30] ^= 0x01;  // one bit of b's record
@@ -159,9 +156,9 @@ BOOST_AUTO_TEST_CASE(segments_are_deleted_oldest_first_once_nothing_in_them_live
     o.migrate_after_segments = 100;  // no copying out in this test
     Harness h(o);
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a"));  // segment 1
-    const auto b = *h.spool.commit(submission("b"));  // segment 2
-    const auto c = *h.spool.commit(submission("c"));  // segment 3
+    const auto a = *h.spool.commit(spool_submission("a"));  // segment 1
+    const auto b = *h.spool.commit(spool_submission("b"));  // segment 2
+    const auto c = *h.spool.commit(spool_submission("c"));  // segment 3
     BOOST_TEST(h.spool.segment_count() == 3u);
     // b's segment is empty but not the oldest: it stays (its removal records could refer to
     // an older segment's messages).
@@ -171,7 +168,7 @@ BOOST_AUTO_TEST_CASE(segments_are_deleted_oldest_first_once_nothing_in_them_live
     BOOST_TEST(h.storage.files().count(Spool::segment_file(1)) == 0u);
     // One deletion per barrier: segment 2 goes with the next one.
     BOOST_TEST(h.storage.files().count(Spool::segment_file(2)) == 1u);
-    BOOST_REQUIRE(h.spool.commit(submission("d")).ok());
+    BOOST_REQUIRE(h.spool.commit(spool_submission("d")).ok());
     BOOST_TEST(h.storage.files().count(Spool::segment_file(2)) == 0u);
     Spool again(h.storage, h.clock, h.random, o);
     BOOST_REQUIRE(again.recover().ok());
@@ -185,10 +182,10 @@ BOOST_AUTO_TEST_CASE(segments_are_deleted_oldest_first_once_nothing_in_them_live
 BOOST_AUTO_TEST_CASE(a_long_lived_message_is_copied_out_of_its_old_segment) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto slow = *h.spool.commit(submission("slow", {"a@x.example", "b@x.example"}));
+    const auto slow = *h.spool.commit(spool_submission("slow", {"a@x.example", "b@x.example"}));
     BOOST_REQUIRE(h.spool.mark(slow, {{0, {RecipientState::delivered, "done"}}}).ok());
     for (int i = 0; i < 5; ++i) {
-        const auto id = *h.spool.commit(submission("quick" + std::to_string(i)));
+        const auto id = *h.spool.commit(spool_submission("quick" + std::to_string(i)));
         BOOST_REQUIRE(h.spool.remove(id).ok());
     }
     // The slow message now has its own file, its segment is gone, and only recent segments
@@ -221,7 +218,7 @@ BOOST_AUTO_TEST_CASE(a_spool_of_message_files_from_before_segments_keeps_working
     {
         Spool before(storage, clock, random, queue::SpoolOptions{0});  // one file per message
         BOOST_REQUIRE(before.recover().ok());
-        old_id = *before.commit(submission("old", {"a@x.example", "b@x.example"}));
+        old_id = *before.commit(spool_submission("old", {"a@x.example", "b@x.example"}));
         BOOST_REQUIRE(before.mark(old_id, {{0, {RecipientState::delivered, "done"}}}).ok());
     }
     queue::SpoolOptions o;
@@ -231,7 +228,7 @@ BOOST_AUTO_TEST_CASE(a_spool_of_message_files_from_before_segments_keeps_working
     BOOST_REQUIRE(report.ok());
     BOOST_TEST(report->recovered == 1u);
     BOOST_TEST(after.show(old_id)->entry.status[0].diagnostic == "done");
-    const auto fresh = *after.commit(submission("new"));
+    const auto fresh = *after.commit(spool_submission("new"));
     BOOST_TEST(storage.files().count(Spool::segment_file(1)) == 1u);
     BOOST_TEST(storage.files().count(Spool::message_file(fresh)) == 0u);
     BOOST_REQUIRE(after.remove(old_id).ok());
@@ -245,13 +242,13 @@ BOOST_AUTO_TEST_CASE(a_full_disk_in_the_middle_of_a_segment_retires_it) {
     o.retire_idle_octets = 0;
     Harness h(o);
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a"));
+    const auto a = *h.spool.commit(spool_submission("a"));
     h.storage.fail_creates("No space left on device");
-    const auto b = h.spool.commit(submission("b"));
+    const auto b = h.spool.commit(spool_submission("b"));
     BOOST_REQUIRE(!b.ok());
     BOOST_TEST(b.error().find("No space left on device") != std::string::npos);
     h.storage.fail_creates(std::nullopt);
-    const auto c = h.spool.commit(submission("c"));
+    const auto c = h.spool.commit(spool_submission("c"));
     BOOST_REQUIRE(c.ok());
     BOOST_TEST(h.storage.files().count(Spool::segment_file(2)) == 1u);  // not after the torn bytes
     Spool again(h.storage, h.clock, h.random, o);
@@ -289,10 +286,10 @@ BOOST_AUTO_TEST_CASE(a_failed_copy_out_leaves_the_segment_copy_in_charge) {
         test::SeededRandom random{7};
         Spool spool(storage, clock, random, tiny_segments());
         BOOST_REQUIRE(spool.recover().ok());
-        const auto slow = *spool.commit(submission("slow", {"a@x.example", "b@x.example"}));
+        const auto slow = *spool.commit(spool_submission("slow", {"a@x.example", "b@x.example"}));
         std::size_t before_copy = 0;
         for (int i = 0; i < 5 && storage.inner.files().count(Spool::message_file(slow)) == 0; ++i) {
-            const auto id = *spool.commit(submission("quick" + std::to_string(i)));
+            const auto id = *spool.commit(spool_submission("quick" + std::to_string(i)));
             before_copy = storage.syncs;
             BOOST_REQUIRE(spool.remove(id).ok());
             if (pass == 1 && storage.syncs >= copy_barrier) break;
@@ -329,7 +326,7 @@ struct Expect {
 Expect run(Spool& spool) {
     Expect e;
     const auto commit = [&](const std::string& s) {
-        auto id = spool.commit(submission(s, {"a@x.example", "b@x.example"}));
+        auto id = spool.commit(spool_submission(s, {"a@x.example", "b@x.example"}));
         if (id.ok()) {
             e.ids[s] = *id;
             e.first_state[s] = RecipientState::pending;
@@ -400,32 +397,23 @@ BOOST_AUTO_TEST_CASE(crash_at_every_point_of_rotation_deletion_and_copying_out) 
         total = h.storage.mutation_count();
     }
     BOOST_TEST_MESSAGE("sequence has " << total << " storage operations");
-    std::size_t cases = 0;
-    for (std::size_t k = 0; k <= total; ++k) {
-        for (auto model : {MemoryStorage::CrashModel::drop_unsynced, MemoryStorage::CrashModel::tear_unsynced}) {
-            const std::uint64_t seeds = model == MemoryStorage::CrashModel::drop_unsynced ? 1 : 12;
-            for (std::uint64_t seed = 0; seed < seeds; ++seed) {
-                const std::string where = "crash after " + std::to_string(k) + " ops, model " +
-                                          std::to_string(static_cast<int>(model)) + " seed " + std::to_string(seed);
-                Harness h;
-                BOOST_REQUIRE(h.spool.recover().ok());
-                h.storage.set_operation_budget(k);
-                const Expect e = run(h.spool);
-                h.storage.crash(model, seed * 7919 + k);
-                Spool recovered(h.storage, h.clock, h.random, h.options);
-                BOOST_REQUIRE_MESSAGE(recovered.recover().ok(), where);
-                check(recovered, e, where, model == MemoryStorage::CrashModel::tear_unsynced);
-                // It keeps working, and a second crash right after recovery changes nothing.
-                BOOST_REQUIRE_MESSAGE(recovered.commit(submission("Z")).ok(), where);
-                const auto before = by_subject(recovered);
-                h.storage.crash(model, seed + 1);
-                Spool twice(h.storage, h.clock, h.random, h.options);
-                BOOST_REQUIRE(twice.recover().ok());
-                BOOST_CHECK_MESSAGE(by_subject(twice) == before, where << ": second crash changed the spool");
-                ++cases;
-            }
-        }
-    }
+    const std::size_t cases = test::for_each_crash_point(total, 12, [&](const test::CrashPoint& c) {
+        Harness h;
+        BOOST_REQUIRE(h.spool.recover().ok());
+        h.storage.set_operation_budget(c.ops);
+        const Expect e = run(h.spool);
+        h.storage.crash(c.model, c.seed * 7919 + c.ops);
+        Spool recovered(h.storage, h.clock, h.random, h.options);
+        BOOST_REQUIRE_MESSAGE(recovered.recover().ok(), c.where);
+        check(recovered, e, c.where, c.model == MemoryStorage::CrashModel::tear_unsynced);
+        // It keeps working, and a second crash right after recovery changes nothing.
+        BOOST_REQUIRE_MESSAGE(recovered.commit(spool_submission("Z")).ok(), c.where);
+        const auto before = by_subject(recovered);
+        h.storage.crash(c.model, c.seed + 1);
+        Spool twice(h.storage, h.clock, h.random, h.options);
+        BOOST_REQUIRE(twice.recover().ok());
+        BOOST_CHECK_MESSAGE(by_subject(twice) == before, c.where << ": second crash changed the spool");
+    });
     BOOST_TEST(cases == (total + 1) * 13);
 }
 

@@ -28,26 +28,13 @@ using queue::Submission;
 
 namespace {
 
-queue::SpoolOptions layout() {
-    queue::SpoolOptions o;
-    o.segment_octets = SPOOL_TEST_SEGMENTS ? 4096 : 0;
-    o.retire_idle_octets = 0;
-    return o;
-}
+queue::SpoolOptions layout() { return test::spool_layout(SPOOL_TEST_SEGMENTS); }
 
-constexpr std::int64_t t0 = 1'790'000'000;
+constexpr std::int64_t t0 = test::spool_t0;
+using test::spool_submission;
 
-Submission submission(const std::string& subject, std::vector<std::string> to = {"bob@example.net"},
-                      std::string folder = {}) {
-    return Submission{test::make_envelope("alice@example.org", to), test::make_message(subject),
-                      std::move(folder)};
-}
-
-struct Harness {
-    MemoryStorage storage;
-    core::FixedClock clock{t0};
-    test::SeededRandom random{42};
-    Spool spool{storage, clock, random, layout()};
+struct Harness : test::SpoolHarness {
+    Harness() : SpoolHarness(layout()) {}
 };
 
 
@@ -62,7 +49,7 @@ BOOST_AUTO_TEST_SUITE(spool)
 BOOST_AUTO_TEST_CASE(commit_list_show_remove) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    auto id = h.spool.commit(submission("one", {"bob@example.net", "carol@example.com"}, "Junk"));
+    auto id = h.spool.commit(spool_submission("one", {"bob@example.net", "carol@example.com"}, "Junk"));
     BOOST_REQUIRE_MESSAGE(id.ok(), test::why(id));
     BOOST_TEST(queue::is_valid_queue_id(*id));
     BOOST_TEST(queue::queue_id_time(*id) == t0);
@@ -97,7 +84,7 @@ BOOST_AUTO_TEST_CASE(a_batch_shares_one_barrier_and_bad_items_fail_alone) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
     std::vector<Submission> batch;
-    for (int i = 0; i < 10; ++i) batch.push_back(submission("m" + std::to_string(i)));
+    for (int i = 0; i < 10; ++i) batch.push_back(spool_submission("m" + std::to_string(i)));
     batch.push_back(Submission{test::make_envelope("a@b.example", {}), test::make_message("x"), {}});
     batch.push_back(Submission{test::make_envelope("a@b.example", {"c@d.example"}), nullptr, {}});
     const auto out = h.spool.commit_batch(std::move(batch));
@@ -121,7 +108,7 @@ BOOST_AUTO_TEST_CASE(a_batch_shares_one_barrier_and_bad_items_fail_alone) {
 BOOST_AUTO_TEST_CASE(recipient_states_persist_across_restart_and_crash) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto id = *h.spool.commit(submission("s", {"a@x.example", "b@x.example", "c@y.example"}));
+    const auto id = *h.spool.commit(spool_submission("s", {"a@x.example", "b@x.example", "c@y.example"}));
     BOOST_REQUIRE(h.spool.mark(id, {{0, {RecipientState::delivered, "new/1"}}}).ok());
     BOOST_REQUIRE(h.spool.mark(id, {{1, {RecipientState::failed, "5.1.1 unknown"}}}).ok());
     BOOST_TEST(!h.spool.mark(id, {{3, {RecipientState::delivered, ""}}}).ok());
@@ -158,7 +145,7 @@ BOOST_AUTO_TEST_CASE(recipient_states_persist_across_restart_and_crash) {
 BOOST_AUTO_TEST_CASE(a_torn_newest_state_file_falls_back_to_the_previous_one) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto id = *h.spool.commit(submission("t", {"a@x.example", "b@x.example"}));
+    const auto id = *h.spool.commit(spool_submission("t", {"a@x.example", "b@x.example"}));
     BOOST_REQUIRE(h.spool.mark(id, {{0, {RecipientState::delivered, "ok"}}}).ok());
     const std::string good = h.storage.read(Spool::state_file(id, 1)).value();
     BOOST_REQUIRE(h.storage.create(Spool::state_file(id, 2), good.substr(0, good.size() - 5)).ok());
@@ -179,9 +166,9 @@ BOOST_AUTO_TEST_CASE(a_torn_newest_state_file_falls_back_to_the_previous_one) {
 BOOST_AUTO_TEST_CASE(torn_and_corrupt_message_files_are_discarded_and_counted) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto keep = *h.spool.commit(submission("keep"));
-    const auto torn = *h.spool.commit(submission("torn"));
-    const auto bad = *h.spool.commit(submission("bad"));
+    const auto keep = *h.spool.commit(spool_submission("keep"));
+    const auto torn = *h.spool.commit(spool_submission("torn"));
+    const auto bad = *h.spool.commit(spool_submission("bad"));
     std::string bytes = h.storage.read(Spool::message_file(torn)).value();
     h.storage.remove(Spool::message_file(torn));
     h.storage.create(Spool::message_file(torn), bytes.substr(0, bytes.size() / 2));
@@ -206,8 +193,8 @@ BOOST_AUTO_TEST_CASE(torn_and_corrupt_message_files_are_discarded_and_counted) {
 BOOST_AUTO_TEST_CASE(read_only_recovery_reports_but_never_removes) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto keep = *h.spool.commit(submission("keep"));
-    const auto torn = *h.spool.commit(submission("torn"));
+    const auto keep = *h.spool.commit(spool_submission("keep"));
+    const auto torn = *h.spool.commit(spool_submission("torn"));
     std::string bytes = h.storage.read(Spool::message_file(torn)).value();
     h.storage.remove(Spool::message_file(torn));
     h.storage.create(Spool::message_file(torn), bytes.substr(0, bytes.size() / 2));
@@ -228,8 +215,8 @@ BOOST_AUTO_TEST_CASE(read_only_recovery_reports_but_never_removes) {
 BOOST_AUTO_TEST_CASE(with_pending_selects_messages_by_recipient) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto a = *h.spool.commit(submission("a", {"u@local.example", "v@remote.example"}));
-    const auto b = *h.spool.commit(submission("b", {"w@remote.example"}));
+    const auto a = *h.spool.commit(spool_submission("a", {"u@local.example", "v@remote.example"}));
+    const auto b = *h.spool.commit(spool_submission("b", {"w@remote.example"}));
     const auto is_local = [](const core::Path& p) { return p.mailbox.domain().text() == "local.example"; };
     BOOST_TEST(h.spool.with_pending(is_local) == std::vector<std::string>{a});
     BOOST_REQUIRE(h.spool.mark(a, {{0, {RecipientState::delivered, ""}}}).ok());
@@ -244,13 +231,13 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_cleanly_and_leaves_nothing) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
     h.storage.fail_creates("No space left on device");
-    const auto out = h.spool.commit(submission("full"));
+    const auto out = h.spool.commit(spool_submission("full"));
     BOOST_REQUIRE(!out.ok());
     BOOST_TEST(out.error().find("No space left on device") != std::string::npos);
     BOOST_TEST(h.storage.files().empty());  // the torn prefix was removed
     BOOST_TEST(h.spool.size() == 0u);
     h.storage.fail_creates(std::nullopt);
-    BOOST_TEST(h.spool.commit(submission("after")).ok());
+    BOOST_TEST(h.spool.commit(spool_submission("after")).ok());
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_barrier_fails_the_batch_and_never_resurfaces) {
@@ -258,15 +245,15 @@ BOOST_AUTO_TEST_CASE(a_failed_barrier_fails_the_batch_and_never_resurfaces) {
     BOOST_REQUIRE(h.spool.recover().ok());
     h.storage.fail_syncs("Input/output error");
     std::vector<Submission> batch;
-    batch.push_back(submission("x1"));
-    batch.push_back(submission("x2"));
+    batch.push_back(spool_submission("x1"));
+    batch.push_back(spool_submission("x2"));
     const auto out = h.spool.commit_batch(std::move(batch));
     for (const auto& o : out) {
         BOOST_REQUIRE(!o.ok());
         BOOST_TEST(o.error().find("Input/output error") != std::string::npos);
     }
     h.storage.fail_syncs(std::nullopt);
-    BOOST_REQUIRE(h.spool.commit(submission("ok")).ok());  // its barrier covers the removals
+    BOOST_REQUIRE(h.spool.commit(spool_submission("ok")).ok());  // its barrier covers the removals
     h.storage.crash();
     Spool again(h.storage, h.clock, h.random, layout());
     BOOST_REQUIRE(again.recover().ok());
@@ -278,7 +265,7 @@ BOOST_AUTO_TEST_CASE(a_failed_barrier_fails_the_batch_and_never_resurfaces) {
 BOOST_AUTO_TEST_CASE(failed_mark_and_remove_report_errors_and_keep_the_old_state) {
     Harness h;
     BOOST_REQUIRE(h.spool.recover().ok());
-    const auto id = *h.spool.commit(submission("m", {"a@x.example", "b@x.example"}));
+    const auto id = *h.spool.commit(spool_submission("m", {"a@x.example", "b@x.example"}));
     h.storage.fail_syncs("Input/output error");
     const auto marked = h.spool.mark(id, {{0, {RecipientState::delivered, ""}}});
     BOOST_REQUIRE(!marked.ok());
@@ -316,17 +303,17 @@ Expectations run_sequence(Spool& spool) {
             e.refused.insert(subject);
         }
     };
-    note("A", spool.commit(submission("A", {"a@x.example", "b@x.example"})));
+    note("A", spool.commit(spool_submission("A", {"a@x.example", "b@x.example"})));
     std::vector<Submission> batch;
-    batch.push_back(submission("B", {"c@x.example", "d@x.example"}));
-    batch.push_back(submission("C", {"e@x.example", "f@x.example"}));
+    batch.push_back(spool_submission("B", {"c@x.example", "d@x.example"}));
+    batch.push_back(spool_submission("C", {"e@x.example", "f@x.example"}));
     const auto out = spool.commit_batch(std::move(batch));
     note("B", out[0]);
     note("C", out[1]);
     if (e.ids.count("A") && spool.mark(e.ids["A"], {{0, {RecipientState::delivered, "d"}}}).ok()) {
         e.first_state["A"] = RecipientState::delivered;
     }
-    note("D", spool.commit(submission("D", {"g@x.example", "h@x.example"})));
+    note("D", spool.commit(spool_submission("D", {"g@x.example", "h@x.example"})));
     if (e.ids.count("B") && spool.mark(e.ids["B"], {{0, {RecipientState::delivered, "d"}}}).ok()) {
         e.first_state["B"] = RecipientState::delivered;
     }
@@ -382,38 +369,30 @@ BOOST_AUTO_TEST_CASE(crash_at_every_point_of_a_commit_sequence) {
         total = h.storage.mutation_count();
     }
     BOOST_TEST_MESSAGE("commit sequence has " << total << " storage operations");
-    std::size_t cases = 0;
-    for (std::size_t k = 0; k <= total; ++k) {
-        for (auto model : {MemoryStorage::CrashModel::drop_unsynced, MemoryStorage::CrashModel::tear_unsynced}) {
-            for (std::uint64_t seed = 0; seed < (model == MemoryStorage::CrashModel::drop_unsynced ? 1u : 8u); ++seed) {
-                const std::string where = "crash after " + std::to_string(k) + " ops, model " +
-                                          std::to_string(static_cast<int>(model)) + " seed " + std::to_string(seed);
-                Harness h;
-                BOOST_REQUIRE(h.spool.recover().ok());
-                h.storage.set_operation_budget(k);
-                const Expectations e = run_sequence(h.spool);
-                h.storage.crash(model, seed * 1000 + k);
+    const std::size_t cases = test::for_each_crash_point(total, 8, [&](const test::CrashPoint& c) {
+        Harness h;
+        BOOST_REQUIRE(h.spool.recover().ok());
+        h.storage.set_operation_budget(c.ops);
+        const Expectations e = run_sequence(h.spool);
+        h.storage.crash(c.model, c.seed * 1000 + c.ops);
 
-                Spool recovered(h.storage, h.clock, h.random, layout());
-                const auto report = recovered.recover();
-                BOOST_REQUIRE_MESSAGE(report.ok(), where);
-                check_recovered(recovered, e, where,
-                                SPOOL_TEST_SEGMENTS && model == MemoryStorage::CrashModel::tear_unsynced);
+        Spool recovered(h.storage, h.clock, h.random, layout());
+        const auto report = recovered.recover();
+        BOOST_REQUIRE_MESSAGE(report.ok(), c.where);
+        check_recovered(recovered, e, c.where,
+                        SPOOL_TEST_SEGMENTS && c.model == MemoryStorage::CrashModel::tear_unsynced);
 
-                // The recovered spool keeps working, and a second crash changes nothing durable.
-                BOOST_REQUIRE_MESSAGE(recovered.commit(submission("E")).ok(), where);
-                h.storage.crash(model, seed);
-                Spool twice(h.storage, h.clock, h.random, layout());
-                BOOST_REQUIRE(twice.recover().ok());
-                // Now exactly what the first recovery held, plus E, must survive.
-                const auto before = by_subject(recovered);
-                BOOST_TEST_REQUIRE(before.count("E") == 1u);
-                const auto after = by_subject(twice);
-                BOOST_CHECK_MESSAGE(before == after, where << ": second crash changed the spool");
-                ++cases;
-            }
-        }
-    }
+        // The recovered spool keeps working, and a second crash changes nothing durable.
+        BOOST_REQUIRE_MESSAGE(recovered.commit(spool_submission("E")).ok(), c.where);
+        h.storage.crash(c.model, c.seed);
+        Spool twice(h.storage, h.clock, h.random, layout());
+        BOOST_REQUIRE(twice.recover().ok());
+        // Now exactly what the first recovery held, plus E, must survive.
+        const auto before = by_subject(recovered);
+        BOOST_TEST_REQUIRE(before.count("E") == 1u);
+        const auto after = by_subject(twice);
+        BOOST_CHECK_MESSAGE(before == after, c.where << ": second crash changed the spool");
+    });
     BOOST_TEST(cases == (total + 1) * 9);
 }
 
