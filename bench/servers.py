@@ -8,7 +8,8 @@ Postfix instance (`master -c DIR -d`, its own queue, no /etc/postfix) with relay
 bench.test and relay_transport = discard, or relaying sink.test to an smtp-sink.
 
 Both run in their own process group with a watchdog (peers.py) that kills the group if this
-process dies; stop() always ends every process of the group.
+process dies; stop() always ends every process of the group, and peers.stop_all() (at exit)
+stops whatever is still running.
 
 Measurements come from /proc: cpu_seconds() sums utime+stime+cutime+cstime of every process
 in the group (zombies included), so a daemon that exits and is reaped by its parent stays
@@ -16,14 +17,12 @@ counted; peak_rss_kb() is the sum of VmHWM of the group's live processes (one pr
 Pigeon).
 """
 
-import atexit
 import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -32,7 +31,6 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 import peers  # noqa: E402  (tests/integration/peers.py)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-_live = []  # BenchPigeon instances running (Postfix and smtp-sink are tracked by peers.py)
 BENCH_DOMAIN = "bench.test"
 SINK_DOMAIN = "sink.test"
 USER = "bench@bench.test"            # a user: AUTH, and a Maildir
@@ -191,8 +189,7 @@ class BenchPigeon(peers.Managed):
                                          stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             log.close()
-        self._watchdog = peers._start_watchdog(self.proc.pid)  # noqa: SLF001
-        _live.append(self)
+        self._track()
         ok = wait_until(lambda: self.proc.poll() is not None or " ready" in self.log(), timeout, 0.05)
         if self.proc.poll() is not None or not ok:
             text = self.log()
@@ -239,14 +236,7 @@ class BenchPigeon(peers.Managed):
         return files_under(os.path.join(self.root, "mail"))
 
     def stop(self):
-        try:
-            peers._stop_watchdog(self._watchdog)  # noqa: SLF001
-            peers._kill_group(self.proc, grace=10)  # noqa: SLF001
-        finally:
-            self._watchdog = None
-            self.proc = None
-            if self in _live:
-                _live.remove(self)
+        self._stop_group(grace=10)
 
     def cleanup(self):
         try:
@@ -337,18 +327,6 @@ class FastSink(peers.SmtpSink):
     def _args(self):
         return [peers.SMTP_SINK, "-u", "nobody", "-4", "-h", self.hostname,
                 "127.0.0.1:%d" % self.port, "1000"]
-
-
-def stop_everything():
-    for server in list(_live):
-        try:
-            server.stop()
-        except Exception:  # noqa: BLE001 - best effort at exit
-            pass
-    peers.stop_all()
-
-
-atexit.register(stop_everything)
 
 
 def install_signal_handlers():

@@ -408,6 +408,24 @@ class Managed:
         self.cleanup()
         return False
 
+    # For subclasses, around the process group they start (self.proc, start_new_session):
+    def _track(self):
+        """After Popen: a watchdog kills the group if this process dies, and stop_all() at
+        exit stops it."""
+        self._watchdog = _start_watchdog(self.proc.pid)
+        _live.append(self)
+
+    def _stop_group(self, grace):
+        """Stops the group (SIGTERM, SIGKILL after grace seconds) and forgets it."""
+        try:
+            _stop_watchdog(self._watchdog)
+            _kill_group(self.proc, grace=grace)
+        finally:
+            self._watchdog = None
+            self.proc = None
+            if self in _live:
+                _live.remove(self)
+
 
 class PostfixPeer(Managed):
     """A private Postfix on 127.0.0.1:<port>: virtual Maildir delivery for `domain`, relay for
@@ -539,8 +557,7 @@ class PostfixPeer(Managed):
                                          stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             out.close()
-        self._watchdog = _start_watchdog(self.proc.pid)
-        _live.append(self)
+        self._track()
         ok = wait_until(lambda: self.proc.poll() is not None or port_accepts(self.port),
                         ready_timeout)
         if self.proc.poll() is not None or not ok:
@@ -554,14 +571,7 @@ class PostfixPeer(Managed):
 
     def stop(self):
         """Stops master and everything it spawned (SIGTERM, then SIGKILL to the group)."""
-        try:
-            _stop_watchdog(self._watchdog)
-            _kill_group(self.proc, grace=5)
-        finally:
-            self._watchdog = None
-            self.proc = None
-            if self in _live:
-                _live.remove(self)
+        self._stop_group(grace=5)
 
     def restart(self):
         """Stops and starts again on the same port with the same queue and mailboxes."""
@@ -778,8 +788,7 @@ class SmtpSink(Managed):
                                          stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             out.close()
-        self._watchdog = _start_watchdog(self.proc.pid)
-        _live.append(self)
+        self._track()
         ok = wait_until(lambda: self.proc.poll() is not None or port_accepts(self.port),
                         ready_timeout)
         if self.proc.poll() is not None or not ok:
@@ -814,14 +823,7 @@ class SmtpSink(Managed):
             self.fixed_port = was
 
     def stop(self):
-        try:
-            _stop_watchdog(self._watchdog)
-            _kill_group(self.proc, grace=3)
-        finally:
-            self._watchdog = None
-            self.proc = None
-            if self in _live:
-                _live.remove(self)
+        self._stop_group(grace=3)
 
     def cleanup(self):
         try:

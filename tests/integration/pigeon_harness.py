@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402  (tests/integration/peers.py; importing it only registers its exit cleanup)
+
 HOSTNAME = "mx.test.example"
 DOMAIN = "test.example"
 USERS = {
@@ -92,20 +95,9 @@ def hash_password(binary, pw):
     return _hash_cache[key]
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, interval=0.05):
-    """Polls predicate() until it is true or timeout seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+# free_port() and wait_until(): the same as the peers' (tests/integration/peers.py).
+free_port = peers.free_port
+wait_until = peers.wait_until
 
 
 def _die_with_parent():
