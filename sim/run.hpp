@@ -17,11 +17,18 @@
 //                     match (and every expectation is met), else what differs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
 
 namespace pigeon::sim {
+
+// Seconds on a monotonic clock, for the throughput figures `run --repeat` and `swarm` print.
+// It only times how fast the simulator runs and never enters a scenario; the CLI (src/app)
+// passes the system's steady clock, so nothing in sim/ reads a clock itself. Empty: the
+// figures are printed as 0.
+using Stopwatch = std::function<double()>;
 
 struct CommandArgs {
     std::string file;
@@ -29,6 +36,7 @@ struct CommandArgs {
     bool explain = false;
     std::string trace_file;
     std::uint64_t repeat = 0;  // > 0: run seeds S..S+repeat-1 quietly, print scenarios_per_second
+    Stopwatch stopwatch;       // times --repeat
 };
 
 int run_command(const CommandArgs& args, std::ostream& out, std::ostream& err);

@@ -2,7 +2,6 @@
 #include "sim/swarm.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -326,7 +325,7 @@ std::string check_invariants(const Scenario& scenario, const RunResult& result) 
 }
 
 int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = args.stopwatch ? args.stopwatch() : 0.0;
     std::uint64_t failed = 0, accepted = 0, maybe_duplicates = 0, crashes = 0, faults = 0;
     for (std::uint64_t i = 0; i < args.seeds; ++i) {
         const std::uint64_t seed = args.start + i;
@@ -362,8 +361,7 @@ int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
                 << "      transcript: pigeon sim swarm --seeds 1 --start " << seed << " --explain\n";
         }
     }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds = args.stopwatch ? args.stopwatch() - t0 : 0.0;
     const double per_second = seconds > 0 ? static_cast<double>(args.seeds) / seconds : 0.0;
     char rate[160];
     std::snprintf(rate, sizeof rate, "%.2f s: %.1f seeds/minute, %.2f scenarios/second", seconds,

@@ -33,6 +33,7 @@
 #include <ostream>
 #include <string>
 
+#include "sim/run.hpp"
 #include "sim/scenario.hpp"
 #include "sim/simulator.hpp"
 
@@ -48,6 +49,7 @@ struct SwarmArgs {
     bool explain = false;     // print each run's annotated transcript (meant for --seeds 1)
     bool verbose = false;     // one line per seed, also for those that pass
     std::string trace_file;   // write the (last) run's transcript here ("-": standard output)
+    Stopwatch stopwatch;      // times the run for the summary's seeds/minute (run.hpp)
 };
 
 // Exit status 0: every seed kept every invariant; 1: one did not.

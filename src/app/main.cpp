@@ -1,6 +1,7 @@
 // pigeon/app/main.cpp: the `pigeon` executable: wires the real commands into the CLI.
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,6 +12,15 @@
 #include "sim/swarm.hpp"
 #include "tls/password.hpp"
 
+namespace {
+
+// The simulator's stopwatch (sim/run.hpp): only the CLI reads the clock.
+double steady_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     using namespace pigeon::app;
     const Commands commands{
@@ -20,10 +30,12 @@ int main(int argc, char** argv) {
         .queue_delete = run_queue_delete,
         .spf_check = [](const SpfCheckArgs& a, Io& io) { return run_spf_check(a, io.out, io.err); },
         .sim_run = [](const SimRunArgs& a, Io& io) {
-            return pigeon::sim::run_command({a.file, a.seed, a.explain, a.trace_file, a.repeat}, io.out, io.err);
+            return pigeon::sim::run_command({a.file, a.seed, a.explain, a.trace_file, a.repeat, steady_seconds},
+                                            io.out, io.err);
         },
         .sim_swarm = [](const SimSwarmArgs& a, Io& io) {
-            return pigeon::sim::swarm_command({a.seeds, a.start, a.explain, a.verbose, a.trace_file}, io.out, io.err);
+            return pigeon::sim::swarm_command(
+                {a.seeds, a.start, a.explain, a.verbose, a.trace_file, steady_seconds}, io.out, io.err);
         },
         .hash_password = [](std::string_view password) {
             return pigeon::tls::hash_password(password);
