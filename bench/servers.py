@@ -58,10 +58,10 @@ def cpu_seconds_of(pids):
     return ticks / CLK_TCK
 
 
-def status_kb(pid, key):
-    """A "kB" field of /proc/PID/status (VmHWM, VmRSS), or 0."""
+def proc_kb(pid, key, name="status"):
+    """A "kB" field of /proc/PID/<name> (status: VmHWM, VmRSS; smaps_rollup: Pss), or 0."""
     try:
-        with open("/proc/%d/status" % pid) as f:
+        with open("/proc/%d/%s" % (pid, name)) as f:
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
@@ -70,15 +70,12 @@ def status_kb(pid, key):
     return 0
 
 
+def status_kb(pid, key):
+    return proc_kb(pid, key)
+
+
 def pss_kb(pid):
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return proc_kb(pid, "Pss", "smaps_rollup")
 
 
 def comm(pid):
