@@ -115,6 +115,14 @@ struct World {
     // Runs until nothing is left to do before `seconds` of virtual time from now.
     void run_for(std::int64_t seconds) { runtime.run(runtime.now_ms + seconds * 1000); }
 
+    // Every line the client sessions trace (commands, replies, states), in order; call
+    // before start().
+    std::shared_ptr<std::vector<std::string>> record_trace() {
+        auto lines = std::make_shared<std::vector<std::string>>();
+        options.trace = [lines](std::string_view, std::string_view line) { lines->emplace_back(line); };
+        return lines;
+    }
+
     std::string all_log() const {
         std::string s;
         for (const auto& l : log) s += l + "\n";
@@ -402,8 +410,7 @@ BOOST_AUTO_TEST_CASE(a_real_pigeon_peer_over_starttls) {
     World w;
     PeerCertificate cert("mx.example.org");
     auto queued = w.listen_pigeon("192.0.2.10", "mx.example.org", cert.context);
-    std::vector<std::string> trace;
-    w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
+    const auto trace = w.record_trace();
     w.start();
     w.submit("alice@pigeon.test", {"bob@example.org"}, "Subject: tls\r\n\r\nover TLS\r\n");
     w.run_for(60);
@@ -412,7 +419,7 @@ BOOST_AUTO_TEST_CASE(a_real_pigeon_peer_over_starttls) {
     BOOST_TEST((*queued)[0].envelope.tls);
     BOOST_TEST((*queued)[0].message->find("over TLS") != std::string::npos);
     bool saw_starttls = false;
-    for (const auto& l : trace) saw_starttls = saw_starttls || l.find("STARTTLS") != std::string::npos;
+    for (const auto& l : *trace) saw_starttls = saw_starttls || l.find("STARTTLS") != std::string::npos;
     BOOST_TEST(saw_starttls);
     BOOST_TEST(w.spool->size() == 0u);
 }
@@ -502,8 +509,7 @@ BOOST_AUTO_TEST_CASE(a_mismatching_certificate_defers_and_nothing_is_sent_in_cle
     PeerCertificate other("mx.secure.org");  // the TLSA record names another key
     World w(dane_zone(other.spki_sha256_hex));
     auto queued = w.listen_pigeon("192.0.2.40", "mx.secure.org", peer.context);
-    std::vector<std::string> trace;
-    w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
+    const auto trace = w.record_trace();
     w.start();
     const std::string id = w.submit("alice@pigeon.test", {"bob@secure.org"});
     w.run_for(60);
@@ -513,7 +519,7 @@ BOOST_AUTO_TEST_CASE(a_mismatching_certificate_defers_and_nothing_is_sent_in_cle
     BOOST_REQUIRE(rec.ok());
     BOOST_TEST((rec->entry.status[0].state == queue::RecipientState::pending));
     BOOST_TEST(rec->entry.status[0].attempts == 1u);
-    for (const auto& l : trace) {
+    for (const auto& l : *trace) {
         BOOST_TEST_CONTEXT(l) { BOOST_TEST(l.find("MAIL FROM") == std::string::npos); }
     }
 }
@@ -523,8 +529,6 @@ BOOST_AUTO_TEST_CASE(starttls_stripped_by_an_attacker_defers_under_dane) {
     World w(dane_zone(peer.spki_sha256_hex));
     // The "attacker" answers EHLO without STARTTLS.
     auto proto = w.listen("192.0.2.40");
-    std::vector<std::string> trace;
-    w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
     w.start();
     const std::string id = w.submit("alice@pigeon.test", {"bob@secure.org"});
     w.run_for(60);
@@ -591,8 +595,7 @@ BOOST_AUTO_TEST_CASE(an_untrusted_or_misnamed_certificate_defers_before_auth) {
             // An untrusted key, or a trusted certificate that names another host.
             w.options.relayhost = verified_relay(
                 (presented_name == "relay.example" ? trusted.dir : peer.dir).path() / "cert.pem");
-            std::vector<std::string> trace;
-            w.options.trace = [&trace](std::string_view, std::string_view line) { trace.emplace_back(line); };
+            const auto trace = w.record_trace();
             into_certificate_validity(w);
             w.start();
             const std::string id = w.submit("alice@pigeon.test", {"bob@elsewhere.net"});
@@ -604,7 +607,7 @@ BOOST_AUTO_TEST_CASE(an_untrusted_or_misnamed_certificate_defers_before_auth) {
             BOOST_TEST((rec->entry.status[0].state == queue::RecipientState::pending));
             const std::string why = presented_name == "relay.example" ? "not trusted" : "does not name";
             BOOST_TEST(w.all_log().find("certificate rejected: certificate " + why) != std::string::npos);
-            for (const auto& l : trace) {
+            for (const auto& l : *trace) {
                 BOOST_TEST_CONTEXT(l) {
                     BOOST_TEST(l.find("AUTH") == std::string::npos);
                     BOOST_TEST(l.find("MAIL FROM") == std::string::npos);
