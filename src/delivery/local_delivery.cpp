@@ -24,25 +24,15 @@ bool LocalDelivery::is_local(const core::Path& recipient) const {
     return resolver_ && resolver_(recipient).kind != LocalTarget::Kind::remote;
 }
 
-namespace {
-
-// The spool's answer for an id it does not hold (spool.hpp): here, a message the outbound
-// engine finished and removed between our mark and our removal.
-bool gone_meanwhile(const queue::Status& s) {
-    return !s && s.error().rfind("no message ", 0) == 0;
-}
-
-}  // namespace
-
 queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id, bool after_restart) {
     bool ready_to_remove = false;
     auto report = deliver_unremoved(id, after_restart, ready_to_remove);
     if (!report || !ready_to_remove) {
         return report;
     }
-    // A removal that failed because the message is gone already (the outbound engine
-    // finished its last recipient at the same moment and removed it) is no error.
-    if (queue::Status s = spool_.remove(id); !s && !gone_meanwhile(s)) {
+    // A removal that finds the message gone already (the outbound engine finished its last
+    // recipient at the same moment and removed it) is no error.
+    if (queue::Status s = spool_.remove(id); !s && !queue::is_unknown_message(s)) {
         return Error{s.error()};
     }
     report->removed = true;
@@ -75,7 +65,7 @@ std::vector<queue::Expected<DeliveryReport>> LocalDelivery::deliver_batch(
         const std::vector<queue::Status> removed = spool_.remove_batch(to_remove);
         for (std::size_t k = 0; k < to_remove.size(); ++k) {
             auto& result = results[to_remove_at[k]];
-            if (k < removed.size() && (removed[k] || gone_meanwhile(removed[k]))) {
+            if (k < removed.size() && (removed[k] || queue::is_unknown_message(removed[k]))) {
                 result->removed = true;  // (or removed meanwhile by the outbound engine)
             } else {
                 result = Error{k < removed.size()

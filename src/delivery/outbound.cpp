@@ -715,7 +715,7 @@ void OutboundEngine::finish(const JobPtr& job) {
         if (!pending) {
             // "no message": local delivery finished the last local recipient at the same
             // moment and removed it first.
-            if (Status r = spool_.remove(entry.id); !r && r.error().rfind("no message ", 0) != 0)
+            if (Status r = spool_.remove(entry.id); !r && !queue::is_unknown_message(r))
                 log(entry.id + ": not removed: " + r.error());
             else
                 log(entry.id + ": done, removed from the queue");

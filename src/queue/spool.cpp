@@ -121,6 +121,10 @@ SegmentScan scan_segment(std::string_view bytes) {
 
 }  // namespace
 
+bool is_unknown_message(const Status& status) {
+    return !status && status.error().rfind("no message ", 0) == 0;
+}
+
 Spool::Spool(Storage& storage, const core::Clock& clock, RandomSource& random, SpoolOptions options)
     : storage_(storage), clock_(clock), random_(random), options_(options) {}
 

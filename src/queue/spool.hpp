@@ -100,6 +100,10 @@ struct SpoolOptions {
     std::uint64_t retire_idle_octets = 1u << 20;
 };
 
+// True for the Error a Spool gives about an id it does not hold ("no message <id> in the
+// spool"): e.g. a removal that finds the other deliverer removed the message first.
+bool is_unknown_message(const Status& status);
+
 class Spool {
 public:
     Spool(Storage& storage, const core::Clock& clock, RandomSource& random, SpoolOptions options = {});

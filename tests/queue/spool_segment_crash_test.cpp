@@ -92,6 +92,10 @@ BOOST_AUTO_TEST_CASE(remove_batch_reports_unknown_and_repeated_ids_alone) {
     BOOST_TEST(!out[1].ok());
     BOOST_TEST(out[2].ok());
     BOOST_TEST(!out[3].ok());
+    BOOST_TEST(!queue::is_unknown_message(out[0]));
+    BOOST_TEST(queue::is_unknown_message(out[1]));
+    BOOST_TEST(queue::is_unknown_message(out[3]));
+    BOOST_TEST(queue::is_unknown_message(h.spool.remove(a)));  // removed already
     BOOST_TEST(h.spool.size() == 0u);
     BOOST_TEST(h.spool.remove_batch({}).empty());
 }
