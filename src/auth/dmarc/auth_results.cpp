@@ -1,6 +1,7 @@
 // Authentication-Results: see auth_results.hpp for the contract.
 #include "auth/dmarc/auth_results.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -231,22 +232,47 @@ std::string authserv_id_of(std::string_view value) {
     return id;
 }
 
+// RFC 8601 5 asks for the removal always, so this scan does not give up on a header that
+// does not parse (core::parse_header refuses it whole): it reads the header section line by
+// line, a field being a line with a name and a colon plus its continuation lines. A line that
+// is neither (no colon, a bad name character, a continuation of nothing) is skipped, and the
+// fields around it are still found. White space between the name and the colon (RFC 5322
+// 4.5.3's obsolete syntax, which some readers accept) still names the field.
 core::Result<std::vector<FieldSpan>> find_our_results(std::string_view header, std::string_view authserv_id) {
-    auto fields = core::parse_header(header);
-    if (!fields.ok()) return fields.error();
     std::vector<FieldSpan> out;
-    const auto& list = fields.value();
-    for (std::size_t i = 0; i < list.size(); ++i) {
-        const auto& f = list[i];
-        if (!core::field_is(f, "Authentication-Results")) continue;
-        if (!iequal(authserv_id_of(f.value), authserv_id)) continue;
-        FieldSpan span;
-        span.index = i;
-        span.offset = static_cast<std::size_t>(f.name.data() - header.data());
-        std::size_t end = static_cast<std::size_t>(f.value.data() - header.data()) + f.value.size();
-        if (header.substr(end, 2) == "\r\n") end += 2;
-        span.length = end - span.offset;
-        out.push_back(span);
+    std::size_t pos = 0, index = 0;
+    while (pos < header.size()) {
+        std::size_t end = header.find("\r\n", pos);
+        if (end == std::string_view::npos) end = header.size();
+        const std::string_view line = header.substr(pos, end - pos);
+        if (line.empty()) break;  // the blank line: the body follows
+        std::size_t next = std::min(header.size(), end + 2);
+        if (line.front() == ' ' || line.front() == '\t') {  // a continuation of nothing
+            pos = next;
+            continue;
+        }
+        // The field's continuation lines.
+        std::size_t field_end = end;
+        while (next < header.size() && (header[next] == ' ' || header[next] == '\t')) {
+            field_end = header.find("\r\n", next);
+            if (field_end == std::string_view::npos) field_end = header.size();
+            next = std::min(header.size(), field_end + 2);
+        }
+        const std::size_t colon = line.find(':');
+        std::string_view name = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+        bool valid_name = !name.empty();
+        for (char c : name) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 33 || u > 126) valid_name = false;
+        }
+        if (valid_name) {
+            const std::string_view value = header.substr(pos + colon + 1, field_end - (pos + colon + 1));
+            if (iequal(name, "Authentication-Results") && iequal(authserv_id_of(value), authserv_id))
+                out.push_back(FieldSpan{index, pos, next - pos});
+            ++index;
+        }
+        pos = next;
     }
     return out;
 }

@@ -12,10 +12,13 @@
 //     resinfo starts a new line ("; CRLF TAB"), so each method reads on its own line. A resinfo
 //     longer than that is folded between its properties, never inside a value.
 //   - No results at all gives "<authserv-id>; none" (RFC 8601 2.2).
-//   - find_our_results() parses a header section (or a message) with core::parse_header and
-//     returns every Authentication-Results field whose authserv-id equals ours, ASCII
-//     case-insensitively (RFC 8601 5: MUST remove or rename them). It never throws; a
-//     malformed header gives nothing found and the error.
+//   - find_our_results() scans a header section (or a message) and returns every
+//     Authentication-Results field whose authserv-id equals ours, ASCII case-insensitively
+//     (RFC 8601 5: MUST remove or rename them, always). It never throws and never fails: a
+//     header that core::parse_header refuses (a line without a colon, a continuation of
+//     nothing) is still scanned, its unreadable lines skipped, so a forged field cannot hide
+//     behind a malformed neighbour; "Authentication-Results :" (obsolete white space before
+//     the colon) is found too. The Result type stays for callers.
 #pragma once
 #include <cstddef>
 #include <string>

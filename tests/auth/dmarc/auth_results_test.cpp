@@ -4,6 +4,7 @@
 #include <rapidcheck/boost_test.h>
 
 #include "auth/dmarc/auth_results.hpp"
+#include "core/header.hpp"
 
 using namespace pigeon;
 using namespace pigeon::dmarc;
@@ -127,7 +128,50 @@ BOOST_AUTO_TEST_CASE(find_and_strip_our_results) {
     auto renamed = strip_our_results("Authentication-Results: mx; none\r\n\r\n", "mx", "X-Original-Authentication-Results");
     BOOST_REQUIRE(renamed.ok());
     BOOST_TEST(renamed.value() == "X-Original-Authentication-Results: mx; none\r\n\r\n");
-    BOOST_TEST(!find_our_results("bad line\r\n", "mx").ok());
+    BOOST_TEST(find_our_results("bad line\r\n", "mx").ok());
+    BOOST_TEST(find_our_results("bad line\r\n", "mx")->empty());
+}
+
+// RFC 8601 5: removed always, also when the header does not parse as a whole: a line without
+// a colon, a continuation of nothing or a bad name character must not hide our forged field,
+// and neither may white space before the colon.
+BOOST_AUTO_TEST_CASE(our_results_found_in_a_malformed_header) {
+    const std::string message =
+        "  continuation of nothing\r\n"
+        "Received: from x\r\n"
+        "this line has no colon\r\n"
+        "Authentication-Results: mx.example.org; dmarc=pass\r\n"
+        "\theader.from=bank.example\r\n"
+        "Bad Name\x01: y\r\n"
+        "Authentication-Results : MX.example.org; dkim=pass\r\n"
+        "Authentication-Results: other.example; dkim=fail\r\n"
+        "Subject: hi\r\n"
+        "\r\n"
+        "Authentication-Results: mx.example.org; body stays\r\n";
+    BOOST_TEST(!core::parse_header(message).ok());
+    auto found = find_our_results(message, "mx.example.org");
+    BOOST_REQUIRE(found.ok());
+    BOOST_REQUIRE(found->size() == 2u);
+    BOOST_TEST(message.substr((*found)[0].offset, (*found)[0].length) ==
+               "Authentication-Results: mx.example.org; dmarc=pass\r\n\theader.from=bank.example\r\n");
+    auto renamed = strip_our_results(message, "mx.example.org", "X-Original-Authentication-Results");
+    BOOST_REQUIRE(renamed.ok());
+    BOOST_TEST(renamed.value() ==
+               "  continuation of nothing\r\n"
+               "Received: from x\r\n"
+               "this line has no colon\r\n"
+               "X-Original-Authentication-Results: mx.example.org; dmarc=pass\r\n"
+               "\theader.from=bank.example\r\n"
+               "Bad Name\x01: y\r\n"
+               "X-Original-Authentication-Results: MX.example.org; dkim=pass\r\n"
+               "Authentication-Results: other.example; dkim=fail\r\n"
+               "Subject: hi\r\n"
+               "\r\n"
+               "Authentication-Results: mx.example.org; body stays\r\n");
+    // A message with no header end and a final field without CRLF.
+    auto last = strip_our_results("Authentication-Results: mx.example.org; none", "mx.example.org");
+    BOOST_REQUIRE(last.ok());
+    BOOST_TEST(last.value() == "");
 }
 
 // Our output always parses back as one field: name, value, no bare CR or LF, our id found.
