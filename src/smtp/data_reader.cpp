@@ -13,7 +13,7 @@
 namespace pigeon::smtp {
 
 DataReader::Status DataReader::status() const noexcept {
-    // Precedence (header): bare_line_ending, too_large, line_too_long.
+    // Precedence (header): bare_line_ending, too_large, line_too_long, insufficient_storage.
     if (bare_) {
         return Status::bare_line_ending;
     }
@@ -23,7 +23,15 @@ DataReader::Status DataReader::status() const noexcept {
     if (long_line_) {
         return Status::line_too_long;
     }
+    if (storage_refused_) {
+        return Status::insufficient_storage;
+    }
     return Status::ok;
+}
+
+void DataReader::refuse_storage() {
+    storage_refused_ = true;
+    std::string().swap(message_);
 }
 
 void DataReader::append(char c) {
@@ -33,7 +41,7 @@ void DataReader::append(char c) {
         too_large_ = true;
         std::string().swap(message_);  // a rejected message is never delivered: free it now
     }
-    if (!bare_ && !too_large_ && !long_line_) {
+    if (!bare_ && !too_large_ && !long_line_ && !storage_refused_) {
         message_ += c;
     }
 }
@@ -86,7 +94,7 @@ std::size_t DataReader::put(std::string_view bytes) {
                 if (octets_ > max_message_octets_) {
                     reject(too_large_);
                 }
-                if (!bare_ && !too_large_ && !long_line_) {
+                if (!bare_ && !too_large_ && !long_line_ && !storage_refused_) {
                     message_.append(run);
                 }
                 i = end;
@@ -156,6 +164,8 @@ core::Reply DataReader::reply_for(Status status) {
         return core::Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
     case Status::line_too_long:
         return core::Reply(554, "5.6.0", "Message rejected: text line longer than 1000 octets");
+    case Status::insufficient_storage:
+        return core::Reply(452, "4.3.1", "Insufficient system resources for this message now; try again later");
     case Status::ok:
         break;
     }

@@ -14,7 +14,11 @@
 //     max_message_octets; past it the reader keeps consuming to the end mark but stores
 //     nothing more (Status::too_large -> 552 5.3.4).
 //   - A text line over 1000 octets incl. CRLF (4.5.3.1.6) marks Status::line_too_long.
-// Precedence when several apply: bare_line_ending, too_large, line_too_long.
+//   - The driver may refuse to hold more of it (refuse_storage(): the server's message memory
+//     is used up); the reader then stores nothing more, frees what it held and keeps reading
+//     to the end mark (Status::insufficient_storage -> 452 4.3.1, RFC 3463 X.3.1).
+// Precedence when several apply: bare_line_ending, too_large, line_too_long,
+// insufficient_storage (the permanent verdicts first).
 // Once the message is marked bad it is discarded (message() becomes empty) and nothing more is
 // stored; message_octets() still counts every unstuffed octet up to the end mark.
 #pragma once
@@ -30,7 +34,7 @@ namespace pigeon::smtp {
 
 class DataReader {
 public:
-    enum class Status { ok, bare_line_ending, too_large, line_too_long };
+    enum class Status { ok, bare_line_ending, too_large, line_too_long, insufficient_storage };
 
     explicit DataReader(std::uint64_t max_message_octets) : max_message_octets_(max_message_octets) {}
 
@@ -41,8 +45,11 @@ public:
     const std::string& message() const noexcept { return message_; }
     std::string take_message() { return std::move(message_); }
     std::uint64_t message_octets() const noexcept { return octets_; }  // counted even when not stored
+    std::size_t stored_octets() const noexcept { return message_.size(); }  // held in memory now
+    void refuse_storage();  // store nothing more; the message ends as insufficient_storage
 
-    // The reply to send for a non-ok status (554 5.6.0, 552 5.3.4, 554 5.6.0 line too long).
+    // The reply to send for a non-ok status (554 5.6.0, 552 5.3.4, 554 5.6.0 line too long,
+    // 452 4.3.1).
     static core::Reply reply_for(Status status);
 
 private:
@@ -56,6 +63,7 @@ private:
     bool bare_ = false;
     bool too_large_ = false;
     bool long_line_ = false;
+    bool storage_refused_ = false;
     std::size_t line_octets_ = 0;  // wire octets of the current line so far
     std::uint64_t octets_ = 0;
     std::string message_;

@@ -43,6 +43,24 @@ namespace pigeon::smtp {
 enum class Role { submission, inbound };
 const char* role_name(Role role);
 
+// Server-wide message memory that all sessions draw on, injected by the driver (the server
+// shares one among its connections; thread-safe there). Null in SessionConfig: unlimited (the
+// simulator, the conformance runner). The session asks it, never measures anything itself:
+//   - message_memory_full(): the octets of messages being received and checked, summed over all
+//     sessions, are at the budget: DATA gets 452 4.3.1 before any byte is sent.
+//   - reserve_message_memory(n) / release_message_memory(n): a session takes octets as its
+//     message grows and gives them all back when the message is queued, refused or dropped. A
+//     refused reservation makes the rest of the message be discarded, and its end gets
+//     452 4.3.1 (RFC 3463 X.3.1).
+// (The spool's free disk is the policy's question at MAIL: app/services.hpp.)
+class ResourceGate {
+public:
+    virtual ~ResourceGate() = default;
+    virtual bool message_memory_full() const = 0;
+    virtual bool reserve_message_memory(std::size_t octets) = 0;
+    virtual void release_message_memory(std::size_t octets) = 0;
+};
+
 struct SessionConfig {
     Role role = Role::inbound;
     std::string hostname = "localhost";          // our name in the greeting, EHLO and Received:
@@ -55,6 +73,7 @@ struct SessionConfig {
     // session answers 421 4.7.0 and closes: dictionary and garbage floods end early. 0 = no limit.
     std::size_t max_errors = 20;
     const core::Clock* clock = nullptr;          // required: dates the Received: header
+    ResourceGate* resources = nullptr;           // optional: outlives the session
     // Optional observer of every line sent and received and every state change
     // ("C: ...", "S: ...", "state: A -> B"): transcripts and logs.
     std::function<void(std::string_view)> trace;

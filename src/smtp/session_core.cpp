@@ -55,6 +55,8 @@ SessionBase::SessionBase(SessionConfig config, PeerInfo peer)
     tls_active_ = config_.tls_active;
 }
 
+SessionBase::~SessionBase() { release_message_memory(); }
+
 // ---------------------------------------------------------------- driver interface
 
 std::vector<Action> SessionBase::start() {
@@ -153,6 +155,7 @@ void SessionBase::pump() {
 
         if (input_ == Input::data) {
             in_pos_ += data_->put(avail);
+            charge_message_memory();
             if (!data_->done()) continue;  // consumed everything; loop ends on empty input
             const auto status = data_->status();
             trace("C: ", "<message: " + std::to_string(data_->message_octets()) +
@@ -312,6 +315,7 @@ void SessionBase::await(Awaiting what) {
 }
 
 void SessionBase::close_session() {
+    release_message_memory();  // the buffers go with the session; no more is taken
     emit(Close{});
     closed_ = true;
     input_ = Input::closed;
@@ -365,6 +369,10 @@ bool SessionBase::tls_offered() const { return config_.tls_available && !tls_act
 
 bool SessionBase::size_within_limit(const Mail& m) const {
     return !m.params.size || *m.params.size <= config_.max_message_octets;
+}
+
+bool SessionBase::message_memory_available() const {
+    return config_.resources == nullptr || !config_.resources->message_memory_full();
 }
 
 bool SessionBase::below_recipient_limit() const {
@@ -550,9 +558,34 @@ void SessionBase::start_data() {
     input_ = Input::data;
 }
 
+void SessionBase::refuse_data_memory() {
+    // The transaction stays: the client may try DATA again, or RSET (RFC 5321 4.2.5).
+    reply(core::Reply(452, "4.3.1", "Insufficient system resources for a message now; try again later"));
+}
+
+void SessionBase::charge_message_memory() {
+    if (config_.resources == nullptr || !data_) return;
+    const std::size_t held = data_->stored_octets();
+    if (held <= memory_reserved_) return;
+    if (config_.resources->reserve_message_memory(held - memory_reserved_)) {
+        memory_reserved_ = held;
+        return;
+    }
+    trace("!: ", "message memory budget reached: the rest of this message is discarded");
+    data_->refuse_storage();
+    release_message_memory();
+}
+
+void SessionBase::release_message_memory() {
+    if (config_.resources != nullptr && memory_reserved_ > 0)
+        config_.resources->release_message_memory(memory_reserved_);
+    memory_reserved_ = 0;
+}
+
 void SessionBase::reject_data(const DataRejected& e) {
     envelope_ = {};
     data_.reset();
+    release_message_memory();
     reply(DataReader::reply_for(e.status));
 }
 
@@ -581,16 +614,19 @@ void SessionBase::enqueue(const Verdict& v) {
 void SessionBase::reject_message(const Verdict& v) {
     envelope_ = {};
     message_.reset();
+    release_message_memory();
     reply(verdict_reply(v, core::Reply(550, "5.7.1", "Message rejected")));
 }
 
 void SessionBase::reply_queued(const Enqueued& e) {
     envelope_ = {};
+    release_message_memory();  // the spool has it now
     reply(core::Reply(250, "2.0.0", "OK: queued as " + e.queue_id));
 }
 
 void SessionBase::reply_enqueue_failed(const EnqueueFailed& e) {
     envelope_ = {};
+    release_message_memory();
     trace("!: ", "enqueue failed: " + e.reason);
     reply(core::Reply(452, "4.3.1", "Insufficient system storage; try again later"));
 }

@@ -51,6 +51,7 @@ using MachineEvent = std::variant<Helo, Ehlo, Mail, Rcpt, Data, Rset, StartTls, 
 class SessionBase : public Session {
 public:
     SessionBase(SessionConfig config, PeerInfo peer);
+    ~SessionBase() override;
 
     std::vector<Action> start() final;
     std::vector<Action> put(std::string_view bytes) final;
@@ -65,6 +66,8 @@ public:
     bool tls_not_offered() const { return !tls_offered(); }
     bool size_within_limit(const Mail& m) const;
     bool size_over_limit(const Mail& m) const { return !size_within_limit(m); }
+    bool message_memory_available() const;  // not ResourceGate::message_memory_full
+    bool message_memory_full() const { return !message_memory_available(); }
     bool below_recipient_limit() const;
     bool at_recipient_limit() const { return !below_recipient_limit(); }
     bool has_recipients() const { return !envelope_.recipients.empty(); }
@@ -100,6 +103,7 @@ public:
     void too_many_recipients();
     void no_valid_recipients();
     void start_data();
+    void refuse_data_memory();  // 452 4.3.1: the server's message memory is used up
     void reject_data(const DataRejected& e);
     void check_message();
     void enqueue(const Verdict& v);
@@ -125,6 +129,8 @@ private:
     void flush();
     void await(Awaiting what);
     void close_session();
+    void charge_message_memory();   // reserve what the DATA reader holds now, or refuse it
+    void release_message_memory();  // give back everything reserved
     void trace(std::string_view prefix, std::string_view text) const;
     std::string help_text() const;
     std::string received_header() const;
@@ -155,6 +161,7 @@ private:
     core::Envelope envelope_;
     std::optional<DataReader> data_;
     std::shared_ptr<const std::string> message_;
+    std::size_t memory_reserved_ = 0;  // message octets taken from config_.resources
     core::Path pending_recipient_;
 };
 

@@ -53,7 +53,8 @@ struct SubmissionDef : MachineDef<SubmissionDef> {
     Row < CheckingRecipient,    Verdict,        RcptGiven,            reject_recipient,       rejected_some_accepted  >,  // RFC 5321 4.1.1.3
     Row < RcptGiven,            RCPT,           CheckingRecipient,    check_recipient,        below_recipient_limit   >,  // RFC 5321 4.1.1.3
     Row < RcptGiven,            RCPT,           none,                 too_many_recipients,    at_recipient_limit      >,  // RFC 5321 4.5.3.1.10
-    Row < RcptGiven,            DATA,           ReceivingData,        start_data,             none                    >,  // RFC 5321 4.1.1.4
+    Row < RcptGiven,            DATA,           ReceivingData,        start_data,             message_memory_available>,  // RFC 5321 4.1.1.4
+    Row < RcptGiven,            DATA,           none,                 refuse_data_memory,     message_memory_full     >,  // RFC 5321 4.2.1, 3463 3.4
     Row < RcptGiven,            RSET,           Authenticated,        reset_transaction,      none                    >,  // RFC 5321 4.1.1.5
     Row < RcptGiven,            EHLO,           Authenticated,        send_ehlo,              none                    >,  // RFC 5321 4.1.4
     Row < RcptGiven,            HELO,           Authenticated,        send_helo,              none                    >,  // RFC 5321 4.1.4

@@ -25,6 +25,7 @@ std::ostream& operator<<(std::ostream& os, DataReader::Status s) {
     case DataReader::Status::bare_line_ending: return os << "bare_line_ending";
     case DataReader::Status::too_large: return os << "too_large";
     case DataReader::Status::line_too_long: return os << "line_too_long";
+    case DataReader::Status::insufficient_storage: return os << "insufficient_storage";
     }
     return os << "?";
 }
@@ -306,6 +307,31 @@ BOOST_AUTO_TEST_CASE(too_large_message_stores_nothing_past_the_limit) {
     }
     BOOST_TEST(r.status() == Status::too_large);
     BOOST_TEST(r.message_octets() == 100000u);
+}
+
+// The driver's message memory ran out: the reader frees what it held, stores nothing more,
+// still finds the end mark, and the permanent verdicts keep their precedence.
+BOOST_AUTO_TEST_CASE(refused_storage_discards_the_message_and_reads_to_the_end) {
+    DataReader r(big);
+    BOOST_REQUIRE(r.put("Subject: x\r\n\r\nfirst part\r\n") > 0u);
+    BOOST_TEST(r.stored_octets() > 0u);
+    r.refuse_storage();
+    BOOST_TEST(r.stored_octets() == 0u);
+    const std::string rest = "more\r\n.\r\nNOOP\r\n";
+    BOOST_TEST(r.put(rest) == rest.size() - 6);
+    BOOST_TEST(r.done());
+    BOOST_TEST(r.stored_octets() == 0u);
+    BOOST_TEST(r.status() == Status::insufficient_storage);
+    BOOST_TEST(DataReader::reply_for(Status::insufficient_storage).code == 452);
+
+    DataReader bare(big);
+    bare.refuse_storage();
+    bare.put("a\nb\r\n.\r\n");
+    BOOST_TEST(bare.status() == Status::bare_line_ending);
+    DataReader large(10);
+    large.refuse_storage();
+    large.put(std::string(100, 'x') + "\r\n.\r\n");
+    BOOST_TEST(large.status() == Status::too_large);
 }
 
 BOOST_AUTO_TEST_CASE(line_of_1000_octets_with_crlf_is_ok_and_1001_is_too_long) {
