@@ -173,4 +173,121 @@ std::string canonicalize_body(std::string_view body, Canon canon) {
     return out;
 }
 
+// ---- Streaming body canonicalization: canonicalize_body()'s line rules, one octet at a time.
+// A line's end is LF, with a CR just before it dropped; a CR elsewhere is content, except at
+// the very end of the body (canonicalize_body() chomps it there too). Output for a line is
+// written as soon as its first octet that survives canonicalization is seen; until then the
+// line may still be empty, and empty lines are only counted: they are written (as CRLF) when a
+// later line proves they are not trailing.
+
+BodyCanonicalizer::BodyCanonicalizer(Canon canon, Sink sink) : canon_(canon), sink_(std::move(sink)) {
+    out_.reserve(sink_chunk);
+}
+
+void BodyCanonicalizer::emit(char c) {
+    out_ += c;
+    if (out_.size() >= sink_chunk) flush();
+}
+
+void BodyCanonicalizer::flush() {
+    if (out_.empty()) return;
+    sink_(out_);
+    out_.clear();
+}
+
+void BodyCanonicalizer::content(char c) {
+    if (canon_ == Canon::relaxed && is_wsp(c)) {  // 3.4.4: runs of WSP become one SP, or none at the end
+        pending_space_ = true;
+        return;
+    }
+    if (!line_open_) {
+        for (; pending_empty_ > 0; --pending_empty_) {
+            emit('\r');
+            emit('\n');
+        }
+        line_open_ = true;
+        wrote_any_ = true;
+    }
+    if (pending_space_) emit(' ');
+    pending_space_ = false;
+    emit(c);
+}
+
+void BodyCanonicalizer::end_line() {
+    if (line_open_) {
+        emit('\r');
+        emit('\n');
+    } else {
+        ++pending_empty_;
+    }
+    line_open_ = false;
+    pending_space_ = false;
+}
+
+void BodyCanonicalizer::put(std::string_view chunk) {
+    for (char c : chunk) {
+        if (pending_cr_) {
+            pending_cr_ = false;
+            if (c == '\n') {
+                end_line();
+                continue;
+            }
+            content('\r');  // a bare CR inside a line
+        }
+        if (c == '\r') {
+            pending_cr_ = true;
+        } else if (c == '\n') {
+            end_line();
+        } else {
+            content(c);
+        }
+    }
+    flush();
+}
+
+void BodyCanonicalizer::finish() {
+    // An unterminated last line counts as one (a final CR being its line end); trailing empty
+    // lines are never written.
+    if (pending_cr_ || line_open_) end_line();
+    pending_cr_ = false;
+    if (canon_ == Canon::simple && !wrote_any_) {  // 3.4.3: an empty body is one CRLF
+        emit('\r');
+        emit('\n');
+    }
+    flush();
+}
+
+// ---- h= selection (5.4.2)
+
+FieldIndex::FieldIndex(const Message& message) {
+    std::string key;
+    for (const Field& f : message.fields) {
+        key.assign(f.name);
+        for (char& c : key) c = lower(c);
+        by_name_[key].push_back(&f);
+    }
+}
+
+std::vector<const Field*> FieldIndex::select(const std::vector<std::string>& names) const {
+    std::vector<const Field*> out;
+    out.reserve(names.size());
+    // Instances already taken per name, counted from the bottom; keyed by the index's own keys.
+    std::unordered_map<const std::vector<const Field*>*, std::size_t> taken;
+    std::string key;
+    for (const std::string& name : names) {
+        key.assign(name);
+        for (char& c : key) c = lower(c);
+        auto it = by_name_.find(key);
+        if (it == by_name_.end()) {
+            out.push_back(nullptr);
+            continue;
+        }
+        const std::vector<const Field*>& instances = it->second;
+        std::size_t& n = taken[&instances];
+        out.push_back(n < instances.size() ? instances[instances.size() - 1 - n] : nullptr);
+        ++n;
+    }
+    return out;
+}
+
 }  // namespace pigeon::dkim

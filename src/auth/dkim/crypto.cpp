@@ -303,6 +303,39 @@ std::string digest(Algorithm algorithm, std::string_view data) {
     return out;
 }
 
+Digest::Digest(Algorithm algorithm) : hash_(Botan::HashFunction::create_or_throw(hash_name(algorithm))) {}
+Digest::~Digest() = default;
+
+void Digest::update(std::string_view data) { hash_->update(octets(data), data.size()); }
+
+std::string Digest::final() {
+    std::string out(hash_->output_length(), '\0');
+    hash_->final(reinterpret_cast<std::uint8_t*>(out.data()));
+    return out;
+}
+
+bool acceptable_rsa_exponent(std::uint64_t e) { return e == 3 || e == 5 || e == 17 || e == 257 || e == 65537; }
+
+namespace {
+
+// The key limits of crypto.hpp for a parsed RSA key; empty if it is within them.
+std::string rsa_limit_error(const Botan::Public_Key& key) {
+    const auto* rsa = dynamic_cast<const Botan::RSA_PublicKey*>(&key);
+    if (rsa == nullptr) return "the key record's p= is not an RSA key";
+    if (key.key_length() > max_rsa_bits)
+        return "RSA key of " + std::to_string(key.key_length()) + " bits is longer than the maximum of " +
+               std::to_string(max_rsa_bits);
+    const Botan::BigInt& e = rsa->get_e();
+    if (e.bits() > 17 || !acceptable_rsa_exponent(e.word_at(0))) {
+        const std::string which =
+            e.bits() <= 32 ? std::to_string(e.word_at(0)) : "of " + std::to_string(e.bits()) + " bits";
+        return "RSA public exponent " + which + " is not one of 3, 5, 17, 257, 65537";
+    }
+    return {};
+}
+
+}  // namespace
+
 PublicKey load_public_key(KeyType type, std::string_view bytes) {
     PublicKey result;
     try {
@@ -315,6 +348,11 @@ PublicKey load_public_key(KeyType type, std::string_view bytes) {
             result.bits = 256;
             return result;
         }
+        if (bytes.size() > max_rsa_key_octets) {  // refused before Botan decodes the number
+            result.error = "RSA key p= of " + std::to_string(bytes.size()) +
+                           " octets is longer than a key of at most " + std::to_string(max_rsa_bits) + " bits";
+            return result;
+        }
         std::shared_ptr<Botan::Public_Key> key;
         try {
             key.reset(Botan::X509::load_key(bytes_of(bytes)));
@@ -325,6 +363,10 @@ PublicKey load_public_key(KeyType type, std::string_view bytes) {
         }
         if (!key || key->algo_name() != "RSA") {
             result.error = "the key record's p= is not an RSA key";
+            return result;
+        }
+        if (std::string limit = rsa_limit_error(*key); !limit.empty()) {
+            result.error = std::move(limit);
             return result;
         }
         result.bits = key->key_length();

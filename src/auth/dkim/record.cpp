@@ -145,6 +145,9 @@ bool identity_within(std::string_view identity, std::string_view domain) {
 }
 
 core::Result<Signature> parse_signature(std::string_view value) {
+    if (value.size() > max_signature_octets)
+        return error("DKIM-Signature of " + std::to_string(value.size()) + " octets is longer than " +
+                     std::to_string(max_signature_octets));
     auto parsed = parse_tag_list(value);
     if (!parsed) return error("signature tag-list: " + parsed.error().message);
     const TagList& tags = parsed.value();
@@ -178,7 +181,12 @@ core::Result<Signature> parse_signature(std::string_view value) {
     if (!valid_domain(sig.selector)) return error("bad selector s=" + sig.selector);
 
     bool has_from = false;
-    for (const std::string& h : split_list(tags.find("h")->value)) {
+    std::vector<std::string> names = split_list(tags.find("h")->value);
+    if (names.size() > max_signed_fields)
+        return error("h= names " + std::to_string(names.size()) + " header fields, more than " +
+                     std::to_string(max_signed_fields));
+    sig.headers.reserve(names.size());
+    for (const std::string& h : names) {
         if (h.empty()) return error("empty header name in h=");
         for (char c : h)
             if (c < 33 || c > 126 || c == ':') return error("bad header name in h=");

@@ -7,7 +7,9 @@
 //     (v a b bh d h s), v=1, a known algorithm, c=, q= includes dns/txt, h= includes From,
 //     i= within d=, l= and t=/x= are numbers, x= not before t=, base64 of b= and bh=. Any
 //     failure is an error whose message becomes the permerror reason. z= is ignored, unknown
-//     tags too (3.2).
+//     tags too (3.2). A value longer than max_signature_octets is refused before it is read,
+//     and an h= of more than max_signed_fields names is refused: real signers stay far below
+//     both, and each costs the verifier work per message.
 //   - parse_key_record() takes one TXT record (its strings concatenated): v= if present must be
 //     first and "DKIM1"; k= defaults to rsa; h= (acceptable hashes), s= (service types) and t=
 //     flags are split; p= must be present; an empty p= means revoked (reported, not an error).
@@ -37,6 +39,14 @@ inline constexpr std::size_t max_time_digits = 12;
 // Longest l= accepted (3.5: "MUST NOT be larger than 76 decimal digits"); larger values are
 // clamped to the largest std::uint64_t, which no body reaches.
 inline constexpr std::size_t max_length_digits = 76;
+
+// Longest DKIM-Signature value read, in octets. Real signatures are under 2 KiB (an 8192-bit
+// b= is 1.4 KiB of base64; h= of 40 names about 400 octets); 64 KiB leaves room for any honest
+// signer, and bounds what one field can make the verifier parse.
+inline constexpr std::size_t max_signature_octets = 64 * 1024;
+// Most names accepted in h=. Signers sign 5-40 fields (over-signing doubles a few); 512 is
+// ten times the most seen, and bounds the header hash input a signature can ask for.
+inline constexpr std::size_t max_signed_fields = 512;
 
 struct Signature {
     Algorithm algorithm = Algorithm::rsa_sha256;
