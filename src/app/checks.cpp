@@ -35,13 +35,29 @@ smtp::Verdict Checks::check_recipient(smtp::Role role, const smtp::CheckRecipien
 
 void Checks::check_message(smtp::Role role, const smtp::CheckMessage& c, const std::string& label,
                            std::function<void(smtp::Event)> done) {
+    // RFC 8601 5: an Authentication-Results field that claims to be ours did not come from
+    // us: renamed on every role, so a local recipient's reader never trusts a forged one.
+    // DKIM is verified on the message as received; the renamed copy is what is stored.
+    std::shared_ptr<const std::string> replacement;
+    if (auto renamed = dmarc::strip_our_results(*c.message, options_.hostname,
+                                                "X-Original-Authentication-Results");
+        renamed.ok() && renamed.value() != *c.message)
+        replacement = std::make_shared<const std::string>(std::move(renamed).value());
     if (role == smtp::Role::inbound) {
-        check_inbound_message(c, label, std::move(done));
+        check_inbound_message(c, std::move(replacement), label, std::move(done));
     } else {
         smtp::Verdict v = app::check_message(directory_, role, c, stamp());
-        if (v.accept) sign_submission(c, v);
+        v.replacement = replacement;
+        if (v.accept) sign_submission(replacement ? *replacement : *c.message, v);
         done(std::move(v));
     }
+}
+
+void Checks::offload(std::function<void()> task) const {
+    if (options_.offload)
+        options_.offload(std::move(task));
+    else
+        task();
 }
 
 // SPF at MAIL FROM (RFC 7208 2.4), asynchronously: the resolver answers from its own thread
@@ -69,34 +85,31 @@ void Checks::check_inbound_sender(const smtp::CheckSender& c, const std::string&
 }
 
 // End of DATA on the inbound role, before the final reply: DKIM for every signature, then
-// DMARC, then the disposition and one Authentication-Results field (docs/dmarc.md). Both
-// steps run over the resolver without blocking; `done` may run on the resolver's thread.
-void Checks::check_inbound_message(const smtp::CheckMessage& c, const std::string& label,
-                                   std::function<void(smtp::Event)> done) {
+// DMARC, then the disposition and one Authentication-Results field (docs/dmarc.md). The DNS
+// questions go to the resolver without blocking; the DKIM crypto runs in one offloaded task
+// (under the CPU budget), and so does the verdict with its report record. `done` runs on an
+// offload thread (or inline without one).
+void Checks::check_inbound_message(const smtp::CheckMessage& c,
+                                   std::shared_ptr<const std::string> replacement,
+                                   const std::string& label, std::function<void(smtp::Event)> done) {
     if (!options_.dmarc.check || resolver_ == nullptr || !options_.org_domain) {
-        done(app::check_message(directory_, smtp::Role::inbound, c, stamp()));
+        smtp::Verdict v = app::check_message(directory_, smtp::Role::inbound, c, stamp());
+        v.replacement = std::move(replacement);
+        done(std::move(v));
         return;
     }
-    // RFC 8601 5: an Authentication-Results field that claims to be ours did not come from
-    // us. DKIM is verified on the message as received; the renamed copy is what is stored.
-    std::shared_ptr<const std::string> replacement;
-    if (auto renamed = dmarc::strip_our_results(*c.message, options_.hostname,
-                                                "X-Original-Authentication-Results");
-        renamed.ok() && renamed.value() != *c.message)
-        replacement = std::make_shared<const std::string>(std::move(renamed).value());
-
     dkim::VerifyOptions verify;
     verify.now = clock_.now_unix_seconds();
+    verify.over_budget = options_.over_budget;
     dmarc::DmarcRequest request;
     request.from = dmarc::author_domain(*c.message);
     request.spf = spf_input_from(c.envelope);
     request.pct_sample = pct_sample();
     auto* resolver = resolver_;
     dkim::check_dkim_async(
-        *resolver, *c.message, verify,
-        [resolver, request, replacement, done = std::move(done), settings = options_.dmarc,
-         org = options_.org_domain, host = options_.hostname, log = options_.log, label,
-         recorder = options_.dmarc_recorder, clock = &clock_, ip = c.envelope.client_address,
+        *resolver, c.message, verify, options_.offload,
+        [this, resolver, request, replacement, done = std::move(done), label,
+         ip = c.envelope.client_address,
          envelope_from = c.envelope.reverse_path.kind == core::Path::Kind::mailbox
                              ? c.envelope.reverse_path.mailbox.domain().lowercase()
                              : std::string()](dkim::DkimVerification verification) mutable {
@@ -104,44 +117,53 @@ void Checks::check_inbound_message(const smtp::CheckMessage& c, const std::strin
             auto dkim_inputs = request.dkim;
             auto spf = request.spf;
             dmarc::evaluate_async(
-                *resolver, std::move(request), org,
-                [done = std::move(done), settings, host, log, label, dkim_inputs, spf,
-                 replacement, recorder, clock, ip, envelope_from](dmarc::DmarcResult result) {
-                    smtp::Verdict v = dmarc_verdict(settings, host, spf, dkim_inputs, result);
-                    // For aggregate reports (RFC 7489 7.2): every evaluation with a policy.
-                    if (recorder != nullptr && result.record.has_value()) {
-                        auto problem = recorder->record(dmarc::record_from(
-                            result, spf, dkim_inputs, ip, envelope_from, clock->now_unix_seconds()));
-                        if (problem && log)
-                            log(Level::warn, "DMARC report data not recorded: " + *problem);
-                    }
-                    v.replacement = replacement;
-                    if (log) {
-                        std::string line = label + " DMARC " +
-                                           dmarc::verdict_name(result.verdict) + " for " +
-                                           (result.from_domain.empty() ? "(no From domain)"
-                                                                       : result.from_domain);
-                        for (const auto& d : dkim_inputs)
-                            line += ", DKIM " + std::string(dmarc::dkim_result_name(d.result)) +
-                                    " d=" + d.domain;
-                        line += v.accept ? (v.folder.empty() ? ": deliver" : ": to " + v.folder)
-                                         : ": refused";
-                        log(Level::info, line);
-                    }
-                    done(std::move(v));
+                *resolver, std::move(request), options_.org_domain,
+                [this, done = std::move(done), label, dkim_inputs, spf, replacement, ip,
+                 envelope_from](dmarc::DmarcResult result) mutable {
+                    offload([this, done = std::move(done), label, dkim_inputs, spf, replacement, ip,
+                             envelope_from, result = std::move(result)]() mutable {
+                        finish_inbound_message(result, dkim_inputs, spf, replacement, ip,
+                                               envelope_from, label, std::move(done));
+                    });
                 });
         });
+}
+
+void Checks::finish_inbound_message(const dmarc::DmarcResult& result,
+                                    const std::vector<dmarc::DkimInput>& dkim_inputs,
+                                    const dmarc::SpfInput& spf,
+                                    std::shared_ptr<const std::string> replacement,
+                                    const std::string& ip, const std::string& envelope_from,
+                                    const std::string& label, std::function<void(smtp::Event)> done) {
+    const auto& log = options_.log;
+    smtp::Verdict v = dmarc_verdict(options_.dmarc, options_.hostname, spf, dkim_inputs, result);
+    // For aggregate reports (RFC 7489 7.2): every evaluation with a policy.
+    if (options_.dmarc_recorder != nullptr && result.record.has_value()) {
+        auto problem = options_.dmarc_recorder->record(dmarc::record_from(
+            result, spf, dkim_inputs, ip, envelope_from, clock_.now_unix_seconds()));
+        if (problem && log) log(Level::warn, "DMARC report data not recorded: " + *problem);
+    }
+    v.replacement = std::move(replacement);
+    if (log) {
+        std::string line = label + " DMARC " + dmarc::verdict_name(result.verdict) + " for " +
+                           (result.from_domain.empty() ? "(no From domain)" : result.from_domain);
+        for (const auto& d : dkim_inputs)
+            line += ", DKIM " + std::string(dmarc::dkim_result_name(d.result)) + " d=" + d.domain;
+        line += v.accept ? (v.folder.empty() ? ": deliver" : ": to " + v.folder) : ": refused";
+        log(Level::info, line);
+    }
+    done(std::move(v));
 }
 
 // RFC 6376 5: the signer adds DKIM-Signature for the author's domain (d= = the From: domain,
 // so DMARC aligns), over the message as it will be stored: with the Date: and Message-ID:
 // the policy added. A failure to sign is logged and the message goes unsigned (a signature is
 // an assertion we could not make, not a reason to lose the message).
-void Checks::sign_submission(const smtp::CheckMessage& c, smtp::Verdict& v) {
+void Checks::sign_submission(const std::string& message, smtp::Verdict& v) {
     if (options_.dkim_keys.empty() || options_.rng == nullptr) return;
-    const auto author = dmarc::author_domain(*c.message);
+    const auto author = dmarc::author_domain(message);
     if (author.status != dmarc::FromStatus::ok) return;
-    const std::string to_sign = v.prepend + *c.message;
+    const std::string to_sign = v.prepend + message;
     std::string signatures;
     for (const auto& k : options_.dkim_keys) {
         if (k.domain != author.domain) continue;

@@ -8,8 +8,12 @@
 //     core::Clock, randomness (Message-ID, DMARC pct=) through the queue::RandomSource and, for
 //     signing, the Botan RNG of the options. Given the same answers it makes the same verdicts.
 //   - check_sender / check_message call `done` exactly once, either before they return (a
-//     resolver that answers at once: the ZoneResolver, the simulator) or later on the
-//     resolver's thread (libunbound): callers that care about threads post it back.
+//     resolver that answers at once: the ZoneResolver, the simulator, no offload) or later on
+//     the resolver's thread (SPF) or an offload thread (DKIM, DMARC): callers that care about
+//     threads post it back.
+//   - RFC 8601 5: on every role, an Authentication-Results field naming our authserv-id is
+//     renamed to X-Original-Authentication-Results before the message is stored or signed,
+//     whether or not DMARC runs and even when the header does not parse.
 //   - Credentials are not checked here (the server hashes on a thread pool; the simulator
 //     decides for itself); neither is the spool.
 //   - Thread-safe: the random source and the signing RNG are used under a lock.
@@ -25,6 +29,7 @@
 #include "app/config.hpp"
 #include "app/policy.hpp"
 #include "auth/dkim/dkim.hpp"
+#include "auth/dmarc/dmarc.hpp"
 #include "core/clock.hpp"
 #include "dns/dns.hpp"
 #include "queue/queue_id.hpp"
@@ -58,6 +63,15 @@ struct CheckOptions {
     // the simulator's deterministic one is used from its one thread.
     Botan::RandomNumberGenerator* rng = nullptr;
     DmarcRecorder* dmarc_recorder = nullptr;      // may be null
+    // Where the slow part of the end of DATA runs: DKIM's canonicalization, hashing and
+    // public-key work, and the DMARC verdict with its report record (a file write). The
+    // server hands these to a bounded worker pool, never an I/O thread or the resolver's
+    // thread; null runs them inline (the simulator, tests).
+    std::function<void(std::function<void()>)> offload;
+    // Polled by DKIM verification inside an offloaded task: true once that task has spent its
+    // CPU budget, and the rest of the message's signatures get temperror (auth/dkim/dkim.hpp).
+    // The server measures the pool thread's CPU time; null: no budget.
+    std::function<bool()> over_budget;
     // One line per decision or problem; may be empty.
     enum class Level { error, warn, info };
     std::function<void(Level, std::string_view line)> log;
@@ -81,9 +95,17 @@ public:
 private:
     void check_inbound_sender(const smtp::CheckSender& c, const std::string& label,
                               std::function<void(smtp::Event)> done);
-    void check_inbound_message(const smtp::CheckMessage& c, const std::string& label,
-                               std::function<void(smtp::Event)> done);
-    void sign_submission(const smtp::CheckMessage& c, smtp::Verdict& v);
+    void check_inbound_message(const smtp::CheckMessage& c,
+                               std::shared_ptr<const std::string> replacement,
+                               const std::string& label, std::function<void(smtp::Event)> done);
+    void finish_inbound_message(const dmarc::DmarcResult& result,
+                                const std::vector<dmarc::DkimInput>& dkim_inputs,
+                                const dmarc::SpfInput& spf,
+                                std::shared_ptr<const std::string> replacement,
+                                const std::string& ip, const std::string& envelope_from,
+                                const std::string& label, std::function<void(smtp::Event)> done);
+    void sign_submission(const std::string& message, smtp::Verdict& v);
+    void offload(std::function<void()> task) const;
     double pct_sample();  // uniform in [0, 1), for DMARC's pct=
     MessageStamp stamp();
 

@@ -66,6 +66,10 @@ Limits default_limits() {
     l.max_errors_per_session = defaults::max_errors_per_session;
     l.auth_failures_per_ip_per_minute = defaults::auth_failures_per_ip_per_minute;
     l.shutdown_grace_seconds = defaults::shutdown_grace_seconds;
+    l.message_memory_octets = defaults::message_memory_octets;
+    l.spool_min_free_octets = defaults::spool_min_free_octets;
+    l.verify_threads = defaults::verify_threads;
+    l.verify_cpu_seconds = defaults::verify_cpu_seconds;
     return l;
 }
 
@@ -300,7 +304,8 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
                 {"max_connections", "max_connections_per_ip", "command_timeout_seconds",
                  "data_block_timeout_seconds", "data_timeout_seconds", "max_message_octets",
                  "max_recipients", "max_errors_per_session", "auth_failures_per_ip_per_minute",
-                 "shutdown_grace_seconds"});
+                 "shutdown_grace_seconds", "message_memory_octets", "spool_min_free_octets",
+                 "verify_threads", "verify_cpu_seconds"});
     const auto field = [&](std::string_view name, auto& out, std::int64_t lo, std::int64_t hi,
                            std::string_view why_lo = {}) {
         if (const toml::node* n = t.get(name))
@@ -324,6 +329,13 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
           bounds::max_auth_failures_per_minute);
     field("shutdown_grace_seconds", l.shutdown_grace_seconds, 0,
           bounds::max_shutdown_grace_seconds);
+    field("message_memory_octets", l.message_memory_octets,
+          static_cast<std::int64_t>(bounds::min_message_octets),
+          static_cast<std::int64_t>(bounds::max_memory_octets));
+    field("spool_min_free_octets", l.spool_min_free_octets, 0,
+          static_cast<std::int64_t>(bounds::max_memory_octets));
+    field("verify_threads", l.verify_threads, 0, bounds::max_threads);
+    field("verify_cpu_seconds", l.verify_cpu_seconds, 1, bounds::max_verify_cpu_seconds);
 
     // Relations between limits, reported at the second key of the pair.
     if (l.max_connections_per_ip > l.max_connections) {
@@ -331,6 +343,16 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
         if (!n) n = t.get("max_connections");
         r.fail(*n, "limits.max_connections_per_ip",
                "must be <= limits.max_connections (" + std::to_string(l.max_connections) + ")");
+    }
+    if (l.message_memory_octets < l.max_message_octets) {
+        // The default grows with max_message_octets; a value set on purpose must be enough.
+        const toml::node* n = t.get("message_memory_octets");
+        if (n == nullptr)
+            l.message_memory_octets = l.max_message_octets;
+        else
+            r.fail(*n, "limits.message_memory_octets",
+                   "must be >= limits.max_message_octets (" + std::to_string(l.max_message_octets) +
+                       "): else a message of the largest size could never be accepted");
     }
     if (l.data_timeout_seconds < l.data_block_timeout_seconds) {
         const toml::node* n = t.get("data_timeout_seconds");
@@ -883,7 +905,11 @@ std::string to_toml(const Config& c) {
       << "max_recipients = " << l.max_recipients << "\n"
       << "max_errors_per_session = " << l.max_errors_per_session << "\n"
       << "auth_failures_per_ip_per_minute = " << l.auth_failures_per_ip_per_minute << "\n"
-      << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n";
+      << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n"
+      << "message_memory_octets = " << l.message_memory_octets << "  # all messages in flight\n"
+      << "spool_min_free_octets = " << l.spool_min_free_octets << "  # 0: no check\n"
+      << "verify_threads = " << l.verify_threads << "  # 0: one per CPU core\n"
+      << "verify_cpu_seconds = " << l.verify_cpu_seconds << "\n";
     o << "\n[dns]  # zone_file set: answers only from that file (no network)\n"
       << "zone_file = " << toml_string(c.dns.zone_file) << "\n"
       << "forwarders = " << string_array(c.dns.forwarders) << "  # empty: recurse from the root\n"

@@ -69,6 +69,10 @@ struct Limits {
     std::uint32_t max_errors_per_session = 0;
     std::uint32_t auth_failures_per_ip_per_minute = 0;
     std::uint32_t shutdown_grace_seconds = 0;
+    std::uint64_t message_memory_octets = 0;   // messages in flight, summed over all sessions
+    std::uint64_t spool_min_free_octets = 0;   // below it MAIL gets 452 4.3.1; 0: no check
+    std::uint32_t verify_threads = 0;          // DKIM/DMARC worker pool; 0: one per CPU core
+    std::uint32_t verify_cpu_seconds = 0;      // DKIM verification CPU per message
     friend bool operator==(const Limits&, const Limits&) = default;
 };
 
@@ -104,6 +108,17 @@ inline constexpr std::uint32_t max_recipients = 100;                    // RFC 5
 inline constexpr std::uint32_t max_errors_per_session = 10;             // then 421 and close
 inline constexpr std::uint32_t auth_failures_per_ip_per_minute = 5;
 inline constexpr std::uint32_t shutdown_grace_seconds = 30;
+// Server-wide budget for the octets of messages being received and checked: 20 messages of the
+// default maximum size. Past it DATA gets 452 4.3.1 (docs/security.md).
+inline constexpr std::uint64_t message_memory_octets = 512ull << 20;
+// Free space the spool's file system keeps: below it new MAIL gets 452 4.3.1, so the mail
+// already accepted (queue files, delivery, bounces) still has room. Postfix's queue_minfree
+// asks for at least 1.5 x the message size limit; this is 10 x the default.
+inline constexpr std::uint64_t spool_min_free_octets = 256ull << 20;
+inline constexpr std::uint32_t verify_threads = 0;  // 0: one per CPU core
+// CPU time DKIM verification may spend on one message (a 25 MiB message with ten signatures
+// needs well under a second); past it the remaining signatures get temperror.
+inline constexpr std::uint32_t verify_cpu_seconds = 5;
 }  // namespace defaults
 
 // Bounds checked by parse_config (inclusive); named so the docs and tests can cite them.
@@ -118,6 +133,8 @@ inline constexpr std::uint32_t max_errors_per_session = 1000;
 inline constexpr std::uint32_t max_auth_failures_per_minute = 100000;
 inline constexpr std::uint32_t max_shutdown_grace_seconds = 3600;
 inline constexpr unsigned max_threads = 1024;
+inline constexpr std::uint64_t max_memory_octets = std::uint64_t{1} << 40;  // 1 TiB
+inline constexpr std::uint32_t max_verify_cpu_seconds = 3600;
 }  // namespace bounds
 
 Limits default_limits();

@@ -31,6 +31,7 @@
 #include "dns/unbound_resolver.hpp"
 #include "dns/zone_resolver.hpp"
 #include "net/outbound_runtime.hpp"
+#include "net/resources.hpp"
 #include "net/server.hpp"
 #include "delivery/outbound.hpp"
 #include "os/file_io.hpp"
@@ -551,6 +552,10 @@ int run_serve(const Config& config_in, bool embedded_default) {
 
     DmarcRecorder dmarc_recorder(state.string());
 
+    // Bounded in total: message memory in flight, and the spool's free disk (docs/security.md).
+    net::ServerResources resources({config.limits.message_memory_octets, (state / "queue").string(),
+                                    config.limits.spool_min_free_octets,
+                                    [&](std::string_view t) { log(net::LogLevel::warn, t); }});
     AppServices::Options service_options;
     service_options.hostname = config.hostname;
     service_options.auth_failures_per_ip_per_minute = config.limits.auth_failures_per_ip_per_minute;
@@ -559,6 +564,9 @@ int run_serve(const Config& config_in, bool embedded_default) {
     service_options.dkim_keys = std::move(signing_keys);
     service_options.rng = &signing_rng;
     service_options.dmarc_recorder = &dmarc_recorder;
+    service_options.verify_threads = config.limits.verify_threads;
+    service_options.verify_cpu_budget = std::chrono::seconds(config.limits.verify_cpu_seconds);
+    service_options.storage_low = [&resources] { return resources.storage_low(); };
     if (config.dmarc.check && psl.loaded()) service_options.org_domain = psl.function();
     service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
     AppServices services(service_options, directory, committer, clock, random, resolver.get());
@@ -581,6 +589,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
     options.session.max_message_octets = lim.max_message_octets;
     options.session.max_recipients = lim.max_recipients;
     options.session.max_errors = lim.max_errors_per_session;
+    options.session.resources = &resources;
     options.tls = tls_context;
     options.threads = config.threads;
     options.clock = &clock;
@@ -628,6 +637,10 @@ int run_serve(const Config& config_in, bool embedded_default) {
             l.port = ports[i];
             say("listening on " + describe(l));
         }
+        say("bounds: " + std::to_string(lim.message_memory_octets >> 20) +
+            " MiB of messages in flight; MAIL refused below " +
+            std::to_string(lim.spool_min_free_octets >> 20) + " MiB free in the spool; DKIM " +
+            std::to_string(lim.verify_cpu_seconds) + " s of CPU per message");
         say("ready; stop with Ctrl-C or SIGTERM (in-flight transactions get " +
             std::to_string(lim.shutdown_grace_seconds) + " s to finish)");
         log.start_buffering();

@@ -1,7 +1,11 @@
 #include "app/services.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <thread>
+
+#include "os/cpu_time.hpp"
 
 #include "tls/password.hpp"
 
@@ -14,8 +18,26 @@ const std::string& decoy_hash() {
     return hash;
 }
 
-CheckOptions check_options(const AppServices::Options& o) {
+// The CPU time of the verification task running on this pool thread started at this value.
+thread_local std::int64_t task_cpu_start = 0;
+
+unsigned pool_threads(unsigned configured) {
+    return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
+}
+
+CheckOptions check_options(const AppServices::Options& o, boost::asio::thread_pool& pool) {
     CheckOptions c;
+    // Each task is one message's DKIM verification (or its DMARC verdict): at most one per
+    // session at a time, so the queue is bounded by the number of connections.
+    c.offload = [&pool](std::function<void()> task) {
+        boost::asio::post(pool, [task = std::move(task)] {
+            task_cpu_start = os::thread_cpu_nanoseconds();
+            task();
+        });
+    };
+    const std::int64_t budget_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(o.verify_cpu_budget).count();
+    c.over_budget = [budget_ns] { return os::thread_cpu_nanoseconds() - task_cpu_start > budget_ns; };
     c.hostname = o.hostname;
     c.spf = o.spf;
     c.dmarc = o.dmarc;
@@ -41,11 +63,15 @@ AppServices::AppServices(Options options, const Directory& directory,
       directory_(directory),
       committer_(committer),
       clock_(clock),
-      checks_(check_options(options_), directory, clock, random, resolver) {}
+      verify_pool_(pool_threads(options_.verify_threads)),
+      checks_(check_options(options_, verify_pool_), directory, clock, random, resolver) {}
 
 AppServices::~AppServices() { stop(); }
 
-void AppServices::stop() { auth_pool_.join(); }
+void AppServices::stop() {
+    auth_pool_.join();
+    verify_pool_.join();
+}
 
 void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Action& action,
                          std::function<void(smtp::Event)> done) {
@@ -53,6 +79,14 @@ void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Acti
     if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
         authenticate(connection, *a, std::move(done));
     } else if (auto* c = std::get_if<smtp::CheckSender>(&action)) {
+        if (options_.storage_low && options_.storage_low()) {
+            // RFC 5321 4.2.2 / RFC 3463 X.3.1: a temporary refusal; the client retries later.
+            smtp::Verdict refused;
+            refused.accept = false;
+            refused.reply = core::Reply(452, "4.3.1", "Insufficient system storage; try again later");
+            done(std::move(refused));
+            return;
+        }
         checks_.check_sender(role, *c, "c" + std::to_string(connection.id), std::move(done));
     } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
         done(checks_.check_recipient(role, *c));

@@ -4,6 +4,7 @@
 // simulator), and the durable spool (group commit).
 #pragma once
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -38,6 +39,13 @@ public:
         Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
         // Records each DMARC evaluation for aggregate reports; may be null.
         class DmarcRecorder* dmarc_recorder = nullptr;
+        // The pool that verifies DKIM and decides DMARC (never an I/O thread or the resolver's
+        // thread): its threads (0: one per CPU core) and the CPU time one message may use.
+        unsigned verify_threads = 0;
+        std::chrono::milliseconds verify_cpu_budget{5000};
+        // True while the spool's disk is below its reserve: MAIL gets 452 4.3.1 on both roles
+        // (mail already accepted keeps the room it needs). May be empty.
+        std::function<bool()> storage_low;
         std::function<void(net::LogLevel, std::string_view)> log;
     };
 
@@ -46,7 +54,7 @@ public:
                 const core::Clock& clock, queue::RandomSource& random,
                 dns::Resolver* resolver = nullptr);
     ~AppServices() override;
-    void stop();  // waits for credential checks in progress
+    void stop();  // waits for credential checks and verifications in progress
 
     void handle(const net::ConnectionInfo& connection, const smtp::Action& action,
                 std::function<void(smtp::Event)> done) override;
@@ -61,6 +69,7 @@ private:
     const Directory& directory_;
     os::GroupCommitter& committer_;
     const core::Clock& clock_;
+    boost::asio::thread_pool verify_pool_;  // DKIM crypto and DMARC verdicts; before checks_
     Checks checks_;     // the policy questions (shared with the simulator)
     std::mutex mutex_;  // failures_
     std::unordered_map<std::string, std::deque<std::int64_t>> failures_;  // ip -> failure times

@@ -418,6 +418,40 @@ BOOST_AUTO_TEST_CASE(limits_are_checked) {
                      "shutdown_grace_seconds = 0\n").ok());
 }
 
+// The server-wide budgets (docs/security.md): the message memory must hold one message of the
+// largest size; absent, it grows with max_message_octets.
+BOOST_AUTO_TEST_CASE(resource_budgets_are_checked) {
+    check_errors({
+        {"[limits]\nmax_message_octets = 1048576\nmessage_memory_octets = 1048575\n",
+         "config.toml:3: limits.message_memory_octets: must be >= limits.max_message_octets "
+         "(1048576): else a message of the largest size could never be accepted"},
+        {"[limits]\nmessage_memory_octets = 1000\n",
+         "config.toml:2: limits.message_memory_octets: must be >= 65536"},
+        {"[limits]\nspool_min_free_octets = -1\n",
+         "config.toml:2: limits.spool_min_free_octets: must be >= 0"},
+        {"[limits]\nverify_threads = 1025\n", "config.toml:2: limits.verify_threads: must be <= 1024"},
+        {"[limits]\nverify_cpu_seconds = 0\n", "config.toml:2: limits.verify_cpu_seconds: must be >= 1"},
+    });
+    const auto defaults = parse("");
+    BOOST_REQUIRE(defaults.ok());
+    BOOST_TEST(defaults->limits.message_memory_octets == app::defaults::message_memory_octets);
+    BOOST_TEST(defaults->limits.spool_min_free_octets == app::defaults::spool_min_free_octets);
+    BOOST_TEST(defaults->limits.verify_cpu_seconds == 5u);
+    const auto big = parse("[limits]\nmax_message_octets = 1073741824\n");
+    BOOST_REQUIRE(big.ok());
+    BOOST_TEST(big->limits.message_memory_octets == 1073741824u);
+    const auto set = parse("[limits]\nmessage_memory_octets = 65536\nmax_message_octets = 65536\n"
+                           "spool_min_free_octets = 0\nverify_threads = 3\nverify_cpu_seconds = 1\n");
+    BOOST_REQUIRE(set.ok());
+    BOOST_TEST(set->limits.message_memory_octets == 65536u);
+    BOOST_TEST(set->limits.spool_min_free_octets == 0u);
+    BOOST_TEST(set->limits.verify_threads == 3u);
+    // show-config writes them back.
+    const auto back = app::parse_config(app::to_toml(*set), "shown", "h");
+    BOOST_REQUIRE(back.ok());
+    BOOST_TEST((back->limits == set->limits));
+}
+
 BOOST_AUTO_TEST_CASE(tls_files_come_in_pairs) {
     check_errors({
         {"[tls]\ncert_file = \"c.pem\"\n",
@@ -801,6 +835,11 @@ rc::Gen<Config> gen_config() {
         l.max_errors_per_session = *in(1, app::bounds::max_errors_per_session);
         l.auth_failures_per_ip_per_minute = *in(1, app::bounds::max_auth_failures_per_minute);
         l.shutdown_grace_seconds = *in(0, app::bounds::max_shutdown_grace_seconds);
+        l.message_memory_octets = *rc::gen::inRange<std::uint64_t>(l.max_message_octets,
+                                                                   app::bounds::max_memory_octets + 1);
+        l.spool_min_free_octets = *rc::gen::inRange<std::uint64_t>(0, app::bounds::max_memory_octets + 1);
+        l.verify_threads = *in(0, app::bounds::max_threads);
+        l.verify_cpu_seconds = *in(1, app::bounds::max_verify_cpu_seconds);
         return c;
     });
 }
