@@ -156,7 +156,13 @@ class PigeonServer:
 
     @staticmethod
     def _pick_ports():
-        return {"inbound": free_port(), "submission": free_port(), "submissions": free_port()}
+        # free_port() closes its socket, so two calls may return the same port: draw until
+        # the three differ (else the config is refused as "already used by listeners[1]").
+        for _ in range(100):
+            ports = [free_port() for _ in range(3)]
+            if len(set(ports)) == 3:
+                break
+        return dict(zip(("inbound", "submission", "submissions"), ports))
 
     # ------------------------------------------------------------------ lifecycle
 
