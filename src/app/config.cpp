@@ -13,6 +13,7 @@
 #include <optional>
 #include <regex>
 #include <sstream>
+#include <unordered_map>
 #include <toml++/toml.h>
 
 #include "core/address.hpp"
@@ -658,12 +659,77 @@ core::Mailbox mailbox(const Reader& r, const toml::node& n, const std::string& k
     return std::move(m).value();
 }
 
+// One uniqueness rule over every address that names a mailbox or a sender: users' addresses,
+// their aliases and [delivery] discard addresses are all distinct, compared as the run-time
+// Directory matches them (app/policy.hpp: ASCII case-insensitively over the whole address, local
+// part included). With a case-sensitive check an alias "Bob@example.org" of alice would pass
+// and then receive bob's mail and let alice send as bob; users "Carol@" and "carol@" would
+// share one Maildir (maildir_for lower-cases the path).
+class AddressClaims {
+public:
+    enum class Kind { user, alias, discard };
+    static constexpr std::size_t no_user = static_cast<std::size_t>(-1);
+
+    // Records the address `text`, written at `node` as `key`, for `user` (an index into
+    // [[users]], or no_user for a discard address); fails naming both entries when an earlier
+    // entry holds the same address.
+    void claim(const Reader& r, const toml::node& node, const std::string& key,
+               const std::string& text, Kind kind, std::size_t user) {
+        Claim mine{key, text, &node, kind, user};
+        auto [it, fresh] = by_address_.try_emplace(core::ascii_lower(text), mine);
+        if (fresh) return;
+        const Claim& earlier = it->second;
+        // An alias that is some user's address is the alias's mistake, even when the alias
+        // comes first in the file: report it there.
+        const bool blame_earlier = earlier.kind == Kind::alias && kind == Kind::user;
+        const Claim& at = blame_earlier ? earlier : mine;
+        const Claim& other = blame_earlier ? mine : earlier;
+        r.fail(*at.node, at.key,
+               "\"" + at.text + "\" is the same address as " + other.key + " \"" + other.text +
+                   "\" (line " + std::to_string(line_of(*other.node)) +
+                   "; addresses match ignoring case): " + why(at, other));
+    }
+
+private:
+    struct Claim {
+        std::string key;
+        std::string text;
+        const toml::node* node;
+        Kind kind;
+        std::size_t user;
+    };
+
+    static toml::source_index line_of(const toml::node& n) {
+        return std::max<toml::source_index>(n.source().begin.line, 1);
+    }
+
+    static std::string why(const Claim& a, const Claim& b) {
+        if (a.kind == Kind::discard || b.kind == Kind::discard)
+            return a.kind == b.kind ? "listed twice"
+                                    : "an address is either a mailbox or discarded";
+        if (a.kind == Kind::user && b.kind == Kind::user)
+            return "two users would share one mailbox";
+        if (a.user == b.user)
+            return a.kind == b.kind ? "listed twice" : "an alias is not the user's own address";
+        if (a.kind == Kind::alias && b.kind == Kind::alias)
+            return "two users may not share an alias (it would receive for one, send as both)";
+        return "one user may not receive or send as another";
+    }
+
+    std::unordered_map<std::string, Claim> by_address_;  // key: lower case
+};
+
+bool in_local_domains(const core::Mailbox& m, const std::vector<std::string>& local_domains) {
+    return std::any_of(local_domains.begin(), local_domains.end(), [&](const std::string& d) {
+        return core::Domain::parse(d, host_syntax).value() == m.domain();
+    });
+}
+
 std::vector<User> read_users(const Reader& r, const toml::node& node,
-                             const std::vector<std::string>& local_domains) {
+                             const std::vector<std::string>& local_domains,
+                             AddressClaims& claims) {
     const toml::array& arr = r.array(node, "users");
     std::vector<User> out;
-    std::vector<core::Mailbox> addresses;
-    std::vector<std::vector<std::pair<core::Mailbox, const toml::node*>>> aliases_of;
     for (std::size_t i = 0; i < arr.size(); ++i) {
         const std::string key = index_key("users", i);
         const toml::table& t = r.table(arr[i], key);
@@ -676,101 +742,48 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
         const core::Mailbox m = mailbox(r, *address, join_key(key, "address"));
         u.address = r.string(*address, join_key(key, "address"));
         // A user's mailbox must be one we deliver to, or mail to them would be relayed away.
-        const bool local = std::any_of(local_domains.begin(), local_domains.end(),
-                                       [&](const std::string& d) {
-                                           return core::Domain::parse(d, host_syntax).value() ==
-                                                  m.domain();
-                                       });
-        if (!local)
+        if (!in_local_domains(m, local_domains))
             r.fail(*address, join_key(key, "address"),
                    "domain \"" + m.domain().text() + "\" is not in local_domains");
-        for (std::size_t j = 0; j < addresses.size(); ++j) {
-            if (addresses[j] == m)
-                r.fail(*address, join_key(key, "address"),
-                       "\"" + u.address + "\" is already " + index_key("users", j));
-        }
+        claims.claim(r, *address, join_key(key, "address"), u.address, AddressClaims::Kind::user, i);
         u.password_hash = r.string(*hash, join_key(key, "password_hash"));
         if (auto problem = password_hash_problem(u.password_hash))
             r.fail(*hash, join_key(key, "password_hash"), *problem);
-        aliases_of.emplace_back();
         if (const toml::node* aliases = t.get("aliases")) {
             const std::string akey = join_key(key, "aliases");
             const toml::array& a = r.array(*aliases, akey);
-            std::vector<core::Mailbox> seen{m};
             for (std::size_t j = 0; j < a.size(); ++j) {
                 const std::string ikey = index_key(akey, j);
-                const core::Mailbox am = mailbox(r, a[j], ikey);
-                if (std::find(seen.begin(), seen.end(), am) != seen.end())
-                    r.fail(a[j], ikey, "\"" + am.to_string() + "\" is listed twice "
-                                       "(or is the user's own address)");
-                seen.push_back(am);
-                aliases_of.back().emplace_back(am, &a[j]);
+                (void)mailbox(r, a[j], ikey);
                 u.aliases.push_back(r.string(a[j], ikey));
+                claims.claim(r, a[j], ikey, u.aliases.back(), AddressClaims::Kind::alias, i);
             }
         }
-        addresses.push_back(m);
         out.push_back(std::move(u));
-    }
-    // No user may send as another user: an alias naming another account is an error.
-    for (std::size_t i = 0; i < aliases_of.size(); ++i) {
-        for (std::size_t j = 0; j < aliases_of[i].size(); ++j) {
-            const auto& [alias, node] = aliases_of[i][j];
-            for (std::size_t k = 0; k < addresses.size(); ++k) {
-                if (k != i && addresses[k] == alias)
-                    r.fail(*node, index_key(join_key(index_key("users", i), "aliases"), j),
-                           "\"" + alias.to_string() + "\" is the address of " +
-                               index_key("users", k) + "; one user may not send as another");
-            }
-        }
     }
     return out;
 }
 
 // [delivery]: read after [[users]], whose addresses and aliases a discard address may not be.
-// Addresses compare case-insensitively here, as the Directory matches recipients.
 void read_delivery(const Reader& r, const toml::table& t,
-                   const std::vector<std::string>& local_domains, const std::vector<User>& users,
+                   const std::vector<std::string>& local_domains, AddressClaims& claims,
                    DeliverySettings& d) {
     r.only_keys(t, "delivery", {"discard"});
     const toml::node* n = t.get("discard");
     if (!n) return;
     const toml::array& arr = r.array(*n, "delivery.discard");
     d.discard.clear();
-    std::vector<std::string> seen;  // lower case
     for (std::size_t i = 0; i < arr.size(); ++i) {
         const std::string key = index_key("delivery.discard", i);
         const core::Mailbox m = mailbox(r, arr[i], key);
         const std::string text = r.string(arr[i], key);
-        const bool local = std::any_of(local_domains.begin(), local_domains.end(),
-                                       [&](const std::string& dom) {
-                                           return core::Domain::parse(dom, host_syntax).value() ==
-                                                  m.domain();
-                                       });
-        if (!local)
+        if (!in_local_domains(m, local_domains))
             r.fail(arr[i], key, "domain \"" + m.domain().text() + "\" is not in local_domains");
-        const std::string lower = core::ascii_lower(text);
         if (core::ascii_lower(m.local_part()) == "postmaster")
             r.fail(arr[i], key,
                    "\"" + text + "\" may not be discarded: mail to postmaster must reach a person "
                    "(RFC 5321 4.5.1)");
-        for (std::size_t j = 0; j < seen.size(); ++j)
-            if (seen[j] == lower)
-                r.fail(arr[i], key,
-                       "\"" + text + "\" is already " + index_key("delivery.discard", j));
-        for (std::size_t u = 0; u < users.size(); ++u) {
-            if (core::ascii_lower(users[u].address) == lower)
-                r.fail(arr[i], key,
-                       "\"" + text + "\" is the address of " + index_key("users", u) +
-                           "; an address is either a mailbox or discarded");
-            for (std::size_t a = 0; a < users[u].aliases.size(); ++a) {
-                if (core::ascii_lower(users[u].aliases[a]) != lower) continue;
-                const std::string alias_key = index_key(join_key(index_key("users", u), "aliases"), a);
-                r.fail(arr[i], key,
-                       "\"" + text + "\" is " + alias_key +
-                           "; an address is either a mailbox or discarded");
-            }
-        }
-        seen.push_back(lower);
+        claims.claim(r, arr[i], key, text, AddressClaims::Kind::discard, AddressClaims::no_user);
         d.discard.push_back(text);
     }
 }
@@ -812,9 +825,10 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("dmarc")) read_dmarc(r, r.table(*n, "dmarc"), c.dmarc);
     if (N n = root.get("dkim")) read_dkim(r, r.table(*n, "dkim"), c.dkim_keys);
     if (N n = root.get("outbound")) read_outbound(r, r.table(*n, "outbound"), c.outbound);
-    if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains);
+    AddressClaims claims;  // users, aliases and discard addresses: one namespace
+    if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains, claims);
     if (N n = root.get("delivery"))
-        read_delivery(r, r.table(*n, "delivery"), c.local_domains, c.users, c.delivery);
+        read_delivery(r, r.table(*n, "delivery"), c.local_domains, claims, c.delivery);
     return c;
 }
 

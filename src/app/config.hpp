@@ -8,6 +8,9 @@
 //     e.g. "config.toml:12: limits.max_recipients: must be >= 100 (RFC 5321 4.5.3.1.8)".
 //     Unknown keys, wrong types and out-of-range values are errors: a typo must never be
 //     silently ignored. Keys left out take their default.
+//   - Users' addresses, their aliases and [delivery] discard addresses are one set: no two
+//     entries may be the same address compared ignoring ASCII case, as app::Directory matches
+//     them at run time; the error names both entries (key and line).
 //   - load_config() reads the file (an unreadable file is a ParseError too) and parses it.
 //   - to_toml() writes a file that parse_config() reads back to an equal Config, except for
 //     `create_demo_user`, which is not a file key (it only exists for the embedded default).

@@ -20,6 +20,7 @@
 #include "app/control.hpp"
 #include <boost/asio/signal_set.hpp>
 #include "app/dmarc_report.hpp"
+#include "app/log.hpp"
 #include "app/policy.hpp"
 #include "app/services.hpp"
 #include <botan/auto_rng.h>
@@ -74,6 +75,7 @@ const char* level_name(net::LogLevel l) {
 // flusher thread about every 2 ms, one write(2) for many lines: a busy server logs a dozen
 // lines per message, and writing each of them at once cost more CPU than the SMTP dialogue.
 // Warnings and errors are written at once (after what is pending), so nothing reorders.
+// Control characters in the text are escaped here, for every caller (app/log.hpp).
 class Logger {
 public:
     explicit Logger(net::LogLevel level) : level_(level) {}
@@ -90,7 +92,9 @@ public:
         const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
         std::string line;
         line.reserve(n + 8 + text.size());
-        line.append(stamp, n).append(level_name(level)).append(" ").append(text).append("\n");
+        line.append(stamp, n).append(level_name(level)).append(" ");
+        append_log_text(line, text);  // whatever the line quotes, it stays one line
+        line.append("\n");
         const bool urgent = level <= net::LogLevel::warn;
         {
             std::lock_guard lock(mutex_);

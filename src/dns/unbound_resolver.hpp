@@ -17,9 +17,9 @@
 //     wire rcode; a validating resolver must not, RFC 4035 5.5); a result that is neither ->
 //     insecure (also when no trust anchor covers the name, or none is configured); timeouts
 //     and errors -> indeterminate.
-//   - Records: the final RRset's rdata parsed from the wire (A, AAAA, MX, TXT, SPF, PTR, CNAME,
-//     NS, TLSA); owner = canonical_name (libunbound's canonname: where a CNAME chain ended);
-//     TTL = the result's TTL. An rdata that does not parse is left out (SOA is never stored).
+//   - Records: the final RRset's rdata parsed from the wire by decode_rdata (dns/rdata.hpp: A,
+//     AAAA, MX, TXT, SPF, PTR, CNAME, NS, TLSA); owner = canonical_name (libunbound's canonname:
+//     where a CNAME chain ended); TTL = the result's TTL. An rdata that does not parse is left out (SOA is never stored).
 //   - Destruction answers every outstanding query with Rcode::timeout (on the destroying
 //     thread), then stops the resolver thread and frees the libunbound context. Do not call
 //     resolve() concurrently with destruction.
@@ -36,6 +36,7 @@
 
 #include "core/result.hpp"
 #include "dns/dns.hpp"
+#include "dns/rdata.hpp"  // decode_rdata: how answers become Records
 
 namespace pigeon::dns {
 
@@ -77,9 +78,5 @@ private:
     explicit UnboundResolver(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
-
-// One RR's wire-format rdata (uncompressed names, as libunbound hands them over) -> RData;
-// nullopt when it is malformed or the type has no RData form (SOA).
-std::optional<RData> decode_rdata(RrType type, std::string_view wire);
 
 }  // namespace pigeon::dns

@@ -5,6 +5,7 @@
 #include <rapidcheck/boost_test.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "app/cli.hpp"
+#include "app/policy.hpp"
+#include "core/ascii.hpp"
 #include "queue/retry.hpp"
 
 namespace app = pigeon::app;
@@ -511,7 +514,9 @@ BOOST_AUTO_TEST_CASE(users_are_checked) {
         {user("alice@example.org", argon_hash),
          "config.toml:2: users[0].address: domain \"example.org\" is not in local_domains"},
         {user("a@localhost", argon_hash) + user("a@LOCALHOST", bcrypt_hash),
-         "config.toml:5: users[1].address: \"a@LOCALHOST\" is already users[0]"},
+         "config.toml:5: users[1].address: \"a@LOCALHOST\" is the same address as "
+         "users[0].address \"a@localhost\" (line 2; addresses match ignoring case): two users would share one "
+         "mailbox"},
         {user("a@localhost", "hunter2"),
          "config.toml:3: users[0].password_hash: must be an Argon2id ($argon2id$...) or bcrypt "
          "($2a$ / $2b$) hash; make one with `pigeon passwd`"},
@@ -536,15 +541,17 @@ BOOST_AUTO_TEST_CASE(users_are_checked) {
          "config.toml:4: users[0].aliases[1]: \"nope\" is not an address (local@domain): " +
              pigeon::core::Mailbox::parse("nope").error().message},
         {user("a@localhost", argon_hash, "aliases = [\"b@x.example\",\n  \"b@X.example\"]\n"),
-         "config.toml:5: users[0].aliases[1]: \"b@X.example\" is listed twice (or is the user's "
-         "own address)"},
+         "config.toml:5: users[0].aliases[1]: \"b@X.example\" is the same address as "
+         "users[0].aliases[0] \"b@x.example\" (line 4; addresses match ignoring case): listed twice"},
         {user("a@localhost", argon_hash, "aliases = [\"a@localhost\"]\n"),
-         "config.toml:4: users[0].aliases[0]: \"a@localhost\" is listed twice (or is the user's "
-         "own address)"},
+         "config.toml:4: users[0].aliases[0]: \"a@localhost\" is the same address as "
+         "users[0].address \"a@localhost\" (line 2; addresses match ignoring case): an alias is not the user's own "
+         "address"},
         {user("a@localhost", argon_hash, "aliases = [\"b@localhost\"]\n") +
              user("b@localhost", bcrypt_hash),
-         "config.toml:4: users[0].aliases[0]: \"b@localhost\" is the address of users[1]; one "
-         "user may not send as another"},
+         "config.toml:4: users[0].aliases[0]: \"b@localhost\" is the same address as "
+         "users[1].address \"b@localhost\" (line 6; addresses match ignoring case): one user may not receive or "
+         "send as another"},
     });
     // $2a$ is accepted as well as $2b$.
     BOOST_TEST(parse(user("a@localhost",
@@ -584,13 +591,16 @@ BOOST_AUTO_TEST_CASE(delivery_discard_errors_name_the_key) {
         {"[delivery]\ndiscard = [\"noreply@example.org\"]\n",
          "config.toml:2: delivery.discard[0]: domain \"example.org\" is not in local_domains"},
         {"[delivery]\ndiscard = [\"a@localhost\",\n  \"b@localhost\",\n  \"A@LocalHost\"]\n",
-         "config.toml:4: delivery.discard[2]: \"A@LocalHost\" is already delivery.discard[0]"},
+         "config.toml:4: delivery.discard[2]: \"A@LocalHost\" is the same address as "
+         "delivery.discard[0] \"a@localhost\" (line 2; addresses match ignoring case): listed twice"},
         {alice + "[delivery]\ndiscard = [\"Alice@localhost\"]\n",
-         "config.toml:6: delivery.discard[0]: \"Alice@localhost\" is the address of users[0]; an "
-         "address is either a mailbox or discarded"},
+         "config.toml:6: delivery.discard[0]: \"Alice@localhost\" is the same address as "
+         "users[0].address \"alice@localhost\" (line 2; addresses match ignoring case): an address is either a "
+         "mailbox or discarded"},
         {alice + "[delivery]\ndiscard = [\"x@localhost\", \"sales@localhost\"]\n",
-         "config.toml:6: delivery.discard[1]: \"sales@localhost\" is users[0].aliases[0]; an "
-         "address is either a mailbox or discarded"},
+         "config.toml:6: delivery.discard[1]: \"sales@localhost\" is the same address as "
+         "users[0].aliases[0] \"sales@localhost\" (line 4; addresses match ignoring case): an address is either a "
+         "mailbox or discarded"},
         {"[delivery]\ndiscard = [\"PostMaster@localhost\"]\n",
          "config.toml:2: delivery.discard[0]: \"PostMaster@localhost\" may not be discarded: mail "
          "to postmaster must reach a person (RFC 5321 4.5.1)"},
@@ -605,6 +615,149 @@ BOOST_AUTO_TEST_CASE(delivery_discard_errors_name_the_key) {
          "config.toml:2: delivery.discrad: unknown key (did you mean 'discard'?)"},
         {"delivery = 3\n", "config.toml:1: delivery: must be a table, not an integer"},
     });
+}
+
+// Issue 13, item 4: users' addresses, aliases and discard addresses are one set compared
+// ignoring case, as app::Directory matches them; every pair of kinds is refused with both
+// entries named.
+BOOST_AUTO_TEST_CASE(addresses_are_one_case_insensitive_set) {
+    const std::string head = "local_domains = [\"example.org\"]\n";  // line 1
+    // A user takes 3 lines ([[users]], address, password_hash), 4 with aliases.
+    const auto user = [](const std::string& address, const std::string& aliases = "") {
+        return "[[users]]\naddress = \"" + address + "\"\npassword_hash = \"" + argon_hash +
+               "\"\n" + (aliases.empty() ? "" : "aliases = [" + aliases + "]\n");
+    };
+    const std::string same = " (line ";
+    const std::string ignoring = "; addresses match ignoring case): ";
+    check_errors({
+        // user / user: one Maildir for two logins.
+        {head + user("Carol@example.org") + user("carol@example.org"),
+         "config.toml:6: users[1].address: \"carol@example.org\" is the same address as "
+         "users[0].address \"Carol@example.org\"" + same + "3" + ignoring +
+             "two users would share one mailbox"},
+        // user / alias, the alias first: reported at the alias (the review's alice and bob).
+        {head + user("alice@example.org", "\"Bob@example.org\"") + user("bob@example.org"),
+         "config.toml:5: users[0].aliases[0]: \"Bob@example.org\" is the same address as "
+         "users[1].address \"bob@example.org\"" + same + "7" + ignoring +
+             "one user may not receive or send as another"},
+        // user / alias, the user first.
+        {head + user("bob@example.org") + user("alice@example.org", "\"BOB@Example.org\""),
+         "config.toml:8: users[1].aliases[0]: \"BOB@Example.org\" is the same address as "
+         "users[0].address \"bob@example.org\"" + same + "3" + ignoring +
+             "one user may not receive or send as another"},
+        // alias / alias of two users, local or remote.
+        {head + user("alice@example.org", "\"Sales@example.org\"") +
+             user("bob@example.org", "\"sales@EXAMPLE.org\""),
+         "config.toml:9: users[1].aliases[0]: \"sales@EXAMPLE.org\" is the same address as "
+         "users[0].aliases[0] \"Sales@example.org\"" + same + "5" + ignoring +
+             "two users may not share an alias (it would receive for one, send as both)"},
+        {head + user("alice@example.org", "\"news@Lists.example\"") +
+             user("bob@example.org", "\"NEWS@lists.example\""),
+         "config.toml:9: users[1].aliases[0]: \"NEWS@lists.example\" is the same address as "
+         "users[0].aliases[0] \"news@Lists.example\"" + same + "5" + ignoring +
+             "two users may not share an alias (it would receive for one, send as both)"},
+        // alias / alias of one user.
+        {head + user("alice@example.org", "\"a@example.org\", \"A@example.org\""),
+         "config.toml:5: users[0].aliases[1]: \"A@example.org\" is the same address as "
+         "users[0].aliases[0] \"a@example.org\"" + same + "5" + ignoring + "listed twice"},
+        // alias of self.
+        {head + user("alice@example.org", "\"ALICE@example.org\""),
+         "config.toml:5: users[0].aliases[0]: \"ALICE@example.org\" is the same address as "
+         "users[0].address \"alice@example.org\"" + same + "3" + ignoring +
+             "an alias is not the user's own address"},
+        // discard / user, discard / alias, discard / discard.
+        {head + user("alice@example.org") + "[delivery]\ndiscard = [\"ALICE@example.org\"]\n",
+         "config.toml:6: delivery.discard[0]: \"ALICE@example.org\" is the same address as "
+         "users[0].address \"alice@example.org\"" + same + "3" + ignoring +
+             "an address is either a mailbox or discarded"},
+        {head + user("alice@example.org", "\"Sales@example.org\"") +
+             "[delivery]\ndiscard = [\"sales@example.org\"]\n",
+         "config.toml:7: delivery.discard[0]: \"sales@example.org\" is the same address as "
+         "users[0].aliases[0] \"Sales@example.org\"" + same + "5" + ignoring +
+             "an address is either a mailbox or discarded"},
+        {head + "[delivery]\ndiscard = [\"noreply@example.org\", \"NoReply@example.org\"]\n",
+         "config.toml:3: delivery.discard[1]: \"NoReply@example.org\" is the same address as "
+         "delivery.discard[0] \"noreply@example.org\"" + same + "3" + ignoring + "listed twice"},
+        // [delivery] before [[users]] in the file: users are read first, the discard is named.
+        {head + "[delivery]\ndiscard = [\"Alice@example.org\"]\n" + user("alice@example.org"),
+         "config.toml:3: delivery.discard[0]: \"Alice@example.org\" is the same address as "
+         "users[0].address \"alice@example.org\"" + same + "5" + ignoring +
+             "an address is either a mailbox or discarded"},
+    });
+    // Addresses that differ in more than case stay apart.
+    const auto ok = parse(head + user("alice@example.org", "\"alice@example.net\", \"alice+x@example.org\"") +
+                          user("bob@example.org", "\"bob@example.net\"") +
+                          "[delivery]\ndiscard = [\"alice.noreply@example.org\"]\n");
+    BOOST_TEST(ok.ok(), why(ok));
+}
+
+// The law behind the rule: for any users, aliases and discard addresses drawn from a pool of
+// case variants, the file is accepted exactly when no two entries are equal ignoring case, and
+// then the run-time Directory resolves each address and alias to its own user only.
+RC_BOOST_PROP(accepted_addresses_resolve_to_their_own_user_at_run_time, ()) {
+    static const std::vector<std::string> pool = {
+        "carol@example.org", "Carol@example.org", "bob@example.org",  "BOB@EXAMPLE.ORG",
+        "sales@example.org", "Sales@example.org", "x@elsewhere.test", "X@Elsewhere.test"};
+    const auto gen_address = rc::gen::elementOf(pool);
+    const auto users = *rc::gen::container<std::vector<std::pair<std::string, std::vector<std::string>>>>(
+        *rc::gen::inRange<std::size_t>(0, 4),
+        rc::gen::pair(rc::gen::elementOf(std::vector<std::string>(pool.begin(), pool.begin() + 6)),
+                      rc::gen::container<std::vector<std::string>>(
+                          *rc::gen::inRange<std::size_t>(0, 3), gen_address)));
+    const auto discard = *rc::gen::container<std::vector<std::string>>(
+        *rc::gen::inRange<std::size_t>(0, 3),
+        rc::gen::elementOf(std::vector<std::string>(pool.begin(), pool.begin() + 6)));
+
+    std::string text = "local_domains = [\"example.org\"]\n";
+    std::vector<std::string> all;  // every entry, lower case
+    for (const auto& [address, aliases] : users) {
+        text += "[[users]]\naddress = \"" + address + "\"\npassword_hash = \"" + argon_hash +
+                "\"\naliases = [";
+        all.push_back(pigeon::core::ascii_lower(address));
+        for (const auto& a : aliases) {
+            text += "\"" + a + "\", ";
+            all.push_back(pigeon::core::ascii_lower(a));
+        }
+        text += "]\n";
+    }
+    text += "[delivery]\ndiscard = [";
+    for (const auto& d : discard) {
+        text += "\"" + d + "\", ";
+        all.push_back(pigeon::core::ascii_lower(d));
+    }
+    text += "]\n";
+    RC_LOG() << text;
+    auto sorted = all;
+    std::sort(sorted.begin(), sorted.end());
+    const bool collision = std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end();
+
+    const auto r = parse(text);
+    RC_ASSERT(r.ok() == !collision);
+    if (!r.ok()) return;
+    const Config& c = r.value();
+    const app::Directory dir(c.local_domains, c.users, c.delivery.discard);
+    const auto path = [](const std::string& a) {
+        return pigeon::core::Path::of(pigeon::core::Mailbox::parse(a).value());
+    };
+    for (std::size_t i = 0; i < c.users.size(); ++i) {
+        const app::User* me = &dir.users()[i];
+        RC_ASSERT(dir.login(c.users[i].address) == me);
+        RC_ASSERT(dir.recipient(path(c.users[i].address)) == me);
+        RC_ASSERT(!dir.discards(path(c.users[i].address)));
+        for (const auto& a : c.users[i].aliases) {
+            if (dir.is_local_domain(path(a).mailbox.domain().text()))
+                RC_ASSERT(dir.recipient(path(a)) == me);
+            RC_ASSERT(!dir.discards(path(a)));
+            for (std::size_t j = 0; j < c.users.size(); ++j)
+                if (j != i) RC_ASSERT(!dir.may_send_as(dir.users()[j], a));
+        }
+        for (std::size_t j = 0; j < c.users.size(); ++j)
+            if (j != i) RC_ASSERT(!dir.may_send_as(dir.users()[j], c.users[i].address));
+    }
+    for (const auto& d : c.delivery.discard) {
+        RC_ASSERT(dir.discards(path(d)));
+        RC_ASSERT(dir.recipient(path(d)) == nullptr);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(load_config_reports_unreadable_files) {
@@ -800,17 +953,21 @@ rc::Gen<Config> gen_config() {
         }
         if (c.listeners.empty()) c.listeners = app::default_listeners();
 
-        // Users: distinct addresses in local domains; aliases outside them, so never another
-        // user's address.
-        const auto names = *rc::gen::unique<std::vector<std::string>>(
-            *rc::gen::inRange<std::size_t>(0, locals.size() + 1), rc::gen::elementOf(locals));
-        for (const std::string& name : names) {
+        // Users: addresses in local domains, distinct ignoring case (as the reader requires);
+        // aliases outside them, in a domain of their user's own, so never another user's
+        // address or alias.
+        const auto lower = [](const std::string& t) { return pigeon::core::ascii_lower(t); };
+        const auto names = *rc::gen::uniqueBy<std::vector<std::string>>(
+            *rc::gen::inRange<std::size_t>(0, 5), rc::gen::elementOf(locals), lower);
+        for (std::size_t i = 0; i < names.size(); ++i) {
             app::User u;
-            u.address = name + "@" + *rc::gen::elementOf(c.local_domains);
+            u.address = names[i] + "@" + *rc::gen::elementOf(c.local_domains);
             u.password_hash = *rc::gen::elementOf(hashes);
-            u.aliases = *rc::gen::unique<std::vector<std::string>>(
-                *rc::gen::inRange<std::size_t>(0, locals.size() + 1), rc::gen::map(
-                rc::gen::elementOf(locals), [](const std::string& l) { return l + "@alias.example"; }));
+            const std::string alias_domain = "@alias" + std::to_string(i) + ".example";
+            u.aliases = *rc::gen::uniqueBy<std::vector<std::string>>(
+                *rc::gen::inRange<std::size_t>(0, 5), rc::gen::map(
+                rc::gen::elementOf(locals), [&](const std::string& l) { return l + alias_domain; }),
+                lower);
             c.users.push_back(u);
         }
         // Discard addresses: local parts no user has, in the local domains.
@@ -980,6 +1137,18 @@ BOOST_AUTO_TEST_CASE(check_config_exits_2_on_errors) {
     BOOST_TEST(r.status == 2);
     BOOST_TEST(r.out.empty());
     BOOST_TEST(r.err == bad.path + ":2: limits.max_recipients: must be >= 100 (RFC 5321 4.5.3.1.8)\n");
+
+    // Two users that are one address ignoring case (issue 13, item 4): refused, both named.
+    TempFile twins("[[users]]\naddress = \"Carol@localhost\"\npassword_hash = \"" + bcrypt_hash +
+                   "\"\n[[users]]\naddress = \"carol@localhost\"\npassword_hash = \"" +
+                   bcrypt_hash + "\"\n");
+    const Run t = run({"check-config", "--config", twins.path}, calls);
+    BOOST_TEST(t.status == 2);
+    BOOST_TEST(t.out.empty());
+    BOOST_TEST(t.err == twins.path + ":5: users[1].address: \"carol@localhost\" is the same "
+                                     "address as users[0].address \"Carol@localhost\" (line 2; "
+                                     "addresses match ignoring case): two users would share one "
+                                     "mailbox\n");
 
     const Run missing = run({"check-config", "--config", "/nonexistent.toml"}, calls);
     BOOST_TEST(missing.status == 2);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The server's log (stderr): one line per session state change and per transaction outcome,
-and never a password or AUTH credentials in any form, at log_level "info" and "debug".
+and never a password or AUTH credentials in any form, at log_level "info" and "debug"; text
+quoted from the network (here a hostile DNS TXT record) is escaped and never breaks a line.
 
 usage: test_logs.py PIGEON_BINARY   (or PIGEON_BIN=...)
 """
@@ -258,6 +259,48 @@ class Logs(unittest.TestCase):
         leaked = [sec for sec in secrets() if sec in log]
         leaked_lines = [l for l in log.splitlines() if any(sec in l for sec in leaked)]
         self.assertEqual(leaked_lines, [], "credentials in the debug log")
+
+
+# A published SPF record whose second term carries CR, LF and an ESC sequence (zone-file
+# \DDD escapes: 013 CR, 010 LF, 027 ESC) and a line that looks like one of ours. The SPF
+# evaluator quotes the bad term in its permerror text, which the server logs.
+FORGED = "2026-01-01T00:00:00Z-info-c99-AUTH-succeeded-for-root"
+HOSTILE_ZONE = (h.DEFAULT_ZONE +
+                'hostile.example. IN TXT "v=spf1 x\\013\\010%s\\027[2J -all"\n' % FORGED)
+
+
+class LogInjection(unittest.TestCase):
+    """Issue 13, item 5: hostile text quoted in a log line stays in that line, escaped."""
+
+    def test_hostile_txt_record_is_logged_as_one_escaped_line(self):
+        srv = h.PigeonServer(BIN, zone=HOSTILE_ZONE)
+        try:
+            srv.start()
+            with h.SmtpClient(srv.ports["inbound"]) as c:
+                c.expect(220)
+                c.cmd("EHLO client.test", 250)
+                c.cmd("MAIL FROM:<someone@hostile.example>")  # permerror: whatever the reply
+                c.cmd("QUIT", 221)
+            self.assertTrue(h.wait_until(
+                lambda: "SPF permerror for hostile.example" in srv.log_text(), 10),
+                srv.log_text())
+            srv.stop()
+            with open(srv.log_path, "rb") as f:
+                raw = f.read()
+        finally:
+            srv.cleanup()
+        # Not one raw control character anywhere but the line ends.
+        for byte in raw:
+            self.assertFalse(byte < 0x20 and byte != 0x0A or byte == 0x7F,
+                             "raw control byte 0x%02x in the log" % byte)
+        lines = raw.decode("utf-8").split("\n")
+        self.assertEqual(lines[-1], "")
+        for line in lines[:-1]:
+            self.assertIsNotNone(LINE_RE.match(line), "a line the server did not write: %r" % line)
+        spf = [l for l in lines if "SPF permerror for hostile.example" in l]
+        self.assertEqual(len(spf), 1, spf)
+        self.assertIn("x\\r\\n%s\\x1b[2J" % FORGED, spf[0])
+        self.assertFalse(any(l.startswith(FORGED) for l in lines))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 #include "dns/drive.hpp"
 
+#include <algorithm>
 #include <memory>
 
 namespace pigeon::dmarc {
@@ -74,6 +75,23 @@ const char* policy_source_name(PolicySource source) {
 
 // ---- From ----
 
+namespace {
+
+// A From domain a DMARC lookup can use: no empty label and no space or control character.
+// What normalize_domain() leaves of "a@." (nothing) or "a@example.org.." (a trailing dot) is
+// not one, nor "a@exa\x01mple.org" (its bytes would go to DNS and the log). Found by
+// fuzz/dmarc_eval.cpp.
+bool usable_domain(std::string_view d) {
+    if (d.empty() || d.front() == '.' || d.back() == '.' || d.find("..") != std::string_view::npos)
+        return false;
+    return std::none_of(d.begin(), d.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f;
+    });
+}
+
+}  // namespace
+
 AuthorDomain author_domain(const std::vector<core::HeaderField>& fields) {
     AuthorDomain out;
     const core::HeaderField* from = nullptr;
@@ -106,6 +124,11 @@ AuthorDomain author_domain(const std::vector<core::HeaderField>& fields) {
             return out;
         }
         const std::string d = normalize_domain(address.substr(at + 1));
+        if (!usable_domain(d)) {
+            out.status = FromStatus::no_domain;
+            out.problem = "From address \"" + address + "\" has no usable domain";
+            return out;
+        }
         if (domain.empty()) {
             domain = d;
         } else if (d != domain) {

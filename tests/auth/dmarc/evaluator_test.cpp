@@ -110,6 +110,17 @@ BOOST_AUTO_TEST_CASE(from_rule) {
                FromStatus::multiple_from_fields);
     BOOST_TEST(author_domain("To: a@example.com\r\n").status == FromStatus::no_from);
     BOOST_TEST(author_domain("From: undisclosed\r\n").status == FromStatus::no_domain);
+    // Regression (fuzz/dmarc_eval.cpp): a domain normalize_domain() cannot make a name of was
+    // `ok`, with "" or "example.org." as the domain to look up.
+    for (const char* from : {"From: a@.\r\n", "From: >a@example.org..\r\n", "From: a@.example.org\r\n",
+                             "From: a@example..org\r\n", "From: a@exa\x01mple.org\r\n",
+                             "From: a@example.org, b@.\r\n"}) {
+        const auto bad = author_domain(from);
+        BOOST_TEST((bad.status == FromStatus::no_domain), from);
+        BOOST_TEST(bad.domain.empty(), from);
+        BOOST_TEST(!bad.problem.empty(), from);
+    }
+    BOOST_TEST(author_domain("From: a@Example.ORG.\r\n").domain == "example.org");  // one root dot is fine
     BOOST_TEST(author_domain("From:\r\n").status == FromStatus::no_from);
     BOOST_TEST(author_domain("not a header line\r\n").status == FromStatus::malformed_header);
 
