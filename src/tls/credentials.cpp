@@ -196,15 +196,28 @@ std::shared_ptr<TlsContext> TlsContext::client_only() {
 
 std::shared_ptr<TlsContext> TlsContext::from_pem_files(const std::string& cert_chain_path,
                                                        const std::string& key_path) {
-    auto chain = parse_chain(read_file(cert_chain_path, "certificate"), cert_chain_path);
-    auto key = parse_key(read_file(key_path, "private key"), key_path);
-    if (!key_matches(chain.front(), *key)) {
-        throw TlsError("private key file " + quoted(key_path) +
-                       " does not match the first certificate in " + quoted(cert_chain_path));
+    return from_pem(read_file(cert_chain_path, "certificate"), read_file(key_path, "private key"),
+                    cert_chain_path, key_path);
+}
+
+std::shared_ptr<TlsContext> TlsContext::from_pem(const std::string& cert_chain_pem, const std::string& key_pem,
+                                                 const std::string& cert_name, const std::string& key_name) {
+    auto chain = parse_chain(cert_chain_pem, cert_name);
+    auto key = parse_key(key_pem, key_name);
+    bool matches = false;
+    try {
+        matches = key_matches(chain.front(), *key);
+    } catch (const std::exception& e) {  // a certificate whose key Botan cannot load
+        throw TlsError("certificate file " + quoted(cert_name) + ": the first certificate's key is unusable: " +
+                       e.what());
+    }
+    if (!matches) {
+        throw TlsError("private key file " + quoted(key_name) +
+                       " does not match the first certificate in " + quoted(cert_name));
     }
     const std::string algo = key->algo_name();
     if (algo != "ECDSA" && algo != "RSA") {
-        throw TlsError("private key file " + quoted(key_path) + " holds a " + algo +
+        throw TlsError("private key file " + quoted(key_name) + " holds a " + algo +
                        " key; TLS 1.2 here needs an ECDSA or RSA key");
     }
     auto context = std::shared_ptr<TlsContext>(new TlsContext());

@@ -7,7 +7,9 @@
 //     "RSA PRIVATE KEY", the forms openssl, certbot and acme.sh write), checks that
 //     the key belongs to the leaf certificate, and throws TlsError naming the file and the
 //     reason when anything is missing, unreadable or unparsable. It never returns a half-built
-//     context.
+//     context. TlsContext::from_pem(cert_text, key_text, cert_name, key_name) does the same
+//     from text in memory (the files' loader reads them and calls it; errors name cert_name
+//     and key_name where they would name the files); it never throws anything but TlsError.
 //   - TlsContext::client_only() has no certificate: enough for the client role (outbound).
 //   - A context is shared by every channel built from it (channels keep a shared_ptr) and may
 //     be used from several threads: after construction it is only read, Botan's AutoSeeded_RNG
@@ -43,6 +45,8 @@ class TlsContext final : public Botan::Credentials_Manager {
 public:
     static std::shared_ptr<TlsContext> from_pem_files(const std::string& cert_chain_path,
                                                       const std::string& key_path);
+    static std::shared_ptr<TlsContext> from_pem(const std::string& cert_chain_pem, const std::string& key_pem,
+                                                const std::string& cert_name, const std::string& key_name);
     static std::shared_ptr<TlsContext> client_only();
 
     TlsContext(const TlsContext&) = delete;

@@ -182,4 +182,22 @@ BOOST_AUTO_TEST_CASE(a_chain_file_loads_every_certificate_in_order) {
     BOOST_TEST(context->certificate_chain()[1].matches_dns_name("ca.example.test"));
 }
 
+// from_pem: the same checks on text in memory (what the files' loader and fuzz/pem_load.cpp
+// call), with errors naming the names given.
+BOOST_AUTO_TEST_CASE(from_pem_loads_text_and_names_it_in_errors) {
+    TempDir dir;
+    generate_self_signed("mem.example.test", dir.file("cert.pem"), dir.file("key.pem"));
+    const std::string cert = read(dir.file("cert.pem")), key = read(dir.file("key.pem"));
+    const auto context = TlsContext::from_pem(cert, key, "cert text", "key text");
+    BOOST_TEST(context->has_certificate());
+    BOOST_TEST(context->certificate_chain().at(0).matches_dns_name("mem.example.test"));
+
+    std::string e = error_of([&] { TlsContext::from_pem("junk", key, "cert text", "key text"); });
+    BOOST_TEST(contains(e, "'cert text' contains no PEM certificate"), e);
+    e = error_of([&] { TlsContext::from_pem(cert, "junk", "cert text", "key text"); });
+    BOOST_TEST(contains(e, "'key text' does not parse"), e);
+    e = error_of([&] { TlsContext::from_pem(cert, cert, "cert text", "key text"); });  // a certificate as key
+    BOOST_TEST(contains(e, "'key text'"), e);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
