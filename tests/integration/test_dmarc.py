@@ -220,5 +220,87 @@ class SubmissionSigning(unittest.TestCase):
         self.assertFalse(dkim.verify(crlf.replace(b"signed body", b"SIGNED BODY"), dnsfunc=dnsfunc))
 
 
+class ForgedResultsAlwaysRenamed(unittest.TestCase):
+    """RFC 8601 5: an Authentication-Results field claiming our authserv-id is renamed however
+    the server is configured: with DMARC off, whatever the case of its name and id, and on
+    submission (a user's forged field must not reach a local reader). Inbound mail whose header
+    does not parse is stored as it came (DMARC off), and its forged fields are still renamed;
+    submission refuses such a header whole (550 5.6.0)."""
+
+    FORGED = ("Authentication-Results: mx.test.example; dmarc=pass header.from=bank.example\r\n"
+              "authentication-results: (x) MX.TEST.EXAMPLE; dkim=pass header.d=bank.example\r\n")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = h.PigeonServer(BIN, zone=ZONE)  # dmarc.check = false
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def check_renamed(self, tok, count=2):
+        name, raw = self.srv.wait_for_messages("bob", 1, token=tok)[0]
+        msg = raw.decode("utf-8", "replace")
+        self.assertEqual(msg.count("X-Original-Authentication-Results: "), count, msg)
+        self.assertNotIn("\nAuthentication-Results", msg, msg)
+        return msg
+
+    def test_inbound_without_dmarc(self):
+        tok = token("forged-nodmarc")
+        r = send(self.srv, "a@example.org", message("a@example.org", tok, extra=self.FORGED))
+        self.assertEqual(r.code, 250, r.lines)
+        self.check_renamed(tok)
+
+    def test_inbound_header_that_does_not_parse(self):
+        tok = token("forged-malformed")
+        extra = (self.FORGED + "this line is not a header field\r\n"
+                 "Authentication-Results : mx.test.example; dmarc=pass\r\n")
+        r = send(self.srv, "a@example.org", message("a@example.org", tok, extra=extra))
+        self.assertEqual(r.code, 250, r.lines)
+        self.assertIn("this line is not a header field", self.check_renamed(tok, count=3))
+
+    def test_submission_header_that_does_not_parse_is_refused(self):
+        alice = h.address("alice")
+        c = h.SmtpClient(self.srv.ports["submission"])
+        try:
+            c.expect(220)
+            c.cmd("EHLO client.test", 250)
+            c.starttls()
+            c.cmd("EHLO client.test", 250)
+            c.auth_plain(alice, h.password("alice"))
+            c.cmd("MAIL FROM:<%s>" % alice, 250)
+            c.cmd("RCPT TO:<%s>" % BOB, 250)
+            c.cmd("DATA", 354)
+            c.send("Authentication-Results : mx.test.example; dmarc=pass\r\nFrom: <%s>\r\n\r\nx\r\n.\r\n"
+                   % alice)
+            r = c.reply()
+            self.assertEqual(r.code, 550, r.lines)
+            self.assertTrue(r.lines[-1].startswith("550 5.6.0 Message header is malformed"), r.lines)
+        finally:
+            c.sock.close()
+
+    def test_submission(self):
+        tok = token("forged-submission")
+        alice = h.address("alice")
+        c = h.SmtpClient(self.srv.ports["submission"])
+        try:
+            c.expect(220)
+            c.cmd("EHLO client.test", 250)
+            c.starttls()
+            c.cmd("EHLO client.test", 250)
+            c.auth_plain(alice, h.password("alice"))
+            c.cmd("MAIL FROM:<%s>" % alice, 250)
+            c.cmd("RCPT TO:<%s>" % BOB, 250)
+            c.cmd("DATA", 354)
+            c.send(self.FORGED + "From: <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nhi\r\n.\r\n"
+                   % (alice, BOB, tok))
+            c.expect(250)
+            c.cmd("QUIT", 221)
+        finally:
+            c.sock.close()
+        self.check_renamed(tok)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
