@@ -66,6 +66,7 @@ Limits default_limits() {
     l.max_errors_per_session = defaults::max_errors_per_session;
     l.auth_failures_per_ip_per_minute = defaults::auth_failures_per_ip_per_minute;
     l.shutdown_grace_seconds = defaults::shutdown_grace_seconds;
+    l.ipv6_prefix_bits = defaults::ipv6_prefix_bits;
     return l;
 }
 
@@ -300,7 +301,7 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
                 {"max_connections", "max_connections_per_ip", "command_timeout_seconds",
                  "data_block_timeout_seconds", "data_timeout_seconds", "max_message_octets",
                  "max_recipients", "max_errors_per_session", "auth_failures_per_ip_per_minute",
-                 "shutdown_grace_seconds"});
+                 "shutdown_grace_seconds", "ipv6_prefix_bits"});
     const auto field = [&](std::string_view name, auto& out, std::int64_t lo, std::int64_t hi,
                            std::string_view why_lo = {}) {
         if (const toml::node* n = t.get(name))
@@ -324,6 +325,8 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
           bounds::max_auth_failures_per_minute);
     field("shutdown_grace_seconds", l.shutdown_grace_seconds, 0,
           bounds::max_shutdown_grace_seconds);
+    field("ipv6_prefix_bits", l.ipv6_prefix_bits, bounds::min_ipv6_prefix_bits,
+          bounds::max_ipv6_prefix_bits);
 
     // Relations between limits, reported at the second key of the pair.
     if (l.max_connections_per_ip > l.max_connections) {
@@ -883,7 +886,9 @@ std::string to_toml(const Config& c) {
       << "max_recipients = " << l.max_recipients << "\n"
       << "max_errors_per_session = " << l.max_errors_per_session << "\n"
       << "auth_failures_per_ip_per_minute = " << l.auth_failures_per_ip_per_minute << "\n"
-      << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n";
+      << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n"
+      << "ipv6_prefix_bits = " << l.ipv6_prefix_bits
+      << "  # per-ip limits count an IPv6 client per network of this length\n";
     o << "\n[dns]  # zone_file set: answers only from that file (no network)\n"
       << "zone_file = " << toml_string(c.dns.zone_file) << "\n"
       << "forwarders = " << string_array(c.dns.forwarders) << "  # empty: recurse from the root\n"

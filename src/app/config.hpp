@@ -69,6 +69,7 @@ struct Limits {
     std::uint32_t max_errors_per_session = 0;
     std::uint32_t auth_failures_per_ip_per_minute = 0;
     std::uint32_t shutdown_grace_seconds = 0;
+    std::uint32_t ipv6_prefix_bits = 0;  // "per ip" limits count IPv6 clients per this network
     friend bool operator==(const Limits&, const Limits&) = default;
 };
 
@@ -104,6 +105,9 @@ inline constexpr std::uint32_t max_recipients = 100;                    // RFC 5
 inline constexpr std::uint32_t max_errors_per_session = 10;             // then 421 and close
 inline constexpr std::uint32_t auth_failures_per_ip_per_minute = 5;
 inline constexpr std::uint32_t shutdown_grace_seconds = 30;
+// One IPv6 subscriber usually holds a whole /64 (RFC 6177, RFC 7934): max_connections_per_ip
+// and auth_failures_per_ip_per_minute count an IPv6 client per /64, an IPv4 client per address.
+inline constexpr std::uint32_t ipv6_prefix_bits = 64;
 }  // namespace defaults
 
 // Bounds checked by parse_config (inclusive); named so the docs and tests can cite them.
@@ -117,6 +121,8 @@ inline constexpr std::uint32_t max_connections = 1000000;
 inline constexpr std::uint32_t max_errors_per_session = 1000;
 inline constexpr std::uint32_t max_auth_failures_per_minute = 100000;
 inline constexpr std::uint32_t max_shutdown_grace_seconds = 3600;
+inline constexpr std::uint32_t min_ipv6_prefix_bits = 1;
+inline constexpr std::uint32_t max_ipv6_prefix_bits = 128;  // 128: every address on its own
 inline constexpr unsigned max_threads = 1024;
 }  // namespace bounds
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "net/client_key.hpp"
 #include "tls/credentials.hpp"
 #include "tls/tls_channel.hpp"
 
@@ -39,7 +40,7 @@ struct Server::Impl {
 
     mutable std::mutex mutex;  // guards what follows
     std::size_t total = 0;
-    std::unordered_map<std::string, std::size_t> per_ip;
+    std::unordered_map<std::string, std::size_t> per_ip;  // by client_key
     std::map<std::uint64_t, std::weak_ptr<Connection>> connections;
     bool stopping = false;
 
@@ -49,7 +50,7 @@ struct Server::Impl {
     void accept(std::size_t listener);
     void admit(std::size_t listener, tcp::socket socket);
     void refuse(tcp::socket socket, bool tls, const std::string& why);
-    void release(std::uint64_t id, const std::string& ip);
+    void release(std::uint64_t id, const std::string& key);
     void begin_stop();
     void shut_down_connections(bool force);
     void finish_if_done();  // with mutex held
@@ -300,7 +301,7 @@ private:
         socket_.shutdown(tcp::socket::shutdown_both, ignored);
         socket_.close(ignored);
         log(LogLevel::info, "disconnect");
-        server_.release(info_.id, info_.peer_address);
+        server_.release(info_.id, info_.client_key);
     }
 
     Server::Impl& server_;
@@ -347,6 +348,8 @@ void Server::Impl::admit(std::size_t listener, tcp::socket socket) {
     if (remote.address().is_v6() && remote.address().to_v6().is_v4_mapped())
         ip = remote.address().to_v6().to_v4().to_string();
     const auto& opts = options.listeners[listener];
+    // One client is one IPv4 address or one IPv6 /N network (net/client_key.hpp).
+    std::string key = client_key(ip, options.limits.ipv6_prefix_bits);
     std::shared_ptr<Connection> connection;
     {
         std::lock_guard lock(mutex);
@@ -355,16 +358,16 @@ void Server::Impl::admit(std::size_t listener, tcp::socket socket) {
             refuse(std::move(socket), opts.tls == TlsMode::implicit, "too many connections");
             return;
         }
-        if (per_ip[ip] >= options.limits.max_connections_per_ip) {
+        if (per_ip[key] >= options.limits.max_connections_per_ip) {
             refuse(std::move(socket), opts.tls == TlsMode::implicit,
-                   "too many connections from " + ip);
+                   "too many connections from " + key);
             return;
         }
-        ConnectionInfo info{next_id++, opts.role, ip, opts.port};
+        ConnectionInfo info{next_id++, opts.role, ip, key, opts.port};
         if (opts.port == 0) info.local_port = acceptors[listener]->local_endpoint().port();
         connection = std::make_shared<Connection>(*this, std::move(socket), opts, info);
         ++total;
-        ++per_ip[ip];
+        ++per_ip[key];
         connections[info.id] = connection;
     }
     asio::post(connection->executor(), [connection] { connection->start(); });
@@ -387,10 +390,10 @@ void Server::Impl::refuse(tcp::socket socket, bool tls, const std::string& why) 
     });
 }
 
-void Server::Impl::release(std::uint64_t id, const std::string& ip) {
+void Server::Impl::release(std::uint64_t id, const std::string& key) {
     std::lock_guard lock(mutex);
     --total;
-    if (auto it = per_ip.find(ip); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+    if (auto it = per_ip.find(key); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
     connections.erase(id);
     finish_if_done();
 }
