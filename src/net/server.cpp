@@ -147,7 +147,11 @@ private:
 
     void handle_tls(tls::TlsOutput out) {
         if (!out.to_peer.empty()) write(std::move(out.to_peer));
-        if (!out.plaintext.empty()) execute(session_->put(out.plaintext));
+        // TlsReady before the plaintext of the same call: Botan hands out application data
+        // only once the handshake is done, so it was sent inside TLS. Fed first, the session
+        // would still be in its handshake state and discard the client's first command as
+        // cleartext injection (CVE-2011-0411), and the client would wait for a reply until
+        // the timeout. (A client's first command rides with its Finished on resumption.)
         if (out.established_now) {
             log(LogLevel::info, "TLS established: " + tls_->version() + " " + tls_->cipher_suite());
             if (tls_upgrade_pending_) {
@@ -155,6 +159,7 @@ private:
                 execute(session_->on(smtp::TlsReady{}));
             }
         }
+        if (!out.plaintext.empty()) execute(session_->put(out.plaintext));
         if (out.closed) {
             if (!out.error.empty()) log(LogLevel::warn, "TLS: " + out.error);
             transport_ended();
