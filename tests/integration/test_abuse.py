@@ -114,6 +114,129 @@ def wait_for_log(srv, text, timeout):
 
 # ---------------------------------------------------------------------- attacks
 
+def attack_reply_flood(ctx):
+    """Pipelines 64 MiB of HELP and never reads the replies. The server must stop reading
+    (bounded RSS), keep serving another client, and close the flooder after the command
+    timeout."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=10)
+    c.expect(220)
+    c.cmd("EHLO flooder.test", 250)
+    t0 = time.monotonic()
+    result = {}
+    sender = threading.Thread(target=lambda: result.update(
+        sent=flood(c.sock, b"HELP\r\n" * 4096, 64 * MIB)), daemon=True)
+    sender.start()
+    # Meanwhile a normal client gets its mail through.
+    h.normal_client_works(srv, label="reply-flood")
+    sender.join(timeout=120)
+    assert not sender.is_alive(), "the flooding sender did not stop within 120 s"
+    sent = result.get("sent", 0)
+    closed_in_time = wait_for_log(srv, "did not read its replies", COMMAND_TIMEOUT + 20)
+    elapsed = time.monotonic() - t0
+    growth = watch.stop()
+    hwm_growth = status_kib(srv.proc.pid, "VmHWM") - watch.start_rss
+    data, closed = c.read_until_closed(timeout=10, max_bytes=256 * MIB)
+    c.close()
+    print("reply flood: %.1f MiB sent before the server stopped reading, RSS +%.1f MiB "
+          "(HWM +%.1f MiB), %d reply octets read afterwards, closed after %.1f s"
+          % (sent / MIB, growth / MIB, hwm_growth / MIB, len(data), elapsed))
+    assert sent < 64 * MIB, "the server read all 64 MiB without its replies being read"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert closed_in_time, "no 'did not read its replies' close within the timeout"
+    assert closed, "the flooding connection is still open"
+    assert srv.running(), "the server died"
+
+
+def attack_reply_flood_over_tls(ctx):
+    """The same flood inside STARTTLS: pending output is counted after encryption."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=10)
+    c.expect(220)
+    c.cmd("EHLO flooder.test", 250)
+    c.starttls()
+    c.cmd("EHLO flooder.test", 250)
+    before = srv.log_text().count("did not read its replies")
+    result = {}
+
+    def send_tls():
+        sent, chunk = 0, b"NOOP\r\n" * 2048
+        c.sock.settimeout(3.0)
+        try:
+            while sent < 32 * MIB:
+                c.sock.sendall(chunk)
+                sent += len(chunk)
+        except (socket.timeout, TimeoutError, OSError, ssl.SSLError):
+            pass
+        result["sent"] = sent
+
+    sender = threading.Thread(target=send_tls, daemon=True)
+    sender.start()
+    sender.join(timeout=120)
+    assert not sender.is_alive(), "the TLS sender did not stop within 120 s"
+    closed_in_time = h.wait_until(
+        lambda: srv.log_text().count("did not read its replies") > before, COMMAND_TIMEOUT + 20)
+    growth = watch.stop()
+    c.close()
+    print("reply flood over TLS: %.1f MiB sent, RSS +%.1f MiB" % (result["sent"] / MIB, growth / MIB))
+    assert result["sent"] < 32 * MIB, "the server read all 32 MiB without its replies being read"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert closed_in_time, "the TLS flooder was not closed after the timeout"
+    h.normal_client_works(srv, label="reply-flood-tls")
+
+
+def attack_pipelined_input_while_waiting(ctx):
+    """MAIL FROM whose SPF check is slow (spf-temp.example times out), then 16 MiB of
+    pipelined commands without reading. The input must not pile up in the server (it stops
+    reading, or answers 421 4.7.0 past 1 MiB), and the connection ends within bounds."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=10)
+    c.expect(220)
+    c.cmd("EHLO waiter.test", 250)
+    before = srv.log_text().count("did not read its replies")
+    t0 = time.monotonic()
+    c.send("MAIL FROM:<someone@spf-temp.example>\r\n")
+    sent = flood(c.sock, b"NOOP\r\n" * 4096, 16 * MIB)
+    # The check times out (DNS, 5 s), the pipeline is answered until the replies back up, and
+    # the client that does not read them is cut after the command timeout.
+    ended = h.wait_until(
+        lambda: srv.log_text().count("did not read its replies") > before
+        or "too much pipelined input" in srv.log_text(), COMMAND_TIMEOUT + 30)
+    elapsed = time.monotonic() - t0
+    growth = watch.stop()
+    _data, closed = c.read_until_closed(timeout=10, max_bytes=256 * MIB)
+    c.close()
+    print("pipelined input while waiting: %.1f MiB taken by the server, RSS +%.1f MiB, "
+          "connection ended after %.1f s" % (sent / MIB, growth / MIB, elapsed))
+    assert sent < 16 * MIB, "the server took all 16 MiB of pipelined input"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert ended, "the server did not end the connection"
+    assert closed, "the connection was not closed"
+    h.normal_client_works(srv, label="pipelined-while-waiting")
+
+
+def attack_endless_command_line(ctx):
+    """Not waiting on anything: one command line of 16 MiB without CRLF. The session skips
+    it as it arrives (bounded), and answers 500 5.5.2 when the CRLF finally comes."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=30)
+    c.expect(220)
+    c.cmd("EHLO liner.test", 250)
+    sent = flood(c.sock, b"X" * 65536, 16 * MIB, stall_seconds=10)
+    growth = watch.stop()
+    r = c.cmd("", timeout=30)
+    c.cmd("QUIT", 221)
+    c.close()
+    print("endless command line: %.1f MiB, RSS +%.1f MiB, then %r" % (sent / MIB, growth / MIB, r.lines))
+    assert sent == 16 * MIB, "the server stopped reading a line it should skip"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert r.code == 500 and "5.5.2" in r.text, r
+
+
 def _resumable_session(port):
     """A TLS session from a full STARTTLS handshake, for resumption."""
     c = h.SmtpClient(port)
@@ -203,6 +326,10 @@ def attack_starttls_first_command_with_finished(ctx):
 
 ATTACKS = [
     attack_starttls_first_command_with_finished,
+    attack_reply_flood,
+    attack_reply_flood_over_tls,
+    attack_pipelined_input_while_waiting,
+    attack_endless_command_line,
 ]
 
 
