@@ -71,6 +71,7 @@ Limits default_limits() {
     l.spool_min_free_octets = defaults::spool_min_free_octets;
     l.verify_threads = defaults::verify_threads;
     l.verify_cpu_seconds = defaults::verify_cpu_seconds;
+    l.ipv6_prefix_bits = defaults::ipv6_prefix_bits;
     return l;
 }
 
@@ -306,7 +307,7 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
                  "data_block_timeout_seconds", "data_timeout_seconds", "max_message_octets",
                  "max_recipients", "max_errors_per_session", "auth_failures_per_ip_per_minute",
                  "shutdown_grace_seconds", "message_memory_octets", "spool_min_free_octets",
-                 "verify_threads", "verify_cpu_seconds"});
+                 "verify_threads", "verify_cpu_seconds", "ipv6_prefix_bits"});
     const auto field = [&](std::string_view name, auto& out, std::int64_t lo, std::int64_t hi,
                            std::string_view why_lo = {}) {
         if (const toml::node* n = t.get(name))
@@ -337,6 +338,8 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
           static_cast<std::int64_t>(bounds::max_memory_octets));
     field("verify_threads", l.verify_threads, 0, bounds::max_threads);
     field("verify_cpu_seconds", l.verify_cpu_seconds, 1, bounds::max_verify_cpu_seconds);
+    field("ipv6_prefix_bits", l.ipv6_prefix_bits, bounds::min_ipv6_prefix_bits,
+          bounds::max_ipv6_prefix_bits);
 
     // Relations between limits, reported at the second key of the pair.
     if (l.max_connections_per_ip > l.max_connections) {
@@ -923,7 +926,9 @@ std::string to_toml(const Config& c) {
       << "message_memory_octets = " << l.message_memory_octets << "  # all messages in flight\n"
       << "spool_min_free_octets = " << l.spool_min_free_octets << "  # 0: no check\n"
       << "verify_threads = " << l.verify_threads << "  # 0: one per CPU core\n"
-      << "verify_cpu_seconds = " << l.verify_cpu_seconds << "\n";
+      << "verify_cpu_seconds = " << l.verify_cpu_seconds << "\n"
+      << "ipv6_prefix_bits = " << l.ipv6_prefix_bits
+      << "  # per-ip limits count an IPv6 client per network of this length\n";
     o << "\n[dns]  # zone_file set: answers only from that file (no network)\n"
       << "zone_file = " << toml_string(c.dns.zone_file) << "\n"
       << "forwarders = " << string_array(c.dns.forwarders) << "  # empty: recurse from the root\n"

@@ -76,6 +76,7 @@ struct Limits {
     std::uint64_t spool_min_free_octets = 0;   // below it MAIL gets 452 4.3.1; 0: no check
     std::uint32_t verify_threads = 0;          // DKIM/DMARC worker pool; 0: one per CPU core
     std::uint32_t verify_cpu_seconds = 0;      // DKIM verification CPU per message
+    std::uint32_t ipv6_prefix_bits = 0;  // "per ip" limits count IPv6 clients per this network
     friend bool operator==(const Limits&, const Limits&) = default;
 };
 
@@ -122,6 +123,9 @@ inline constexpr std::uint32_t verify_threads = 0;  // 0: one per CPU core
 // CPU time DKIM verification may spend on one message (a 25 MiB message with ten signatures
 // needs well under a second); past it the remaining signatures get temperror.
 inline constexpr std::uint32_t verify_cpu_seconds = 5;
+// One IPv6 subscriber usually holds a whole /64 (RFC 6177, RFC 7934): max_connections_per_ip
+// and auth_failures_per_ip_per_minute count an IPv6 client per /64, an IPv4 client per address.
+inline constexpr std::uint32_t ipv6_prefix_bits = 64;
 }  // namespace defaults
 
 // Bounds checked by parse_config (inclusive); named so the docs and tests can cite them.
@@ -135,6 +139,8 @@ inline constexpr std::uint32_t max_connections = 1000000;
 inline constexpr std::uint32_t max_errors_per_session = 1000;
 inline constexpr std::uint32_t max_auth_failures_per_minute = 100000;
 inline constexpr std::uint32_t max_shutdown_grace_seconds = 3600;
+inline constexpr std::uint32_t min_ipv6_prefix_bits = 1;
+inline constexpr std::uint32_t max_ipv6_prefix_bits = 128;  // 128: every address on its own
 inline constexpr unsigned max_threads = 1024;
 inline constexpr std::uint64_t max_memory_octets = std::uint64_t{1} << 40;  // 1 TiB
 inline constexpr std::uint32_t max_verify_cpu_seconds = 3600;

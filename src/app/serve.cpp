@@ -589,6 +589,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
     options.limits.data_block_timeout = std::chrono::seconds(lim.data_block_timeout_seconds);
     options.limits.data_timeout = std::chrono::seconds(lim.data_timeout_seconds);
     options.limits.shutdown_grace = std::chrono::seconds(lim.shutdown_grace_seconds);
+    options.limits.ipv6_prefix_bits = lim.ipv6_prefix_bits;
     options.session.hostname = config.hostname;
     options.session.max_message_octets = lim.max_message_octets;
     options.session.max_recipients = lim.max_recipients;

@@ -64,7 +64,8 @@ AppServices::AppServices(Options options, const Directory& directory,
       committer_(committer),
       clock_(clock),
       verify_pool_(pool_threads(options_.verify_threads)),
-      checks_(check_options(options_, verify_pool_), directory, clock, random, resolver) {}
+      checks_(check_options(options_, verify_pool_), directory, clock, random, resolver),
+      auth_failures_(options_.auth_failures_per_ip_per_minute) {}
 
 AppServices::~AppServices() { stop(); }
 
@@ -111,7 +112,8 @@ void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Acti
 
 void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                                std::function<void(smtp::Event)> done) {
-    const std::string ip = connection.peer_address;
+    const std::string ip = connection.client_key.empty() ? connection.peer_address
+                                                         : connection.client_key;
     if (throttled(ip)) {
         if (options_.log)
             options_.log(net::LogLevel::warn, "c" + std::to_string(connection.id) +
@@ -138,23 +140,12 @@ void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp
     });
 }
 
-bool AppServices::throttled(const std::string& ip) {
-    if (options_.auth_failures_per_ip_per_minute == 0) return false;
-    std::lock_guard lock(mutex_);
-    auto it = failures_.find(ip);
-    if (it == failures_.end()) return false;
-    const auto now = clock_.now_unix_seconds();
-    while (!it->second.empty() && it->second.front() <= now - 60) it->second.pop_front();
-    if (it->second.empty()) {
-        failures_.erase(it);
-        return false;
-    }
-    return it->second.size() >= options_.auth_failures_per_ip_per_minute;
+bool AppServices::throttled(const std::string& client) {
+    return auth_failures_.throttled(client, clock_.now_unix_seconds());
 }
 
-void AppServices::record_failure(const std::string& ip) {
-    std::lock_guard lock(mutex_);
-    failures_[ip].push_back(clock_.now_unix_seconds());
+void AppServices::record_failure(const std::string& client) {
+    auth_failures_.record_failure(client, clock_.now_unix_seconds());
 }
 
 }  // namespace pigeon::app

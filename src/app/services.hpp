@@ -1,6 +1,6 @@
 // pigeon/app/services.hpp: the server's answers to what sessions ask (net::Services):
-// credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client
-// IP), the sender/recipient/message policy and SPF/DKIM/DMARC (checks.hpp, shared with the
+// credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client:
+// an IPv4 address or an IPv6 /N network, app/auth_throttle.hpp), the sender/recipient/message policy and SPF/DKIM/DMARC (checks.hpp, shared with the
 // simulator), and the durable spool (group commit).
 #pragma once
 #include <boost/asio/thread_pool.hpp>
@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "app/auth_throttle.hpp"
 #include "app/checks.hpp"
 #include "app/config.hpp"
 #include "auth/dkim/dkim.hpp"
@@ -62,8 +63,8 @@ public:
 private:
     void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                       std::function<void(smtp::Event)> done);
-    bool throttled(const std::string& ip);
-    void record_failure(const std::string& ip);
+    bool throttled(const std::string& client);  // client: ConnectionInfo::client_key
+    void record_failure(const std::string& client);
 
     Options options_;
     const Directory& directory_;
@@ -71,8 +72,7 @@ private:
     const core::Clock& clock_;
     boost::asio::thread_pool verify_pool_;  // DKIM crypto and DMARC verdicts; before checks_
     Checks checks_;     // the policy questions (shared with the simulator)
-    std::mutex mutex_;  // failures_
-    std::unordered_map<std::string, std::deque<std::int64_t>> failures_;  // ip -> failure times
+    AuthFailureThrottle auth_failures_;  // bounded; pruned as it grows
     boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread
 };
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "net/client_key.hpp"
 #include "tls/credentials.hpp"
 #include "tls/tls_channel.hpp"
 
@@ -20,6 +21,17 @@ using error_code = boost::system::error_code;
 
 namespace {
 constexpr std::size_t read_buffer_octets = 16 * 1024;
+// Output backpressure. A client may pipeline commands and never read the replies (a reply
+// flood: HELP answers 6 octets with about 85). While more than this is waiting to be written
+// (queued and in flight, after TLS), the connection neither reads from the socket nor hands
+// the session more input; it resumes when a write brings it back under. Input the client sends
+// meanwhile stays in the kernel, and TCP flow control stops the client.
+constexpr std::size_t output_high_water_octets = 32 * 1024;
+// The session gets its input in slices of at most this, so that one slice's replies bound how
+// far output can overshoot the mark: the worst reply per input octet is EHLO with a one-letter
+// name, 8 octets answered with about 130 plus the hostname (<= 255), i.e. at most 128 EHLOs x
+// ~385 octets = 48 KiB over the mark (about 20 KiB with a typical hostname).
+constexpr std::size_t feed_slice_octets = 1024;
 }
 
 class Connection;
@@ -39,7 +51,7 @@ struct Server::Impl {
 
     mutable std::mutex mutex;  // guards what follows
     std::size_t total = 0;
-    std::unordered_map<std::string, std::size_t> per_ip;
+    std::unordered_map<std::string, std::size_t> per_ip;  // by client_key
     std::map<std::uint64_t, std::weak_ptr<Connection>> connections;
     bool stopping = false;
 
@@ -49,7 +61,7 @@ struct Server::Impl {
     void accept(std::size_t listener);
     void admit(std::size_t listener, tcp::socket socket);
     void refuse(tcp::socket socket, bool tls, const std::string& why);
-    void release(std::uint64_t id, const std::string& ip);
+    void release(std::uint64_t id, const std::string& key);
     void begin_stop();
     void shut_down_connections(bool force);
     void finish_if_done();  // with mutex held
@@ -119,8 +131,13 @@ private:
         log(level, line);
     }
 
+    // Reads only when everything read so far has gone to the session, the session is not
+    // waiting on Services (its input would only pile up there), and the client keeps up with
+    // its replies (output_backlogged). Otherwise the next read starts from resume().
     void read() {
-        if (closed_ || close_after_write_ || input_ended_) return;
+        if (closed_ || close_after_write_ || input_ended_ || read_in_flight_) return;
+        if (input_pos_ < input_.size() || awaiting_services_ || output_backlogged()) return;
+        read_in_flight_ = true;
         socket_.async_read_some(asio::buffer(buffer_),
                                 [self = shared_from_this()](error_code ec, std::size_t n) {
                                     self->on_read(ec, n);
@@ -128,6 +145,7 @@ private:
     }
 
     void on_read(error_code ec, std::size_t n) {
+        read_in_flight_ = false;
         if (closed_) return;
         if (ec) {
             end_of_input();
@@ -139,14 +157,19 @@ private:
         if (tls_) {
             handle_tls(tls_->received(bytes));
         } else {
-            execute(session_->put(bytes));
+            input_.append(bytes);
         }
+        feed();
         read();
     }
 
     void handle_tls(tls::TlsOutput out) {
         if (!out.to_peer.empty()) write(std::move(out.to_peer));
-        if (!out.plaintext.empty()) execute(session_->put(out.plaintext));
+        // TlsReady before the plaintext of the same call: Botan hands out application data
+        // only once the handshake is done, so it was sent inside TLS. Fed first, the session
+        // would still be in its handshake state and discard the client's first command as
+        // cleartext injection (CVE-2011-0411), and the client would wait for a reply until
+        // the timeout. (A client's first command rides with its Finished on resumption.)
         if (out.established_now) {
             log(LogLevel::info, "TLS established: " + tls_->version() + " " + tls_->cipher_suite());
             if (tls_upgrade_pending_) {
@@ -154,10 +177,44 @@ private:
                 execute(session_->on(smtp::TlsReady{}));
             }
         }
+        input_.append(out.plaintext);
         if (out.closed) {
             if (!out.error.empty()) log(LogLevel::warn, "TLS: " + out.error);
+            feed();  // what came before close_notify; nothing more can be answered after it
+            input_.clear();
+            input_pos_ = 0;
             transport_ended();
         }
+    }
+
+    // Hands the session what was read, a slice at a time, until it is used up or the output
+    // is backlogged or the session waits on Services.
+    void feed() {
+        while (!closed_ && !close_after_write_ && input_pos_ < input_.size() &&
+               !awaiting_services_ && !output_backlogged()) {
+            const std::size_t n = std::min(feed_slice_octets, input_.size() - input_pos_);
+            const std::string_view slice(input_.data() + input_pos_, n);
+            input_pos_ += n;
+            execute(session_->put(slice));
+        }
+        if (input_pos_ == input_.size() || closed_ || close_after_write_) {
+            input_.clear();  // the session has closed: what it did not take is never answered
+            input_pos_ = 0;
+        }
+    }
+
+    bool output_backlogged() const {
+        return out_.size() + writing_.size() > output_high_water_octets;
+    }
+
+    // A write finished or Services answered: carry on where feed() and read() stopped.
+    void resume() {
+        const bool was_paused = paused_;
+        paused_ = false;
+        feed();
+        read();
+        // The client read its replies: it is active, and gets a full command timeout again.
+        if (was_paused && !closed_ && !close_after_write_ && !awaiting_services_) arm_timer();
     }
 
     // The client half-closed: the session still answers what it had sent (a pipeline
@@ -200,10 +257,19 @@ private:
             timer_.cancel();
             data_timer_.cancel();
             maybe_finish();
+            if (!closed_) arm_final_write_timer();
             return;
         }
         update_data_timer();
-        if (progress && !awaiting_services_) arm_timer();
+        // Replies the client does not read never extend its time: once they back up, the
+        // timer keeps running from the last reply that went out before (see on_timeout).
+        if (output_backlogged()) {
+            if (!paused_)
+                log(LogLevel::debug, "output backlogged: reading paused until the client reads");
+            paused_ = true;
+        } else if (progress && !awaiting_services_) {
+            arm_timer();
+        }
         if (draining_ && session_->idle()) execute(session_->on(smtp::Shutdown{}));
     }
 
@@ -217,7 +283,12 @@ private:
                     self->awaiting_services_ = false;
                     if (self->closed_) return;
                     self->execute(self->session_->on(event));
-                    if (!self->awaiting_services_ && !self->closed_) self->arm_timer();
+                    // A fresh timeout (the wait was ours), also when replies are backed up:
+                    // that is the time the client has to read them.
+                    if (!self->awaiting_services_ && !self->closed_ && !self->close_after_write_)
+                        self->arm_timer();
+                    self->feed();  // what the client pipelined behind the question
+                    self->read();
                 });
             });
     }
@@ -246,8 +317,32 @@ private:
 
     void on_timeout(const char* why) {
         if (closed_ || close_after_write_) return;
+        if (output_backlogged()) {
+            // A 421 would only queue behind replies the client does not read.
+            log(LogLevel::info, "timeout: the client did not read its replies (" +
+                                    std::to_string(out_.size() + writing_.size()) +
+                                    " octets pending): closing");
+            finish();
+            return;
+        }
         log(LogLevel::info, std::string("timeout: ") + why);
         execute(session_->on(smtp::Timeout{}));
+    }
+
+    // After Close, the last replies still get written; a client that never reads them must
+    // not hold the connection open (nor a stopping server's run()): it gets the command
+    // timeout to take them, or the shutdown grace period when the server is stopping.
+    void arm_final_write_timer() {
+        const auto& limits = server_.options.limits;
+        timer_.expires_after(draining_ ? std::max(limits.shutdown_grace, std::chrono::seconds(1))
+                                       : limits.command_timeout);
+        timer_.async_wait([self = shared_from_this()](error_code ec) {
+            if (ec || self->closed_) return;
+            self->log(LogLevel::info, "timeout: the client did not read the last replies (" +
+                                          std::to_string(self->out_.size() + self->writing_.size()) +
+                                          " octets pending): closing");
+            self->finish();
+        });
     }
 
     void send_text(const std::string& bytes) {
@@ -283,7 +378,9 @@ private:
                                   self->finish();
                                   return;
                               }
+                              self->writing_.clear();
                               self->do_write();
+                              if (!self->output_backlogged()) self->resume();
                           });
     }
 
@@ -300,7 +397,7 @@ private:
         socket_.shutdown(tcp::socket::shutdown_both, ignored);
         socket_.close(ignored);
         log(LogLevel::info, "disconnect");
-        server_.release(info_.id, info_.peer_address);
+        server_.release(info_.id, info_.client_key);
     }
 
     Server::Impl& server_;
@@ -314,9 +411,13 @@ private:
     asio::steady_timer data_timer_;  // the whole DATA phase
     bool in_data_ = false;
     std::array<char, read_buffer_octets> buffer_{};
+    bool read_in_flight_ = false;
+    std::string input_;          // read (and decrypted), not yet handed to the session
+    std::size_t input_pos_ = 0;  // the prefix of input_ already handed over
     std::string out_;      // queued for writing
     std::string writing_;  // being written
     bool write_in_flight_ = false;
+    bool paused_ = false;  // output backlogged: no reading or feeding until it drains
     bool close_after_write_ = false;
     bool awaiting_services_ = false;
     bool draining_ = false;
@@ -347,6 +448,8 @@ void Server::Impl::admit(std::size_t listener, tcp::socket socket) {
     if (remote.address().is_v6() && remote.address().to_v6().is_v4_mapped())
         ip = remote.address().to_v6().to_v4().to_string();
     const auto& opts = options.listeners[listener];
+    // One client is one IPv4 address or one IPv6 /N network (net/client_key.hpp).
+    std::string key = client_key(ip, options.limits.ipv6_prefix_bits);
     std::shared_ptr<Connection> connection;
     {
         std::lock_guard lock(mutex);
@@ -355,16 +458,16 @@ void Server::Impl::admit(std::size_t listener, tcp::socket socket) {
             refuse(std::move(socket), opts.tls == TlsMode::implicit, "too many connections");
             return;
         }
-        if (per_ip[ip] >= options.limits.max_connections_per_ip) {
+        if (per_ip[key] >= options.limits.max_connections_per_ip) {
             refuse(std::move(socket), opts.tls == TlsMode::implicit,
-                   "too many connections from " + ip);
+                   "too many connections from " + key);
             return;
         }
-        ConnectionInfo info{next_id++, opts.role, ip, opts.port};
+        ConnectionInfo info{next_id++, opts.role, ip, key, opts.port};
         if (opts.port == 0) info.local_port = acceptors[listener]->local_endpoint().port();
         connection = std::make_shared<Connection>(*this, std::move(socket), opts, info);
         ++total;
-        ++per_ip[ip];
+        ++per_ip[key];
         connections[info.id] = connection;
     }
     asio::post(connection->executor(), [connection] { connection->start(); });
@@ -387,10 +490,10 @@ void Server::Impl::refuse(tcp::socket socket, bool tls, const std::string& why) 
     });
 }
 
-void Server::Impl::release(std::uint64_t id, const std::string& ip) {
+void Server::Impl::release(std::uint64_t id, const std::string& key) {
     std::lock_guard lock(mutex);
     --total;
-    if (auto it = per_ip.find(ip); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+    if (auto it = per_ip.find(key); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
     connections.erase(id);
     finish_if_done();
 }

@@ -7,7 +7,8 @@
 //   - One io_context per thread (ServerOptions::threads); a connection lives on one of them for
 //     its whole life, so its state needs no locks. Services may answer from any thread: the
 //     answer is posted back to the connection's io_context.
-//   - Limits, all enforced here: total connections and connections per client IP (over either:
+//   - Limits, all enforced here: total connections and connections per client (an IPv4
+//     address or an IPv6 network of ipv6_prefix_bits, net/client_key.hpp; over either:
 //     "421 4.7.0" and close before any session exists), the command timeout (time allowed to
 //     complete the next command: partial bytes do not reset it, so a slowloris client is cut
 //     off), the DATA timeouts (silence between chunks, and the whole DATA phase), and the
@@ -52,6 +53,7 @@ struct ServerLimits {
     std::chrono::seconds data_block_timeout{180};  // silence inside DATA (4.5.3.2.5)
     std::chrono::seconds data_timeout{600};        // the whole DATA phase (4.5.3.2.6)
     std::chrono::seconds shutdown_grace{30};
+    unsigned ipv6_prefix_bits = 64;  // max_connections_per_ip counts IPv6 clients per /N
 };
 
 enum class LogLevel { error, warn, info, debug };
@@ -73,6 +75,7 @@ struct ConnectionInfo {
     std::uint64_t id = 0;
     smtp::Role role = smtp::Role::inbound;
     std::string peer_address;
+    std::string client_key;  // what per-client limits count: net::client_key(peer_address)
     std::uint16_t local_port = 0;
 };
 

@@ -10,8 +10,11 @@
 namespace pigeon::smtp::detail {
 namespace {
 
-// More unprocessed input than this while the session waits on the driver (a check, the
-// spool, a TLS handshake) is not pipelining but abuse: RFC 2920 groups are a few commands.
+// More unprocessed input than this, in whatever state the session is left after using what it
+// can (in practice: waiting on the driver for a check or the spool), is not pipelining but
+// abuse: RFC 2920 groups are a few commands. A line the session is still reading never counts
+// (an over-long one is skipped as it arrives), DATA is consumed as it arrives, and bytes sent
+// during a TLS handshake are discarded, so this bounds the session's input buffer everywhere.
 constexpr std::size_t max_pending_input_octets = 1024 * 1024;
 // Processed input is dropped from the buffer's front once it is this large (or all used).
 constexpr std::size_t compact_threshold_octets = 64 * 1024;
@@ -74,11 +77,12 @@ std::vector<Action> SessionBase::put(std::string_view bytes) {
         return {};
     }
     in_.append(bytes);
-    if (in_.size() - in_pos_ > max_pending_input_octets && input_ == Input::waiting) {
+    pump();
+    // Checked after pump(), in every state: one put() may carry a command that makes the
+    // session wait together with megabytes of what follows it.
+    if (!closed_ && in_.size() - in_pos_ > max_pending_input_octets) {
         reply(core::Reply(421, "4.7.0", config_.hostname + " Error: too much pipelined input"));
         close_session();
-    } else {
-        pump();
     }
     flush();
     return take_actions();

@@ -4,8 +4,12 @@
 // driver (the Asio connection loop, a test) feeds it what it read from the socket and writes
 // out what each call returns, in this order:
 //   1. write TlsOutput::to_peer to the socket (ciphertext: handshake, records, alerts);
-//   2. hand TlsOutput::plaintext to the session (application data from the peer);
-//   3. if established_now, the handshake just finished: tell the session (TlsReady);
+//   2. if established_now, the handshake just finished: tell the session (TlsReady);
+//   3. hand TlsOutput::plaintext to the session (application data from the peer). Plaintext
+//      only ever comes from records after the handshake, so in a call that also reports
+//      established_now it follows the handshake (a client's first command can ride with its
+//      Finished, on resumption): the session must hear TlsReady first, or it takes the
+//      command for cleartext injected before TLS and discards it (CVE-2011-0411);
 //   4. if closed, the TLS connection is over (error says why when it ended badly; empty
 //      after an orderly close_notify): flush to_peer, then close the transport.
 // Every call returns only what happened during that call; nothing is held back.

@@ -122,6 +122,7 @@ max_recipients = 150
 max_errors_per_session = 3
 auth_failures_per_ip_per_minute = 2
 shutdown_grace_seconds = 0
+ipv6_prefix_bits = 56
 
 [[listeners]]
 address = "::"
@@ -164,6 +165,7 @@ password_hash = ")" + bcrypt_hash + R"("
     BOOST_TEST(c.limits.max_errors_per_session == 3u);
     BOOST_TEST(c.limits.auth_failures_per_ip_per_minute == 2u);
     BOOST_TEST(c.limits.shutdown_grace_seconds == 0u);
+    BOOST_TEST(c.limits.ipv6_prefix_bits == 56u);
     BOOST_REQUIRE_EQUAL(c.listeners.size(), 2u);
     BOOST_TEST((c.listeners[0] == app::Listener{"::", 25, Role::inbound, TlsMode::none}));
     BOOST_TEST((c.listeners[1] == app::Listener{"192.0.2.1", 465, Role::submission, TlsMode::implicit}));
@@ -228,7 +230,9 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "limits.command_timeout_seconds", "limits.data_block_timeout_seconds",
           "limits.data_timeout_seconds", "limits.max_message_octets", "limits.max_recipients",
           "limits.max_errors_per_session", "limits.auth_failures_per_ip_per_minute",
-          "limits.shutdown_grace_seconds", "listeners.address", "listeners.port",
+          "limits.shutdown_grace_seconds", "limits.ipv6_prefix_bits", "limits.message_memory_octets",
+          "limits.spool_min_free_octets", "limits.verify_threads", "limits.verify_cpu_seconds",
+          "listeners.address", "listeners.port",
           "listeners.role", "listeners.tls", "users.address", "users.password_hash",
           "users.aliases", "dns.zone_file", "dns.forwarders", "dns.trust_anchor_file",
           "dns.timeout_seconds", "spf.check", "spf.reject_fail", "spf.temperror", "dmarc.check",
@@ -408,6 +412,11 @@ BOOST_AUTO_TEST_CASE(limits_are_checked) {
          "config.toml:2: limits.auth_failures_per_ip_per_minute: must be >= 1"},
         {"[limits]\nshutdown_grace_seconds = 3601\n",
          "config.toml:2: limits.shutdown_grace_seconds: must be <= 3600"},
+        {"[limits]\nipv6_prefix_bits = 0\n", "config.toml:2: limits.ipv6_prefix_bits: must be >= 1"},
+        {"[limits]\n\nipv6_prefix_bits = 129\n",
+         "config.toml:3: limits.ipv6_prefix_bits: must be <= 128"},
+        {"[limits]\nipv6_prefix_bits = \"64\"\n",
+         "config.toml:2: limits.ipv6_prefix_bits: must be an integer, not a string"},
         {"[limits]\nmax_connections = 10\nmax_connections_per_ip = 11\n",
          "config.toml:3: limits.max_connections_per_ip: must be <= limits.max_connections (10)"},
         {"[limits]\nmax_connections = 10\n",
@@ -997,6 +1006,8 @@ rc::Gen<Config> gen_config() {
         l.spool_min_free_octets = *rc::gen::inRange<std::uint64_t>(0, app::bounds::max_memory_octets + 1);
         l.verify_threads = *in(0, app::bounds::max_threads);
         l.verify_cpu_seconds = *in(1, app::bounds::max_verify_cpu_seconds);
+        l.ipv6_prefix_bits =
+            *in(app::bounds::min_ipv6_prefix_bits, app::bounds::max_ipv6_prefix_bits);
         return c;
     });
 }

@@ -511,6 +511,113 @@ BOOST_AUTO_TEST_CASE(eof_after_a_pipeline_still_answers_it_then_closes) {
     BOOST_TEST(s->closed());
 }
 
+// The 1 MiB bound on unprocessed input (session_core.cpp, max_pending_input_octets).
+namespace {
+constexpr std::size_t input_cap_octets = 1024 * 1024;
+
+std::string noops(std::size_t octets) {  // whole "NOOP\r\n" lines, at least `octets` long
+    std::string s;
+    while (s.size() < octets) s += "NOOP\r\n";
+    return s;
+}
+
+std::string sent_text(const std::vector<pigeon::smtp::Action>& actions) {
+    std::string out;
+    for (const auto& a : actions)
+        if (const auto* send = std::get_if<pigeon::smtp::Send>(&a)) out += send->bytes;
+    return out;
+}
+
+bool has_close(const std::vector<pigeon::smtp::Action>& actions) {
+    for (const auto& a : actions)
+        if (std::holds_alternative<pigeon::smtp::Close>(a)) return true;
+    return false;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(input_cap_while_waiting_on_a_check_gives_421_and_closes) {
+    pigeon::core::FixedClock clock(1795000000);
+    auto c = inbound();
+    c.clock = &clock;
+    auto s = pigeon::smtp::make_session(c, {});
+    s->start();
+    s->put("EHLO c.example\r\n");
+    auto a = s->put("MAIL FROM:<a@example.org>\r\n");
+    BOOST_TEST(std::holds_alternative<pigeon::smtp::CheckSender>(a.at(0)));
+    const std::string flood = noops(input_cap_octets - 6);  // at the cap, not over it
+    BOOST_REQUIRE(flood.size() <= input_cap_octets);
+    for (std::size_t i = 0; i < flood.size(); i += 4096) BOOST_TEST(s->put(flood.substr(i, 4096)).empty());
+    BOOST_TEST(!s->closed());
+    a = s->put("NOOP\r\n");  // one line more
+    BOOST_TEST(s->closed());
+    BOOST_TEST(sent_text(a) == "421 4.7.0 localhost Error: too much pipelined input\r\n");
+    BOOST_TEST(has_close(a));
+}
+
+// Before the fix the cap was only checked while already waiting: one put() with a command that
+// makes the session wait and megabytes after it was kept whole.
+BOOST_AUTO_TEST_CASE(input_cap_holds_for_input_that_arrives_before_the_wait) {
+    pigeon::core::FixedClock clock(1795000000);
+    auto c = inbound();
+    c.clock = &clock;
+    auto s = pigeon::smtp::make_session(c, {});
+    s->start();
+    s->put("EHLO c.example\r\n");
+    const auto a = s->put("NOOP\r\nMAIL FROM:<a@example.org>\r\n" + noops(input_cap_octets + 1));
+    BOOST_TEST(s->closed());
+    BOOST_TEST(std::holds_alternative<pigeon::smtp::CheckSender>(a.at(0)));
+    BOOST_TEST(sent_text(a) ==
+               "250 2.0.0 OK\r\n421 4.7.0 localhost Error: too much pipelined input\r\n");
+    BOOST_TEST(has_close(a));
+    BOOST_TEST(s->on(pigeon::smtp::Verdict{}).empty());  // the late answer changes nothing
+}
+
+// Below the cap, a long pipeline behind a check is legitimate and answered in full.
+BOOST_AUTO_TEST_CASE(input_below_the_cap_is_answered_once_the_check_returns) {
+    pigeon::core::FixedClock clock(1795000000);
+    auto c = inbound();
+    c.clock = &clock;
+    auto s = pigeon::smtp::make_session(c, {});
+    s->start();
+    s->put("EHLO c.example\r\n");
+    const std::string pipeline = noops(input_cap_octets - 64);
+    auto a = s->put("MAIL FROM:<a@example.org>\r\n" + pipeline);
+    BOOST_TEST(!s->closed());
+    a = s->on(pigeon::smtp::Verdict{});
+    const std::string out = sent_text(a);
+    BOOST_TEST(!s->closed());
+    BOOST_TEST(out.rfind("250 2.1.0 Sender OK\r\n", 0) == 0u);
+    BOOST_TEST(out.size() == std::string("250 2.1.0 Sender OK\r\n").size() +
+                                 pipeline.size() / 6 * std::string("250 2.0.0 OK\r\n").size());
+}
+
+// In states that consume what they get, input never piles up: a flood of command lines, of
+// DATA, of one endless line, or of bytes during a TLS handshake leaves the session open.
+BOOST_AUTO_TEST_CASE(input_cap_is_not_hit_by_input_the_session_uses_as_it_arrives) {
+    SessionConfig cfg = inbound(true);
+    cfg.max_errors = 1000000;
+    const std::string megabytes(3 * input_cap_octets / 2, 'x');
+    {
+        auto d = greeted(cfg);  // commands: each line answered
+        d.send_raw(noops(3 * input_cap_octets / 2));
+        BOOST_TEST(!d.closed);
+    }
+    {
+        auto d = greeted(cfg);  // one over-long line: skipped as it arrives
+        for (std::size_t i = 0; i < megabytes.size(); i += 65536) d.send_raw(megabytes.substr(i, 65536));
+        BOOST_TEST(code(d.send_raw("\r\n")) == "500");
+        BOOST_TEST(!d.closed);
+    }
+    {
+        auto d = greeted(cfg);  // DATA: read into the message (and refused over its size)
+        d.send("MAIL FROM:<a@example.org>");
+        d.send("RCPT TO:<b@test.example>");
+        BOOST_TEST(code(d.send("DATA")) == "354");
+        for (std::size_t i = 0; i < megabytes.size(); i += 65536) d.send_raw(megabytes.substr(i, 65536));
+        BOOST_TEST(!d.closed);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(eof_in_the_middle_of_a_line_or_of_data_closes) {
     auto d = greeted(inbound());
     d.send_raw("NOOP");  // no CRLF: never a command

@@ -1,0 +1,370 @@
+#!/usr/bin/python3
+"""Resource attacks on the real binary (issue 13, "Hostile input on port 25"): each attack runs
+against a `pigeon serve` on loopback and asserts a bound - on the server's memory (RSS from
+/proc/PID/status), on time, and that other clients are still served meanwhile.
+
+Structure: one function per attack, `attack_<name>(ctx)`, listed in ATTACKS. Each gets the
+shared Context (the binary, a server started with short timeouts) and raises AssertionError
+with a reason when a bound is crossed; it prints one line of measurements. main() runs them all
+in order, prints a summary table and exits non-zero if any failed. To add an attack: write the
+function, give every loop and socket a bound, and append it to ATTACKS.
+
+usage: test_abuse.py PIGEON_BINARY   (or PIGEON_BIN=...)
+"""
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pigeon_harness as h  # noqa: E402
+
+# Short timeouts so that the "closed after the command timeout" checks finish quickly.
+COMMAND_TIMEOUT = 5
+MIB = 1024 * 1024
+# Generous: the fixed server grows by a few MiB at most under these attacks; before the fix a
+# reply flood grew it by about 13 octets per octet sent (850 MB for 64 MiB).
+RSS_GROWTH_BOUND = 64 * MIB
+
+
+class Context:
+    def __init__(self, binary):
+        self.binary = binary
+        self.srv = None
+
+    def server(self):
+        """The shared server (started on first use)."""
+        if self.srv is None:
+            self.srv = h.PigeonServer(self.binary, limits={
+                "command_timeout_seconds": COMMAND_TIMEOUT,
+                "max_errors_per_session": 1000,
+            }).start()
+        return self.srv
+
+    def close(self):
+        if self.srv is not None:
+            status = self.srv.stop()
+            log = self.srv.log_text()
+            self.srv.cleanup()
+            self.srv = None
+            assert "AddressSanitizer" not in log and "runtime error" not in log, log[-4000:]
+            assert status == 0, "pigeon exited with %r" % (status,)
+
+
+# ---------------------------------------------------------------------- measuring
+
+def status_kib(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM) in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
+class RssWatch:
+    """Samples the server's VmRSS every 50 ms on a thread; peak() is the largest sample (and
+    VmHWM, which catches what falls between samples)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.start_rss = status_kib(pid, "VmRSS")
+        self.max_rss = self.start_rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            try:
+                self.max_rss = max(self.max_rss, status_kib(self.pid, "VmRSS"))
+            except (OSError, AssertionError):
+                return
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.max_rss - self.start_rss
+
+
+def flood(sock, chunk, total, stall_seconds=3.0):
+    """Sends `chunk` repeatedly up to `total` bytes without reading; stops when the server has
+    not taken anything for stall_seconds (it stopped reading) or closed. Returns bytes sent."""
+    sent = 0
+    sock.settimeout(stall_seconds)
+    view = memoryview(chunk)
+    while sent < total:
+        try:
+            n = sock.send(view)
+        except (socket.timeout, TimeoutError):
+            break
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        sent += n
+        view = view[n:] if n < len(view) else memoryview(chunk)
+    return sent
+
+
+def wait_for_log(srv, text, timeout):
+    return h.wait_until(lambda: text in srv.log_text(), timeout)
+
+
+# ---------------------------------------------------------------------- attacks
+
+def attack_reply_flood(ctx):
+    """Pipelines 64 MiB of HELP and never reads the replies. The server must stop reading
+    (bounded RSS), keep serving another client, and close the flooder after the command
+    timeout."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=10)
+    c.expect(220)
+    c.cmd("EHLO flooder.test", 250)
+    t0 = time.monotonic()
+    result = {}
+    sender = threading.Thread(target=lambda: result.update(
+        sent=flood(c.sock, b"HELP\r\n" * 4096, 64 * MIB)), daemon=True)
+    sender.start()
+    # Meanwhile a normal client gets its mail through.
+    h.normal_client_works(srv, label="reply-flood")
+    sender.join(timeout=120)
+    assert not sender.is_alive(), "the flooding sender did not stop within 120 s"
+    sent = result.get("sent", 0)
+    closed_in_time = wait_for_log(srv, "did not read its replies", COMMAND_TIMEOUT + 20)
+    elapsed = time.monotonic() - t0
+    growth = watch.stop()
+    hwm_growth = status_kib(srv.proc.pid, "VmHWM") - watch.start_rss
+    data, closed = c.read_until_closed(timeout=10, max_bytes=256 * MIB)
+    c.close()
+    print("reply flood: %.1f MiB sent before the server stopped reading, RSS +%.1f MiB "
+          "(HWM +%.1f MiB), %d reply octets read afterwards, closed after %.1f s"
+          % (sent / MIB, growth / MIB, hwm_growth / MIB, len(data), elapsed))
+    assert sent < 64 * MIB, "the server read all 64 MiB without its replies being read"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert closed_in_time, "no 'did not read its replies' close within the timeout"
+    assert closed, "the flooding connection is still open"
+    assert srv.running(), "the server died"
+
+
+def attack_reply_flood_over_tls(ctx):
+    """The same flood inside STARTTLS: pending output is counted after encryption."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=10)
+    c.expect(220)
+    c.cmd("EHLO flooder.test", 250)
+    c.starttls()
+    c.cmd("EHLO flooder.test", 250)
+    before = srv.log_text().count("did not read its replies")
+    result = {}
+
+    def send_tls():
+        sent, chunk = 0, b"NOOP\r\n" * 2048
+        c.sock.settimeout(3.0)
+        try:
+            while sent < 32 * MIB:
+                c.sock.sendall(chunk)
+                sent += len(chunk)
+        except (socket.timeout, TimeoutError, OSError, ssl.SSLError):
+            pass
+        result["sent"] = sent
+
+    sender = threading.Thread(target=send_tls, daemon=True)
+    sender.start()
+    sender.join(timeout=120)
+    assert not sender.is_alive(), "the TLS sender did not stop within 120 s"
+    closed_in_time = h.wait_until(
+        lambda: srv.log_text().count("did not read its replies") > before, COMMAND_TIMEOUT + 20)
+    growth = watch.stop()
+    c.close()
+    print("reply flood over TLS: %.1f MiB sent, RSS +%.1f MiB" % (result["sent"] / MIB, growth / MIB))
+    assert result["sent"] < 32 * MIB, "the server read all 32 MiB without its replies being read"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert closed_in_time, "the TLS flooder was not closed after the timeout"
+    h.normal_client_works(srv, label="reply-flood-tls")
+
+
+def attack_pipelined_input_while_waiting(ctx):
+    """MAIL FROM whose SPF check is slow (spf-temp.example times out), then 16 MiB of
+    pipelined commands without reading. The input must not pile up in the server (it stops
+    reading, or answers 421 4.7.0 past 1 MiB), and the connection ends within bounds."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=10)
+    c.expect(220)
+    c.cmd("EHLO waiter.test", 250)
+    before = srv.log_text().count("did not read its replies")
+    t0 = time.monotonic()
+    c.send("MAIL FROM:<someone@spf-temp.example>\r\n")
+    sent = flood(c.sock, b"NOOP\r\n" * 4096, 16 * MIB)
+    # The check times out (DNS, 5 s), the pipeline is answered until the replies back up, and
+    # the client that does not read them is cut after the command timeout.
+    ended = h.wait_until(
+        lambda: srv.log_text().count("did not read its replies") > before
+        or "too much pipelined input" in srv.log_text(), COMMAND_TIMEOUT + 30)
+    elapsed = time.monotonic() - t0
+    growth = watch.stop()
+    _data, closed = c.read_until_closed(timeout=10, max_bytes=256 * MIB)
+    c.close()
+    print("pipelined input while waiting: %.1f MiB taken by the server, RSS +%.1f MiB, "
+          "connection ended after %.1f s" % (sent / MIB, growth / MIB, elapsed))
+    assert sent < 16 * MIB, "the server took all 16 MiB of pipelined input"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert ended, "the server did not end the connection"
+    assert closed, "the connection was not closed"
+    h.normal_client_works(srv, label="pipelined-while-waiting")
+
+
+def attack_endless_command_line(ctx):
+    """Not waiting on anything: one command line of 16 MiB without CRLF. The session skips
+    it as it arrives (bounded), and answers 500 5.5.2 when the CRLF finally comes."""
+    srv = ctx.server()
+    watch = RssWatch(srv.proc.pid)
+    c = h.SmtpClient(srv.ports["inbound"], timeout=30)
+    c.expect(220)
+    c.cmd("EHLO liner.test", 250)
+    sent = flood(c.sock, b"X" * 65536, 16 * MIB, stall_seconds=10)
+    growth = watch.stop()
+    r = c.cmd("", timeout=30)
+    c.cmd("QUIT", 221)
+    c.close()
+    print("endless command line: %.1f MiB, RSS +%.1f MiB, then %r" % (sent / MIB, growth / MIB, r.lines))
+    assert sent == 16 * MIB, "the server stopped reading a line it should skip"
+    assert growth < RSS_GROWTH_BOUND, "RSS grew by %d bytes" % growth
+    assert r.code == 500 and "5.5.2" in r.text, r
+
+
+def _resumable_session(port):
+    """A TLS session from a full STARTTLS handshake, for resumption."""
+    c = h.SmtpClient(port)
+    c.expect(220)
+    c.cmd("EHLO first.test", 250)
+    c.cmd("STARTTLS", 220)
+    ctx = _tls12_client_context()
+    tls = ctx.wrap_socket(c.sock)
+    c.sock = tls
+    c.sock.settimeout(10)
+    c.cmd("EHLO first.test", 250)
+    session = tls.session
+    c.cmd("QUIT", 221)
+    c.close()
+    return ctx, session
+
+
+def _tls12_client_context():
+    ctx = h.client_tls_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # Botan 2: TLS 1.2; the client's Finished is last on resumption
+    return ctx
+
+
+def attack_starttls_first_command_with_finished(ctx):
+    """STARTTLS ordering: the client's first command in the same packet as its TLS Finished
+    (an abbreviated handshake, where the client speaks last). The server must answer the EHLO
+    at once; before the fix it discarded it as cleartext injection and the client waited for
+    the command timeout."""
+    srv = ctx.server()
+    port = srv.ports["inbound"]
+    tls_ctx, session = _resumable_session(port)
+    assert session is not None, "no TLS session to resume"
+    c = h.SmtpClient(port)
+    sock = c.sock
+    try:
+        c.expect(220)
+        c.cmd("EHLO second.test", 250)
+        c.cmd("STARTTLS", 220)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = tls_ctx.wrap_bio(incoming, outgoing, server_side=False, session=session)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pending = outgoing.read()
+                if pending:
+                    sock.sendall(pending)
+                assert time.monotonic() < deadline, "handshake did not finish"
+                sock.settimeout(max(0.1, deadline - time.monotonic()))
+                data = sock.recv(65536)
+                assert data, "server closed during the handshake"
+                incoming.write(data)
+        assert obj.session_reused, "the server did not resume the session (full handshake)"
+        # The client's CCS + Finished are in `outgoing`; the EHLO goes in the same send.
+        obj.write(b"EHLO second.test\r\n")
+        flight = outgoing.read()
+        sock.sendall(flight)
+        t0 = time.monotonic()
+        reply = b""
+        sock.settimeout(1.0)
+        while b"\r\n250 " not in b"\r\n" + reply and time.monotonic() - t0 < COMMAND_TIMEOUT + 5:
+            try:
+                data = sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                continue
+            if not data:
+                break
+            incoming.write(data)
+            try:
+                for _ in range(64):  # bounded: read() gives b"" once TLS is closed
+                    chunk = obj.read(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+        waited = time.monotonic() - t0
+    finally:
+        sock.close()
+    print("STARTTLS with the EHLO in the Finished flight (%d octets, resumed): %r after %.2f s"
+          % (len(flight), reply[:60], waited))
+    assert reply.startswith(b"250-"), "no EHLO reply, got %r after %.1f s" % (reply, waited)
+    assert waited < 2.0, "the EHLO reply took %.1f s" % waited
+
+
+ATTACKS = [
+    attack_starttls_first_command_with_finished,
+    attack_reply_flood,
+    attack_reply_flood_over_tls,
+    attack_pipelined_input_while_waiting,
+    attack_endless_command_line,
+]
+
+
+def main():
+    binary = h.pigeon_binary()
+    # ASan's quarantine keeps freed memory resident (256 MB by default), which an RSS bound
+    # would count; a small one keeps the measurement about the server's own buffers.
+    os.environ["ASAN_OPTIONS"] = "detect_leaks=0:quarantine_size_mb=16"
+    ctx = Context(binary)
+    results = []
+    try:
+        for attack in ATTACKS:
+            t0 = time.monotonic()
+            try:
+                attack(ctx)
+                results.append((attack.__name__, "ok", time.monotonic() - t0, ""))
+            except Exception as e:  # noqa: BLE001 - reported in the summary
+                traceback.print_exc()
+                results.append((attack.__name__, "FAILED", time.monotonic() - t0, str(e)[:200]))
+                if ctx.srv is not None and not ctx.srv.running():
+                    print(ctx.srv.log_text()[-4000:])
+                    ctx.srv.cleanup()
+                    ctx.srv = None
+    finally:
+        try:
+            ctx.close()
+        except AssertionError as e:
+            results.append(("server exit", "FAILED", 0.0, str(e)[:200]))
+    print("\n%-48s %-7s %7s  %s" % ("attack", "result", "seconds", "why"))
+    for name, outcome, seconds, why in results:
+        print("%-48s %-7s %7.1f  %s" % (name, outcome, seconds, why))
+    failed = [r for r in results if r[1] != "ok"]
+    print("\n%d attack(s), %d failed" % (len(results), len(failed)))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
