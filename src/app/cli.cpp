@@ -288,6 +288,7 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
             io.out << ", " << config->delivery.discard.size()
                    << (config->delivery.discard.size() == 1 ? " discard address" : " discard addresses");
         io.out << "\n";
+        for (const std::string& w : credential_warnings(*config)) io.out << "warning: " << w << "\n";
         return exit_ok;
     }
 

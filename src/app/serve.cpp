@@ -485,6 +485,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         outbound = std::make_unique<delivery::OutboundEngine>(std::move(*options), spool, clock, random,
                                                               *resolver, outbound_runtime);
         say(describe_outbound(config.outbound));
+        for (const std::string& w : credential_warnings(config)) log(net::LogLevel::warn, "config: " + w);
     } else {
         say("outbound: off (outbound.enabled = false); remote recipients stay queued");
     }
