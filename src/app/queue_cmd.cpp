@@ -91,6 +91,14 @@ std::size_t messages_with_pending(const queue::Spool& spool) {
     return spool.with_pending([](const core::Path&) { return true; }).size();
 }
 
+// What flush says when no message has a pending recipient it may retry: held messages
+// (`queue hold`) are not retried, and are not "nothing" either.
+std::string nothing_to_flush(const queue::Spool* spool) {
+    if (spool == nullptr || spool->size() == 0) return "queue is empty\n";
+    return "nothing to retry: the " + std::to_string(spool->size()) +
+           " queued message(s) are held (`pigeon queue release ID`)\n";
+}
+
 // flush (id empty) or retry id.
 int reschedule_now(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
     const bool flush = id.empty();
@@ -117,11 +125,11 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
     if (lock.outcome == StateLock::Outcome::held) {
         // No server runs and none can start while we hold the lock: change the spool here.
         return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
-            if (spool == nullptr || messages_with_pending(*spool) == 0) {
-                if (flush) {
-                    out << "queue is empty\n";
-                    return 0;
-                }
+            if (flush && (spool == nullptr || messages_with_pending(*spool) == 0)) {
+                out << nothing_to_flush(spool);
+                return 0;
+            }
+            if (!flush && (spool == nullptr || !spool->entry(id).ok())) {
                 err << "pigeon: no message " << id << " in the queue\n";
                 return 1;
             }
@@ -149,7 +157,7 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
     const int checked = with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
         if (flush) {
             if (spool == nullptr || messages_with_pending(*spool) == 0) {
-                out << "queue is empty\n";
+                out << nothing_to_flush(spool);
                 return 2;  // nothing to ask for
             }
             return 0;

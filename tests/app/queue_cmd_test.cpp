@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -229,6 +230,22 @@ BOOST_AUTO_TEST_CASE(delete_hold_release_without_a_server_change_the_spool_direc
     BOOST_TEST(r.status == 1);
     BOOST_TEST(r.err.find("is not a queue id") != std::string::npos);
     BOOST_TEST(!fs::exists(s.path / "control"));  // nothing was sent
+}
+
+// Held messages are not flushed, and a queue of only held messages is not "empty"; retry of
+// a held message reschedules it (it is tried once released).
+BOOST_AUTO_TEST_CASE(flush_skips_held_messages_and_says_so) {
+    using K = app::ControlRequest::Kind;
+    State s;
+    const std::string a = s.queue_message({"bob@example.net"}, later);
+    BOOST_REQUIRE(app::run_queue_change(s.config, K::hold, a, std::cout, std::cerr) == 0);
+    auto r = capture([&](auto& o, auto& e) { return app::run_queue_flush(s.config, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "nothing to retry: the 1 queued message(s) are held (`pigeon queue release ID`)\n");
+    BOOST_TEST(s.states(a)[0].next_attempt_unix == later);
+    r = capture([&](auto& o, auto& e) { return app::run_queue_retry(s.config, a, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(s.states(a)[0].next_attempt_unix <= os::SystemClock().now_unix_seconds());
 }
 
 BOOST_AUTO_TEST_CASE(a_server_that_does_not_answer_gets_a_clear_refusal_and_nothing_changes) {
