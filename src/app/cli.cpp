@@ -148,9 +148,10 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     CLI::App* queue_delete = queue->add_subcommand("delete", "Delete one queued message");
     CLI::App* queue_flush = queue->add_subcommand("flush", "Retry every deferred recipient now");
     CLI::App* queue_retry = queue->add_subcommand("retry", "Retry one queued message now");
-    queue_show->add_option("ID", queue_id, "Queue id")->required();
-    queue_delete->add_option("ID", queue_id, "Queue id")->required();
-    queue_retry->add_option("ID", queue_id, "Queue id")->required();
+    CLI::App* queue_hold = queue->add_subcommand("hold", "Keep one queued message but deliver it only after release");
+    CLI::App* queue_release = queue->add_subcommand("release", "Deliver a held message again");
+    for (CLI::App* sub : {queue_show, queue_delete, queue_retry, queue_hold, queue_release})
+        sub->add_option("ID", queue_id, "Queue id")->required();
     SpfCheckArgs spf_args;
     CLI::App* spf = app.add_subcommand("spf", "SPF (RFC 7208) tools");
     spf->require_subcommand(1);
@@ -237,7 +238,7 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     dmarc_report->add_option("--config,-c", config_path,
                              "Configuration file (TOML); without it, the embedded default");
 
-    for (CLI::App* sub : {queue_list, queue_show, queue_delete, queue_flush, queue_retry})
+    for (CLI::App* sub : {queue_list, queue_show, queue_delete, queue_flush, queue_retry, queue_hold, queue_release})
         sub->add_option("--config,-c", config_path,
                         "Configuration file (TOML); without it, the embedded default");
 
@@ -287,6 +288,7 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
             io.out << ", " << config->delivery.discard.size()
                    << (config->delivery.discard.size() == 1 ? " discard address" : " discard addresses");
         io.out << "\n";
+        for (const std::string& w : credential_warnings(*config)) io.out << "warning: " << w << "\n";
         return exit_ok;
     }
 
@@ -305,6 +307,8 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     if (*queue_delete) return commands.queue_delete(*config, queue_id);
     if (*queue_flush) return run_queue_flush(*config, io.out, io.err);
     if (*queue_retry) return run_queue_retry(*config, queue_id, io.out, io.err);
+    if (*queue_hold) return run_queue_change(*config, ControlRequest::Kind::hold, queue_id, io.out, io.err);
+    if (*queue_release) return run_queue_change(*config, ControlRequest::Kind::release, queue_id, io.out, io.err);
     return exit_usage;  // unreachable: a subcommand is required
 }
 

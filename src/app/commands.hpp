@@ -9,19 +9,26 @@
 //                     config.create_demo_user, the demo user, printing its password once).
 //   run_queue_list    prints the queued messages.
 //   run_queue_show    prints one queued message's envelope and status.
-//   run_queue_delete  removes one queued message.
+//   run_queue_delete  removes one queued message; run_queue_change: delete, hold or release
+//                     one (a held message stays queued, is not delivered, and survives
+//                     restarts). With no server running they change the spool under the
+//                     state lock; else the server does and answers (app/control.hpp), and
+//                     without its answer within `wait` (control_answer_wait from the command
+//                     line) nothing is changed and they fail.
 //   run_queue_flush   every deferred recipient is due now; run_queue_retry: one message's.
 //                     With no server running (its <state>/pigeon.lock is free) they change the
 //                     spool directly; else they ask the server (app/control.hpp). 0 done or
 //                     nothing queued, 1 failure (unknown id, unreadable state directory).
 //   print_queue_list/show are run_queue_list/show writing to the given streams (tests).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <ostream>
 #include <string>
 
 #include "app/config.hpp"
+#include "app/control.hpp"
 
 namespace pigeon::app {
 
@@ -29,6 +36,9 @@ int run_serve(const Config& config, bool embedded_default);
 int run_queue_list(const Config& config);
 int run_queue_show(const Config& config, const std::string& id);
 int run_queue_delete(const Config& config, const std::string& id);
+inline constexpr std::chrono::milliseconds control_answer_wait{10'000};
+int run_queue_change(const Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
+                     std::ostream& err, std::chrono::milliseconds wait = control_answer_wait);
 int print_queue_list(const Config& config, std::ostream& out, std::ostream& err);
 int print_queue_show(const Config& config, const std::string& id, std::ostream& out, std::ostream& err);
 int run_queue_flush(const Config& config, std::ostream& out, std::ostream& err);

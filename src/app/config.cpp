@@ -489,14 +489,22 @@ NextHopSettings read_next_hop(const Reader& r, const toml::table& t, const std::
     if (!host) r.fail(t, prefix + ".host", "is required");
     h.host = host_or_ip(r, *host, prefix + ".host");
     if (N n = t.get("port")) h.port = static_cast<std::uint16_t>(r.integer(*n, prefix + ".port", 1, 65535));
-    if (N n = t.get("tls")) h.tls = r.choice(*n, prefix + ".tls", outbound_tls_options);
+    // Credentials imply tls = "verify": sent over TLS whose certificate nobody checked, a
+    // password goes to whoever answers on the path (a weaker mode must be asked for by name,
+    // and then draws a warning at start, credential_warnings()).
+    N tls = t.get("tls");
+    if (tls) h.tls = r.choice(*tls, prefix + ".tls", outbound_tls_options);
+    else if (t.get("password_file") != nullptr) h.tls = OutboundTls::verify;
     if (N n = t.get("ca_file")) {
         h.ca_file = r.string(*n, prefix + ".ca_file");
         if (h.tls != OutboundTls::verify) r.fail(*n, prefix + ".ca_file", "only goes with tls = \"verify\"");
         if (h.ca_file.empty()) r.fail(*n, prefix + ".ca_file", "must not be empty");
     }
     if (h.tls == OutboundTls::verify && (core::is_ipv4_address(h.host) || core::is_ipv6_address(h.host)))
-        r.fail(*host, prefix + ".host", "must be a host name with tls = \"verify\": the certificate names a host");
+        r.fail(*host, prefix + ".host",
+               tls ? "must be a host name with tls = \"verify\": the certificate names a host"
+                   : "must be a host name: with a password_file, tls defaults to \"verify\" and the "
+                     "certificate names a host (set tls explicitly to send the password unverified)");
     if (N n = t.get("username")) h.username = r.string(*n, prefix + ".username");
     if (N n = t.get("password_file")) h.password_file = r.string(*n, prefix + ".password_file");
     if (h.username.empty() != h.password_file.empty())
@@ -1010,6 +1018,20 @@ std::string to_toml(const Config& c) {
           << "aliases = " << string_array(u.aliases) << "\n";
     }
     return o.str();
+}
+
+std::vector<std::string> credential_warnings(const Config& config) {
+    std::vector<std::string> out;
+    const auto check = [&](const NextHopSettings& h, const std::string& key) {
+        if (h.password_file.empty() || h.tls == OutboundTls::verify) return;
+        out.push_back(key + ".tls = \"" + outbound_tls_name(h.tls) + "\": the password for " + h.username +
+                      " goes to " + h.host + " over TLS whose certificate is not checked; anyone on the path "
+                      "can take it (tls = \"verify\" checks it)");
+    };
+    for (const NextHopSettings& h : config.outbound.relayhost) check(h, "outbound.relayhost");
+    for (std::size_t i = 0; i < config.outbound.routes.size(); ++i)
+        check(config.outbound.routes[i].to, "outbound.routes[" + std::to_string(i) + "]");
+    return out;
 }
 
 }  // namespace pigeon::app

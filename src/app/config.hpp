@@ -298,4 +298,10 @@ smtp::SessionConfig session_config(const Config& config, const Listener& listene
 // The configuration as a commented TOML file (what `pigeon show-config` prints).
 std::string to_toml(const Config& config);
 
+// One line per next hop (relayhost, route) that sends a password over TLS weaker than
+// "verify" - only possible when the file names that tls mode explicitly, since a password_file
+// makes "verify" the default. `pigeon serve` logs them at start, `check-config` prints them.
+// Each names the key: "outbound.relayhost.tls = \"required\": the password for ... ".
+std::vector<std::string> credential_warnings(const Config& config);
+
 }  // namespace pigeon::app

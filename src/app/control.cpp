@@ -16,7 +16,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 #include "queue/queue_id.hpp"
@@ -97,25 +99,32 @@ void remove_pid_file(const std::string& state_dir) {
     fs::remove(pid_path(state_dir), ec);
 }
 
-std::string format_control_request(const ControlRequest& request) {
-    return request.kind == ControlRequest::Kind::flush ? "flush\n" : "retry " + request.id + "\n";
+namespace {
+
+// The request verbs, one per kind; all but flush take a queue id.
+struct Verb {
+    ControlRequest::Kind kind;
+    std::string_view word;
+};
+constexpr Verb verbs[] = {
+    {ControlRequest::Kind::flush, "flush"},    {ControlRequest::Kind::retry, "retry"},
+    {ControlRequest::Kind::remove, "delete"},  {ControlRequest::Kind::hold, "hold"},
+    {ControlRequest::Kind::release, "release"},
+};
+
+std::string_view word_of(ControlRequest::Kind kind) {
+    for (const Verb& v : verbs)
+        if (v.kind == kind) return v.word;
+    return "flush";
 }
 
-queue::Expected<ControlRequest> parse_control_request(std::string_view text) {
-    if (text.size() > max_request_octets) return queue::Error{"longer than " + std::to_string(max_request_octets) + " octets"};
-    if (text.empty() || text.back() != '\n') return queue::Error{"not one line ending in a newline"};
-    text.remove_suffix(1);
-    if (text.find('\n') != std::string_view::npos) return queue::Error{"more than one line"};
-    if (text == "flush") return ControlRequest{ControlRequest::Kind::flush, {}};
-    if (text.substr(0, 6) == "retry ") {
-        const std::string_view id = text.substr(6);
-        if (!queue::is_valid_queue_id(id)) return queue::Error{"'" + std::string(id) + "' is not a queue id"};
-        return ControlRequest{ControlRequest::Kind::retry, std::string(id)};
-    }
-    return queue::Error{"unknown request '" + std::string(text.substr(0, 20)) + "'"};
-}
+constexpr std::size_t max_answer_octets = max_answer_text_octets + 8;  // "error " + text + "\n"
+constexpr std::string_view answer_suffix = ".ans";
+constexpr std::chrono::milliseconds answer_poll{20};
 
-queue::Expected<bool> send_control_request(const std::string& state_dir, const ControlRequest& request) {
+// Writes the request file; returns its name (without ".req").
+queue::Expected<std::string> post_control_request(const std::string& state_dir,
+                                                  const ControlRequest& request) {
     const fs::path dir = control_dir(state_dir);
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -134,8 +143,11 @@ queue::Expected<bool> send_control_request(const std::string& state_dir, const C
         !s) {
         return queue::Error{s.error()};
     }
+    return std::string(name);
+}
 
-    // Signal only the process the pid file describes: same pid AND same start time.
+// Signals only the process the pid file describes: same pid AND same start time.
+bool signal_server(const std::string& state_dir) {
     std::ifstream in(pid_path(state_dir));
     long pid = 0;
     unsigned long long start = 0;
@@ -143,8 +155,119 @@ queue::Expected<bool> send_control_request(const std::string& state_dir, const C
     if (!(in >> start)) start = 0;
     const unsigned long long actual = process_start_time(pid);
     if (actual == 0 || (start != 0 && actual != start)) return false;  // gone, or a reused pid
-    if (::kill(static_cast<pid_t>(pid), SIGUSR1) != 0) return false;
-    return true;
+    return ::kill(static_cast<pid_t>(pid), SIGUSR1) == 0;
+}
+
+// Polls for "<name>.ans" until `wait` has passed; reads and deletes it.
+std::optional<queue::Expected<ControlAnswer>> wait_for_answer(const fs::path& answer,
+                                                              std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+        std::error_code ec;
+        if (fs::exists(answer, ec)) {
+            bool too_big = false;
+            const std::string text = read_small_file(answer, max_answer_octets, too_big);
+            fs::remove(answer, ec);
+            if (too_big) return queue::Expected<ControlAnswer>(queue::Error{"the server's answer is too long"});
+            return parse_control_answer(text);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(answer_poll);
+    }
+}
+
+// Answers older than stale_answer_age: their CLI gave up waiting (or was killed).
+void remove_stale_answers(const fs::path& dir) {
+    std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().extension() != answer_suffix) continue;
+        std::error_code t;
+        const auto written = fs::last_write_time(it->path(), t);
+        if (!t && now - written > stale_answer_age) fs::remove(it->path(), t);
+    }
+}
+
+}  // namespace
+
+bool wants_answer(ControlRequest::Kind kind) {
+    return kind == ControlRequest::Kind::remove || kind == ControlRequest::Kind::hold ||
+           kind == ControlRequest::Kind::release;
+}
+
+std::string format_control_request(const ControlRequest& request) {
+    if (request.kind == ControlRequest::Kind::flush) return "flush\n";
+    return std::string(word_of(request.kind)) + " " + request.id + "\n";
+}
+
+queue::Expected<ControlRequest> parse_control_request(std::string_view text) {
+    if (text.size() > max_request_octets) return queue::Error{"longer than " + std::to_string(max_request_octets) + " octets"};
+    if (text.empty() || text.back() != '\n') return queue::Error{"not one line ending in a newline"};
+    text.remove_suffix(1);
+    if (text.find('\n') != std::string_view::npos) return queue::Error{"more than one line"};
+    if (text == "flush") return ControlRequest{ControlRequest::Kind::flush, {}, {}};
+    const std::size_t space = text.find(' ');
+    const std::string_view word = text.substr(0, space);
+    for (const Verb& v : verbs) {
+        if (v.kind == ControlRequest::Kind::flush || word != v.word || space == std::string_view::npos)
+            continue;
+        const std::string_view id = text.substr(space + 1);
+        if (!queue::is_valid_queue_id(id)) return queue::Error{"'" + std::string(id.substr(0, 20)) + "' is not a queue id"};
+        return ControlRequest{v.kind, std::string(id), {}};
+    }
+    return queue::Error{"unknown request '" + std::string(text.substr(0, 20)) + "'"};
+}
+
+std::string format_control_answer(bool ok, std::string_view text) {
+    std::string line(text.substr(0, max_answer_text_octets));
+    for (char& c : line)  // one line, whatever the spool's error text holds
+        if (c == '\n' || c == '\r') c = ' ';
+    return (ok ? "ok " : "error ") + line + "\n";
+}
+
+queue::Expected<ControlAnswer> parse_control_answer(std::string_view text) {
+    if (text.size() > max_answer_octets) return queue::Error{"answer longer than " + std::to_string(max_answer_octets) + " octets"};
+    if (text.empty() || text.back() != '\n') return queue::Error{"answer is not one line ending in a newline"};
+    text.remove_suffix(1);
+    if (text.find_first_of("\r\n") != std::string_view::npos) return queue::Error{"answer has more than one line"};
+    for (const auto& [prefix, outcome] : {std::pair{std::string_view("ok "), ControlAnswer::Outcome::done},
+                                          std::pair{std::string_view("error "), ControlAnswer::Outcome::refused}}) {
+        if (text.substr(0, prefix.size()) != prefix) continue;
+        const std::string_view said = text.substr(prefix.size());
+        if (said.size() > max_answer_text_octets) return queue::Error{"answer text longer than " + std::to_string(max_answer_text_octets) + " octets"};
+        return ControlAnswer{outcome, std::string(said)};
+    }
+    return queue::Error{"answer is neither 'ok' nor 'error'"};
+}
+
+queue::Expected<bool> send_control_request(const std::string& state_dir, const ControlRequest& request) {
+    auto posted = post_control_request(state_dir, request);
+    if (!posted.ok()) return queue::Error{posted.error()};
+    return signal_server(state_dir);
+}
+
+queue::Expected<ControlAnswer> ask_server(const std::string& state_dir, const ControlRequest& request,
+                                          std::chrono::milliseconds wait) {
+    auto posted = post_control_request(state_dir, request);
+    if (!posted.ok()) return queue::Error{posted.error()};
+    const fs::path dir = control_dir(state_dir);
+    const fs::path answer = dir / (*posted + std::string(answer_suffix));
+    if (signal_server(state_dir)) {
+        if (auto got = wait_for_answer(answer, wait)) return std::move(*got);
+    }
+    // No answer: take the request back. Removed by us means the server never read it.
+    std::error_code ec;
+    if (fs::remove(dir / (*posted + std::string(request_suffix)), ec)) return ControlAnswer{};
+    if (ec) return queue::Error{"cannot withdraw the request " + *posted + ": " + ec.message()};
+    if (auto got = wait_for_answer(answer, wait)) return std::move(*got);
+    return ControlAnswer{ControlAnswer::Outcome::unknown, {}};
+}
+
+queue::Status answer_control_request(const std::string& state_dir, const ControlRequest& request,
+                                     bool ok, std::string_view text) {
+    if (request.name.empty()) return queue::Error{"the request has no name to answer"};
+    return write_atomically(control_dir(state_dir) / (request.name + std::string(answer_suffix)),
+                            format_control_answer(ok, text));
 }
 
 std::vector<ControlRequest> take_control_requests(const std::string& state_dir,
@@ -158,14 +281,18 @@ std::vector<ControlRequest> take_control_requests(const std::string& state_dir,
         if (p.extension() == request_suffix) files.push_back(p);
     }
     std::sort(files.begin(), files.end());  // names start with a zero-padded time: oldest first
+    remove_stale_answers(dir);
     for (const fs::path& p : files) {
         bool too_big = false;
         const std::string text = read_small_file(p, max_request_octets, too_big);
         auto request = too_big ? queue::Expected<ControlRequest>(queue::Error{"longer than 64 octets"})
                                : parse_control_request(text);
         std::error_code rm;
-        fs::remove(p, rm);
+        // Removed by us: the CLI did not withdraw it first (ask_server), so it is ours to answer.
+        const bool taken = fs::remove(p, rm);
+        if (!taken) continue;
         if (request.ok()) {
+            request->name = p.stem().string();
             out.push_back(std::move(request).value());
         } else if (problems != nullptr) {
             problems->push_back("control request " + p.filename().string() + " ignored: " + request.error());

@@ -1,8 +1,12 @@
-// pigeon queue list|show|delete|flush|retry: the spool of a state directory.
-// list and show read it directly (safe while the server runs: read-only recovery). delete
-// removes the files at once (a running server notices when it next touches the message).
-// flush and retry move deferred recipients' next attempt to now: on the spool directly when no
-// server holds <state>/pigeon.lock, else through the control channel (app/control.hpp).
+// pigeon queue list|show|delete|hold|release|flush|retry: the spool of a state directory.
+// list and show read it directly (safe while the server runs: read-only recovery).
+// Everything that changes the spool does so on the spool directly only while holding
+// <state>/pigeon.lock (no server runs, none can start); when a server holds it, the server's
+// own Spool makes the change (app/control.hpp): a second Spool writing beside it could append
+// to the segment the server appends to next, or migrate and delete its segments.
+// flush and retry move deferred recipients' next attempt to now; a request no server answers
+// waits for the next start. delete, hold and release wait for the server's answer; without
+// one they withdraw the request, change nothing and fail.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #include "os/random.hpp"
 #include "os/system_clock.hpp"
 #include "queue/spool.hpp"
+#include "queue/queue_id.hpp"
 
 namespace pigeon::app {
 namespace fs = std::filesystem;
@@ -86,6 +91,14 @@ std::size_t messages_with_pending(const queue::Spool& spool) {
     return spool.with_pending([](const core::Path&) { return true; }).size();
 }
 
+// What flush says when no message has a pending recipient it may retry: held messages
+// (`queue hold`) are not retried, and are not "nothing" either.
+std::string nothing_to_flush(const queue::Spool* spool) {
+    if (spool == nullptr || spool->size() == 0) return "queue is empty\n";
+    return "nothing to retry: the " + std::to_string(spool->size()) +
+           " queued message(s) are held (`pigeon queue release ID`)\n";
+}
+
 // flush (id empty) or retry id.
 int reschedule_now(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
     const bool flush = id.empty();
@@ -112,11 +125,11 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
     if (lock.outcome == StateLock::Outcome::held) {
         // No server runs and none can start while we hold the lock: change the spool here.
         return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
-            if (spool == nullptr || messages_with_pending(*spool) == 0) {
-                if (flush) {
-                    out << "queue is empty\n";
-                    return 0;
-                }
+            if (flush && (spool == nullptr || messages_with_pending(*spool) == 0)) {
+                out << nothing_to_flush(spool);
+                return 0;
+            }
+            if (!flush && (spool == nullptr || !spool->entry(id).ok())) {
                 err << "pigeon: no message " << id << " in the queue\n";
                 return 1;
             }
@@ -144,7 +157,7 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
     const int checked = with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
         if (flush) {
             if (spool == nullptr || messages_with_pending(*spool) == 0) {
-                out << "queue is empty\n";
+                out << nothing_to_flush(spool);
                 return 2;  // nothing to ask for
             }
             return 0;
@@ -173,6 +186,78 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
     return 0;
 }
 
+const char* verb_done(ControlRequest::Kind kind) {
+    switch (kind) {
+        case ControlRequest::Kind::remove: return "deleted";
+        case ControlRequest::Kind::hold: return "held";
+        case ControlRequest::Kind::release: return "released";
+        default: return "changed";
+    }
+}
+
+queue::Status apply_directly(queue::Spool& spool, ControlRequest::Kind kind, const std::string& id) {
+    if (kind == ControlRequest::Kind::remove) return spool.remove(id);
+    return spool.hold(id, kind == ControlRequest::Kind::hold);
+}
+
+// delete/hold/release of one message: directly under the lock, else by the server's answer.
+int change_message(const Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
+                   std::ostream& err, std::chrono::milliseconds wait) {
+    if (!queue::is_valid_queue_id(id)) {
+        err << "pigeon: '" << id << "' is not a queue id (16 characters, as `pigeon queue list` shows)\n";
+        return 1;
+    }
+    std::error_code ec;
+    if (fs::status(config.state_dir, ec).type() != fs::file_type::directory) {
+        err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
+        return 1;
+    }
+    const StateLock lock = try_lock_state_dir(config.state_dir);
+    if (lock.outcome == StateLock::Outcome::failed) {
+        err << "pigeon: " << lock.error << "\n";
+        return 1;
+    }
+    if (lock.outcome == StateLock::Outcome::held) {
+        return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
+            if (spool == nullptr || !spool->entry(id).ok()) {
+                err << "pigeon: no message " << id << " in the queue\n";
+                return 1;
+            }
+            if (auto s = apply_directly(*spool, kind, id); !s.ok()) {
+                err << "pigeon: " << id << ": " << s.error() << "\n";
+                return 1;
+            }
+            out << verb_done(kind) << " " << id << "\n";
+            return 0;
+        });
+    }
+    // A server owns the spool: only it may write to it. Ask it, and wait for its answer.
+    auto answer = ask_server(config.state_dir, ControlRequest{kind, id, {}}, wait);
+    if (!answer.ok()) {
+        err << "pigeon: cannot send the request to the server: " << answer.error() << "\n";
+        return 1;
+    }
+    const std::string seconds = std::to_string((wait.count() + 999) / 1000);
+    switch (answer->outcome) {
+        case ControlAnswer::Outcome::done:
+            out << verb_done(kind) << " " << id << " (by the running server)\n";
+            return 0;
+        case ControlAnswer::Outcome::refused:
+            err << "pigeon: the running server refused: " << answer->text << "\n";
+            return 1;
+        case ControlAnswer::Outcome::no_answer:
+            err << "pigeon: a server holds " << lock.path << " but did not answer within " << seconds
+                << " s; nothing was changed\n";
+            return 1;
+        case ControlAnswer::Outcome::unknown:
+            err << "pigeon: the server took the request but did not answer within " << 2 * wait.count() / 1000
+                << " s; whether " << id << " was " << verb_done(kind) << " is unknown (see `pigeon queue show "
+                << id << "`)\n";
+            return 1;
+    }
+    return 1;
+}
+
 }  // namespace
 
 int print_queue_list(const Config& config, std::ostream& out, std::ostream& err) {
@@ -184,7 +269,7 @@ int print_queue_list(const Config& config, std::ostream& out, std::ostream& err)
         const std::int64_t now = os::SystemClock().now_unix_seconds();
         for (const auto& m : spool->list()) {
             out << m.id << "  " << when(m.arrival_unix_seconds) << "  " << m.size_octets
-                << " octets  from " << m.sender.to_string() << "\n";
+                << " octets  from " << m.sender.to_string() << (m.held ? "  HELD" : "") << "\n";
             for (const auto& r : m.recipients) out << recipient_line(r.path, r.status, now);
         }
         out << spool->size() << " message(s)\n";
@@ -210,7 +295,9 @@ int print_queue_show(const Config& config, const std::string& id, std::ostream& 
             << "\nclient:    " << e.envelope.helo << " [" << e.envelope.client_address << "]"
             << (e.envelope.tls ? " TLS" : "")
             << (e.envelope.auth_identity.empty() ? "" : " user " + e.envelope.auth_identity)
-            << "\nsize:      " << record->message.size() << " octets\nrecipients:\n";
+            << "\nsize:      " << record->message.size() << " octets"
+            << (e.held ? "\nheld:      yes, not delivered until `pigeon queue release " + e.id + "`" : "")
+            << "\nrecipients:\n";
         for (std::size_t i = 0; i < e.envelope.recipients.size(); ++i)
             out << recipient_line(e.envelope.recipients[i], e.status[i], now);
         out << "\n" << record->message;
@@ -236,20 +323,13 @@ int run_queue_show(const Config& config, const std::string& id) {
     return print_queue_show(config, id, std::cout, std::cerr);
 }
 
+int run_queue_change(const Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
+                     std::ostream& err, std::chrono::milliseconds wait) {
+    return change_message(config, kind, id, out, err, wait);
+}
+
 int run_queue_delete(const Config& config, const std::string& id) {
-    return with_spool(config, queue::Spool::Recovery::read_only, std::cerr, [&](queue::Spool* spool) {
-        if (spool == nullptr || !spool->show(id).ok()) {
-            std::cerr << "pigeon: no message " << id << "\n";
-            return 1;
-        }
-        auto status = spool->remove(id);
-        if (!status.ok()) {
-            std::cerr << "pigeon: cannot delete " << id << ": " << status.error() << "\n";
-            return 1;
-        }
-        std::cout << "deleted " << id << "\n";
-        return 0;
-    });
+    return change_message(config, ControlRequest::Kind::remove, id, std::cout, std::cerr, control_answer_wait);
 }
 
 }  // namespace pigeon::app

@@ -490,6 +490,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         outbound = std::make_unique<delivery::OutboundEngine>(std::move(*options), spool, clock, random,
                                                               *resolver, outbound_runtime);
         say(describe_outbound(config.outbound));
+        for (const std::string& w : credential_warnings(config)) log(net::LogLevel::warn, "config: " + w);
     } else {
         say("outbound: off (outbound.enabled = false); remote recipients stay queued");
     }
@@ -601,9 +602,26 @@ int run_serve(const Config& config_in, bool embedded_default) {
     options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
     options.log_level = log.level();
 
-    // `pigeon queue flush` / `queue retry ID`: request files in <state>/control/, announced
-    // with SIGUSR1 (app/control.hpp). Handled on the outbound loop, never in the handler.
+    // `pigeon queue flush|retry|delete|hold|release`: request files in <state>/control/,
+    // announced with SIGUSR1 (app/control.hpp). Handled on the outbound loop, never in the
+    // handler, and on this process's one Spool: a second spool opened by the CLI could write
+    // into the segment this one appends to next, or delete segments this one still reads.
     boost::asio::signal_set control_signal(outbound_runtime.context(), SIGUSR1);
+    const auto change_message = [&](const ControlRequest& req) -> queue::Status {
+        switch (req.kind) {
+            case ControlRequest::Kind::remove: return spool.remove(req.id);
+            case ControlRequest::Kind::hold: return spool.hold(req.id, true);
+            case ControlRequest::Kind::release: {
+                queue::Status s = spool.hold(req.id, false);
+                if (s) {  // its deliverers look at it now (its retry schedule still applies)
+                    worker.notify(req.id);
+                    if (outbound) outbound->notify(req.id);
+                }
+                return s;
+            }
+            default: return queue::Error{"not a message request"};
+        }
+    };
     const auto take_requests = [&] {
         std::vector<std::string> problems;
         for (const ControlRequest& req : take_control_requests(state.string(), &problems)) {
@@ -611,10 +629,17 @@ int run_serve(const Config& config_in, bool embedded_default) {
                 say("queue flush requested: every deferred recipient is due now");
                 if (outbound) outbound->flush();
                 else if (auto s = spool.reschedule_all(0); !s) log(net::LogLevel::warn, "queue flush: " + s.error());
-            } else {
+            } else if (req.kind == ControlRequest::Kind::retry) {
                 say("queue retry " + req.id + " requested");
                 if (outbound) outbound->retry(req.id);
                 else if (auto s = spool.reschedule(req.id, 0); !s) log(net::LogLevel::warn, "queue retry: " + s.error());
+            } else {
+                std::string what = format_control_request(req);  // "hold <id>\n"
+                what.pop_back();
+                const queue::Status s = change_message(req);
+                say("queue " + what + " requested: " + (s ? std::string("done") : s.error()));
+                if (queue::Status a = answer_control_request(state.string(), req, s.ok(), s ? "done" : s.error()); !a)
+                    log(net::LogLevel::warn, "control: cannot answer " + what + ": " + a.error());
             }
         }
         for (const auto& p : problems) log(net::LogLevel::warn, "control: " + p);

@@ -92,6 +92,9 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::stri
     }
     const queue::SpoolEntry& entry = record->entry;
     DeliveryReport report;
+    if (entry.held) {
+        return report;  // `pigeon queue hold`: kept as it is until it is released
+    }
     std::vector<queue::RecipientUpdate> updates;
     std::map<std::filesystem::path, std::size_t> copies;  // maildir -> recipient delivered there
     bool any_pending = false;

@@ -77,6 +77,9 @@ struct OutboundEngine::Conn {
     std::unique_ptr<tls::TlsClientChannel> tls;
     JobPtr job;  // the transaction in progress, null when idle
     Runtime::TimerId timer = 0;
+    // What the running timer times: the wait and the replies received when it was armed.
+    std::string timed_wait;
+    std::uint64_t timed_replies = 0;
     bool closed = false;
 };
 
@@ -173,6 +176,7 @@ void OutboundEngine::take(const std::string& id, std::int64_t now) {
     {
         auto entry = spool_.entry(id);
         if (!entry) return;  // gone meanwhile (delivered locally, deleted)
+        if (entry->held) return;  // `pigeon queue hold`: nothing until it is released
         bool any = false;
         for (std::size_t i = 0; i < entry->envelope.recipients.size() && !any; ++i) any = due(*entry, i);
         if (!any) return;
@@ -452,11 +456,14 @@ void OutboundEngine::ended(const ConnPtr& conn, const std::string& reason) {
 }
 
 void OutboundEngine::run_actions(const ConnPtr& conn, std::vector<smtp::ClientAction> actions) {
+    bool sent = false;  // a command (or the handshake) went out: a new wait starts
     for (auto& action : actions) {
         if (conn->closed) break;
         if (auto* send = std::get_if<smtp::ClientSend>(&action)) {
             write(conn, send->bytes);
+            sent = true;
         } else if (std::holds_alternative<smtp::ClientStartTls>(action)) {
+            sent = true;
             tls::CertificateVerifier verifier;
             if (conn->hop.tls == Hop::Tls::dane)
                 verifier = tls::dane_verifier(conn->hop.tlsa, conn->hop.dane_names,
@@ -475,14 +482,27 @@ void OutboundEngine::run_actions(const ConnPtr& conn, std::vector<smtp::ClientAc
             close_connection(conn);
         }
     }
-    arm_timer(conn);
+    arm_timer(conn, sent);
 }
 
-void OutboundEngine::arm_timer(const ConnPtr& conn) {
+// RFC 5321 4.5.3.2: each reply has its own deadline, from the command that asks for it (or
+// from the previous reply, for pipelined commands). Octets that do not complete a reply
+// leave the running timer alone: a peer sending a byte every few seconds would otherwise
+// hold the connection, and a delivery slot, forever.
+void OutboundEngine::arm_timer(const ConnPtr& conn, bool sent) {
+    if (conn->closed) {
+        runtime_.cancel(conn->timer);
+        conn->timer = 0;
+        return;
+    }
+    const std::string_view wait = conn->session->waiting_for();
+    const std::uint64_t replies = conn->session->replies_received();
+    if (conn->timer != 0 && !sent && wait == conn->timed_wait && replies == conn->timed_replies)
+        return;  // the same wait, no reply completed: the deadline stands
     runtime_.cancel(conn->timer);
     conn->timer = 0;
-    if (conn->closed) return;
-    const std::string_view wait = conn->session->waiting_for();
+    conn->timed_wait = std::string(wait);
+    conn->timed_replies = replies;
     const auto delay = (wait == "data block" || wait == "end of data") ? options_.data_timeout
                                                                        : options_.command_timeout;
     std::weak_ptr<Conn> weak = conn;

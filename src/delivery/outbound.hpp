@@ -17,6 +17,12 @@
 //   - One message's recipients are grouped by destination (domain, or the relayhost); each
 //     group is one transaction. Connections are limited overall and per destination, and an
 //     idle connection carries the next waiting transaction for the same destination.
+//   - Each reply the peer owes has its own deadline (RFC 5321 4.5.3.2): command_timeout, or
+//     data_timeout from the end of the message data to the reply to it. Octets that do not
+//     complete a reply never extend it; on expiry the connection is closed and its
+//     recipients are deferred (4.4.2) like any connection failure: an attempt counted, the
+//     next MX host tried, the slot freed for other mail.
+//   - Held messages (Spool::hold) are not taken; one already under way finishes its attempt.
 //   - Never throws out of its methods or callbacks; failures become deferrals and log lines.
 #pragma once
 #include <chrono>
@@ -135,7 +141,7 @@ private:
     void ended(const ConnPtr& conn, const std::string& reason);
     void transaction_done(const ConnPtr& conn, smtp::TransactionResult result);
     void after_transaction(const ConnPtr& conn);
-    void arm_timer(const ConnPtr& conn);
+    void arm_timer(const ConnPtr& conn, bool sent);
     void write(const ConnPtr& conn, std::string_view plaintext);
     void close_connection(const ConnPtr& conn);
     void fail_all(const JobPtr& job, const core::Reply& reply, bool permanent, std::string stage);

@@ -151,6 +151,11 @@ struct Body {
     std::uint16_t version = 0;
 };
 
+// The newest version a record of `kind` may carry: only state records have a version 3.
+std::uint16_t newest_version(std::uint16_t kind) {
+    return kind == kind_state ? held_state_format_version : record_format_version;
+}
+
 // Checks the frame and returns the body and its format version, or an error.
 Expected<Body> unframe(std::string_view bytes, std::uint16_t kind) {
     if (bytes.size() < record_header_octets + record_trailer_octets) {
@@ -178,19 +183,24 @@ Expected<Body> unframe(std::string_view bytes, std::uint16_t kind) {
     header.raw(4, "magic");
     const std::uint16_t version = header.u16("version");
     const std::uint16_t got_kind = header.u16("kind");
-    if (version < oldest_record_format_version || version > record_format_version) {
+    if (version < oldest_record_format_version || version > held_state_format_version) {
         return Error{"unsupported record version " + std::to_string(version)};
     }
     if (got_kind != kind) {
         return Error{"wrong record kind " + std::to_string(got_kind)};
     }
+    if (version > newest_version(kind)) {
+        return Error{"unsupported record version " + std::to_string(version) + " for kind " +
+                     std::to_string(kind)};
+    }
     return Body{framed.substr(record_header_octets), version};
 }
 
-void start_record(Writer& w, std::uint16_t kind, std::size_t body_hint) {
+void start_record(Writer& w, std::uint16_t kind, std::size_t body_hint,
+                  std::uint16_t version = record_format_version) {
     w.reserve(record_header_octets + body_hint + record_trailer_octets);
     w.raw(header_magic);
-    w.u16(record_format_version);
+    w.u16(version);
     w.u16(kind);
 }
 
@@ -397,7 +407,8 @@ Expected<std::string> encode_state_record(const StateRecord& record) {
         return Error{"cannot encode: too many recipients"};
     }
     Writer w;
-    start_record(w, kind_state, 64 + 32 * record.status.size());
+    start_record(w, kind_state, 64 + 32 * record.status.size(),
+                 record.held ? held_state_format_version : record_format_version);
     w.str(record.id);
     w.u32(record.sequence);
     w.u32(static_cast<std::uint32_t>(record.status.size()));
@@ -406,6 +417,9 @@ Expected<std::string> encode_state_record(const StateRecord& record) {
             return Error{"cannot encode: diagnostic over 4 GiB"};
         }
         put_status(w, s);
+    }
+    if (record.held) {
+        w.u8(1);
     }
     put_trailer(w);
     return std::move(w.bytes());
@@ -430,6 +444,12 @@ Expected<StateRecord> decode_state_record(std::string_view bytes) {
     }
     for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
         rec.status.push_back(get_status(r, version));
+    }
+    if (version >= held_state_format_version) {
+        rec.held = r.boolean("held flag");
+        if (!r.failed() && !rec.held) {
+            r.fail("version 3 without the held flag");  // keeps the encoding canonical
+        }
     }
     if (!r.failed() && r.remaining() != 0) {
         r.fail("trailing octets");

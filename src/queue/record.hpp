@@ -11,10 +11,14 @@
 // id: appended to a spool segment, it says the message of that id in an earlier segment is
 // gone (docs/spool.md, "Segments").
 // encode_* write format version 2 (per recipient: state, diagnostic, attempts, next attempt
-// time, delay-notified flag). decode_* accept exactly what encode_* produce, and version 1
-// records (state and diagnostic only; the new fields take their defaults) so that an upgraded
-// server keeps its spool; they reject everything else - truncated, extended, corrupted,
-// unknown-version or foreign bytes - with an Error naming the problem and its offset.
+// time, delay-notified flag), except a state record of a held message (`pigeon queue hold`),
+// which is version 3: version 2 and one more octet, the held flag (1). Writing 3 only where
+// it carries something keeps every other record readable by a server of version 2, and keeps
+// the encoding canonical (a version 3 record with the flag 0 is rejected). decode_* accept
+// exactly what encode_* produce, and version 1 records (state and diagnostic only; the new
+// fields take their defaults) so that an upgraded server keeps its spool; they reject
+// everything else - truncated, extended, corrupted, unknown-version or foreign bytes - with an
+// Error naming the problem and its offset.
 // They never throw, never read past the input, and never allocate more than the input's
 // size would justify (counts are checked against the bytes remaining).
 #pragma once
@@ -29,6 +33,7 @@
 namespace pigeon::queue {
 
 inline constexpr std::uint16_t record_format_version = 2;       // what encode_* write
+inline constexpr std::uint16_t held_state_format_version = 3;    // a held message's state record
 inline constexpr std::uint16_t oldest_record_format_version = 1; // still decoded
 inline constexpr std::size_t record_header_octets = 8;
 inline constexpr std::size_t record_trailer_octets = 16;
@@ -53,6 +58,9 @@ struct SpoolEntry {
     core::Envelope envelope;              // envelope.recipients[i] has status[i]
     std::vector<RecipientStatus> status;  // same size as envelope.recipients
     std::string folder;                   // delivery folder hint ("Junk"), may be empty
+    // `pigeon queue hold`: kept, but neither the outbound engine nor local delivery tries it
+    // until `queue release`. Stored in state records only (a fresh message is never held).
+    bool held = false;
 };
 
 struct MessageRecord {
@@ -64,6 +72,7 @@ struct StateRecord {
     std::string id;
     std::uint32_t sequence = 0;  // higher wins; the message file itself counts as 0
     std::vector<RecipientStatus> status;
+    bool held = false;           // the message is on hold (format version 3)
 };
 
 // Fails only on values the format cannot carry: status size != recipients, a string over

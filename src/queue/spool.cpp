@@ -390,6 +390,7 @@ Expected<RecoveryReport> Spool::recover(Recovery mode) {
                     if (st && st->id == id && st->sequence == seq &&
                         st->status.size() == x.entry.envelope.recipients.size()) {
                         x.entry.status = std::move(st->status);
+                        x.entry.held = st->held;
                         x.state_sequence = seq;
                         chosen = true;
                     }
@@ -618,6 +619,7 @@ MessageSummary Spool::summarize(const Indexed& x) const {
     s.sender = x.entry.envelope.reverse_path;
     s.size_octets = x.size_octets;
     s.folder = x.entry.folder;
+    s.held = x.entry.held;
     for (std::size_t i = 0; i < x.entry.envelope.recipients.size(); ++i) {
         s.recipients.push_back(RecipientSummary{x.entry.envelope.recipients[i], x.entry.status[i]});
     }
@@ -716,6 +718,7 @@ Status Spool::persist_states(std::vector<StateChange> changes) {
             Planned p;
             p.record.id = c.id;
             p.record.status = std::move(c.status);
+            p.record.held = c.held.value_or(x.entry.held);
             // Used even on failure: a torn file may hold the name.
             p.record.sequence = x.next_sequence++;
             p.old_sequence = x.state_sequence;
@@ -754,6 +757,7 @@ Status Spool::persist_states(std::vector<StateChange> changes) {
             const auto it = index_.find(p.record.id);
             if (it != index_.end()) {
                 it->second.entry.status = std::move(p.record.status);
+                it->second.entry.held = p.record.held;
                 it->second.state_sequence = p.record.sequence;
             }
         }
@@ -862,6 +866,9 @@ std::vector<std::string> Spool::with_pending(
     {
         std::lock_guard lock(mutex_);
         for (const auto& [id, x] : index_) {
+            if (x.entry.held) {
+                continue;  // on hold: no deliverer looks at it until it is released
+            }
             std::vector<core::Path> paths;
             for (std::size_t i = 0; i < x.entry.status.size(); ++i) {
                 if (x.entry.status[i].state == RecipientState::pending) {
@@ -886,6 +893,9 @@ std::vector<Spool::PendingView> Spool::pending_view() const {
     std::vector<PendingView> out;
     std::lock_guard lock(mutex_);
     for (const auto& [id, x] : index_) {
+        if (x.entry.held) {
+            continue;  // on hold: not due, whatever its schedule says
+        }
         PendingView v;
         for (std::size_t i = 0; i < x.entry.status.size(); ++i) {
             if (x.entry.status[i].state == RecipientState::pending) {
@@ -955,7 +965,7 @@ Status Spool::reschedule_all(std::int64_t when_unix) {
         std::lock_guard lock(mutex_);
         for (const auto& [id, x] : index_) {
             if (auto status = rescheduled(x.entry.status, when_unix)) {
-                changes.push_back(StateChange{id, std::move(*status)});
+                changes.push_back(StateChange{id, std::move(*status), std::nullopt});
             }
         }
     }
@@ -972,8 +982,25 @@ Status Spool::reschedule(const std::string& id, std::int64_t when_unix) {
             return Error{"no message " + id + " in the queue"};
         }
         if (auto status = rescheduled(it->second.entry.status, when_unix)) {
-            changes.push_back(StateChange{id, std::move(*status)});
+            changes.push_back(StateChange{id, std::move(*status), std::nullopt});
         }
+    }
+    return persist_states(std::move(changes));
+}
+
+Status Spool::hold(const std::string& id, bool held) {
+    std::lock_guard update_lock(update_mutex_);
+    std::vector<StateChange> changes;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = index_.find(id);
+        if (it == index_.end()) {
+            return Error{"no message " + id + " in the queue"};
+        }
+        if (it->second.entry.held == held) {
+            return {};
+        }
+        changes.push_back(StateChange{id, it->second.entry.status, held});
     }
     return persist_states(std::move(changes));
 }

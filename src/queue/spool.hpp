@@ -22,6 +22,10 @@
 //                   state file per changed message, ONE sync for all of them, durable on ok.
 //   due()/next_due() read the retry schedule: which messages may be tried now, and when the
 //                   next one falls due (the delivery loop sleeps until then).
+//   hold()          puts a message on hold or releases it, durably (a state file of format
+//                   version 3, record.hpp). A held message stays in the spool, survives
+//                   restarts and is left out of with_pending(), due() and next_due(), so
+//                   neither deliverer picks it up; an attempt already under way finishes.
 //   remove()        removes the message; durable when it returns ok. remove_batch(): several,
 //                   one sync. An id the spool does not hold (never, or removed already by
 //                   another deliverer) is the Error "no message <id> in the spool".
@@ -70,6 +74,7 @@ struct MessageSummary {
     std::vector<RecipientSummary> recipients;
     std::uint64_t size_octets = 0;  // the message octets, without the envelope
     std::string folder;
+    bool held = false;              // `pigeon queue hold`
 };
 
 struct RecipientUpdate {
@@ -150,6 +155,11 @@ public:
     Status reschedule_all(std::int64_t when_unix);
     Status reschedule(const std::string& id, std::int64_t when_unix);
 
+    // Holds (held = true) or releases a message, durably before ok; the recipient states are
+    // kept as they are. An unknown id is Error "no message <id> in the queue". Holding a held
+    // message, or releasing one that is not held, changes nothing and is ok.
+    Status hold(const std::string& id, bool held);
+
     // The envelope and newest recipient states of one message, without reading its octets
     // (the outbound engine builds its mark() updates from this). Error for an unknown id.
     Expected<SpoolEntry> entry(const std::string& id) const;
@@ -200,6 +210,7 @@ private:
     struct StateChange {
         std::string id;
         std::vector<RecipientStatus> status;  // the whole new vector
+        std::optional<bool> held;             // nullopt: as it is now
     };
     // Writes one state file per change, one sync, then updates the index and removes the
     // superseded files. Caller holds update_mutex_; every id is in the index.

@@ -32,6 +32,7 @@
 // against spec/machines/outbound.tsv by tests/smtp/machine_table_test.cpp. docs/client.md
 // explains the states and how results are classified.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -127,6 +128,10 @@ public:
     // "STARTTLS", "TLS handshake", "AUTH", "RSET", "MAIL", "RCPT", "DATA", "end of data",
     // "QUIT"; "" when the session waits for the driver, not the peer (idle, closed).
     virtual std::string_view waiting_for() const = 0;
+    // Complete replies taken from the peer so far. The driver restarts its timer when this
+    // or waiting_for() changes, or when it sends: octets that do not complete a reply never
+    // extend a deadline (a peer trickling a byte at a time must still time out).
+    virtual std::uint64_t replies_received() const = 0;
 };
 
 std::unique_ptr<ClientSession> make_client_session(ClientConfig config);

@@ -136,6 +136,7 @@ std::vector<ClientAction> ClientBase::put(std::string_view bytes) {
         if (parser_.done()) {
             core::Reply r = parser_.reply();
             parser_.reset();
+            ++replies_received_;
             handle_reply(std::move(r));
         } else if (used == 0) {
             break;  // cannot happen while reading; never spin

@@ -70,6 +70,7 @@ public:
     std::string_view state() const final { return state_; }
     bool peer_offers(std::string_view keyword) const final;
     std::string_view waiting_for() const final;
+    std::uint64_t replies_received() const final { return replies_received_; }
 
     // ---- guards (pure) ----
     AfterHello after_hello(const PeerReply& e) const;
@@ -144,6 +145,7 @@ private:
     ClientWait wait_ = ClientWait::greeting;
 
     core::ReplyParser parser_;
+    std::uint64_t replies_received_ = 0;
     bool tls_active_ = false;
     bool esmtp_ = true;           // the last greeting command was EHLO
     Extensions extensions_;       // from the last EHLO (empty after HELO or STARTTLS)

@@ -897,6 +897,42 @@ BOOST_AUTO_TEST_CASE(outbound_errors_name_the_key) {
     });
 }
 
+// Issue 13: a password goes to a certificate that was checked unless the file says otherwise.
+BOOST_AUTO_TEST_CASE(a_password_implies_tls_verify_and_a_weaker_mode_is_warned_about) {
+    const std::string creds = "username = \"me@example.net\"\npassword_file = \"/etc/pigeon/relay-password\"\n";
+    auto r = parse("[outbound.relayhost]\nhost = \"smtp.example.net\"\nport = 587\n" + creds);
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    BOOST_TEST((r.value().outbound.relayhost[0].tls == app::OutboundTls::verify));
+    BOOST_TEST(app::credential_warnings(r.value()).empty());
+    // Without credentials the default stays opportunistic.
+    r = parse("[outbound.relayhost]\nhost = \"smtp.example.net\"\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    BOOST_TEST((r.value().outbound.relayhost[0].tls == app::OutboundTls::opportunistic));
+    // An IP address cannot be verified: the file must choose.
+    r = parse("[outbound.relayhost]\nhost = \"192.0.2.1\"\n" + creds);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(why(r) == "config.toml:2: outbound.relayhost.host: must be a host name: with a password_file, tls "
+                         "defaults to \"verify\" and the certificate names a host (set tls explicitly to send the "
+                         "password unverified)");
+    // Explicitly weaker: accepted, with a warning naming the key.
+    r = parse("[outbound.relayhost]\nhost = \"192.0.2.1\"\ntls = \"required\"\n" + creds +
+              "[[outbound.routes]]\ndomain = \"a.test\"\nhost = \"mx.a.test\"\n" + creds +
+              "[[outbound.routes]]\ndomain = \"b.test\"\nhost = \"mx.b.test\"\ntls = \"opportunistic\"\n" + creds);
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    const auto warnings = app::credential_warnings(r.value());
+    BOOST_REQUIRE(warnings.size() == 2u);
+    BOOST_TEST(warnings[0] == "outbound.relayhost.tls = \"required\": the password for me@example.net goes to "
+                              "192.0.2.1 over TLS whose certificate is not checked; anyone on the path can take it "
+                              "(tls = \"verify\" checks it)");
+    BOOST_TEST(warnings[1].starts_with("outbound.routes[1].tls = \"opportunistic\": the password for me@example.net"));
+    BOOST_TEST((r.value().outbound.routes[0].to.tls == app::OutboundTls::verify));
+    // The written file names the mode, so it reads back the same (and warns the same).
+    const auto back = app::parse_config(app::to_toml(r.value()), "round-trip");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == r.value()));
+    BOOST_TEST(app::credential_warnings(back.value()) == warnings);
+}
+
 BOOST_AUTO_TEST_CASE(to_toml_escapes_strings) {
     Config c = app::default_config("mx.example");
     c.create_demo_user = false;

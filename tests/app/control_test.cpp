@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -60,8 +63,10 @@ BOOST_AUTO_TEST_CASE(requests_round_trip_through_files_oldest_first) {
     const auto taken = pigeon::app::take_control_requests(state.str(), &problems);
     BOOST_TEST(problems.empty());
     BOOST_REQUIRE(taken.size() == 2u);
-    BOOST_TEST((taken[0] == retry));
-    BOOST_TEST((taken[1] == flush));
+    BOOST_TEST((taken[0].kind == retry.kind && taken[0].id == retry.id));
+    BOOST_TEST((taken[1].kind == flush.kind && taken[1].id.empty()));
+    BOOST_TEST(!taken[0].name.empty());  // what an answer is filed under
+    BOOST_TEST(taken[0].name < taken[1].name);
     // Taken means deleted.
     BOOST_TEST(pigeon::app::take_control_requests(state.str(), &problems).empty());
     BOOST_TEST(fs::is_empty(state.path / "control"));
@@ -112,12 +117,141 @@ BOOST_AUTO_TEST_CASE(parse_is_strict) {
     BOOST_TEST(!pigeon::app::parse_control_request("flush \n").ok());
     BOOST_TEST(!pigeon::app::parse_control_request("retry \n").ok());
     BOOST_TEST(!pigeon::app::parse_control_request("retry 0123456789abcdef\n").ok());
-    for (const ControlRequest& r : {ControlRequest{ControlRequest::Kind::flush, {}},
-                                    ControlRequest{ControlRequest::Kind::retry, "0123456789ABCDEF"}}) {
+    BOOST_TEST(!pigeon::app::parse_control_request("delete\n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("hold  0123456789ABCDEF\n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("release 0123456789ABCDEF \n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("flush 0123456789ABCDEF\n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("DELETE 0123456789ABCDEF\n").ok());
+    using K = ControlRequest::Kind;
+    for (const ControlRequest& r : {ControlRequest{K::flush, {}}, ControlRequest{K::retry, "0123456789ABCDEF"},
+                                    ControlRequest{K::remove, "0123456789ABCDEF"},
+                                    ControlRequest{K::hold, "0123456789ABCDEF"},
+                                    ControlRequest{K::release, "0123456789ABCDEF"}}) {
         const auto back = pigeon::app::parse_control_request(pigeon::app::format_control_request(r));
         BOOST_REQUIRE(back.ok());
         BOOST_TEST((back.value() == r));
     }
+}
+
+BOOST_AUTO_TEST_CASE(request_texts_are_the_documented_lines) {
+    using K = ControlRequest::Kind;
+    BOOST_TEST(pigeon::app::format_control_request({K::remove, "0123456789ABCDEF"}) == "delete 0123456789ABCDEF\n");
+    BOOST_TEST(pigeon::app::format_control_request({K::hold, "0123456789ABCDEF"}) == "hold 0123456789ABCDEF\n");
+    BOOST_TEST(pigeon::app::format_control_request({K::release, "0123456789ABCDEF"}) == "release 0123456789ABCDEF\n");
+    BOOST_TEST(pigeon::app::wants_answer(K::remove));
+    BOOST_TEST(!pigeon::app::wants_answer(K::flush));
+    BOOST_TEST(!pigeon::app::wants_answer(K::retry));
+}
+
+BOOST_AUTO_TEST_CASE(answers_round_trip_and_their_parser_is_strict) {
+    using O = pigeon::app::ControlAnswer::Outcome;
+    const auto ok = pigeon::app::parse_control_answer(pigeon::app::format_control_answer(true, "done"));
+    BOOST_REQUIRE(ok.ok());
+    BOOST_TEST((ok->outcome == O::done));
+    BOOST_TEST(ok->text == "done");
+    // An error text with line breaks (from the spool) still makes one line.
+    const auto refused = pigeon::app::parse_control_answer(
+        pigeon::app::format_control_answer(false, "no message X\r\nin the queue"));
+    BOOST_REQUIRE(refused.ok());
+    BOOST_TEST((refused->outcome == O::refused));
+    BOOST_TEST(refused->text == "no message X  in the queue");
+    const std::string long_text(1000, 'x');
+    const auto cut = pigeon::app::parse_control_answer(pigeon::app::format_control_answer(false, long_text));
+    BOOST_REQUIRE(cut.ok());
+    BOOST_TEST(cut->text.size() == pigeon::app::max_answer_text_octets);
+    for (const std::string& bad : std::vector<std::string>{"", "ok done", "ok done\nok\n", "fine\n", "OK done\n", "error\n",
+                                  "ok a\rb\n", "ok " + long_text + "\n"})
+        BOOST_TEST(!pigeon::app::parse_control_answer(bad).ok(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(no_server_no_answer_and_the_request_is_withdrawn) {
+    StateDir state;
+    const auto got = pigeon::app::ask_server(state.str(), {ControlRequest::Kind::remove, "0123456789ABCDEF"},
+                                             std::chrono::milliseconds(50));
+    BOOST_REQUIRE(got.ok());
+    BOOST_TEST((got->outcome == pigeon::app::ControlAnswer::Outcome::no_answer));
+    // Nothing is left for a later start to act on.
+    BOOST_TEST(pigeon::app::take_control_requests(state.str(), nullptr).empty());
+    BOOST_TEST(fs::is_empty(state.path / "control"));
+}
+
+BOOST_AUTO_TEST_CASE(a_signalled_server_that_never_reads_changes_nothing) {
+    StateDir state;
+    BOOST_REQUIRE(pigeon::app::write_pid_file(state.str()).ok());  // we, the "server", ignore it
+    auto previous = std::signal(SIGUSR1, on_usr1);
+    const auto got = pigeon::app::ask_server(state.str(), {ControlRequest::Kind::hold, "0123456789ABCDEF"},
+                                             std::chrono::milliseconds(100));
+    std::signal(SIGUSR1, previous);
+    BOOST_REQUIRE(got.ok());
+    BOOST_TEST((got->outcome == pigeon::app::ControlAnswer::Outcome::no_answer));
+    BOOST_TEST(pigeon::app::take_control_requests(state.str(), nullptr).empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_server_answers_and_the_answer_is_consumed) {
+    StateDir state;
+    BOOST_REQUIRE(pigeon::app::write_pid_file(state.str()).ok());
+    auto previous = std::signal(SIGUSR1, on_usr1);
+    // The "server": takes requests as they come and answers each.
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};  // Boost.Test's checks are for the main thread only
+    std::thread server([&] {
+        while (!stop) {
+            for (const auto& r : pigeon::app::take_control_requests(state.str(), nullptr)) {
+                const bool release = r.kind == ControlRequest::Kind::release;
+                if (pigeon::app::answer_control_request(state.str(), r, !release,
+                                                        release ? "no message " + r.id : "done"))
+                    ++answered;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    });
+    const auto done = pigeon::app::ask_server(state.str(), {ControlRequest::Kind::remove, "0123456789ABCDEF"},
+                                              std::chrono::seconds(10));
+    const auto refused = pigeon::app::ask_server(state.str(), {ControlRequest::Kind::release, "0123456789ABCDEF"},
+                                                 std::chrono::seconds(10));
+    stop = true;
+    server.join();
+    std::signal(SIGUSR1, previous);
+    BOOST_REQUIRE(done.ok());
+    BOOST_TEST((done->outcome == pigeon::app::ControlAnswer::Outcome::done));
+    BOOST_REQUIRE(refused.ok());
+    BOOST_TEST((refused->outcome == pigeon::app::ControlAnswer::Outcome::refused));
+    BOOST_TEST(refused->text == "no message 0123456789ABCDEF");
+    BOOST_TEST(answered == 2);
+    BOOST_TEST(fs::is_empty(state.path / "control"));  // answers read are removed
+}
+
+BOOST_AUTO_TEST_CASE(a_request_taken_but_never_answered_is_unknown) {
+    StateDir state;
+    BOOST_REQUIRE(pigeon::app::write_pid_file(state.str()).ok());
+    auto previous = std::signal(SIGUSR1, on_usr1);
+    std::atomic<bool> taken{false};
+    std::thread server([&] {  // takes it, then "hangs" without answering
+        for (int i = 0; i < 400 && !taken; ++i) {
+            taken = !pigeon::app::take_control_requests(state.str(), nullptr).empty();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    });
+    const auto got = pigeon::app::ask_server(state.str(), {ControlRequest::Kind::hold, "0123456789ABCDEF"},
+                                             std::chrono::milliseconds(500));
+    server.join();
+    std::signal(SIGUSR1, previous);
+    BOOST_REQUIRE(taken);
+    BOOST_REQUIRE(got.ok());
+    BOOST_TEST((got->outcome == pigeon::app::ControlAnswer::Outcome::unknown));
+}
+
+BOOST_AUTO_TEST_CASE(stale_answers_are_removed) {
+    StateDir state;
+    fs::create_directories(state.path / "control");
+    const auto old_answer = state.path / "control" / "1-a.ans";
+    const auto new_answer = state.path / "control" / "2-b.ans";
+    std::ofstream(old_answer) << "ok done\n";
+    std::ofstream(new_answer) << "ok done\n";
+    fs::last_write_time(old_answer, fs::file_time_type::clock::now() - std::chrono::hours(2));
+    BOOST_TEST(pigeon::app::take_control_requests(state.str(), nullptr).empty());
+    BOOST_TEST(!fs::exists(old_answer));
+    BOOST_TEST(fs::exists(new_answer));  // its CLI may still be waiting
 }
 
 BOOST_AUTO_TEST_CASE(pid_file_holds_our_pid_and_start_time) {

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <sstream>
 
 #include "app/commands.hpp"
@@ -186,6 +188,96 @@ BOOST_AUTO_TEST_CASE(with_a_server_running_the_request_goes_through_the_control_
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.find("waits in") != std::string::npos, r.out);
     BOOST_TEST(app::take_control_requests(s.config.state_dir, nullptr).size() == 1u);
+}
+
+// Issue 13: delete/hold/release. Without a server they change the spool under the lock; a
+// held message is shown as such; with a server holding the lock that does not answer they
+// fail and change nothing (never a second writer on the server's spool).
+BOOST_AUTO_TEST_CASE(delete_hold_release_without_a_server_change_the_spool_directly) {
+    using K = app::ControlRequest::Kind;
+    State s;
+    const std::string a = s.queue_message({"bob@example.net"}, later);
+    const std::string b = s.queue_message({"carol@example.com"}, later);
+    auto r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::hold, a, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "held " + a + "\n");
+    r = capture([&](auto& o, auto& e) { return app::print_queue_list(s.config, o, e); });
+    BOOST_TEST(r.out.find(a + "  ") != std::string::npos);
+    BOOST_TEST(r.out.find("from <alice@example.org>  HELD\n") != std::string::npos, r.out);
+    BOOST_TEST(r.out.find(b) != std::string::npos);
+    r = capture([&](auto& o, auto& e) { return app::print_queue_show(s.config, a, o, e); });
+    BOOST_TEST(r.out.find("held:      yes, not delivered until `pigeon queue release " + a + "`") !=
+               std::string::npos, r.out);
+    r = capture([&](auto& o, auto& e) { return app::print_queue_show(s.config, b, o, e); });
+    BOOST_TEST(r.out.find("held:") == std::string::npos, r.out);
+    BOOST_TEST(s.states(a)[0].attempts == 2u);  // the states stay as they were
+
+    r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::release, a, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "released " + a + "\n");
+    r = capture([&](auto& o, auto& e) { return app::print_queue_list(s.config, o, e); });
+    BOOST_TEST(r.out.find("HELD") == std::string::npos, r.out);
+
+    r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::remove, a, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "deleted " + a + "\n");
+    r = capture([&](auto& o, auto& e) { return app::print_queue_show(s.config, a, o, e); });
+    BOOST_TEST(r.status == 1);
+    r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::remove, a, o, e); });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err == "pigeon: no message " + a + " in the queue\n");
+    r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::hold, "nonsense", o, e); });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err.find("is not a queue id") != std::string::npos);
+    BOOST_TEST(!fs::exists(s.path / "control"));  // nothing was sent
+}
+
+// Held messages are not flushed, and a queue of only held messages is not "empty"; retry of
+// a held message reschedules it (it is tried once released).
+BOOST_AUTO_TEST_CASE(flush_skips_held_messages_and_says_so) {
+    using K = app::ControlRequest::Kind;
+    State s;
+    const std::string a = s.queue_message({"bob@example.net"}, later);
+    BOOST_REQUIRE(app::run_queue_change(s.config, K::hold, a, std::cout, std::cerr) == 0);
+    auto r = capture([&](auto& o, auto& e) { return app::run_queue_flush(s.config, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "nothing to retry: the 1 queued message(s) are held (`pigeon queue release ID`)\n");
+    BOOST_TEST(s.states(a)[0].next_attempt_unix == later);
+    r = capture([&](auto& o, auto& e) { return app::run_queue_retry(s.config, a, o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(s.states(a)[0].next_attempt_unix <= os::SystemClock().now_unix_seconds());
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_does_not_answer_gets_a_clear_refusal_and_nothing_changes) {
+    using K = app::ControlRequest::Kind;
+    State s;
+    const std::string a = s.queue_message({"bob@example.net"}, later);
+    FakeServerLock lock(s.path);
+    const auto files_before = [&] {
+        std::map<std::string, std::uintmax_t> out;
+        for (const auto& f : fs::directory_iterator(s.path / "queue")) out[f.path().filename()] = f.file_size();
+        return out;
+    }();
+    for (const K kind : {K::remove, K::hold, K::release}) {
+        // No pid file: nobody to signal. With a pid file naming us, who never reads: the same.
+        for (const bool with_pid : {false, true}) {
+            if (with_pid) BOOST_REQUIRE(app::write_pid_file(s.config.state_dir).ok());
+            auto previous = std::signal(SIGUSR1, on_usr1);
+            auto r = capture([&](auto& o, auto& e) {
+                return app::run_queue_change(s.config, kind, a, o, e, std::chrono::milliseconds(100));
+            });
+            std::signal(SIGUSR1, previous);
+            app::remove_pid_file(s.config.state_dir);
+            BOOST_TEST(r.status == 1);
+            BOOST_TEST(r.out.empty());
+            BOOST_TEST(r.err.find("did not answer within 1 s; nothing was changed") != std::string::npos, r.err);
+        }
+    }
+    BOOST_TEST(app::take_control_requests(s.config.state_dir, nullptr).empty());  // all withdrawn
+    std::map<std::string, std::uintmax_t> files_after;
+    for (const auto& f : fs::directory_iterator(s.path / "queue")) files_after[f.path().filename()] = f.file_size();
+    BOOST_TEST((files_after == files_before));  // not one octet written to the server's spool
+    BOOST_TEST(s.states(a)[0].attempts == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

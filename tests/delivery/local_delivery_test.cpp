@@ -105,6 +105,25 @@ BOOST_AUTO_TEST_CASE(all_local_recipients_delivered_then_removed) {
     BOOST_TEST(first_line == "Return-Path: <alice@remote.example>");
 }
 
+// `pigeon queue hold`: a held message is not delivered, neither by id nor by the rescan;
+// released, it is.
+BOOST_AUTO_TEST_CASE(a_held_message_waits_for_its_release) {
+    World w;
+    const auto id = w.commit({"bob@local.example"});
+    BOOST_REQUIRE(w.spool.hold(id, true).ok());
+    const auto report = w.local.deliver(id);
+    BOOST_REQUIRE_MESSAGE(report.ok(), test::why(report));
+    BOOST_TEST(report->delivered == 0u);
+    BOOST_TEST(!report->removed);
+    BOOST_TEST(w.local.deliver_pending(false) == 0u);
+    BOOST_TEST(!fs::exists(w.box("bob") / "new"));
+    BOOST_TEST(w.spool.size() == 1u);
+    BOOST_REQUIRE(w.spool.hold(id, false).ok());
+    BOOST_TEST(w.local.deliver_pending(false) == 1u);
+    BOOST_TEST(count_files(w.box("bob") / "new") == 1u);
+    BOOST_TEST(w.spool.size() == 0u);
+}
+
 // The crash window of local delivery: the copy is in the Maildir, but the spool never learnt
 // it (killed between the rename and the removal). Delivering again must not add a copy.
 std::filesystem::path deliver_behind_the_spools_back(World& w, const std::string& id) {

@@ -618,3 +618,180 @@ BOOST_AUTO_TEST_CASE(an_untrusted_or_misnamed_certificate_defers_before_auth) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// RFC 5321 4.5.3.2: each reply the peer owes has its own deadline; octets that do not
+// complete a reply never extend it (issue 13, the trickling MX).
+namespace {
+
+// A scripted peer that sends every reply late: byte by byte, `per_byte` apart, or whole
+// after `per_reply`. Replies keep their order; the bytes go through Peer::push.
+class SlowPeer final : public pigeon::test::Peer {
+public:
+    SlowPeer(MemoryRuntime& runtime, ScriptedPeer script, std::int64_t per_byte_ms, std::int64_t per_reply_ms)
+        : runtime_(runtime), script_(std::move(script)), per_byte_ms_(per_byte_ms), per_reply_ms_(per_reply_ms) {}
+
+    std::string start() override { return later(script_.start()); }
+    std::string received(std::string_view bytes, bool& close) override {
+        std::string reply = script_.received(bytes, close);
+        return close ? reply : later(std::move(reply));
+    }
+
+private:
+    std::string later(std::string reply) {
+        if (reply.empty()) return {};
+        next_ms_ = std::max(next_ms_, runtime_.now_ms);
+        if (per_byte_ms_ == 0) {
+            next_ms_ += per_reply_ms_;
+            send_at(next_ms_, std::move(reply));
+            return {};
+        }
+        for (char c : reply) {
+            next_ms_ += per_byte_ms_;
+            send_at(next_ms_, std::string(1, c));
+        }
+        return {};
+    }
+    void send_at(std::int64_t at_ms, std::string bytes) {
+        runtime_.after(std::chrono::milliseconds(at_ms - runtime_.now_ms),
+                       [push = push, bytes = std::move(bytes)] { push(bytes); });
+    }
+
+    MemoryRuntime& runtime_;
+    ScriptedPeer script_;
+    std::int64_t per_byte_ms_, per_reply_ms_;
+    std::int64_t next_ms_ = 0;
+};
+
+std::shared_ptr<ScriptedPeer> listen_slow(World& w, const std::string& address, std::int64_t per_byte_ms,
+                                          std::int64_t per_reply_ms) {
+    auto proto = std::make_shared<ScriptedPeer>();
+    w.runtime.listeners[address + ":25"] = [&w, proto, per_byte_ms, per_reply_ms] {
+        return std::make_unique<SlowPeer>(w.runtime, *proto, per_byte_ms, per_reply_ms);
+    };
+    return proto;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(outbound_deadlines)
+
+// The greeting (21 octets) trickles at one octet a second: without per-reply deadlines every
+// octet re-armed the 5 s timer and the message went out after 21 s.
+BOOST_AUTO_TEST_CASE(a_trickled_greeting_times_out_and_defers) {
+    World w;
+    auto peer = listen_slow(w, "192.0.2.10", 1000, 0);
+    w.options.command_timeout = std::chrono::seconds(5);
+    w.start();
+    const std::string id = w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(8);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.engine->active_connections() == 0u);  // the slot is free again
+    BOOST_TEST(peer->messages->empty());
+    BOOST_TEST(w.engine->stats().deferred == 1u);
+    auto entry = w.spool->entry(id);
+    BOOST_REQUIRE(entry.ok());
+    BOOST_TEST(entry->status[0].attempts == 1u);  // an attempt, like any failed connection
+    BOOST_TEST(entry->status[0].diagnostic.find("Timeout waiting for the greeting reply") != std::string::npos,
+               entry->status[0].diagnostic);
+    BOOST_TEST(w.all_log().find("timed out waiting for greeting") != std::string::npos);
+}
+
+// Same for a reply in the middle: the 250 to EHLO (about 100 octets) trickles a byte every
+// 2 s, each inside the 5 s timeout; the connection is given up 5 s after the EHLO (sent at
+// once: the greeting comes without delay).
+BOOST_AUTO_TEST_CASE(a_trickled_ehlo_reply_times_out_at_its_own_deadline) {
+    World w;
+    auto peer = w.listen("192.0.2.10");
+    w.runtime.listeners["192.0.2.10:25"] = [&w, peer] {
+        // The greeting at once, then everything else two seconds per octet.
+        struct EhloTrickle final : pigeon::test::Peer {
+            SlowPeer slow;
+            ScriptedPeer fast;
+            EhloTrickle(MemoryRuntime& rt, const ScriptedPeer& p) : slow(rt, p, 2000, 0), fast(p) {}
+            std::string start() override {
+                slow.push = push;
+                return fast.start();
+            }
+            std::string received(std::string_view b, bool& close) override { return slow.received(b, close); }
+        };
+        return std::make_unique<EhloTrickle>(w.runtime, *peer);
+    };
+    w.options.command_timeout = std::chrono::seconds(5);
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(4);
+    BOOST_TEST(w.engine->active_connections() == 1u);  // still within the EHLO's 5 s
+    w.run_for(4);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(w.engine->active_connections() == 0u);
+    BOOST_TEST(w.all_log().find("timed out waiting for EHLO") != std::string::npos);
+    BOOST_TEST(peer->messages->empty());
+    BOOST_TEST(w.engine->stats().deferred == 1u);
+}
+
+// Slow but complete replies are fine: each comes 4 s after the previous, inside the 5 s
+// each has, so the whole transaction (about 30 s) delivers.
+BOOST_AUTO_TEST_CASE(slow_complete_replies_each_get_their_own_deadline) {
+    World w;
+    auto peer = listen_slow(w, "192.0.2.10", 0, 4000);
+    w.options.command_timeout = std::chrono::seconds(5);
+    w.options.data_timeout = std::chrono::seconds(5);
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.run_for(120);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(peer->messages->size() == 1u);
+    BOOST_TEST(w.engine->stats().delivered == 1u);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+// A trickling MX holding the only connection slot delays other mail by one timeout, not
+// forever: after it is given up, mail for another domain goes out.
+BOOST_AUTO_TEST_CASE(a_trickling_mx_frees_its_slot_for_other_mail) {
+    World w;
+    listen_slow(w, "192.0.2.10", 1000, 0);  // example.org: trickles
+    auto good = w.listen("192.0.2.30");     // implicit.org: answers at once
+    w.options.command_timeout = std::chrono::seconds(5);
+    w.options.max_connections = 1;
+    w.start();
+    w.submit("alice@pigeon.test", {"bob@example.org"});
+    w.submit("alice@pigeon.test", {"carol@implicit.org"});
+    w.run_for(10);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(good->messages->size() == 1u);
+    BOOST_TEST(w.engine->stats().delivered == 1u);
+    BOOST_TEST(w.engine->stats().deferred == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(outbound_hold)
+
+// `pigeon queue hold`: the engine leaves a held message alone, even when it is flushed, and
+// delivers it once released and notified (what serve does on a release request).
+BOOST_AUTO_TEST_CASE(a_held_message_is_not_taken_until_released) {
+    World w;
+    auto peer = w.listen("192.0.2.10");
+    queue::Submission s;
+    s.envelope = pigeon::test::make_envelope("alice@pigeon.test", {"bob@example.org"});
+    s.message = std::make_shared<const std::string>("Subject: held\r\n\r\nx\r\n");
+    const auto id = w.spool->commit(std::move(s));
+    BOOST_REQUIRE(id.ok());
+    BOOST_REQUIRE(w.spool->hold(*id, true).ok());
+    w.start();  // the recovery scan sees it
+    w.engine->notify(*id);
+    w.engine->flush();
+    w.run_for(600);
+    BOOST_TEST(peer->messages->empty());
+    BOOST_TEST(w.runtime.connects == 0u);
+    BOOST_TEST(w.spool->entry(*id)->status[0].attempts == 0u);
+
+    BOOST_REQUIRE(w.spool->hold(*id, false).ok());
+    w.engine->notify(*id);
+    w.run_for(60);
+    BOOST_TEST_INFO(w.all_log());
+    BOOST_TEST(peer->messages->size() == 1u);
+    BOOST_TEST(w.spool->size() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

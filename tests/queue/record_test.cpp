@@ -251,13 +251,18 @@ RC_BOOST_PROP(state_record_round_trips, ()) {
     for (int i = 0; i < n; ++i) {
         r.status.push_back(*gen_status());
     }
+    r.held = *rc::gen::arbitrary<bool>();
     const auto bytes = queue::encode_state_record(r);
     RC_ASSERT(bytes.ok());
+    // Version 3 exactly when it carries the held flag; 2 otherwise (what older servers read).
+    RC_ASSERT(static_cast<int>((*bytes)[4]) == (r.held ? 3 : 2));
     const auto back = queue::decode_state_record(*bytes);
     RC_ASSERT(back.ok());
     RC_ASSERT(back->id == r.id);
     RC_ASSERT(back->sequence == r.sequence);
     RC_ASSERT(back->status == r.status);
+    RC_ASSERT(back->held == r.held);
+    RC_ASSERT(*queue::encode_state_record(*back) == *bytes);  // canonical
 }
 
 RC_BOOST_PROP(arbitrary_bytes_never_crash_the_decoders, (const std::string& bytes)) {
@@ -360,6 +365,54 @@ BOOST_AUTO_TEST_CASE(version_1_state_records_still_decode) {
     BOOST_TEST(rec->status[0].next_attempt_unix == 0);
     BOOST_TEST(!rec->status[0].delay_notified);
     BOOST_TEST(rec->status[1].state == RecipientState::pending);
+}
+
+// `pigeon queue hold` (issue 13): the held flag is the one field of state format version 3.
+BOOST_AUTO_TEST_CASE(held_state_records_are_version_3_and_strict) {
+    const queue::StateRecord held{"0123456789ABCDEF", 4, {{RecipientState::pending, "451 later", 2, 99, false}}, true};
+    const auto bytes = queue::encode_state_record(held);
+    BOOST_REQUIRE(bytes.ok());
+    BOOST_TEST(static_cast<int>((*bytes)[4]) == 3);
+    const auto back = queue::decode_state_record(*bytes);
+    BOOST_REQUIRE_MESSAGE(back.ok(), test::why(back));
+    BOOST_TEST(back->held);
+    BOOST_TEST(back->status == held.status);
+    for (std::size_t n = 0; n < bytes->size(); ++n)
+        BOOST_CHECK(!queue::decode_state_record(std::string_view(*bytes).substr(0, n)).ok());
+
+    // The same record released is version 2, octet for octet what a server before hold wrote.
+    queue::StateRecord released = held;
+    released.held = false;
+    const auto v2 = queue::encode_state_record(released);
+    BOOST_REQUIRE(v2.ok());
+    BOOST_TEST(static_cast<int>((*v2)[4]) == 2);
+    BOOST_TEST(v2->size() + 1 == bytes->size());
+
+    // Hand-made: version 3 with the flag 0 (not canonical) or 2 (not a boolean), and a
+    // version 3 message or removal record (only state records have one): all refused.
+    const auto v3_state = [](std::uint8_t flag) {
+        V1Writer w;
+        w.start(2, 3);
+        w.str("0123456789ABCDEF");
+        w.le(4, 4);  // sequence
+        w.le(0, 4);  // no recipients
+        w.le(flag, 1);
+        return w.finish();
+    };
+    BOOST_TEST(queue::decode_state_record(v3_state(1)).ok());
+    BOOST_TEST(test::why(queue::decode_state_record(v3_state(0))).find("without the held flag") != std::string::npos);
+    BOOST_TEST(!queue::decode_state_record(v3_state(2)).ok());
+    V1Writer removal;
+    removal.start(3, 3);
+    removal.str("0123456789ABCDEF");
+    BOOST_TEST(test::why(queue::decode_removal_record(removal.finish())).find("unsupported record version 3") !=
+               std::string::npos);
+    auto message = queue::encode_message_record(sample_entry(), sample_message);
+    BOOST_REQUIRE(message.ok());
+    V1Writer m;
+    m.out = message->substr(0, message->size() - queue::record_trailer_octets);
+    m.out[4] = 3;
+    BOOST_TEST(!queue::decode_message_record(m.finish()).ok());
 }
 
 BOOST_AUTO_TEST_CASE(version_1_records_keep_the_strict_checks) {

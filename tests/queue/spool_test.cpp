@@ -396,4 +396,93 @@ BOOST_AUTO_TEST_CASE(crash_at_every_point_of_a_commit_sequence) {
     BOOST_TEST(cases == (total + 1) * 9);
 }
 
+// `pigeon queue hold` / `release` (issue 13): held survives restarts and crashes, keeps the
+// recipient states, hides the message from both deliverers, and a mark (an attempt that was
+// under way) keeps it held.
+BOOST_AUTO_TEST_CASE(hold_and_release_persist_and_hide_the_message_from_deliverers) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto id = *h.spool.commit(spool_submission("held", {"a@x.example", "b@y.example"}));
+    const auto other = *h.spool.commit(spool_submission("other"));
+    const auto all = [](const core::Path&) { return true; };
+    BOOST_REQUIRE(h.spool.mark(id, {{0, {RecipientState::pending, "451 later", 1, t0 + 60, false}}}).ok());
+    BOOST_REQUIRE(h.spool.hold(id, true).ok());
+    BOOST_TEST(h.spool.hold(id, true).ok());  // again: nothing to change
+    BOOST_TEST(h.spool.entry(id)->held);
+    BOOST_TEST(h.spool.with_pending(all) == std::vector<std::string>{other});
+    BOOST_TEST(h.spool.due(t0 + 3600, all) == std::vector<std::string>{other});
+    BOOST_REQUIRE(h.spool.remove(other).ok());
+    BOOST_TEST(!h.spool.next_due(all).has_value());
+    BOOST_TEST(!h.spool.hold("0000000000000000", true).ok());
+
+    // An attempt under way when the hold came: its mark keeps the message held.
+    BOOST_REQUIRE(h.spool.mark(id, {{1, {RecipientState::delivered, "250 ok"}}}).ok());
+    BOOST_TEST(h.spool.entry(id)->held);
+    BOOST_TEST(h.spool.list()[0].held);
+
+    h.storage.crash();  // everything above returned ok: it is durable
+    Spool again(h.storage, h.clock, h.random, layout());
+    const auto report = again.recover();
+    BOOST_REQUIRE(report.ok());
+    BOOST_TEST(report->recovered == 1u);
+    const auto e = again.entry(id);
+    BOOST_REQUIRE(e.ok());
+    BOOST_TEST(e->held);
+    BOOST_TEST(e->status[0].attempts == 1u);
+    BOOST_TEST(e->status[1].state == RecipientState::delivered);
+    BOOST_TEST(again.with_pending(all).empty());
+
+    BOOST_REQUIRE(again.hold(id, false).ok());
+    BOOST_TEST(again.with_pending(all) == std::vector<std::string>{id});
+    BOOST_TEST((again.next_due(all) == std::optional<std::int64_t>(t0 + 60)));
+    Spool third(h.storage, h.clock, h.random, layout());
+    BOOST_REQUIRE(third.recover().ok());
+    BOOST_TEST(!third.entry(id)->held);
+    BOOST_TEST(third.with_pending(all) == std::vector<std::string>{id});
+}
+
+// A hold whose barrier fails is not durable and not applied; after a crash at any point of
+// hold + release the message is there, whole, held or not.
+BOOST_AUTO_TEST_CASE(a_hold_cut_short_by_a_crash_leaves_the_message_whole) {
+    const auto run = [](Harness& h, const std::string& id) {
+        (void)h.spool.hold(id, true);
+        (void)h.spool.hold(id, false);
+        (void)h.spool.hold(id, true);
+    };
+    std::size_t total = 0;
+    std::string id;
+    {
+        Harness h;
+        BOOST_REQUIRE(h.spool.recover().ok());
+        id = *h.spool.commit(spool_submission("H", {"a@x.example"}));
+        const std::size_t before = h.storage.mutation_count();
+        run(h, id);
+        total = h.storage.mutation_count() - before;
+        BOOST_TEST(h.spool.entry(id)->held);
+    }
+    test::for_each_crash_point(total, 4, [&](const test::CrashPoint& c) {
+        Harness h;
+        BOOST_REQUIRE(h.spool.recover().ok());
+        const auto mine = *h.spool.commit(spool_submission("H", {"a@x.example"}));
+        h.storage.set_operation_budget(c.ops);
+        run(h, mine);
+        h.storage.crash(c.model, c.seed);
+        Spool again(h.storage, h.clock, h.random, layout());
+        BOOST_REQUIRE(again.recover().ok());
+        const auto e = again.entry(mine);
+        BOOST_REQUIRE_MESSAGE(e.ok(), c.where);
+        BOOST_CHECK_MESSAGE(e->status.size() == 1u && e->status[0].state == RecipientState::pending, c.where);
+        if (c.ops >= total) BOOST_CHECK_MESSAGE(e->held, c.where);  // all of it completed
+    });
+
+    // A failing barrier: an error, and the index keeps the message as it was.
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto mine = *h.spool.commit(spool_submission("F"));
+    h.storage.fail_syncs("disk gone");
+    BOOST_TEST(!h.spool.hold(mine, true).ok());
+    h.storage.fail_syncs(std::nullopt);
+    BOOST_TEST(!h.spool.entry(mine)->held);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -35,6 +35,9 @@ public:
     // after they are sent.
     virtual std::string received(std::string_view bytes, bool& close) = 0;
     virtual void client_closed() {}
+    // Set by MemoryRuntime::connect before start(): sends bytes to the client later, unasked
+    // (a peer that trickles its replies). Does nothing once the connection is gone.
+    std::function<void(std::string)> push;
 };
 
 class MemoryRuntime final : public delivery::Runtime {
@@ -208,6 +211,9 @@ inline void MemoryRuntime::connect(
     pipe->runtime = this;
     pipe->peer = it->second();
     pipe->address = address;
+    pipe->peer->push = [weak = std::weak_ptr<detail::Pipe>(pipe)](std::string bytes) {
+        if (auto p = weak.lock()) p->to_client(std::move(bytes), false);
+    };
     post([this, pipe, done = std::move(done)] {
         done(std::make_unique<detail::PipeStream>(pipe), {});
         std::string greeting = pipe->peer->start();
