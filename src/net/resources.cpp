@@ -28,8 +28,8 @@ bool ServerResources::storage_low() const {
     return *free < options_.min_free_octets;
 }
 
-bool ServerResources::message_memory_full() const {
-    return in_flight_.load(std::memory_order_relaxed) >= options_.message_memory_octets;
+bool ServerResources::message_memory_fits(std::size_t octets) const {
+    return in_flight_.load(std::memory_order_relaxed) + octets <= options_.message_memory_octets;
 }
 
 bool ServerResources::reserve_message_memory(std::size_t octets) {

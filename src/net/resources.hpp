@@ -5,7 +5,7 @@
 // Contract:
 //   - Message memory: reserve_message_memory(n) takes n octets if the total stays within
 //     `message_memory_octets`, else takes nothing and says no; release gives them back.
-//     message_memory_full() is true once the total has reached the budget. Lock-free (one
+//     message_memory_fits(n) says whether n more would fit now. Lock-free (one
 //     atomic), callable from every I/O thread. The octets counted are those of the messages as
 //     sessions hold them (the DATA buffer, then the received message until the spool has it);
 //     docs/security.md says what else a message costs while it is checked.
@@ -36,7 +36,7 @@ public:
     explicit ServerResources(Options options);
 
     bool storage_low() const;  // for the sender policy at MAIL (app/services.hpp)
-    bool message_memory_full() const override;
+    bool message_memory_fits(std::size_t octets) const override;
     bool reserve_message_memory(std::size_t octets) override;
     void release_message_memory(std::size_t octets) override;
 

@@ -46,8 +46,11 @@ const char* role_name(Role role);
 // Server-wide message memory that all sessions draw on, injected by the driver (the server
 // shares one among its connections; thread-safe there). Null in SessionConfig: unlimited (the
 // simulator, the conformance runner). The session asks it, never measures anything itself:
-//   - message_memory_full(): the octets of messages being received and checked, summed over all
-//     sessions, are at the budget: DATA gets 452 4.3.1 before any byte is sent.
+//   - message_memory_fits(n): n more octets fit in the budget of messages being received and
+//     checked, summed over all sessions. DATA asks it for the size the client declared with
+//     SIZE= (RFC 1870), or for one octet, and gets 452 4.3.1 before any byte is sent if not;
+//     a declared size is then reserved at once, so clients that declare are served first come
+//     first served instead of all growing into the budget together.
 //   - reserve_message_memory(n) / release_message_memory(n): a session takes octets as its
 //     message grows and gives them all back when the message is queued, refused or dropped. A
 //     refused reservation makes the rest of the message be discarded, and its end gets
@@ -56,7 +59,7 @@ const char* role_name(Role role);
 class ResourceGate {
 public:
     virtual ~ResourceGate() = default;
-    virtual bool message_memory_full() const = 0;
+    virtual bool message_memory_fits(std::size_t octets) const = 0;
     virtual bool reserve_message_memory(std::size_t octets) = 0;
     virtual void release_message_memory(std::size_t octets) = 0;
 };

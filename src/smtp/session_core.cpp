@@ -1,5 +1,6 @@
 #include "smtp/session_core.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 #include <type_traits>
@@ -375,8 +376,14 @@ bool SessionBase::size_within_limit(const Mail& m) const {
     return !m.params.size || *m.params.size <= config_.max_message_octets;
 }
 
+std::size_t SessionBase::declared_message_octets() const {
+    // What the client declared (RFC 1870), already checked against max_message_octets at MAIL.
+    return static_cast<std::size_t>(envelope_.declared_size.value_or(0));
+}
+
 bool SessionBase::message_memory_available() const {
-    return config_.resources == nullptr || !config_.resources->message_memory_full();
+    return config_.resources == nullptr ||
+           config_.resources->message_memory_fits(std::max<std::size_t>(declared_message_octets(), 1));
 }
 
 bool SessionBase::below_recipient_limit() const {
@@ -560,6 +567,12 @@ void SessionBase::start_data() {
     reply(core::Reply(354, std::nullopt, {"End data with <CR><LF>.<CR><LF>"}));
     data_.emplace(config_.max_message_octets);
     input_ = Input::data;
+    // Reserve the declared size now (first come, first served); growth past it is charged as
+    // it arrives. Another session may have taken the room since the guard: then nothing is
+    // reserved here and the growth is charged (or refused) as for an undeclared size.
+    if (config_.resources != nullptr && declared_message_octets() > 0 &&
+        config_.resources->reserve_message_memory(declared_message_octets()))
+        memory_reserved_ = declared_message_octets();
 }
 
 void SessionBase::refuse_data_memory() {

@@ -66,7 +66,7 @@ public:
     bool tls_not_offered() const { return !tls_offered(); }
     bool size_within_limit(const Mail& m) const;
     bool size_over_limit(const Mail& m) const { return !size_within_limit(m); }
-    bool message_memory_available() const;  // not ResourceGate::message_memory_full
+    bool message_memory_available() const;  // ResourceGate::message_memory_fits(SIZE= or 1)
     bool message_memory_full() const { return !message_memory_available(); }
     bool below_recipient_limit() const;
     bool at_recipient_limit() const { return !below_recipient_limit(); }
@@ -131,6 +131,7 @@ private:
     void close_session();
     void charge_message_memory();   // reserve what the DATA reader holds now, or refuse it
     void release_message_memory();  // give back everything reserved
+    std::size_t declared_message_octets() const;  // SIZE= of this transaction, 0 if none
     void trace(std::string_view prefix, std::string_view text) const;
     std::string help_text() const;
     std::string received_header() const;

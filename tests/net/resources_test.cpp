@@ -15,15 +15,17 @@ BOOST_AUTO_TEST_SUITE(server_resources)
 
 BOOST_AUTO_TEST_CASE(memory_budget_is_taken_and_given_back) {
     ServerResources r({1000, "", 0, {}});
-    BOOST_TEST(!r.message_memory_full());
+    BOOST_TEST(r.message_memory_fits(1));
+    BOOST_TEST(r.message_memory_fits(1000));
+    BOOST_TEST(!r.message_memory_fits(1001));
     BOOST_TEST(r.reserve_message_memory(600));
     BOOST_TEST(!r.reserve_message_memory(401));  // would pass the budget: nothing taken
     BOOST_TEST(r.message_memory_in_use() == 600u);
     BOOST_TEST(r.reserve_message_memory(400));
-    BOOST_TEST(r.message_memory_full());
+    BOOST_TEST(!r.message_memory_fits(1));
     r.release_message_memory(1000);
     BOOST_TEST(r.message_memory_in_use() == 0u);
-    BOOST_TEST(!r.message_memory_full());
+    BOOST_TEST(r.message_memory_fits(1));
 }
 
 BOOST_AUTO_TEST_CASE(budget_holds_under_concurrent_sessions) {

@@ -18,7 +18,7 @@ struct Gate final : pigeon::smtp::ResourceGate {
     std::size_t budget = 1 << 20;
     std::size_t in_use = 0;
     std::size_t refusals = 0;
-    bool message_memory_full() const override { return in_use >= budget; }
+    bool message_memory_fits(std::size_t n) const override { return in_use + n <= budget; }
     bool reserve_message_memory(std::size_t n) override {
         if (in_use + n > budget) {
             ++refusals;
@@ -70,6 +70,35 @@ BOOST_AUTO_TEST_CASE(data_gets_452_when_the_memory_budget_is_used_up) {
     gate.in_use = 0;
     BOOST_TEST(SessionDriver::code(d.send("DATA")) == "354");
     BOOST_TEST(SessionDriver::code(d.send_raw(body(3) + ".\r\n")) == "250");
+    BOOST_TEST(gate.in_use == 0u);
+}
+
+// RFC 1870 SIZE=: the declared size is asked for at DATA and reserved at once, so clients
+// that declare are served first come, first served.
+BOOST_AUTO_TEST_CASE(a_declared_size_is_reserved_at_data) {
+    Gate gate;
+    gate.budget = 100 * 1024;
+    SessionDriver first(config(gate));
+    first.send("EHLO a.example");
+    first.send("MAIL FROM:<a@example.org> SIZE=80000");
+    first.send("RCPT TO:<b@test.example>");
+    BOOST_TEST(SessionDriver::code(first.send("DATA")) == "354");
+    BOOST_TEST(gate.in_use == 80000u);
+    SessionDriver second(config(gate));
+    second.send("EHLO b.example");
+    second.send("MAIL FROM:<a@example.org> SIZE=30000");
+    second.send("RCPT TO:<b@test.example>");
+    BOOST_TEST(SessionDriver::code(second.send("DATA")) == "452");  // 80000 + 30000 > 100 KiB
+    BOOST_TEST(gate.in_use == 80000u);
+    // The first message is smaller than declared: nothing more is taken, all is given back.
+    BOOST_TEST(SessionDriver::code(first.send_raw(body(10) + ".\r\n")) == "250");
+    BOOST_TEST(gate.in_use == 0u);
+    BOOST_TEST(SessionDriver::code(second.send("DATA")) == "354");
+    BOOST_TEST(gate.in_use == 30000u);
+    // Past its declaration a message is charged as it grows.
+    BOOST_TEST(SessionDriver::code(second.send_raw(body(600))) == "");
+    BOOST_TEST(gate.in_use > 30000u);
+    BOOST_TEST(SessionDriver::code(second.send_raw(".\r\n")) == "250");
     BOOST_TEST(gate.in_use == 0u);
 }
 
