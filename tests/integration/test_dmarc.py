@@ -68,6 +68,27 @@ def send(srv, mail_from, text):
         c.sock.close()
 
 
+def submit_as_alice(srv, text):
+    """Alice's submission (STARTTLS, AUTH) of `text` to bob; returns the final reply."""
+    alice = h.address("alice")
+    c = h.SmtpClient(srv.ports["submission"])
+    try:
+        c.expect(220)
+        c.cmd("EHLO client.test", 250)
+        c.starttls()
+        c.cmd("EHLO client.test", 250)
+        c.auth_plain(alice, h.password("alice"))
+        c.cmd("MAIL FROM:<%s>" % alice, 250)
+        c.cmd("RCPT TO:<%s>" % BOB, 250)
+        c.cmd("DATA", 354)
+        c.send(text.replace("\r\n.", "\r\n..") + ".\r\n")
+        r = c.reply()
+        c.cmd("QUIT", 221)
+        return r
+    finally:
+        c.sock.close()
+
+
 def junk_messages(srv, tok):
     d = os.path.join(srv.maildir("bob"), ".Junk", "new")
     out = []
@@ -191,22 +212,9 @@ class SubmissionSigning(unittest.TestCase):
     def test_submitted_mail_is_signed_and_verifies_with_dkimpy(self):
         tok = token("signed")
         alice = h.address("alice")
-        c = h.SmtpClient(self.srv.ports["submission"])
-        try:
-            c.expect(220)
-            c.cmd("EHLO client.test", 250)
-            c.starttls()
-            c.cmd("EHLO client.test", 250)
-            c.auth_plain(alice, h.password("alice"))
-            c.cmd("MAIL FROM:<%s>" % alice, 250)
-            c.cmd("RCPT TO:<%s>" % BOB, 250)
-            c.cmd("DATA", 354)
-            c.send("From: Alice <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nsigned body\r\n.\r\n"
-                   % (alice, BOB, tok))
-            c.expect(250)
-            c.cmd("QUIT", 221)
-        finally:
-            c.sock.close()
+        r = submit_as_alice(self.srv, "From: Alice <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nsigned body\r\n"
+                            % (alice, BOB, tok))
+        self.assertEqual(r.code, 250, r.lines)
         name, raw = self.srv.wait_for_messages("bob", 1, token=tok)[0]
         self.assertIn(b"DKIM-Signature:", raw)
         self.assertIn(b"d=test.example", raw)
@@ -260,46 +268,18 @@ class ForgedResultsAlwaysRenamed(unittest.TestCase):
         self.assertEqual(r.code, 250, r.lines)
         self.assertIn("this line is not a header field", self.check_renamed(tok, count=3))
 
-    def test_submission_header_that_does_not_parse_is_refused(self):
-        alice = h.address("alice")
-        c = h.SmtpClient(self.srv.ports["submission"])
-        try:
-            c.expect(220)
-            c.cmd("EHLO client.test", 250)
-            c.starttls()
-            c.cmd("EHLO client.test", 250)
-            c.auth_plain(alice, h.password("alice"))
-            c.cmd("MAIL FROM:<%s>" % alice, 250)
-            c.cmd("RCPT TO:<%s>" % BOB, 250)
-            c.cmd("DATA", 354)
-            c.send("Authentication-Results : mx.test.example; dmarc=pass\r\nFrom: <%s>\r\n\r\nx\r\n.\r\n"
-                   % alice)
-            r = c.reply()
-            self.assertEqual(r.code, 550, r.lines)
-            self.assertTrue(r.lines[-1].startswith("550 5.6.0 Message header is malformed"), r.lines)
-        finally:
-            c.sock.close()
-
     def test_submission(self):
         tok = token("forged-submission")
-        alice = h.address("alice")
-        c = h.SmtpClient(self.srv.ports["submission"])
-        try:
-            c.expect(220)
-            c.cmd("EHLO client.test", 250)
-            c.starttls()
-            c.cmd("EHLO client.test", 250)
-            c.auth_plain(alice, h.password("alice"))
-            c.cmd("MAIL FROM:<%s>" % alice, 250)
-            c.cmd("RCPT TO:<%s>" % BOB, 250)
-            c.cmd("DATA", 354)
-            c.send(self.FORGED + "From: <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nhi\r\n.\r\n"
-                   % (alice, BOB, tok))
-            c.expect(250)
-            c.cmd("QUIT", 221)
-        finally:
-            c.sock.close()
+        r = submit_as_alice(self.srv, self.FORGED + "From: <%s>\r\nTo: %s\r\nSubject: %s\r\n\r\nhi\r\n"
+                            % (h.address("alice"), BOB, tok))
+        self.assertEqual(r.code, 250, r.lines)
         self.check_renamed(tok)
+
+    def test_submission_header_that_does_not_parse_is_refused(self):
+        r = submit_as_alice(self.srv, "Authentication-Results : mx.test.example; dmarc=pass\r\n"
+                                      "From: <%s>\r\n\r\nx\r\n" % h.address("alice"))
+        self.assertEqual(r.code, 550, r.lines)
+        self.assertTrue(r.lines[-1].startswith("550 5.6.0 Message header is malformed"), r.lines)
 
 
 if __name__ == "__main__":
