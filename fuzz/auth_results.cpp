@@ -5,9 +5,11 @@
 // Checked on every input:
 //   - nothing crashes or throws; authserv_id_of() of the whole input and of every field
 //     value returns text without CR or LF;
-//   - strip_our_results() succeeds exactly when find_our_results() does (the header parses);
-//   - what it returns parses, holds no field of ours, has exactly as many fields fewer as
-//     were found, and keeps the text after the header (the body) as it was;
+//   - find_our_results() and strip_our_results() always succeed, also on a header that
+//     core::parse_header refuses (RFC 8601 5: the removal is unconditional);
+//   - what strip returns holds no field of ours and keeps the text after the header (the body)
+//     as it was; when the header parses, the result parses too and has exactly as many fields
+//     fewer as were found;
 //   - stripping is idempotent: a second pass changes nothing more;
 //   - renaming (rename_to set) keeps the number of fields, leaves none of ours, and is
 //     idempotent too.
@@ -54,19 +56,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const auto found = dmarc::find_our_results(message, our_id);
     const auto stripped = dmarc::strip_our_results(message, our_id);
-    check(found.ok() == stripped.ok());
-    if (!found.ok()) {
-        check(!found.error().message.empty());
-        return 0;
-    }
+    check(found.ok() && stripped.ok());
     const auto fields = core::parse_header(message);
-    check(fields.ok());
-    for (const auto& f : fields.value()) check(!has_line_break(dmarc::authserv_id_of(f.value)));
+    const bool parses = fields.ok();
+    if (parses)
+        for (const auto& f : fields.value()) check(!has_line_break(dmarc::authserv_id_of(f.value)));
 
     const std::string& out = stripped.value();
     const auto again = dmarc::find_our_results(out, our_id);
     check(again.ok() && again.value().empty());
-    check(field_count(out) + found.value().size() == field_count(message));
+    if (parses) check(field_count(out) + found.value().size() == field_count(message));
     check(body_of(out) == body_of(message));
     const auto twice = dmarc::strip_our_results(out, our_id);
     check(twice.ok() && twice.value() == out);
@@ -75,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(moved.ok());
     const auto left = dmarc::find_our_results(moved.value(), our_id);
     check(left.ok() && left.value().empty());
-    check(field_count(moved.value()) == field_count(message));
+    if (parses) check(field_count(moved.value()) == field_count(message));
     const auto moved_twice = dmarc::strip_our_results(moved.value(), our_id, renamed);
     check(moved_twice.ok() && moved_twice.value() == moved.value());
     return 0;
