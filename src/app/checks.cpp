@@ -48,8 +48,17 @@ void Checks::check_message(smtp::Role role, const smtp::CheckMessage& c, const s
     } else {
         smtp::Verdict v = app::check_message(directory_, role, c, stamp());
         v.replacement = replacement;
-        if (v.accept) sign_submission(replacement ? *replacement : *c.message, v);
-        done(std::move(v));
+        if (!v.accept || options_.dkim_keys.empty()) {
+            done(std::move(v));
+            return;
+        }
+        // Signing is crypto too (RSA-2048: about a millisecond): on the offload pool, never
+        // an I/O thread. The message's stamp (Date:, Message-ID:) was drawn above, in order.
+        offload([this, v = std::move(v), message = replacement ? replacement : c.message,
+                 done = std::move(done)]() mutable {
+            sign_submission(*message, v);
+            done(std::move(v));
+        });
     }
 }
 

@@ -9,7 +9,7 @@
 //     signing, the Botan RNG of the options. Given the same answers it makes the same verdicts.
 //   - check_sender / check_message call `done` exactly once, either before they return (a
 //     resolver that answers at once: the ZoneResolver, the simulator, no offload) or later on
-//     the resolver's thread (SPF) or an offload thread (DKIM, DMARC): callers that care about
+//     the resolver's thread (SPF) or an offload thread (DKIM, DMARC, signing): callers that care about
 //     threads post it back.
 //   - RFC 8601 5: on every role, an Authentication-Results field naming our authserv-id is
 //     renamed to X-Original-Authentication-Results before the message is stored or signed,
@@ -64,7 +64,8 @@ struct CheckOptions {
     Botan::RandomNumberGenerator* rng = nullptr;
     DmarcRecorder* dmarc_recorder = nullptr;      // may be null
     // Where the slow part of the end of DATA runs: DKIM's canonicalization, hashing and
-    // public-key work, and the DMARC verdict with its report record (a file write). The
+    // public-key work, the DMARC verdict with its report record (a file write), and DKIM
+    // signing of submissions. The
     // server hands these to a bounded worker pool, never an I/O thread or the resolver's
     // thread; null runs them inline (the simulator, tests).
     std::function<void(std::function<void()>)> offload;

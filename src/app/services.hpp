@@ -40,8 +40,8 @@ public:
         Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
         // Records each DMARC evaluation for aggregate reports; may be null.
         class DmarcRecorder* dmarc_recorder = nullptr;
-        // The pool that verifies DKIM and decides DMARC (never an I/O thread or the resolver's
-        // thread): its threads (0: one per CPU core) and the CPU time one message may use.
+        // The pool that verifies DKIM, decides DMARC and signs submissions (never an I/O thread
+        // or the resolver's thread): its threads (0: one per CPU core) and the CPU time one message may use.
         unsigned verify_threads = 0;
         std::chrono::milliseconds verify_cpu_budget{5000};
         // True while the spool's disk is below its reserve: MAIL gets 452 4.3.1 on both roles
