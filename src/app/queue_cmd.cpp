@@ -86,7 +86,20 @@ int with_spool(const Config& config, queue::Spool::Recovery mode, std::ostream& 
     return f(&spool);
 }
 
-// The state directory's lock, as serve.cpp takes it: held means no server runs.
+// True if `spool` holds message `id`; otherwise says so on `err`.
+bool has_message(const queue::Spool* spool, const std::string& id, std::ostream& err) {
+    if (spool != nullptr && spool->entry(id).ok()) return true;
+    err << "pigeon: no message " << id << " in the queue\n";
+    return false;
+}
+
+// True if `id` has the form of a queue id; otherwise says so on `err`.
+bool valid_queue_id(const std::string& id, std::ostream& err) {
+    if (queue::is_valid_queue_id(id)) return true;
+    err << "pigeon: '" << id << "' is not a queue id (16 characters, as `pigeon queue list` shows)\n";
+    return false;
+}
+
 std::size_t messages_with_pending(const queue::Spool& spool) {
     return spool.with_pending([](const core::Path&) { return true; }).size();
 }
@@ -129,10 +142,7 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
                 out << nothing_to_flush(spool);
                 return 0;
             }
-            if (!flush && (spool == nullptr || !spool->entry(id).ok())) {
-                err << "pigeon: no message " << id << " in the queue\n";
-                return 1;
-            }
+            if (!flush && !has_message(spool, id, err)) return 1;
             os::SystemClock clock;
             const std::int64_t now = clock.now_unix_seconds();
             if (flush) {
@@ -162,11 +172,7 @@ int reschedule_now(const Config& config, const std::string& id, std::ostream& ou
             }
             return 0;
         }
-        if (spool == nullptr || !spool->entry(id).ok()) {
-            err << "pigeon: no message " << id << " in the queue\n";
-            return 1;
-        }
-        return 0;
+        return has_message(spool, id, err) ? 0 : 1;
     });
     if (checked != 0) return checked == 2 ? 0 : checked;
     const ControlRequest request{flush ? ControlRequest::Kind::flush : ControlRequest::Kind::retry, id};
@@ -203,10 +209,7 @@ queue::Status apply_directly(queue::Spool& spool, ControlRequest::Kind kind, con
 // delete/hold/release of one message: directly under the lock, else by the server's answer.
 int change_message(const Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
                    std::ostream& err, std::chrono::milliseconds wait) {
-    if (!queue::is_valid_queue_id(id)) {
-        err << "pigeon: '" << id << "' is not a queue id (16 characters, as `pigeon queue list` shows)\n";
-        return 1;
-    }
+    if (!valid_queue_id(id, err)) return 1;
     std::error_code ec;
     if (fs::status(config.state_dir, ec).type() != fs::file_type::directory) {
         err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
@@ -219,10 +222,7 @@ int change_message(const Config& config, ControlRequest::Kind kind, const std::s
     }
     if (lock.outcome == StateLock::Outcome::held) {
         return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
-            if (spool == nullptr || !spool->entry(id).ok()) {
-                err << "pigeon: no message " << id << " in the queue\n";
-                return 1;
-            }
+            if (!has_message(spool, id, err)) return 1;
             if (auto s = apply_directly(*spool, kind, id); !s.ok()) {
                 err << "pigeon: " << id << ": " << s.error() << "\n";
                 return 1;
@@ -310,10 +310,7 @@ int run_queue_flush(const Config& config, std::ostream& out, std::ostream& err) 
 }
 
 int run_queue_retry(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
-    if (!queue::is_valid_queue_id(id)) {
-        err << "pigeon: '" << id << "' is not a queue id (16 characters, as `pigeon queue list` shows)\n";
-        return 1;
-    }
+    if (!valid_queue_id(id, err)) return 1;
     return reschedule_now(config, id, out, err);
 }
 

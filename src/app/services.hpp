@@ -1,16 +1,14 @@
 // pigeon/app/services.hpp: the server's answers to what sessions ask (net::Services):
 // credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client:
-// an IPv4 address or an IPv6 /N network, app/auth_throttle.hpp), the sender/recipient/message policy and SPF/DKIM/DMARC (checks.hpp, shared with the
-// simulator), and the durable spool (group commit).
+// an IPv4 address or an IPv6 /N network, app/auth_throttle.hpp), the sender/recipient/message
+// policy and SPF/DKIM/DMARC (checks.hpp, shared with the simulator; the crypto on a bounded
+// pool), and the durable spool (group commit).
 #pragma once
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "app/auth_throttle.hpp"
 #include "app/checks.hpp"
@@ -41,7 +39,8 @@ public:
         // Records each DMARC evaluation for aggregate reports; may be null.
         class DmarcRecorder* dmarc_recorder = nullptr;
         // The pool that verifies DKIM, decides DMARC and signs submissions (never an I/O thread
-        // or the resolver's thread): its threads (0: one per CPU core) and the CPU time one message may use.
+        // or the resolver's thread): its threads (0: one per CPU core) and the CPU time one
+        // message's verification may use.
         unsigned verify_threads = 0;
         std::chrono::milliseconds verify_cpu_budget{5000};
         // True while the spool's disk is below its reserve: MAIL gets 452 4.3.1 on both roles
