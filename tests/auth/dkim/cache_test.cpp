@@ -20,11 +20,6 @@ namespace {
 
 constexpr std::int64_t now = 1700000000;
 
-Botan::RandomNumberGenerator& rng() {
-    static Botan::AutoSeeded_RNG r;
-    return r;
-}
-
 std::string message_number(std::size_t i) {
     return "From: Sender <sender@cache.test>\r\n"
            "To: <rcpt@example.org>\r\n"

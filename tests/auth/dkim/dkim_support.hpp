@@ -1,5 +1,8 @@
-// Helpers shared by the DKIM tests: vector files, a cache of key records, one-shot verify.
+// Helpers shared by the DKIM tests: one RNG and one Ed25519 key, vector files, a cache of key
+// records, one-shot verify.
 #pragma once
+#include <botan/auto_rng.h>
+
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -15,6 +18,16 @@ inline std::ostream& operator<<(std::ostream& os, Canon c) { return os << canon_
 }  // namespace pigeon::dkim
 
 namespace pigeon::dkim::test {
+
+// Made once, lazily, for every test in the executable that needs them.
+inline Botan::RandomNumberGenerator& rng() {
+    static Botan::AutoSeeded_RNG r;
+    return r;
+}
+inline const GeneratedKey& ed25519_key() {
+    static const GeneratedKey k = generate_key(KeyType::ed25519, rng()).value();
+    return k;
+}
 
 inline std::string read_vector(const std::string& relative) {
     std::ifstream in(std::string(PIGEON_SOURCE_DIR) + "/conformance/dkim/vectors/" + relative, std::ios::binary);

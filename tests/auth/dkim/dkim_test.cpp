@@ -28,11 +28,6 @@ const std::string unsigned_message =
     "\r\n"
     "Joe.\r\n";
 
-Botan::RandomNumberGenerator& rng() {
-    static Botan::AutoSeeded_RNG r;
-    return r;
-}
-
 struct Keys {
     GeneratedKey rsa, ed;
 };

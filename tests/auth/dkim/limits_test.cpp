@@ -22,15 +22,6 @@ namespace {
 constexpr std::int64_t now = 1700000000;
 const std::string domain = "example.org";
 
-Botan::RandomNumberGenerator& rng() {
-    static Botan::AutoSeeded_RNG r;
-    return r;
-}
-
-const GeneratedKey& ed_key() {
-    static GeneratedKey k = generate_key(KeyType::ed25519, rng()).value();
-    return k;
-}
 const GeneratedKey& rsa_key() {
     static GeneratedKey k = generate_key(KeyType::rsa, rng(), 1024).value();
     return k;
@@ -130,14 +121,14 @@ BOOST_AUTO_TEST_CASE(h_cap_at_512_names) {
     for (int i = 0; i < 511; ++i) message += "X-A: " + std::to_string(i) + "\r\n";
     for (int i = 0; i < 480; ++i) message += "Received: by hop " + std::to_string(i) + "\r\n";
     message += "\r\nbody\r\n";
-    const std::string at_cap = sign_with(message, ed_key(), Algorithm::ed25519_sha256, {"from", "x-a"}, {});
+    const std::string at_cap = sign_with(message, ed25519_key(), Algorithm::ed25519_sha256, {"from", "x-a"}, {});
     BOOST_TEST(std::count(at_cap.begin(), at_cap.end(), ':') == 512);  // the field's own colon + 511 separators
-    auto v = verify_options(at_cap + message, key_cache(ed_key().dns_record), {});
+    auto v = verify_options(at_cap + message, key_cache(ed25519_key().dns_record), {});
     BOOST_TEST_REQUIRE(v.signatures.size() == 1u);
     BOOST_TEST(v.signatures[0].status == Status::pass, v.signatures[0].reason);
 
-    const std::string over = sign_with(message, ed_key(), Algorithm::ed25519_sha256, {"from", "x-a"}, {"x-a"});
-    auto refused = verify_options(over + message, key_cache(ed_key().dns_record), {});
+    const std::string over = sign_with(message, ed25519_key(), Algorithm::ed25519_sha256, {"from", "x-a"}, {"x-a"});
+    auto refused = verify_options(over + message, key_cache(ed25519_key().dns_record), {});
     BOOST_TEST_REQUIRE(refused.signatures.size() == 1u);
     BOOST_TEST(refused.signatures[0].status == Status::permerror);
     BOOST_TEST(refused.signatures[0].reason == "h= names 513 header fields, more than 512");
@@ -194,7 +185,7 @@ BOOST_AUTO_TEST_CASE(huge_keys_are_permerror_and_not_cached) {
 }
 
 BOOST_AUTO_TEST_CASE(budget_exhausted_before_any_work_is_temperror_for_all) {
-    const std::string s = sign_with(small_message, ed_key(), Algorithm::ed25519_sha256);
+    const std::string s = sign_with(small_message, ed25519_key(), Algorithm::ed25519_sha256);
     const std::string message = s + s + "DKIM-Signature: garbage\r\n" + small_message;
     VerifyOptions o;
     int polls = 0;
@@ -202,7 +193,7 @@ BOOST_AUTO_TEST_CASE(budget_exhausted_before_any_work_is_temperror_for_all) {
         ++polls;
         return true;
     };
-    auto v = verify_options(message, key_cache(ed_key().dns_record), o);
+    auto v = verify_options(message, key_cache(ed25519_key().dns_record), o);
     BOOST_TEST_REQUIRE(v.signatures.size() == 3u);
     for (const auto& r : v.signatures) {
         BOOST_TEST(r.status == Status::temperror);
@@ -217,13 +208,13 @@ BOOST_AUTO_TEST_CASE(budget_exhausted_before_any_work_is_temperror_for_all) {
 // callback is not asked again.
 BOOST_AUTO_TEST_CASE(budget_exhausted_during_body_hashing) {
     const std::string message = small_message + big_body(1024 * 1024);
-    const std::string s = sign_with(message, ed_key(), Algorithm::ed25519_sha256);
-    const std::string s2 = sign_with(message, ed_key(), Algorithm::ed25519_sha256, default_signed_headers(),
+    const std::string s = sign_with(message, ed25519_key(), Algorithm::ed25519_sha256);
+    const std::string s2 = sign_with(message, ed25519_key(), Algorithm::ed25519_sha256, default_signed_headers(),
                                      default_oversigned_headers(), Canon::simple);
     VerifyOptions o;
     int polls = 0;
     o.over_budget = [&] { return ++polls > 5; };  // the signature, the key, three chunks
-    auto v = verify_options(s + s2 + message, key_cache(ed_key().dns_record), o);
+    auto v = verify_options(s + s2 + message, key_cache(ed25519_key().dns_record), o);
     BOOST_TEST_REQUIRE(v.signatures.size() == 2u);
     BOOST_TEST(v.signatures[0].status == Status::temperror);
     BOOST_TEST(v.signatures[0].reason == budget_exhausted_reason);
@@ -234,7 +225,7 @@ BOOST_AUTO_TEST_CASE(budget_exhausted_during_body_hashing) {
     for (bool with_callback : {false, true}) {
         VerifyOptions unlimited;
         if (with_callback) unlimited.over_budget = [] { return false; };
-        auto ok = verify_options(s + s2 + message, key_cache(ed_key().dns_record), unlimited);
+        auto ok = verify_options(s + s2 + message, key_cache(ed25519_key().dns_record), unlimited);
         BOOST_TEST_REQUIRE(ok.signatures.size() == 2u);
         BOOST_TEST(ok.signatures[0].status == Status::pass, ok.signatures[0].reason);
         BOOST_TEST(ok.signatures[1].status == Status::pass, ok.signatures[1].reason);
@@ -246,10 +237,10 @@ BOOST_AUTO_TEST_CASE(budget_exhausted_during_body_hashing) {
 BOOST_AUTO_TEST_CASE(body_hash_is_shared_between_signatures) {
     const std::string message = small_message + big_body(1024 * 1024);
     const std::size_t chunks = (message.size() + body_hash_chunk - 1) / body_hash_chunk;
-    const std::string ed = sign_with(message, ed_key(), Algorithm::ed25519_sha256);
+    const std::string ed = sign_with(message, ed25519_key(), Algorithm::ed25519_sha256);
     const std::string rsa = sign_with(message, rsa_key(), Algorithm::rsa_sha256);
     // Both keys at one selector: each signature uses the record of its key type (3.6.2.2).
-    dns::Answer both = txt_answer("sel._domainkey." + domain, {ed_key().dns_record});
+    dns::Answer both = txt_answer("sel._domainkey." + domain, {ed25519_key().dns_record});
     both.records.push_back(txt_answer("sel._domainkey." + domain, {rsa_key().dns_record}).records.at(0));
     dns::AnswerCache cache;
     cache.put(key_question("sel", domain), both);
@@ -270,7 +261,7 @@ BOOST_AUTO_TEST_CASE(body_hash_is_shared_between_signatures) {
     BOOST_TEST(two_same - one == 3);  // the signature, the key, the verification; no chunks
     BOOST_TEST(count_polls(ed + rsa + message, 2) - one == 3);  // SHA-256 for both
     // A different body canonicalization hashes again.
-    const std::string simple = sign_with(message, ed_key(), Algorithm::ed25519_sha256, default_signed_headers(),
+    const std::string simple = sign_with(message, ed25519_key(), Algorithm::ed25519_sha256, default_signed_headers(),
                                          default_oversigned_headers(), Canon::simple);
     BOOST_TEST(count_polls(simple + ed + message, 2) - one >= static_cast<int>(chunks));
 }

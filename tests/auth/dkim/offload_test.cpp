@@ -19,21 +19,11 @@ namespace {
 constexpr std::int64_t now = 1700000000;
 const std::string message_text = "From: a@example.org\r\nSubject: hi\r\n\r\nHello.\r\n";
 
-Botan::RandomNumberGenerator& rng() {
-    static Botan::AutoSeeded_RNG r;
-    return r;
-}
-
-const GeneratedKey& key() {
-    static GeneratedKey k = generate_key(KeyType::ed25519, rng()).value();
-    return k;
-}
-
 std::string signed_by(const std::string& selector) {
     SignOptions o;
     o.domain = "example.org";
     o.selector = selector;
-    o.private_key = key().private_key_pem;
+    o.private_key = ed25519_key().private_key_pem;
     o.algorithm = Algorithm::ed25519_sha256;
     o.now = now;
     return sign(message_text, o, rng()).value();
@@ -70,7 +60,7 @@ BOOST_AUTO_TEST_CASE(questions_first_then_one_task_that_calls_done) {
     dns::ZoneResolver zone;
     for (const char* s : {"one", "two"})
         zone.add(dns::Record{std::string(s) + "._domainkey.example.org", dns::RrType::txt, 300,
-                             dns::Txt{{key().dns_record}}});
+                             dns::Txt{{ed25519_key().dns_record}}});
     LaterResolver resolver;
     auto probe = std::make_shared<Probe>();
     VerifyOptions o;
@@ -123,7 +113,7 @@ BOOST_AUTO_TEST_CASE(nothing_to_verify_is_answered_inline) {
 
 BOOST_AUTO_TEST_CASE(null_offload_runs_inline_and_string_overload_still_works) {
     dns::ZoneResolver zone;
-    zone.add(dns::Record{"one._domainkey.example.org", dns::RrType::txt, 300, dns::Txt{{key().dns_record}}});
+    zone.add(dns::Record{"one._domainkey.example.org", dns::RrType::txt, 300, dns::Txt{{ed25519_key().dns_record}}});
     const std::string text = signed_by("one") + message_text;
     VerifyOptions o;
     o.now = now;

@@ -10,13 +10,9 @@
 
 using namespace pigeon;
 using namespace pigeon::dkim;
+using pigeon::dkim::test::rng;
 
 namespace {
-
-Botan::RandomNumberGenerator& rng() {
-    static Botan::AutoSeeded_RNG r;
-    return r;
-}
 
 const GeneratedKey& key_for(Algorithm a) {
     static GeneratedKey rsa = generate_key(KeyType::rsa, rng(), 1024).value();
