@@ -381,7 +381,7 @@ smtp::Event MemoryTransport::answer(const smtp::Action& action) {
         return smtp::Verdict{};
     }
     if (const auto* c = std::get_if<smtp::CheckMessage>(&action)) {
-        const std::string& message = c->message ? *c->message : std::string();
+        const std::string& message = c->message ? c->message.to_string() : std::string();
         for (const auto& text : policy.reject_message_containing)
             if (message.find(text) != std::string::npos)
                 return reject(core::Reply(550, "5.7.1", "Message rejected"));
@@ -389,7 +389,7 @@ smtp::Event MemoryTransport::answer(const smtp::Action& action) {
     }
     if (const auto* e = std::get_if<smtp::Enqueue>(&action)) {
         if (policy.enqueue_fails) return smtp::EnqueueFailed{"policy: enqueue-fails"};
-        const std::string& message = e->message ? *e->message : std::string();
+        const std::string& message = e->message ? e->message.to_string() : std::string();
         for (const auto& text : policy.enqueue_requires)
             if (message.find(text) == std::string::npos)
                 return smtp::EnqueueFailed{"policy: enqueue-requires " + text};

@@ -13,6 +13,17 @@ namespace pigeon::app {
 
 using Level = CheckOptions::Level;
 
+namespace {
+
+// The verdict stores the renamed fields instead of the message's first octets.
+void store_patch(const std::optional<dmarc::ResultsPatch>& patch, smtp::Verdict& v) {
+    if (!patch) return;
+    v.replacement = patch->text;
+    v.replaced_octets = patch->replaced_octets;
+}
+
+}  // namespace
+
 Checks::Checks(CheckOptions options, const Directory& directory, const core::Clock& clock,
                queue::RandomSource& random, dns::Resolver* resolver)
     : options_(std::move(options)),
@@ -37,26 +48,34 @@ void Checks::check_message(smtp::Role role, const smtp::CheckMessage& c, const s
                            std::function<void(smtp::Event)> done) {
     // RFC 8601 5: an Authentication-Results field that claims to be ours did not come from
     // us: renamed on every role, so a local recipient's reader never trusts a forged one.
-    // DKIM is verified on the message as received; the renamed copy is what is stored.
-    std::shared_ptr<const std::string> replacement;
-    if (auto renamed = dmarc::strip_our_results(*c.message, options_.hostname,
+    // DKIM is verified on the message as received; the renamed one is what is stored, as a
+    // patch over its first octets, so a large message's body is never copied.
+    Patch patch;
+    if (auto renamed = dmarc::patch_our_results(c.message.contiguous(), options_.hostname,
                                                 "X-Original-Authentication-Results");
-        renamed.ok() && renamed.value() != *c.message)
-        replacement = std::make_shared<const std::string>(std::move(renamed).value());
+        renamed.ok())
+        patch = std::move(renamed).value();
     if (role == smtp::Role::inbound) {
-        check_inbound_message(c, std::move(replacement), label, std::move(done));
+        check_inbound_message(c, std::move(patch), label, std::move(done));
     } else {
         smtp::Verdict v = app::check_message(directory_, role, c, stamp());
-        v.replacement = replacement;
+        store_patch(patch, v);
         if (!v.accept || options_.dkim_keys.empty()) {
             done(std::move(v));
             return;
         }
         // Signing is crypto too (RSA-2048: about a millisecond): on the offload pool, never
         // an I/O thread. The message's stamp (Date:, Message-ID:) was drawn above, in order.
-        offload([this, v = std::move(v), message = replacement ? replacement : c.message,
-                 done = std::move(done)]() mutable {
-            sign_submission(*message, v);
+        offload([this, v = std::move(v), message = c.message, done = std::move(done)]() mutable {
+            if (v.replacement) {
+                // What is stored, renamed fields and all (an authenticated user's message,
+                // within max_message_octets): the signer reads it whole.
+                std::string patched = *v.replacement;
+                patched.append(message.contiguous().substr(v.replaced_octets));
+                sign_submission(patched, v);
+            } else {
+                sign_submission(message.contiguous(), v);
+            }
             done(std::move(v));
         });
     }
@@ -98,12 +117,11 @@ void Checks::check_inbound_sender(const smtp::CheckSender& c, const std::string&
 // questions go to the resolver without blocking; the DKIM crypto runs in one offloaded task
 // (under the CPU budget), and so does the verdict with its report record. `done` runs on an
 // offload thread (or inline without one).
-void Checks::check_inbound_message(const smtp::CheckMessage& c,
-                                   std::shared_ptr<const std::string> replacement,
+void Checks::check_inbound_message(const smtp::CheckMessage& c, Patch patch,
                                    const std::string& label, std::function<void(smtp::Event)> done) {
     if (!options_.dmarc.check || resolver_ == nullptr || !options_.org_domain) {
         smtp::Verdict v = app::check_message(directory_, smtp::Role::inbound, c, stamp());
-        v.replacement = std::move(replacement);
+        store_patch(patch, v);
         done(std::move(v));
         return;
     }
@@ -111,13 +129,13 @@ void Checks::check_inbound_message(const smtp::CheckMessage& c,
     verify.now = clock_.now_unix_seconds();
     verify.over_budget = options_.over_budget;
     dmarc::DmarcRequest request;
-    request.from = dmarc::author_domain(*c.message);
+    request.from = dmarc::author_domain(c.message.contiguous());
     request.spf = spf_input_from(c.envelope);
     request.pct_sample = pct_sample();
     auto* resolver = resolver_;
     dkim::check_dkim_async(
         *resolver, c.message, verify, options_.offload,
-        [this, resolver, request, replacement, done = std::move(done), label,
+        [this, resolver, request, patch = std::move(patch), done = std::move(done), label,
          ip = c.envelope.client_address,
          envelope_from = c.envelope.reverse_path.kind == core::Path::Kind::mailbox
                              ? c.envelope.reverse_path.mailbox.domain().lowercase()
@@ -127,11 +145,12 @@ void Checks::check_inbound_message(const smtp::CheckMessage& c,
             auto spf = request.spf;
             dmarc::evaluate_async(
                 *resolver, std::move(request), options_.org_domain,
-                [this, done = std::move(done), label, dkim_inputs, spf, replacement, ip,
+                [this, done = std::move(done), label, dkim_inputs, spf, patch = std::move(patch), ip,
                  envelope_from](dmarc::DmarcResult result) mutable {
-                    offload([this, done = std::move(done), label, dkim_inputs, spf, replacement, ip,
-                             envelope_from, result = std::move(result)]() mutable {
-                        finish_inbound_message(result, dkim_inputs, spf, replacement, ip,
+                    offload([this, done = std::move(done), label, dkim_inputs, spf,
+                             patch = std::move(patch), ip, envelope_from,
+                             result = std::move(result)]() mutable {
+                        finish_inbound_message(result, dkim_inputs, spf, std::move(patch), ip,
                                                envelope_from, label, std::move(done));
                     });
                 });
@@ -141,8 +160,7 @@ void Checks::check_inbound_message(const smtp::CheckMessage& c,
 void Checks::finish_inbound_message(const dmarc::DmarcResult& result,
                                     const std::vector<dmarc::DkimInput>& dkim_inputs,
                                     const dmarc::SpfInput& spf,
-                                    std::shared_ptr<const std::string> replacement,
-                                    const std::string& ip, const std::string& envelope_from,
+                                    Patch patch, const std::string& ip, const std::string& envelope_from,
                                     const std::string& label, std::function<void(smtp::Event)> done) {
     const auto& log = options_.log;
     smtp::Verdict v = dmarc_verdict(options_.dmarc, options_.hostname, spf, dkim_inputs, result);
@@ -152,7 +170,7 @@ void Checks::finish_inbound_message(const dmarc::DmarcResult& result,
             result, spf, dkim_inputs, ip, envelope_from, clock_.now_unix_seconds()));
         if (problem && log) log(Level::warn, "DMARC report data not recorded: " + *problem);
     }
-    v.replacement = std::move(replacement);
+    store_patch(patch, v);
     if (log) {
         std::string line = label + " DMARC " + dmarc::verdict_name(result.verdict) + " for " +
                            (result.from_domain.empty() ? "(no From domain)" : result.from_domain);
@@ -168,11 +186,12 @@ void Checks::finish_inbound_message(const dmarc::DmarcResult& result,
 // so DMARC aligns), over the message as it will be stored: with the Date: and Message-ID:
 // the policy added. A failure to sign is logged and the message goes unsigned (a signature is
 // an assertion we could not make, not a reason to lose the message).
-void Checks::sign_submission(const std::string& message, smtp::Verdict& v) {
+void Checks::sign_submission(std::string_view message, smtp::Verdict& v) {
     if (options_.dkim_keys.empty() || options_.rng == nullptr) return;
     const auto author = dmarc::author_domain(message);
     if (author.status != dmarc::FromStatus::ok) return;
-    const std::string to_sign = v.prepend + message;
+    std::string to_sign = v.prepend;
+    to_sign.append(message);
     std::string signatures;
     for (const auto& k : options_.dkim_keys) {
         if (k.domain != author.domain) continue;

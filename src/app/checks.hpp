@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "app/config.hpp"
 #include "app/policy.hpp"
 #include "auth/dkim/dkim.hpp"
+#include "auth/dmarc/auth_results.hpp"
 #include "auth/dmarc/dmarc.hpp"
 #include "core/clock.hpp"
 #include "dns/dns.hpp"
@@ -96,16 +98,17 @@ public:
 private:
     void check_inbound_sender(const smtp::CheckSender& c, const std::string& label,
                               std::function<void(smtp::Event)> done);
-    void check_inbound_message(const smtp::CheckMessage& c,
-                               std::shared_ptr<const std::string> replacement,
+    // Forged Authentication-Results renamed (RFC 8601 5): what to store instead of the
+    // message's first octets; nullopt when none is ours.
+    using Patch = std::optional<dmarc::ResultsPatch>;
+    void check_inbound_message(const smtp::CheckMessage& c, Patch patch,
                                const std::string& label, std::function<void(smtp::Event)> done);
     void finish_inbound_message(const dmarc::DmarcResult& result,
                                 const std::vector<dmarc::DkimInput>& dkim_inputs,
                                 const dmarc::SpfInput& spf,
-                                std::shared_ptr<const std::string> replacement,
-                                const std::string& ip, const std::string& envelope_from,
+                                Patch patch, const std::string& ip, const std::string& envelope_from,
                                 const std::string& label, std::function<void(smtp::Event)> done);
-    void sign_submission(const std::string& message, smtp::Verdict& v);
+    void sign_submission(std::string_view message, smtp::Verdict& v);
     void offload(std::function<void()> task) const;
     double pct_sample();  // uniform in [0, 1), for DMARC's pct=
     MessageStamp stamp();

@@ -69,6 +69,7 @@ Limits default_limits() {
     l.shutdown_grace_seconds = defaults::shutdown_grace_seconds;
     l.message_memory_octets = defaults::message_memory_octets;
     l.spool_min_free_octets = defaults::spool_min_free_octets;
+    l.message_spill_octets = defaults::message_spill_octets;
     l.verify_threads = defaults::verify_threads;
     l.verify_cpu_seconds = defaults::verify_cpu_seconds;
     l.ipv6_prefix_bits = defaults::ipv6_prefix_bits;
@@ -307,6 +308,7 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
                  "data_block_timeout_seconds", "data_timeout_seconds", "max_message_octets",
                  "max_recipients", "max_errors_per_session", "auth_failures_per_ip_per_minute",
                  "shutdown_grace_seconds", "message_memory_octets", "spool_min_free_octets",
+                 "message_spill_octets",
                  "verify_threads", "verify_cpu_seconds", "ipv6_prefix_bits"});
     const auto field = [&](std::string_view name, auto& out, std::int64_t lo, std::int64_t hi,
                            std::string_view why_lo = {}) {
@@ -335,6 +337,8 @@ void read_limits(const Reader& r, const toml::table& t, Limits& l) {
           static_cast<std::int64_t>(bounds::min_message_octets),
           static_cast<std::int64_t>(bounds::max_memory_octets));
     field("spool_min_free_octets", l.spool_min_free_octets, 0,
+          static_cast<std::int64_t>(bounds::max_memory_octets));
+    field("message_spill_octets", l.message_spill_octets, 0,
           static_cast<std::int64_t>(bounds::max_memory_octets));
     field("verify_threads", l.verify_threads, 0, bounds::max_threads);
     field("verify_cpu_seconds", l.verify_cpu_seconds, 1, bounds::max_verify_cpu_seconds);
@@ -933,6 +937,8 @@ std::string to_toml(const Config& c) {
       << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n"
       << "message_memory_octets = " << l.message_memory_octets << "  # all messages in flight\n"
       << "spool_min_free_octets = " << l.spool_min_free_octets << "  # 0: no check\n"
+      << "message_spill_octets = " << l.message_spill_octets
+      << "  # larger messages are received into a file; 0: never\n"
       << "verify_threads = " << l.verify_threads << "  # 0: one per CPU core\n"
       << "verify_cpu_seconds = " << l.verify_cpu_seconds << "\n"
       << "ipv6_prefix_bits = " << l.ipv6_prefix_bits

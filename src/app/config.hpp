@@ -74,6 +74,7 @@ struct Limits {
     std::uint32_t shutdown_grace_seconds = 0;
     std::uint64_t message_memory_octets = 0;   // messages in flight, summed over all sessions
     std::uint64_t spool_min_free_octets = 0;   // below it MAIL gets 452 4.3.1; 0: no check
+    std::uint64_t message_spill_octets = 0;    // a message past this goes to a file; 0: never
     std::uint32_t verify_threads = 0;          // DKIM/DMARC worker pool; 0: one per CPU core
     std::uint32_t verify_cpu_seconds = 0;      // DKIM verification CPU per message
     std::uint32_t ipv6_prefix_bits = 0;  // "per ip" limits count IPv6 clients per this network
@@ -119,6 +120,9 @@ inline constexpr std::uint64_t message_memory_octets = 512ull << 20;
 // already accepted (queue files, delivery, bounces) still has room. Postfix's queue_minfree
 // asks for at least 1.5 x the message size limit; this is 10 x the default.
 inline constexpr std::uint64_t spool_min_free_octets = 256ull << 20;
+// A message being received is written to a file beside the spool once it holds this many
+// octets (and read back through a mapping), so what it takes in memory stays near this.
+inline constexpr std::uint64_t message_spill_octets = 1ull << 20;
 inline constexpr std::uint32_t verify_threads = 0;  // 0: one per CPU core
 // CPU time DKIM verification may spend on one message (a 25 MiB message with ten signatures
 // needs well under a second); past it the remaining signatures get temperror.

@@ -112,7 +112,7 @@ smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp:
 smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
                             const MessageStamp& stamp) {
     if (role == smtp::Role::inbound) return accept();
-    auto header = core::parse_header(*c.message);
+    auto header = core::parse_header(c.message.contiguous());
     if (!header.ok())
         return refuse(550, "5.6.0", "Message header is malformed: " + header.error().message);
     const User* user = dir.login(c.envelope.auth_identity);

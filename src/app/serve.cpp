@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -33,6 +34,7 @@
 #include "dns/zone_resolver.hpp"
 #include "net/outbound_runtime.hpp"
 #include "net/resources.hpp"
+#include "net/spill.hpp"
 #include "net/server.hpp"
 #include "delivery/outbound.hpp"
 #include "os/file_io.hpp"
@@ -596,6 +598,14 @@ int run_serve(const Config& config_in, bool embedded_default) {
     options.session.max_recipients = lim.max_recipients;
     options.session.max_errors = lim.max_errors_per_session;
     options.session.resources = &resources;
+    // Messages past the threshold are received into unnamed files beside the spool (same file
+    // system, so the free-disk reserve covers them) instead of memory.
+    std::optional<net::SpillDirectory> spill;
+    if (lim.message_spill_octets > 0) {
+        spill.emplace((state / "incoming").string());
+        options.session.spill = &*spill;
+        options.session.spill_threshold_octets = lim.message_spill_octets;
+    }
     options.tls = tls_context;
     options.threads = config.threads;
     options.clock = &clock;
@@ -670,7 +680,10 @@ int run_serve(const Config& config_in, bool embedded_default) {
         say("bounds: " + std::to_string(lim.message_memory_octets >> 20) +
             " MiB of messages in flight; MAIL refused below " +
             std::to_string(lim.spool_min_free_octets >> 20) + " MiB free in the spool; DKIM " +
-            std::to_string(lim.verify_cpu_seconds) + " s of CPU per message");
+            std::to_string(lim.verify_cpu_seconds) + " s of CPU per message" +
+            (spill ? "; messages over " + std::to_string(lim.message_spill_octets >> 10) +
+                         " KiB received into " + spill->path()
+                   : std::string("; every message received in memory")));
         say("ready; stop with Ctrl-C or SIGTERM (in-flight transactions get " +
             std::to_string(lim.shutdown_grace_seconds) + " s to finish)");
         log.start_buffering();

@@ -31,7 +31,7 @@ GroupCommitter::GroupCommitter(queue::Spool& spool, Options options)
 
 GroupCommitter::~GroupCommitter() { stop(); }
 
-void GroupCommitter::submit(core::Envelope envelope, std::shared_ptr<const std::string> message,
+void GroupCommitter::submit(core::Envelope envelope, core::MessageRef message,
                             std::string folder, Done done) {
     {
         std::lock_guard lock(mutex_);
@@ -75,7 +75,7 @@ void GroupCommitter::run() {
             std::uint64_t octets = 0;
             while (!waiting_.empty() && batch.size() < options_.max_batch_messages) {
                 const auto& next = waiting_.front().submission.message;
-                const std::uint64_t size = next ? next->size() : 0;
+                const std::uint64_t size = next.size();
                 if (!batch.empty() && octets + size > options_.max_batch_octets) {
                     break;
                 }

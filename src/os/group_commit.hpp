@@ -55,7 +55,7 @@ public:
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
 
-    void submit(core::Envelope envelope, std::shared_ptr<const std::string> message,
+    void submit(core::Envelope envelope, core::MessageRef message,
                 std::string folder, Done done);
     void stop();
     Stats stats() const;

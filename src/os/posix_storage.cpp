@@ -232,6 +232,11 @@ PosixStorage::AppendFile::~AppendFile() { ::close(fd); }
 constexpr std::size_t max_idle_append_descriptors = 4;
 
 Status PosixStorage::append(const std::string& name, std::string_view bytes) {
+    const std::string_view one[] = {bytes};
+    return append_parts(name, one);
+}
+
+Status PosixStorage::append_parts(const std::string& name, std::span<const std::string_view> parts) {
     if (!queue::is_valid_storage_name(name)) {
         return bad_name("append", name);
     }
@@ -265,8 +270,10 @@ Status PosixStorage::append(const std::string& name, std::string_view bytes) {
         }
     }
     // The spool serialises its appends; write_all may take several write(2) calls.
-    if (const int err = write_all(file->fd, bytes); err != 0) {
-        return failure("append", name, err);
+    for (const std::string_view bytes : parts) {
+        if (const int err = write_all(file->fd, bytes); err != 0) {
+            return failure("append", name, err);
+        }
     }
     return {};
 }

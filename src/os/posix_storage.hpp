@@ -49,6 +49,7 @@ public:
     queue::Status rename(const std::string& from, const std::string& to) override;
     queue::Status remove(const std::string& name) override;
     queue::Status append(const std::string& name, std::string_view bytes) override;
+    queue::Status append_parts(const std::string& name, std::span<const std::string_view> parts) override;
     queue::Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
                                             std::uint64_t length) const override;
     queue::Status sync() override;

@@ -296,6 +296,19 @@ std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc) {
 }
 
 Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string_view message) {
+    const std::string_view one[] = {message};
+    auto parts = encode_message_record_parts(entry, one);
+    if (!parts) {
+        return Error{parts.error()};
+    }
+    std::string out;
+    out.reserve(parts->head.size() + message.size() + parts->tail.size());
+    out.append(parts->head).append(message).append(parts->tail);
+    return out;
+}
+
+Expected<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
+                                                  std::span<const std::string_view> message) {
     const core::Envelope& env = entry.envelope;
     if (!is_valid_queue_id(entry.id)) {
         return Error{"cannot encode: bad queue id '" + entry.id + "'"};
@@ -319,8 +332,12 @@ Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string
     }
     // Paths need no check: the session accepted them at most 256 octets (RFC 5321 4.5.3.1.3).
 
+    std::uint64_t message_octets = 0;
+    for (const std::string_view part : message) {
+        message_octets += part.size();
+    }
     Writer w;
-    start_record(w, kind_message, message.size() + 512);
+    start_record(w, kind_message, 512);
     w.str(entry.id);
     w.i64(entry.arrival_unix_seconds);
     w.str(entry.folder);
@@ -339,10 +356,21 @@ Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string
         put_path(w, env.recipients[i]);
         put_status(w, entry.status[i]);
     }
-    w.u64(message.size());
-    w.raw(message);
-    put_trailer(w);
-    return std::move(w.bytes());
+    w.u64(message_octets);
+    // The trailer (record.hpp) covers the head and the message octets, chained through them.
+    RecordParts parts;
+    std::uint32_t crc = crc32c(w.bytes());
+    for (const std::string_view part : message) {
+        crc = crc32c(part, crc);
+    }
+    const std::uint64_t length = w.bytes().size() + message_octets;
+    parts.head = std::move(w.bytes());
+    Writer t;
+    t.u64(length);
+    t.u32(crc);
+    t.raw(trailer_magic);
+    parts.tail = std::move(t.bytes());
+    return parts;
 }
 
 Expected<MessageRecord> decode_message_record(std::string_view bytes) {

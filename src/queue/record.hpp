@@ -23,6 +23,7 @@
 // size would justify (counts are checked against the bytes remaining).
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,15 @@ struct StateRecord {
 // Fails only on values the format cannot carry: status size != recipients, a string over
 // 4 GiB, an id that is not a queue id.
 Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string_view message);
+// The same record in pieces, for a caller that writes the message octets from where they are
+// (a large message is never copied): head, then the parts of `message` in order, then tail
+// are exactly encode_message_record(entry, <the parts concatenated>).
+struct RecordParts {
+    std::string head;
+    std::string tail;
+};
+Expected<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
+                                                  std::span<const std::string_view> message);
 Expected<MessageRecord> decode_message_record(std::string_view bytes);
 
 Expected<std::string> encode_state_record(const StateRecord& record);

@@ -66,12 +66,15 @@ std::optional<std::uint64_t> parse_segment_name(std::string_view name) {
     return n;
 }
 
-void put_entry(std::string& out, std::string_view record) {
-    std::uint64_t n = record.size();
+void put_entry_length(std::string& out, std::uint64_t n) {
     for (std::size_t i = 0; i < entry_prefix_octets; ++i) {
         out.push_back(static_cast<char>(n & 0xFFu));
         n >>= 8;
     }
+}
+
+void put_entry(std::string& out, std::string_view record) {
+    put_entry_length(out, record.size());
     out.append(record);
 }
 
@@ -154,13 +157,23 @@ Status Spool::barrier() {
 }
 
 Expected<Spool::Appended> Spool::append_locked(std::string_view bytes, std::size_t messages) {
+    const std::string_view one[] = {bytes};
+    return append_locked(one, messages);
+}
+
+Expected<Spool::Appended> Spool::append_locked(std::span<const std::string_view> parts,
+                                               std::size_t messages) {
+    std::uint64_t octets = 0;
+    for (const std::string_view p : parts) {
+        octets += p.size();
+    }
     if (active_ == 0 || segments_[active_].octets >= options_.segment_octets) {
         active_ = next_segment_++;
         segments_[active_] = Segment{};
     }
     Segment& seg = segments_[active_];
     const Appended at{active_, seg.octets};
-    if (Status s = storage_.append(segment_file(active_), bytes); !s) {
+    if (Status s = storage_.append_parts(segment_file(active_), parts); !s) {
         if (at.offset == 0) {
             // A new segment holding nothing but the torn bytes: nothing refers to it.
             storage_.remove(segment_file(active_));
@@ -168,12 +181,12 @@ Expected<Spool::Appended> Spool::append_locked(std::string_view bytes, std::size
         } else {
             // The file may now end in a torn entry; recovery stops reading a segment there,
             // so nothing may follow it: it is retired, the next append starts a new one.
-            seg.octets += bytes.size();
+            seg.octets += octets;
         }
         active_ = 0;
         return Error{s.error()};
     }
-    seg.octets += bytes.size();
+    seg.octets += octets;
     seg.live += messages;
     return at;
 }
@@ -520,24 +533,51 @@ std::vector<Expected<std::string>> Spool::commit_batch(std::vector<Submission> b
         x.entry.status.assign(sub.envelope.recipients.size(), RecipientStatus{});
         x.entry.envelope = std::move(sub.envelope);
         x.entry.folder = std::move(sub.folder);
-        x.size_octets = sub.message->size();
-        auto bytes = encode_message_record(x.entry, *sub.message);
-        if (!bytes) {
-            out[slot] = Error{"spool write failed: " + bytes.error()};
+        x.size_octets = sub.message.size();
+        const std::string_view octets[] = {sub.message.prefix(), sub.message.body()};
+        auto parts = encode_message_record_parts(x.entry, octets);
+        if (!parts) {
+            out[slot] = Error{"spool write failed: " + parts.error()};
             continue;
         }
+        x.length = parts->head.size() + x.size_octets + parts->tail.size();
         if (segmented) {
-            x.length = bytes->size();
-            in_chunk.emplace_back(written.size(), chunk.size() + entry_prefix_octets);
-            put_entry(chunk, *bytes);
-            written.push_back(Written{slot, std::move(x)});
-            if (chunk.size() >= append_chunk_octets) {
-                flush_chunk();
+            if (x.size_octets < append_chunk_octets) {
+                // Small: copied once into the batch's chunk, appended with its neighbours.
+                in_chunk.emplace_back(written.size(), chunk.size() + entry_prefix_octets);
+                put_entry_length(chunk, x.length);
+                chunk.append(parts->head).append(octets[0]).append(octets[1]).append(parts->tail);
+                written.push_back(Written{slot, std::move(x)});
+                if (chunk.size() >= append_chunk_octets) {
+                    flush_chunk();
+                }
+                continue;
             }
+            // Large (a message received into a spill file): appended from where it is, never
+            // copied, in order after what the batch gathered before it.
+            flush_chunk();
+            if (!seg_lock.owns_lock()) {
+                seg_lock.lock();
+            }
+            std::string framing;
+            put_entry_length(framing, x.length);
+            framing.append(parts->head);
+            const std::string_view pieces[] = {framing, octets[0], octets[1], parts->tail};
+            if (!append_error) {
+                if (auto at = append_locked(pieces, 1)) {
+                    x.segment = at->segment;
+                    x.offset = at->offset + entry_prefix_octets;
+                } else {
+                    append_error = at.error();
+                }
+            }
+            written.push_back(Written{slot, std::move(x)});
             continue;
         }
+        std::string bytes = std::move(parts->head);
+        bytes.append(octets[0]).append(octets[1]).append(parts->tail);
         const std::string file = message_file(x.entry.id);
-        if (Status stored = storage_.create(file, *bytes); !stored) {
+        if (Status stored = storage_.create(file, bytes); !stored) {
             storage_.remove(file);  // a partial file must not become durable with the batch
             out[slot] = Error{"spool write failed: " + stored.error()};
             continue;

@@ -44,11 +44,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/clock.hpp"
 #include "core/envelope.hpp"
+#include "core/message_ref.hpp"
 #include "queue/queue_id.hpp"
 #include "queue/record.hpp"
 #include "queue/storage.hpp"
@@ -58,7 +60,7 @@ namespace pigeon::queue {
 // One Enqueue action's payload (smtp::Enqueue carries the same three things).
 struct Submission {
     core::Envelope envelope;
-    std::shared_ptr<const std::string> message;
+    core::MessageRef message;  // its octets: prefix() then body()
     std::string folder;  // delivery folder hint, may be empty
 };
 
@@ -195,6 +197,7 @@ private:
     // counting `messages` new live messages in it. On failure the segment is retired: its
     // tail may be torn, so nothing is appended after it. Caller holds segment_mutex_.
     Expected<Appended> append_locked(std::string_view bytes, std::size_t messages);
+    Expected<Appended> append_locked(std::span<const std::string_view> parts, std::size_t messages);
     // Appends removal records for ids (their copies in segments are dead). segment_mutex_ held.
     Status append_removals_locked(const std::vector<std::string>& ids);
     // storage_.sync(), noting which segment deletions it made durable.

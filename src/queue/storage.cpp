@@ -1,4 +1,5 @@
-// pigeon/queue/storage.cpp: the storage name rule shared by every Storage.
+// pigeon/queue/storage.cpp: the storage name rule shared by every Storage, and the default
+// append_parts().
 #include "queue/storage.hpp"
 
 namespace pigeon::queue {
@@ -15,6 +16,19 @@ bool is_valid_storage_name(std::string_view name) {
         }
     }
     return true;
+}
+
+Status Storage::append_parts(const std::string& name, std::span<const std::string_view> parts) {
+    std::string bytes;
+    std::size_t n = 0;
+    for (const std::string_view p : parts) {
+        n += p.size();
+    }
+    bytes.reserve(n);
+    for (const std::string_view p : parts) {
+        bytes.append(p);
+    }
+    return append(name, bytes);
 }
 
 }  // namespace pigeon::queue

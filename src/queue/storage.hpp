@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -88,6 +89,9 @@ public:
     virtual Expected<std::string> read(const std::string& name) const = 0;
     virtual Expected<std::vector<std::string>> list() const = 0;
     virtual Status append(const std::string& name, std::string_view bytes) = 0;
+    // append() of the parts' concatenation without making it (a large message is written
+    // from where it is); the same crash model. This default concatenates.
+    virtual Status append_parts(const std::string& name, std::span<const std::string_view> parts);
     virtual Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
                                              std::uint64_t length) const = 0;
     virtual Status rename(const std::string& from, const std::string& to) = 0;

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/limits.hpp"
 #include "core/reply.hpp"
@@ -44,6 +45,10 @@ public:
     // The unstuffed message; meaningful when done() and status() == ok.
     const std::string& message() const noexcept { return message_; }
     std::string take_message() { return std::move(message_); }
+    // Hands over the octets stored so far and keeps reading (the caller writes them on, e.g.
+    // to a spill file): message() then holds only what arrives after. Counting, the limits and
+    // the status are unaffected.
+    std::string take_stored() { return std::exchange(message_, std::string()); }
     std::uint64_t message_octets() const noexcept { return octets_; }  // counted even when not stored
     std::size_t stored_octets() const noexcept { return message_.size(); }  // held in memory now
     void refuse_storage();  // store nothing more; the message ends as insufficient_storage

@@ -36,6 +36,7 @@
 
 #include "core/clock.hpp"
 #include "core/envelope.hpp"
+#include "core/message_ref.hpp"
 #include "core/reply.hpp"
 
 namespace pigeon::smtp {
@@ -64,6 +65,32 @@ public:
     virtual void release_message_memory(std::size_t octets) = 0;
 };
 
+// Where a message being received goes once it outgrows memory, injected by the driver (the
+// server: an unnamed file beside the spool, net/spill.hpp). Null in SessionConfig: messages
+// stay in memory (the simulator, the conformance runner). Once a message's stored octets
+// reach SessionConfig::spill_threshold_octets the session opens a File, writes what it holds
+// and from then on everything as it arrives (in writes of at least spill_chunk_octets), so the
+// memory a message takes stays near the threshold whatever its size:
+//   - open(): a new, empty file; null when none can be made (the message then ends as
+//     insufficient storage: 452 4.3.1 after its end);
+//   - File::write(octets): appends; false when it cannot (disk full): the same 452;
+//   - File::finish(): every octet written, as one message for the checks and the spool (a
+//     mapped file); null on failure (the same 452). A File dropped unfinished leaves nothing.
+// Called on the session's thread only.
+class MessageSpill {
+public:
+    class File {
+    public:
+        virtual ~File() = default;
+        virtual bool write(std::string_view octets) = 0;
+        virtual core::MessageRef finish() = 0;
+    };
+    virtual ~MessageSpill() = default;
+    virtual std::unique_ptr<File> open() = 0;
+};
+
+inline constexpr std::size_t spill_chunk_octets = 64 * 1024;
+
 struct SessionConfig {
     Role role = Role::inbound;
     std::string hostname = "localhost";          // our name in the greeting, EHLO and Received:
@@ -77,6 +104,8 @@ struct SessionConfig {
     std::size_t max_errors = 20;
     const core::Clock* clock = nullptr;          // required: dates the Received: header
     ResourceGate* resources = nullptr;           // optional: outlives the session
+    MessageSpill* spill = nullptr;               // optional: outlives the session
+    std::uint64_t spill_threshold_octets = 1024 * 1024;  // with a spill: kept in memory up to this
     // Optional observer of every line sent and received and every state change
     // ("C: ...", "S: ...", "state: A -> B"): transcripts and logs.
     std::function<void(std::string_view)> trace;
@@ -97,10 +126,13 @@ struct Authenticate {
 };
 struct CheckSender { core::Envelope envelope; };                       // reverse_path set
 struct CheckRecipient { core::Envelope envelope; core::Path recipient; };
-struct CheckMessage { core::Envelope envelope; std::shared_ptr<const std::string> message; };
+// The message as received (no prefix: message.contiguous() is all of it).
+struct CheckMessage { core::Envelope envelope; core::MessageRef message; };
 struct Enqueue {
     core::Envelope envelope;
-    std::shared_ptr<const std::string> message;  // with our Received: (and the verdict's prepend)
+    // What to store: our Received: and the verdict's fields as its prefix, then the message
+    // as received (or with the verdict's replacement). message.to_string() is all of it.
+    core::MessageRef message;
     std::string folder;                          // the verdict's folder hint ("Junk"), may be empty
 };
 struct Close {};
@@ -125,9 +157,11 @@ struct Verdict {
     std::string folder;                // CheckMessage: delivery folder hint ("Junk"), may be empty
     // CheckSender: facts for later checks, merged into Envelope::notes.
     std::map<std::string, std::string> notes;
-    // CheckMessage: store this instead of the message as received (e.g. with forged
-    // Authentication-Results fields renamed, RFC 8601 5). Null: the message as received.
-    std::shared_ptr<const std::string> replacement;
+    // CheckMessage: store the message with its first `replaced_octets` octets replaced by
+    // this (e.g. its header section with forged Authentication-Results fields renamed,
+    // RFC 8601 5), the rest as received. nullopt: the message as received.
+    std::optional<std::string> replacement;
+    std::uint64_t replaced_octets = 0;
 };
 struct Enqueued { static constexpr const char* name = "Enqueued"; std::string queue_id; };
 struct EnqueueFailed { static constexpr const char* name = "EnqueueFailed"; std::string reason; };

@@ -160,12 +160,15 @@ void SessionBase::pump() {
 
         if (input_ == Input::data) {
             in_pos_ += data_->put(avail);
+            spill_message();
             charge_message_memory();
             if (!data_->done()) continue;  // consumed everything; loop ends on empty input
-            const auto status = data_->status();
             trace("C: ", "<message: " + std::to_string(data_->message_octets()) +
                              " octets, end of data>");
             input_ = Input::commands;
+            if (data_->status() == DataReader::Status::ok && !finish_spill())
+                data_->refuse_storage();
+            const auto status = data_->status();
             if (status == DataReader::Status::ok)
                 fire(DataComplete{});
             else
@@ -381,9 +384,18 @@ std::size_t SessionBase::declared_message_octets() const {
     return static_cast<std::size_t>(envelope_.declared_size.value_or(0));
 }
 
+std::size_t SessionBase::memory_octets_for(std::size_t octets) const {
+    // With a spill a message holds at most the threshold, one spill chunk and one input slice
+    // in memory; a spill_chunk_octets margin covers the last two.
+    if (config_.spill == nullptr) return octets;
+    return static_cast<std::size_t>(std::min<std::uint64_t>(
+        octets, config_.spill_threshold_octets + spill_chunk_octets));
+}
+
 bool SessionBase::message_memory_available() const {
     return config_.resources == nullptr ||
-           config_.resources->message_memory_fits(std::max<std::size_t>(declared_message_octets(), 1));
+           config_.resources->message_memory_fits(
+               std::max<std::size_t>(memory_octets_for(declared_message_octets()), 1));
 }
 
 bool SessionBase::below_recipient_limit() const {
@@ -570,9 +582,10 @@ void SessionBase::start_data() {
     // Reserve the declared size now (first come, first served); growth past it is charged as
     // it arrives. Another session may have taken the room since the guard: then nothing is
     // reserved here and the growth is charged (or refused) as for an undeclared size.
-    if (config_.resources != nullptr && declared_message_octets() > 0 &&
-        config_.resources->reserve_message_memory(declared_message_octets()))
-        memory_reserved_ = declared_message_octets();
+    const std::size_t declared = memory_octets_for(declared_message_octets());
+    if (config_.resources != nullptr && declared > 0 &&
+        config_.resources->reserve_message_memory(declared))
+        memory_reserved_ = declared;
 }
 
 void SessionBase::refuse_data_memory() {
@@ -593,6 +606,43 @@ void SessionBase::charge_message_memory() {
     release_message_memory();
 }
 
+void SessionBase::spill_message() {
+    if (config_.spill == nullptr || !data_) return;
+    if (data_->status() != DataReader::Status::ok) {
+        spill_file_.reset();  // the message is refused: what was written goes with it
+        return;
+    }
+    const std::size_t held = data_->stored_octets();
+    if (!spill_file_) {
+        if (held < config_.spill_threshold_octets) return;
+        spill_file_ = config_.spill->open();
+        if (!spill_file_) {
+            trace("!: ", "no spill file for a large message: the rest of it is discarded");
+            data_->refuse_storage();
+            release_message_memory();
+            return;
+        }
+    } else if (held < spill_chunk_octets) {
+        return;
+    }
+    if (!spill_file_->write(data_->take_stored())) {
+        trace("!: ", "the spill file could not be written: the rest of this message is discarded");
+        spill_file_.reset();
+        data_->refuse_storage();
+        release_message_memory();
+    }
+}
+
+bool SessionBase::finish_spill() {
+    if (!spill_file_) return true;  // all of it is in memory
+    auto file = std::move(spill_file_);
+    if (!file->write(data_->take_stored())) return false;
+    message_ = file->finish();
+    if (!message_) return false;
+    release_message_memory();  // the octets are in the file now, not in memory
+    return true;
+}
+
 void SessionBase::release_message_memory() {
     if (config_.resources != nullptr && memory_reserved_ > 0)
         config_.resources->release_message_memory(memory_reserved_);
@@ -602,35 +652,35 @@ void SessionBase::release_message_memory() {
 void SessionBase::reject_data(const DataRejected& e) {
     envelope_ = {};
     data_.reset();
+    spill_file_.reset();
+    message_ = {};
     release_message_memory();
     reply(DataReader::reply_for(e.status));
 }
 
 void SessionBase::check_message() {
-    message_ = std::make_shared<const std::string>(data_->take_message());
+    if (!message_) message_ = core::MessageRef(data_->take_message());  // else finish_spill() set it
     data_.reset();
     emit(CheckMessage{envelope_, message_});
     await(Awaiting::message);
 }
 
 void SessionBase::enqueue(const Verdict& v) {
-    auto full = std::make_shared<std::string>();
-    full->reserve(v.prepend.size() + 256 + message_->size() + envelope_.trace_fields.size());
     // Our trace field goes on top (RFC 5321 4.4); the verdict's fields (Date:, Message-ID:,
-    // later Authentication-Results:) right below it.
-    const std::string& body = v.replacement ? *v.replacement : *message_;
-    full->append(received_header())
-        .append(envelope_.trace_fields)
-        .append(v.prepend)
-        .append(body);
-    message_.reset();
-    emit(Enqueue{envelope_, std::move(full), v.folder});
+    // later Authentication-Results:) right below it; then the message, never copied.
+    std::string prefix = received_header();
+    prefix.append(envelope_.trace_fields).append(v.prepend);
+    core::MessageRef stored = v.replacement
+                                  ? message_.with_prefix(prefix.append(*v.replacement), v.replaced_octets)
+                                  : message_.with_prefix(std::move(prefix));
+    message_ = {};
+    emit(Enqueue{envelope_, std::move(stored), v.folder});
     await(Awaiting::enqueue);
 }
 
 void SessionBase::reject_message(const Verdict& v) {
     envelope_ = {};
-    message_.reset();
+    message_ = {};
     release_message_memory();
     reply(verdict_reply(v, core::Reply(550, "5.7.1", "Message rejected")));
 }

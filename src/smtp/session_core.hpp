@@ -130,6 +130,9 @@ private:
     void await(Awaiting what);
     void close_session();
     void charge_message_memory();   // reserve what the DATA reader holds now, or refuse it
+    void spill_message();           // past the threshold: move what the reader holds to the spill
+    bool finish_spill();            // end of an ok message: the spill's octets become message_
+    std::size_t memory_octets_for(std::size_t octets) const;  // of a message this size, with a spill
     void release_message_memory();  // give back everything reserved
     std::size_t declared_message_octets() const;  // SIZE= of this transaction, 0 if none
     void trace(std::string_view prefix, std::string_view text) const;
@@ -161,7 +164,8 @@ private:
     SaslState sasl_;
     core::Envelope envelope_;
     std::optional<DataReader> data_;
-    std::shared_ptr<const std::string> message_;
+    core::MessageRef message_;          // as received, from end of DATA until queued or refused
+    std::unique_ptr<MessageSpill::File> spill_file_;  // the message being received, past the threshold
     std::size_t memory_reserved_ = 0;  // message octets taken from config_.resources
     core::Path pending_recipient_;
 };

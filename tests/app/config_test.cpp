@@ -231,7 +231,7 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "limits.data_timeout_seconds", "limits.max_message_octets", "limits.max_recipients",
           "limits.max_errors_per_session", "limits.auth_failures_per_ip_per_minute",
           "limits.shutdown_grace_seconds", "limits.ipv6_prefix_bits", "limits.message_memory_octets",
-          "limits.spool_min_free_octets", "limits.verify_threads", "limits.verify_cpu_seconds",
+          "limits.spool_min_free_octets", "limits.message_spill_octets", "limits.verify_threads", "limits.verify_cpu_seconds",
           "listeners.address", "listeners.port",
           "listeners.role", "listeners.tls", "users.address", "users.password_hash",
           "users.aliases", "dns.zone_file", "dns.forwarders", "dns.trust_anchor_file",
@@ -441,6 +441,10 @@ BOOST_AUTO_TEST_CASE(resource_budgets_are_checked) {
          "config.toml:2: limits.message_memory_octets: must be >= 65536"},
         {"[limits]\nspool_min_free_octets = -1\n",
          "config.toml:2: limits.spool_min_free_octets: must be >= 0"},
+        {"[limits]\nmessage_spill_octets = -1\n",
+         "config.toml:2: limits.message_spill_octets: must be >= 0"},
+        {"[limits]\nmessage_spill_octets = \"1M\"\n",
+         "config.toml:2: limits.message_spill_octets: must be an integer, not a string"},
         {"[limits]\nverify_threads = 1025\n", "config.toml:2: limits.verify_threads: must be <= 1024"},
         {"[limits]\nverify_cpu_seconds = 0\n", "config.toml:2: limits.verify_cpu_seconds: must be >= 1"},
     });
@@ -449,15 +453,18 @@ BOOST_AUTO_TEST_CASE(resource_budgets_are_checked) {
     BOOST_TEST(defaults->limits.message_memory_octets == app::defaults::message_memory_octets);
     BOOST_TEST(defaults->limits.spool_min_free_octets == app::defaults::spool_min_free_octets);
     BOOST_TEST(defaults->limits.verify_cpu_seconds == 5u);
+    BOOST_TEST(defaults->limits.message_spill_octets == 1048576u);
     const auto big = parse("[limits]\nmax_message_octets = 1073741824\n");
     BOOST_REQUIRE(big.ok());
     BOOST_TEST(big->limits.message_memory_octets == 1073741824u);
     const auto set = parse("[limits]\nmessage_memory_octets = 65536\nmax_message_octets = 65536\n"
-                           "spool_min_free_octets = 0\nverify_threads = 3\nverify_cpu_seconds = 1\n");
+                           "spool_min_free_octets = 0\nverify_threads = 3\nverify_cpu_seconds = 1\n"
+                           "message_spill_octets = 0\n");
     BOOST_REQUIRE(set.ok());
     BOOST_TEST(set->limits.message_memory_octets == 65536u);
     BOOST_TEST(set->limits.spool_min_free_octets == 0u);
     BOOST_TEST(set->limits.verify_threads == 3u);
+    BOOST_TEST(set->limits.message_spill_octets == 0u);
     // show-config writes them back.
     const auto back = app::parse_config(app::to_toml(*set), "shown", "h");
     BOOST_REQUIRE(back.ok());
@@ -1040,6 +1047,7 @@ rc::Gen<Config> gen_config() {
         l.message_memory_octets = *rc::gen::inRange<std::uint64_t>(l.max_message_octets,
                                                                    app::bounds::max_memory_octets + 1);
         l.spool_min_free_octets = *rc::gen::inRange<std::uint64_t>(0, app::bounds::max_memory_octets + 1);
+        l.message_spill_octets = *rc::gen::inRange<std::uint64_t>(0, app::bounds::max_memory_octets + 1);
         l.verify_threads = *in(0, app::bounds::max_threads);
         l.verify_cpu_seconds = *in(1, app::bounds::max_verify_cpu_seconds);
         l.ipv6_prefix_bits =

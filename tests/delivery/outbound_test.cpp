@@ -417,7 +417,7 @@ BOOST_AUTO_TEST_CASE(a_real_pigeon_peer_over_starttls) {
     BOOST_TEST_INFO(w.all_log());
     BOOST_REQUIRE_EQUAL(queued->size(), 1u);
     BOOST_TEST((*queued)[0].envelope.tls);
-    BOOST_TEST((*queued)[0].message->find("over TLS") != std::string::npos);
+    BOOST_TEST((*queued)[0].message.to_string().find("over TLS") != std::string::npos);
     bool saw_starttls = false;
     for (const auto& l : *trace) saw_starttls = saw_starttls || l.find("STARTTLS") != std::string::npos;
     BOOST_TEST(saw_starttls);

@@ -89,6 +89,6 @@ int main(int argc, char** argv) {
               << " BODY=" << (e.body == core::BodyType::eight_bit_mime ? "8BITMIME" : "7BIT")
               << " SMTPUTF8=" << (e.smtputf8 ? "yes" : "no") << " RCPT TO:" << e.recipients.at(0).to_string()
               << "\n";
-    std::cout << *dsn->message;
+    std::cout << dsn->message.to_string();
     return 0;
 }

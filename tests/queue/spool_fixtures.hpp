@@ -1,5 +1,5 @@
 // Shared helpers for the queue and delivery tests: envelopes, a seeded random source, a
-// temporary directory that cleans up after itself.
+// temporary directory that cleans up after itself (support/temp_dir.hpp).
 #pragma once
 #include <stdlib.h>
 
@@ -15,6 +15,7 @@
 #include "core/envelope.hpp"
 #include "queue/queue_id.hpp"
 #include "queue/record.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pigeon::queue {
 // For BOOST_TEST's messages.
@@ -72,29 +73,5 @@ inline std::shared_ptr<const std::string> make_message(const std::string& subjec
     return std::make_shared<const std::string>("Subject: " + subject + "\r\n\r\nHello.\r\n");
 }
 
-// A fresh mkdtemp directory, removed (recursively) on destruction.
-class TempDir {
-public:
-    TempDir() {
-        const std::filesystem::path base = std::filesystem::temp_directory_path();
-        std::string tmpl = (base / "pigeon-test-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) != nullptr) {
-            path_ = tmpl;
-        }
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) {
-            std::filesystem::remove_all(path_, ec);
-        }
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& path() const { return path_; }
-    bool ok() const { return !path_.empty(); }
-
-private:
-    std::filesystem::path path_;
-};
 
 }  // namespace pigeon::test

@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(a_batch_shares_one_barrier_and_bad_items_fail_alone) {
     std::vector<Submission> batch;
     for (int i = 0; i < 10; ++i) batch.push_back(spool_submission("m" + std::to_string(i)));
     batch.push_back(Submission{test::make_envelope("a@b.example", {}), test::make_message("x"), {}});
-    batch.push_back(Submission{test::make_envelope("a@b.example", {"c@d.example"}), nullptr, {}});
+    batch.push_back(Submission{test::make_envelope("a@b.example", {"c@d.example"}), core::MessageRef{}, {}});
     const auto out = h.spool.commit_batch(std::move(batch));
     BOOST_REQUIRE(out.size() == 12u);
     std::set<std::string> ids;

@@ -163,7 +163,7 @@ struct Data : Cmd {
         if (!t.empty() && t.back() != '\n') wire += "\r\n";
         expect(d.send_raw(wire + ".\r\n"), "250");
         RC_ASSERT(d.queued.size() == m.queued + 1);
-        const auto& msg = *d.queued.back().message;
+        const std::string msg = d.queued.back().message.to_string();
         std::string expected_body = t.empty() || t.back() == '\n' ? t : t + "\r\n";
         RC_ASSERT(msg.size() >= expected_body.size());
         RC_ASSERT(msg.substr(msg.size() - expected_body.size()) == expected_body);

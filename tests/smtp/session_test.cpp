@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(inbound_transaction_queues_message_with_received_header) {
         pigeon::core::format_rfc5322_date(1795000000) +
         "\r\n"
         "Subject: hi\r\n\r\n.dot\r\nbody\r\n";
-    BOOST_TEST(*q.message == expected_message);
+    BOOST_TEST(q.message.to_string() == expected_message);
     BOOST_TEST(std::string(d.session().state()) == "Greeted");
 }
 
@@ -268,8 +268,8 @@ BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
         pigeon::smtp::Verdict v;
         v.prepend = "X-Checked: yes\r\n";
         // The stored message may be replaced (forged fields renamed).
-        v.replacement = std::make_shared<const std::string>(
-            "X-Original-Authentication-Results: forged\r\n" + *m.message);
+        v.replacement = "X-Original-Authentication-Results: forged\r\n";
+        v.replaced_octets = 0;  // inserted: nothing of the message is replaced
         return v;
     };
     d.send("MAIL FROM:<a@example.org>");
@@ -277,7 +277,7 @@ BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
     d.send("DATA");
     d.send_raw("Subject: s\r\n\r\nbody\r\n.\r\n");
     BOOST_REQUIRE(d.queued.size() == 1);
-    const auto& m = *d.queued[0].message;
+    const std::string m = d.queued[0].message.to_string();
     BOOST_TEST(m.rfind("Received: from client.example", 0) == 0u);
     BOOST_TEST(m.find("\r\nReceived-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n"
                       "X-Checked: yes\r\nX-Original-Authentication-Results: forged\r\n"
@@ -291,14 +291,14 @@ BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
     d.send("RCPT TO:<b@test.example>");
     d.send("DATA");
     d.send_raw("x\r\n.\r\n");
-    BOOST_TEST(d.queued.back().message->find("Received-SPF") == std::string::npos);
+    BOOST_TEST(d.queued.back().message.to_string().find("Received-SPF") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(message_verdict_can_reject_or_prepend_and_file) {
     auto d = greeted(inbound());
     d.message_policy = [](const pigeon::smtp::CheckMessage& m) {
         pigeon::smtp::Verdict v;
-        v.accept = m.message->find("spam") == std::string::npos;
+        v.accept = m.message.to_string().find("spam") == std::string::npos;
         if (!v.accept) v.reply = pigeon::core::Reply(550, "5.7.1", "DMARC policy reject");
         v.prepend = "Authentication-Results: mx.test.example; none\r\n";
         v.folder = "Junk";
@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_CASE(message_verdict_can_reject_or_prepend_and_file) {
     BOOST_TEST(code(d.send_raw("ham\r\n.\r\n")) == "250");
     BOOST_REQUIRE(d.queued.size() == 1);
     // Our Received: on top (RFC 5321 4.4), the verdict's fields right below it.
-    const auto& stored = *d.queued[0].message;
+    const std::string stored = d.queued[0].message.to_string();
     BOOST_TEST(stored.rfind("Received: ", 0) == 0u);
     BOOST_TEST(stored.find("\r\nAuthentication-Results: mx.test.example; none\r\nham\r\n") !=
                std::string::npos);
@@ -341,7 +341,7 @@ BOOST_AUTO_TEST_CASE(starttls_discards_pipelined_plaintext) {
     d.send_raw("x\r\n.\r\n");
     BOOST_REQUIRE(d.queued.size() == 1);
     BOOST_TEST(d.queued[0].envelope.tls);
-    BOOST_TEST(d.queued[0].message->find("with ESMTPS") != std::string::npos);
+    BOOST_TEST(d.queued[0].message.to_string().find("with ESMTPS") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(inbound_refuses_auth) {
@@ -378,7 +378,7 @@ BOOST_AUTO_TEST_CASE(submission_auth_plain_with_initial_response) {
     d.send_raw("Subject: x\r\n\r\nbody\r\n.\r\n");
     BOOST_REQUIRE(d.queued.size() == 1);
     BOOST_TEST(d.queued[0].envelope.auth_identity == "alice");
-    BOOST_TEST(d.queued[0].message->find("with ESMTPSA") != std::string::npos);
+    BOOST_TEST(d.queued[0].message.to_string().find("with ESMTPSA") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(submission_auth_plain_with_empty_challenge) {
@@ -658,7 +658,7 @@ BOOST_AUTO_TEST_CASE(ipv6_peer_is_written_as_ipv6_literal_in_received) {
     d.send("DATA");
     d.send_raw(".\r\n");
     BOOST_REQUIRE(d.queued.size() == 1);
-    BOOST_TEST(d.queued[0].message->rfind(
+    BOOST_TEST(d.queued[0].message.to_string().rfind(
                    "Received: from client.example ([IPv6:2001:db8::1])\r\n\tby mx.test.example "
                    "(Pigeon) with SMTP\r\n",
                    0) == 0u);

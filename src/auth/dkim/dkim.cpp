@@ -315,17 +315,17 @@ dns::Question key_question(std::string_view selector, std::string_view domain) {
 }
 
 struct DkimEvaluation::Parsed {
-    Message message;                  // views into *message_
+    Message message;                  // views into message_
     std::vector<Candidate> candidates;
     std::size_t ignored = 0;
     std::string problem;              // the header section could not be parsed
 };
 
-DkimEvaluation::DkimEvaluation(std::shared_ptr<const std::string> message, VerifyOptions options)
+DkimEvaluation::DkimEvaluation(core::MessageRef message, VerifyOptions options)
     : message_(std::move(message)), options_(std::move(options)) {
     auto parsed = std::make_shared<Parsed>();
     try {
-        auto m = parse_message(message_ ? std::string_view(*message_) : std::string_view());
+        auto m = parse_message(message_.contiguous());
         if (!m) {
             parsed->problem = m.error().message;
         } else {
@@ -385,7 +385,7 @@ DkimEvaluation::Step DkimEvaluation::run(const dns::AnswerCache& cache) const {
     return verify(cache);
 }
 
-void check_dkim_async(dns::Resolver& resolver, std::shared_ptr<const std::string> message, VerifyOptions options,
+void check_dkim_async(dns::Resolver& resolver, core::MessageRef message, VerifyOptions options,
                       Offload offload, std::function<void(DkimVerification)> done) {
     // One question per signature at most.
     const std::size_t max_rounds = options.max_signatures + 1;

@@ -9,8 +9,9 @@
 //     run() is next_question() (header parsing only, done once when the evaluation is built)
 //     followed by verify() (all canonicalization, hashing and public-key work), which callers
 //     may run on different threads.
-//   - The message is shared, not copied (std::shared_ptr<const std::string>); the std::string
-//     constructor and overload are for callers that own a copy anyway.
+//   - The message is shared, not copied (core::MessageRef: in memory or a mapped file; only its
+//     contiguous() octets are read); the std::string constructor and overload are for callers
+//     that own a copy anyway.
 //   - Every DKIM-Signature field is verified, top first, up to VerifyOptions::max_signatures
 //     (the rest are counted in `ignored`), each with its own Status and reason:
 //       permerror: unusable signature (syntax, required tags, i= outside d=, expired x=, t= in
@@ -65,6 +66,7 @@
 
 #include "auth/dkim/canon.hpp"
 #include "auth/dkim/record.hpp"
+#include "core/message_ref.hpp"
 #include "core/result.hpp"
 #include "dns/dns.hpp"
 
@@ -117,7 +119,7 @@ dns::Question key_question(std::string_view selector, std::string_view domain);
 
 class DkimEvaluation {
 public:
-    DkimEvaluation(std::shared_ptr<const std::string> message, VerifyOptions options);
+    DkimEvaluation(core::MessageRef message, VerifyOptions options);
     DkimEvaluation(std::string message, VerifyOptions options);
     using Step = std::variant<dns::Question, DkimVerification>;
     Step run(const dns::AnswerCache& cache) const;
@@ -131,7 +133,7 @@ public:
 
 private:
     struct Parsed;  // the header section and the signatures, parsed once (dkim.cpp)
-    std::shared_ptr<const std::string> message_;
+    core::MessageRef message_;
     std::shared_ptr<const Parsed> parsed_;
     VerifyOptions options_;
 };
@@ -139,7 +141,7 @@ private:
 // Runs a task (all of one message's verification work) somewhere, once: a worker pool.
 using Offload = std::function<void(std::function<void()>)>;
 
-void check_dkim_async(dns::Resolver& resolver, std::shared_ptr<const std::string> message, VerifyOptions options,
+void check_dkim_async(dns::Resolver& resolver, core::MessageRef message, VerifyOptions options,
                       Offload offload, std::function<void(DkimVerification)> done);
 // The same with a null offload: the verification runs where the last key answer arrived.
 void check_dkim_async(dns::Resolver& resolver, std::string message, VerifyOptions options,

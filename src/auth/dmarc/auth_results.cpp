@@ -277,23 +277,35 @@ core::Result<std::vector<FieldSpan>> find_our_results(std::string_view header, s
     return out;
 }
 
-core::Result<std::string> strip_our_results(std::string_view message, std::string_view authserv_id,
-                                            std::string_view rename_to) {
+core::Result<std::optional<ResultsPatch>> patch_our_results(std::string_view message,
+                                                            std::string_view authserv_id,
+                                                            std::string_view rename_to) {
     auto spans = find_our_results(message, authserv_id);
     if (!spans.ok()) return spans.error();
-    std::string out;
+    if (spans.value().empty()) return std::optional<ResultsPatch>();
+    ResultsPatch patch;
     std::size_t at = 0;
     for (const auto& s : spans.value()) {
-        out.append(message.substr(at, s.offset - at));
+        patch.text.append(message.substr(at, s.offset - at));
         if (!rename_to.empty()) {
             // Keep the value and its folding; only the name changes.
             const auto colon = message.find(':', s.offset);
-            out.append(rename_to);
-            out.append(message.substr(colon, s.offset + s.length - colon));
+            patch.text.append(rename_to);
+            patch.text.append(message.substr(colon, s.offset + s.length - colon));
         }
         at = s.offset + s.length;
     }
-    out.append(message.substr(at));
+    patch.replaced_octets = at;
+    return std::optional<ResultsPatch>(std::move(patch));
+}
+
+core::Result<std::string> strip_our_results(std::string_view message, std::string_view authserv_id,
+                                            std::string_view rename_to) {
+    auto patch = patch_our_results(message, authserv_id, rename_to);
+    if (!patch.ok()) return patch.error();
+    if (!patch.value()) return std::string(message);
+    std::string out = std::move(patch.value()->text);
+    out.append(message.substr(patch.value()->replaced_octets));
     return out;
 }
 

@@ -21,6 +21,7 @@
 //     the colon) is found too. The Result type stays for callers.
 #pragma once
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,5 +75,16 @@ core::Result<std::vector<FieldSpan>> find_our_results(std::string_view header, s
 // "X-Original-Authentication-Results"). Text after the header is kept as it is.
 core::Result<std::string> strip_our_results(std::string_view message, std::string_view authserv_id,
                                             std::string_view rename_to = {});
+
+// The same change as a patch, so a large message's body is never copied: its first
+// `replaced_octets` octets (through the last field of ours) become `text`, the rest stays.
+// nullopt when no field is ours. strip_our_results() == text + message.substr(replaced_octets).
+struct ResultsPatch {
+    std::string text;
+    std::size_t replaced_octets = 0;
+};
+core::Result<std::optional<ResultsPatch>> patch_our_results(std::string_view message,
+                                                            std::string_view authserv_id,
+                                                            std::string_view rename_to = {});
 
 }  // namespace pigeon::dmarc
