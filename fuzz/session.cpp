@@ -1,7 +1,9 @@
 // libFuzzer target: a whole session of either role fed arbitrary bytes, split into chunks at
 // fuzzer-chosen points, with every asynchronous action answered (accept or reject as the input
-// decides). Invariants: no crash, no sanitizer report, and every byte the server sends parses
-// as a sequence of well-formed replies.
+// decides). A message spill in memory takes messages past a threshold the input chooses, and
+// refuses to open or write when the input says so. Invariants: no crash, no sanitizer report,
+// every byte the server sends parses as a sequence of well-formed replies, and a stored
+// message is never larger than the limit plus our header fields.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,6 +23,7 @@ struct Driver {
     std::unique_ptr<smtp::Session> session;
     std::string output;
     std::uint8_t decisions = 0;  // bits from the input decide accept / reject
+    std::size_t max_message_octets = 0;
 
     bool next_bit() {
         bool b = decisions & 1u;
@@ -50,6 +53,7 @@ struct Driver {
                         v.accept = next_bit();
                         more = session->on(v);
                     } else if constexpr (std::is_same_v<A, smtp::Enqueue>) {
+                        if (a.message.body().size() > max_message_octets) __builtin_trap();
                         if (next_bit())
                             more = session->on(smtp::Enqueued{"Q"});
                         else
@@ -59,6 +63,31 @@ struct Driver {
                 actions[i]);
             for (auto& m : more) actions.push_back(std::move(m));
         }
+    }
+};
+
+// An in-memory spill file that fails when two decision bits in a row say so (1 in 4).
+struct FuzzSpill final : smtp::MessageSpill {
+    Driver* driver = nullptr;
+    bool unlucky() { return driver->next_bit() && driver->next_bit(); }
+
+    struct File final : smtp::MessageSpill::File {
+        FuzzSpill& spill;
+        std::shared_ptr<std::string> octets = std::make_shared<std::string>();
+        explicit File(FuzzSpill& s) : spill(s) {}
+        bool write(std::string_view more) override {
+            if (spill.unlucky()) return false;
+            octets->append(more);
+            return true;
+        }
+        core::MessageRef finish() override {
+            if (spill.unlucky()) return {};
+            return core::MessageRef(std::move(octets));
+        }
+    };
+    std::unique_ptr<smtp::MessageSpill::File> open() override {
+        if (unlucky()) return nullptr;
+        return std::make_unique<File>(*this);
     }
 };
 
@@ -76,6 +105,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     config.clock = &clock;
     Driver d;
     d.decisions = data[1];
+    d.max_message_octets = config.max_message_octets;
+    // Thresholds from 0 to 1008 against messages of at most 64..1024 octets: some spill,
+    // some do not.
+    FuzzSpill spill;
+    spill.driver = &d;
+    config.spill = &spill;
+    config.spill_threshold_octets = 16u * (data[1] & 0x3fu);
     d.session = smtp::make_session(config, smtp::PeerInfo{"192.0.2.7"});
     d.run(d.session->start());
 

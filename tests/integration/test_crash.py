@@ -8,6 +8,8 @@ after a random short delay. Each message is recorded as
     refused   -- the server answered something else to the end of data
     unacked   -- the end-of-data mark was (or may have been) sent, no reply came
     not_sent  -- the connection died before the end-of-data mark was sent
+Every 7th message is larger than the spill threshold, so it is received into an unnamed file in
+<state>/incoming; no crash may leave a file there.
 At the end the server runs once more until local delivery is done, and the Maildirs must show:
 every acked message exactly once; no not_sent or refused message; unacked messages at most
 once (RFC 5321 6.1 allows them either way; their count is printed); no message twice at all.
@@ -32,6 +34,8 @@ ITERATIONS = int(ARGS[0]) if len(ARGS) > 0 else int(os.environ.get("PIGEON_CRASH
 SEED = int(ARGS[1]) if len(ARGS) > 1 else int(os.environ.get("PIGEON_CRASH_SEED", time.time()))
 CLIENTS = 8
 TIME_BUDGET = 60  # seconds for all iterations together; stop early rather than overrun
+SPILL_OCTETS = 65536  # every 7th message is larger: it is received into a spill file
+LARGE_LINES = 2000    # 200 KB
 TOKEN_RE = re.compile(rb"X-Token: (crash-\d+-\d+-\d+)")
 
 records = {}  # token -> [user, state]
@@ -68,7 +72,12 @@ def client(port, iteration, index, stop):
             body = ("From: <client%d@ext.example>\r\nTo: <%s>\r\nSubject: %s\r\n"
                     "Message-ID: <%s@crash.test>\r\nX-Token: %s\r\n\r\n" % (index, h.address(user),
                                                                            tok, tok, tok))
-            body += "".join("line %d of %s\r\n" % (i, tok) for i in range(seq % 40))
+            if seq % 7 == 0:
+                # Past the spill threshold: received into a file in <state>/incoming.
+                body += "".join("%-98s\r\n" % ("spilled line %d of %s" % (i, tok))
+                                for i in range(LARGE_LINES))
+            else:
+                body += "".join("line %d of %s\r\n" % (i, tok) for i in range(seq % 40))
             body += "END-%s\r\n" % tok
             c.send(body)
             record(tok, user, "unacked")  # from here on the mark may reach the server
@@ -98,7 +107,8 @@ def main():
     state_dir = tempfile.mkdtemp(prefix="pigeon-crash-")
     ports = {"inbound": h.free_port(), "submission": h.free_port(), "submissions": h.free_port()}
     srv = h.PigeonServer(BIN, state_dir=state_dir, ports=ports,
-                         limits={"shutdown_grace_seconds": 2})
+                         limits={"shutdown_grace_seconds": 2,
+                                 "message_spill_octets": SPILL_OCTETS})
     started = time.monotonic()
     ok = False
     try:
@@ -180,6 +190,16 @@ def main():
         leftovers = sum(len(os.listdir(os.path.join(srv.maildir(u), "tmp")))
                         for u in ("alice", "bob") if os.path.isdir(os.path.join(srv.maildir(u), "tmp")))
         print("files left in Maildir tmp/ by crashes: %d" % leftovers)
+        spill_dir = os.path.join(state_dir, "incoming")
+        spilled = os.listdir(spill_dir) if os.path.isdir(spill_dir) else None
+        if spilled is None:
+            failures.append("no spill directory %s: large messages were not spilled" % spill_dir)
+        elif spilled:
+            failures.append("crashes left spill files behind: %s" % spilled[:5])
+        large = [t for t, (u, st) in records.items() if st == "acked" and int(t.rsplit("-", 1)[1]) % 7 == 0]
+        print("large (spilled) messages acknowledged: %d" % len(large))
+        if not large:
+            failures.append("no large message was ever acknowledged: spilling was not tested")
         if by_state.get("acked", [0])[0] == 0:
             failures.append("no message was ever acknowledged: the test proved nothing")
         if done_iterations < min(ITERATIONS, 5):
