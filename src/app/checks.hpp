@@ -33,6 +33,7 @@
 #include "auth/dmarc/auth_results.hpp"
 #include "auth/dmarc/dmarc.hpp"
 #include "core/clock.hpp"
+#include "core/log_level.hpp"
 #include "dns/dns.hpp"
 #include "queue/queue_id.hpp"
 #include "smtp/session.hpp"
@@ -76,7 +77,7 @@ struct CheckOptions {
     // The server measures the pool thread's CPU time; null: no budget.
     std::function<bool()> over_budget;
     // One line per decision or problem; may be empty.
-    enum class Level { error, warn, info };
+    using Level = core::LogLevel;  // error, warn or info
     std::function<void(Level, std::string_view line)> log;
 };
 

@@ -22,15 +22,6 @@
 
 namespace pigeon::app {
 
-const char* tls_mode_name(TlsMode mode) {
-    switch (mode) {
-        case TlsMode::none: return "none";
-        case TlsMode::starttls: return "starttls";
-        case TlsMode::implicit: return "implicit";
-    }
-    return "?";
-}
-
 const char* spf_temperror_name(SpfTempErrorAction action) {
     return action == SpfTempErrorAction::defer ? "defer" : "accept";
 }
@@ -41,16 +32,6 @@ const char* outbound_tls_name(OutboundTls tls) {
         case OutboundTls::opportunistic: return "opportunistic";
         case OutboundTls::required: return "required";
         case OutboundTls::verify: return "verify";
-    }
-    return "?";
-}
-
-const char* log_level_name(LogLevel level) {
-    switch (level) {
-        case LogLevel::error: return "error";
-        case LogLevel::warn: return "warn";
-        case LogLevel::info: return "info";
-        case LogLevel::debug: return "debug";
     }
     return "?";
 }
@@ -99,15 +80,21 @@ Config default_config(std::string hostname) {
     return c;
 }
 
-smtp::SessionConfig session_config(const Config& config, const Listener& listener) {
+smtp::SessionConfig session_config(const Config& config) {
     smtp::SessionConfig s;
-    s.role = listener.role;
     s.hostname = config.hostname;
     s.max_message_octets = config.limits.max_message_octets;
     s.max_recipients = config.limits.max_recipients;
+    s.max_errors = config.limits.max_errors_per_session;
+    s.auth_without_tls = false;  // never from a config file: AUTH only over TLS
+    return s;
+}
+
+smtp::SessionConfig session_config(const Config& config, const Listener& listener) {
+    smtp::SessionConfig s = session_config(config);
+    s.role = listener.role;
     s.tls_available = listener.tls != TlsMode::none;
     s.tls_active = listener.tls == TlsMode::implicit;
-    s.auth_without_tls = false;  // never from a config file: AUTH only over TLS
     return s;
 }
 

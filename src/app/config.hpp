@@ -21,7 +21,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/log_level.hpp"
 #include "core/result.hpp"
+#include "core/tls_mode.hpp"
 #include "smtp/session.hpp"
 
 namespace pigeon::app {
@@ -29,13 +31,10 @@ namespace pigeon::app {
 using core::ParseError;
 using core::Result;
 
-// How a listener speaks TLS: not at all, on request (STARTTLS, RFC 3207), or from the first
-// byte (implicit TLS, RFC 8314 for submission on port 465).
-enum class TlsMode { none, starttls, implicit };
-enum class LogLevel { error, warn, info, debug };
-
-const char* tls_mode_name(TlsMode mode);
-const char* log_level_name(LogLevel level);
+using core::log_level_name;
+using core::LogLevel;
+using core::tls_mode_name;
+using core::TlsMode;
 
 struct Listener {
     std::string address;  // an IPv4 or IPv6 address to bind ("0.0.0.0" / "::" for all)
@@ -293,10 +292,14 @@ Result<Config> parse_config(std::string_view text, std::string_view source_name,
 // Reads `path` and parses it with system_hostname() as the default hostname.
 Result<Config> load_config(const std::string& path);
 
-// What the sessions of `listener` need: role, hostname, SIZE, recipient limit and TLS
-// (starttls: STARTTLS offered; implicit: TLS from the start). A certificate always exists
-// (configured or self-signed), so TLS is available whenever the listener's mode is not none.
-// The driver still sets `clock` (required) and `trace`.
+// What every session needs from the configuration: hostname, SIZE, the recipient and error
+// limits, and AUTH only over TLS. The server (net::ServerOptions::session) sets role and TLS
+// per listener itself; the driver sets `clock` (required), `trace`, and the server-wide
+// resources and spill.
+smtp::SessionConfig session_config(const Config& config);
+// The same plus the listener's role and TLS (starttls: STARTTLS offered; implicit: TLS from
+// the start). A certificate always exists (configured or self-signed), so TLS is available
+// whenever the listener's mode is not none.
 smtp::SessionConfig session_config(const Config& config, const Listener& listener);
 
 // The configuration as a commented TOML file (what `pigeon show-config` prints).

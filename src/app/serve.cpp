@@ -51,26 +51,6 @@ namespace pigeon::app {
 namespace fs = std::filesystem;
 namespace {
 
-net::LogLevel to_net(LogLevel l) {
-    switch (l) {
-        case LogLevel::error: return net::LogLevel::error;
-        case LogLevel::warn: return net::LogLevel::warn;
-        case LogLevel::info: return net::LogLevel::info;
-        case LogLevel::debug: return net::LogLevel::debug;
-    }
-    return net::LogLevel::info;
-}
-
-const char* level_name(net::LogLevel l) {
-    switch (l) {
-        case net::LogLevel::error: return "error";
-        case net::LogLevel::warn: return "warn";
-        case net::LogLevel::info: return "info";
-        case net::LogLevel::debug: return "debug";
-    }
-    return "info";
-}
-
 // One line per event on stderr: "2026-11-22T05:40:00Z info c3 state: Greeted -> CheckingSender".
 // Each line is formatted whole and written with one write(2). While the server is serving
 // (start_buffering() .. stop_buffering()), info and debug lines are gathered and written by a
@@ -94,7 +74,7 @@ public:
         const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
         std::string line;
         line.reserve(n + 8 + text.size());
-        line.append(stamp, n).append(level_name(level)).append(" ");
+        line.append(stamp, n).append(log_level_name(level)).append(" ");
         append_log_text(line, text);  // whatever the line quotes, it stays one line
         line.append("\n");
         const bool urgent = level <= net::LogLevel::warn;
@@ -321,7 +301,7 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
 
 int run_serve(const Config& config_in, bool embedded_default) {
     Config config = config_in;
-    Logger log(to_net(config.log_level));
+    Logger log(config.log_level);
     auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
     std::error_code ec;
     fs::create_directories(config.state_dir, ec);
@@ -581,10 +561,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
     net::ServerOptions options;
     for (const auto& l : config.listeners)
         options.listeners.push_back(net::ListenerOptions{
-            l.address, l.port, l.role,
-            l.tls == TlsMode::none       ? net::TlsMode::none
-            : l.tls == TlsMode::starttls ? net::TlsMode::starttls
-                                         : net::TlsMode::implicit});
+            l.address, l.port, l.role, l.tls});
     const auto& lim = config.limits;
     options.limits.max_connections = lim.max_connections;
     options.limits.max_connections_per_ip = lim.max_connections_per_ip;
@@ -593,10 +570,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
     options.limits.data_timeout = std::chrono::seconds(lim.data_timeout_seconds);
     options.limits.shutdown_grace = std::chrono::seconds(lim.shutdown_grace_seconds);
     options.limits.ipv6_prefix_bits = lim.ipv6_prefix_bits;
-    options.session.hostname = config.hostname;
-    options.session.max_message_octets = lim.max_message_octets;
-    options.session.max_recipients = lim.max_recipients;
-    options.session.max_errors = lim.max_errors_per_session;
+    options.session = session_config(config);
     options.session.resources = &resources;
     // Messages past the threshold are received into unnamed files beside the spool (same file
     // system, so the free-disk reserve covers them) instead of memory.

@@ -46,12 +46,7 @@ CheckOptions check_options(const AppServices::Options& o, boost::asio::thread_po
     c.rng = o.rng;
     c.dmarc_recorder = o.dmarc_recorder;
     if (o.log)
-        c.log = [log = o.log](CheckOptions::Level level, std::string_view line) {
-            log(level == CheckOptions::Level::error  ? net::LogLevel::error
-                : level == CheckOptions::Level::warn ? net::LogLevel::warn
-                                                     : net::LogLevel::info,
-                line);
-        };
+        c.log = o.log;
     return c;
 }
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/ascii.hpp"
 #include "core/limits.hpp"
 
 namespace pigeon::core {
@@ -18,15 +19,6 @@ bool is_alpha(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_hex(unsigned char c) {
     return is_digit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
-}
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
 }
 
 // Let-dig, widened to UTF-8 octets for U-labels; well-formedness is checked separately.
@@ -215,7 +207,7 @@ Result<Domain> Domain::parse(std::string_view text, DomainSyntax syntax) {
 std::string Domain::lowercase() const {
     if (kind_ != Kind::name) return text_;
     std::string out = text_;
-    for (char& c : out) c = lower(c);
+    for (char& c : out) c = ascii_lower(c);
     return out;
 }
 

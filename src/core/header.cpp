@@ -2,17 +2,15 @@
 
 #include <cctype>
 
+#include "core/ascii.hpp"
+
 namespace pigeon::core {
 namespace {
-
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
 bool is_ftext(unsigned char c) { return c >= 33 && c <= 126 && c != ':'; }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
+    return trim_if(s, [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
 }
 
 }  // namespace

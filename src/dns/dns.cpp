@@ -4,9 +4,14 @@
 
 #include <cstddef>
 
+#include "core/ascii.hpp"
+
 namespace pigeon::dns {
 
 namespace {
+
+using core::ascii_lower;
+using core::iequals;
 
 struct TypeName {
     RrType type;
@@ -17,15 +22,6 @@ constexpr TypeName type_names[] = {
     {RrType::ptr, "PTR"},   {RrType::mx, "MX"},   {RrType::txt, "TXT"},     {RrType::aaaa, "AAAA"},
     {RrType::spf, "SPF"},   {RrType::tlsa, "TLSA"},
 };
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';

@@ -1,6 +1,8 @@
 // ZoneResolver: RFC 1035 master-file text -> records -> synchronous answers (see the header).
 #include "dns/zone_resolver.hpp"
 
+#include "core/ascii.hpp"
+
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -16,20 +18,13 @@ namespace pigeon::dns {
 
 namespace {
 
+using core::ascii_lower;
+using core::iequals;
 using core::ParseError;
 
 constexpr std::size_t tlsa_fixed_octets = 3;  // usage, selector, matching type
 constexpr std::size_t soa_rdata_fields = 7;   // MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM
 constexpr std::string_view directive_prefix = "pigeon:";
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
@@ -77,11 +72,7 @@ std::string line_error(std::size_t line, std::string_view what) {
     return "line " + std::to_string(line) + ": " + std::string(what);
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-    return s;
-}
+std::string_view trim(std::string_view s) { return core::trim_if(s, is_blank); }
 
 core::Result<std::vector<Item>> lex(std::string_view text) {
     std::vector<Item> items;
@@ -201,7 +192,7 @@ std::variant<std::string, std::string> parse_name(std::string_view text, const s
         const auto u = static_cast<unsigned char>(c);
         if (c == '\\') return fail("escapes are not supported in names: '" + std::string(text) + "'");
         if (u < 0x21 || u == 0x7f) return fail("control character in name");
-        c = lower(c);
+        c = ascii_lower(c);
     }
     if (name.size() > max_name_text_octets) return fail("name longer than 253 octets");
     std::size_t start = 0;
@@ -240,7 +231,7 @@ std::optional<std::uint32_t> parse_ttl(std::string_view text) {
             continue;
         }
         std::uint64_t unit = 0;
-        switch (lower(c)) {
+        switch (ascii_lower(c)) {
             case 's': unit = 1; break;
             case 'm': unit = 60; break;
             case 'h': unit = 3600; break;

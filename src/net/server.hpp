@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/log_level.hpp"
+#include "core/tls_mode.hpp"
 #include "smtp/session.hpp"
 
 namespace pigeon::tls {
@@ -37,7 +39,7 @@ namespace pigeon::net {
 
 class Connection;  // server.cpp
 
-enum class TlsMode { none, starttls, implicit };
+using core::TlsMode;
 
 struct ListenerOptions {
     std::string address = "127.0.0.1";
@@ -56,7 +58,7 @@ struct ServerLimits {
     unsigned ipv6_prefix_bits = 64;  // max_connections_per_ip counts IPv6 clients per /N
 };
 
-enum class LogLevel { error, warn, info, debug };
+using core::LogLevel;
 
 struct ServerOptions {
     std::vector<ListenerOptions> listeners;

@@ -7,16 +7,12 @@
 #include <utility>
 
 #include "core/base64.hpp"
+#include "core/overloaded.hpp"
 
 namespace pigeon::smtp::detail {
 namespace {
 
-template <class... F>
-struct overloaded : F... {
-    using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
+using core::overloaded;
 
 std::string upper(std::string_view s) {
     std::string out(s);

@@ -10,28 +10,19 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/ascii.hpp"
 #include "core/limits.hpp"
 
 namespace pigeon::smtp {
 namespace {
 
+using core::iequals;
+using core::istarts_with;
 using core::Reply;
 
 char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 bool is_alpha(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (upper(a[i]) != upper(b[i])) return false;
-    }
-    return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
 
 std::string to_upper(std::string_view s) {
     std::string out(s);

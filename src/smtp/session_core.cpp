@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/limits.hpp"
+#include "core/overloaded.hpp"
 
 namespace pigeon::smtp::detail {
 namespace {
@@ -35,12 +36,7 @@ std::string redact_credentials(std::string_view line) {
     return std::string(line.substr(0, mechanism_end)) + " <initial response hidden>";
 }
 
-template <class... F>
-struct overloaded : F... {
-    using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
+using core::overloaded;
 
 // A policy's verdict may bring its own reply; one of the wrong class is a driver bug, and the
 // client must still get a reply that matches what the session does.

@@ -190,7 +190,15 @@ BOOST_AUTO_TEST_CASE(session_config_follows_the_listener) {
     Config c = app::default_config("mx.example");
     c.limits.max_recipients = 321;
     c.limits.max_message_octets = 1 << 20;
+    c.limits.max_errors_per_session = 7;
+    const auto common = app::session_config(c);  // what `pigeon serve` gives its server
+    BOOST_TEST(common.hostname == "mx.example");
+    BOOST_TEST(common.max_recipients == 321u);
+    BOOST_TEST(common.max_message_octets == 1u << 20);
+    BOOST_TEST(common.max_errors == 7u);
+    BOOST_TEST(!common.auth_without_tls);
     const auto inbound = app::session_config(c, c.listeners[0]);
+    BOOST_TEST(inbound.max_errors == 7u);
     BOOST_TEST((inbound.role == Role::inbound));
     BOOST_TEST(inbound.hostname == "mx.example");
     BOOST_TEST(inbound.max_recipients == 321u);

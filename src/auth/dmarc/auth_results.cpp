@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "core/ascii.hpp"
+
 namespace pigeon::dmarc {
 
 namespace {
@@ -90,14 +92,6 @@ std::string render(const ResInfo& r) {
     for (const auto& p : r.properties)
         out += " " + without_controls(p.ptype) + "." + without_controls(p.property) + "=" + pvalue(p.value);
     return out;
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
 }
 
 }  // namespace
@@ -268,7 +262,7 @@ core::Result<std::vector<FieldSpan>> find_our_results(std::string_view header, s
         }
         if (valid_name) {
             const std::string_view value = header.substr(pos + colon + 1, field_end - (pos + colon + 1));
-            if (iequal(name, "Authentication-Results") && iequal(authserv_id_of(value), authserv_id))
+            if (core::iequals(name, "Authentication-Results") && core::iequals(authserv_id_of(value), authserv_id))
                 out.push_back(FieldSpan{index, pos, next - pos});
             ++index;
         }

@@ -21,13 +21,7 @@ const char* align_mode_name(AlignMode mode) { return mode == AlignMode::strict ?
 
 namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
-    return s;
-}
+using core::trim_wsp;
 
 bool is_digits(std::string_view s) {
     if (s.empty()) return false;
@@ -82,7 +76,7 @@ bool is_uri(std::string_view uri) {
 
 // dmarc-uri = URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]
 std::optional<ReportUri> parse_uri(std::string_view text) {
-    text = trim(text);
+    text = trim_wsp(text);
     ReportUri out;
     std::string_view uri = text;
     if (const auto bang = text.find('!'); bang != std::string_view::npos) {
@@ -122,7 +116,7 @@ std::vector<ReportUri> parse_uris(std::string_view name, std::string_view value,
         if (auto uri = parse_uri(item))
             out.push_back(std::move(*uri));
         else
-            warnings.push_back(std::string(name) + ": ignored invalid URI \"" + std::string(trim(item)) + "\"");
+            warnings.push_back(std::string(name) + ": ignored invalid URI \"" + std::string(trim_wsp(item)) + "\"");
         start = comma + 1;
     }
     return out;
@@ -141,7 +135,7 @@ std::vector<std::string_view> split_colon(std::string_view value) {
     std::size_t start = 0;
     while (true) {
         const auto colon = value.find(':', start);
-        out.push_back(trim(value.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start)));
+        out.push_back(trim_wsp(value.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start)));
         if (colon == std::string_view::npos) break;
         start = colon + 1;
     }
@@ -152,7 +146,7 @@ std::vector<std::string_view> split_colon(std::string_view value) {
 bool version_ok(std::string_view tag) {
     const auto eq = tag.find('=');
     if (eq == std::string_view::npos) return false;
-    return core::ascii_lower(trim(tag.substr(0, eq))) == "v" && trim(tag.substr(eq + 1)) == "DMARC1";
+    return core::ascii_lower(trim_wsp(tag.substr(0, eq))) == "v" && trim_wsp(tag.substr(eq + 1)) == "DMARC1";
 }
 
 }  // namespace
@@ -179,7 +173,7 @@ core::Result<Record> parse_record(std::string_view text) {
     std::optional<std::string> p_problem, sp_problem;
     bool have_p = false;
     for (std::size_t i = 1; i < tags.size(); ++i) {
-        const std::string_view tag = trim(tags[i]);
+        const std::string_view tag = trim_wsp(tags[i]);
         if (tag.empty()) {
             // Only a trailing ";" (possibly followed by WSP) is an empty tag by the ABNF.
             if (i + 1 != tags.size()) r.warnings.push_back("ignored an empty tag");
@@ -190,8 +184,8 @@ core::Result<Record> parse_record(std::string_view text) {
             r.warnings.push_back("ignored \"" + std::string(tag) + "\": no '='");
             continue;
         }
-        const std::string name = core::ascii_lower(trim(tag.substr(0, eq)));
-        const std::string_view value = trim(tag.substr(eq + 1));
+        const std::string name = core::ascii_lower(trim_wsp(tag.substr(0, eq)));
+        const std::string_view value = trim_wsp(tag.substr(eq + 1));
         if (!seen.insert(name).second) {
             r.warnings.push_back("ignored repeated tag " + name);
             continue;

@@ -2,26 +2,18 @@
 #include "auth/spf/record.hpp"
 
 #include "auth/spf/macro.hpp"
+#include "core/ascii.hpp"
 
 namespace pigeon::spf {
 namespace {
+
+using core::iequals;
 
 constexpr std::string_view version_tag = "v=spf1";
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
 
 core::ParseError term_error(std::string_view term, const std::string& what) {
     return core::ParseError{"term \"" + std::string(term) + "\": " + what};
