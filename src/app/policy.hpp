@@ -3,12 +3,14 @@
 //
 // Contract: pure functions of the configured Directory and their inputs. No I/O, no clock or
 // random source (the caller passes the date and the Message-ID it wants added).
-//   inbound     MAIL: accepted (SPF plugs in here later).
+// SPF (at MAIL FROM), DKIM, DMARC and Authentication-Results (at the end of DATA) are not
+// here: app::Checks (checks.hpp) runs them around these answers, with DNS and crypto.
+//   inbound     MAIL: accepted (then SPF: spf_policy.hpp).
 //               RCPT: a local domain's user, alias, discard address ([delivery] discard:
 //                     accepted like a user's, dropped at delivery) or postmaster -> 250;
 //                     another local address -> 550 5.1.1; any other domain -> 554 5.7.1
 //                     relay denied (never an open relay).
-//               end of DATA: accepted (DKIM/DMARC plug in here later).
+//               end of DATA: accepted (then DKIM and DMARC: dmarc_policy.hpp).
 //   submission  MAIL: only one of the authenticated user's addresses (login or alias), and
 //                     never the null path -> else 553 5.7.1 (RFC 6409 6.1).
 //               RCPT: any remote address; a local address must exist (a user, alias or

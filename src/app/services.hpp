@@ -49,7 +49,9 @@ public:
         std::function<void(net::LogLevel, std::string_view)> log;
     };
 
-    // resolver: for SPF; null turns SPF off.
+    // resolver: SPF at MAIL FROM, DKIM keys and DMARC records at the end of DATA; its
+    // answers come back on the resolver's thread and are handed on at once (the crypto goes
+    // to the verification pool). Null turns SPF, DKIM verification and DMARC off.
     AppServices(Options options, const Directory& directory, os::GroupCommitter& committer,
                 const core::Clock& clock, queue::RandomSource& random,
                 dns::Resolver* resolver = nullptr);
