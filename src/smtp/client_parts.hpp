@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "smtp/client_core.hpp"
+#include "smtp/machine_check.hpp"
 
 namespace pigeon::smtp::client_machine {
 
@@ -156,6 +157,7 @@ struct ClientMachineDef : msmf::state_machine_def<Derived> {
     // is a bug; fail safe (connection-level failure, close) rather than guess.
     template <class Fsm, class Event>
     void no_transition(const Event&, Fsm&, int) {
+        PIGEON_ASSERT(false, "the outbound machine has a row for every event ClientBase fires");
         client->machine_error("no transition");
     }
 };
@@ -172,6 +174,7 @@ protected:
     void fire(const detail::ClientMachineEvent& event) override {
         std::visit(
             [this](const auto& e) {
+                machine_check::assert_one_row_enabled(machine_, e);
                 if (machine_.process_event(e) == boost::msm::back::HANDLED_GUARD_REJECT)
                     machine_error("no guard held");
             },

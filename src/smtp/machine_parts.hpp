@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "smtp/machine_check.hpp"
 #include "smtp/machine_table.hpp"
 #include "smtp/session_core.hpp"
 
@@ -170,8 +171,9 @@ protected:
         std::visit(
             [this](const auto& e) {
                 // No row at all: MSM calls no_transition (503). Rows whose guards all refused
-                // (HANDLED_GUARD_REJECT) do not; the guards are exhaustive, but should one ever
-                // not be, the client still gets its one reply.
+                // (HANDLED_GUARD_REJECT) do not; the guards are exhaustive (asserted), but
+                // should one ever not be, the client still gets its one reply.
+                machine_check::assert_one_row_enabled(machine_, e);
                 if (machine_.process_event(e) == boost::msm::back::HANDLED_GUARD_REJECT)
                     bad_sequence();
             },

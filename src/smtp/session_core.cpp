@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/assert.hpp"
 #include "core/limits.hpp"
 #include "core/overloaded.hpp"
 
@@ -128,6 +129,8 @@ std::vector<Action> SessionBase::on(const Event& event) {
         event);
     if (expected != awaiting_) {
         // An answer to a question the session did not ask: a driver bug, never the client's.
+        // Release builds survive it by ignoring the event.
+        PIGEON_ASSERT(expected == awaiting_, "an event answers the question the session awaits");
         trace("!: ", "ignored an event the session was not waiting for");
         return {};
     }
