@@ -10,7 +10,9 @@
 #include <unordered_map>
 #include <variant>
 
+#include "core/reply.hpp"
 #include "net/client_key.hpp"
+#include "smtp/replies.hpp"
 #include "tls/credentials.hpp"
 #include "tls/tls_channel.hpp"
 
@@ -481,8 +483,8 @@ void Server::Impl::refuse(tcp::socket socket, bool tls, const std::string& why) 
         sock->close(ignored);
         return;
     }
-    auto text = std::make_shared<std::string>("421 4.7.0 " + options.session.hostname +
-                                              " Error: " + why + ", try again later\r\n");
+    auto text = std::make_shared<std::string>(
+        core::format_reply(smtp::replies::too_many_connections.reply({options.session.hostname, why})));
     asio::async_write(*sock, asio::buffer(*text), [sock, text](error_code, std::size_t) {
         error_code ignored;
         sock->shutdown(tcp::socket::shutdown_both, ignored);

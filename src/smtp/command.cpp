@@ -12,6 +12,7 @@
 
 #include "core/ascii.hpp"
 #include "core/limits.hpp"
+#include "smtp/replies.hpp"
 
 namespace pigeon::smtp {
 namespace {
@@ -37,8 +38,8 @@ bool has_non_ascii(std::string_view s) {
     return false;
 }
 
-Reply syntax(std::string usage) { return Reply(501, "5.5.4", "Syntax: " + usage); }
-Reply unrecognized() { return Reply(500, "5.5.2", "Command not recognized"); }
+Reply syntax(std::string usage) { return replies::syntax.reply({usage}); }
+Reply unrecognized() { return replies::unrecognized.reply(); }
 
 // String = Atom / Quoted-string (RFC 5321 4.1.2), the argument of VRFY, EXPN, HELP, NOOP.
 bool is_atext(unsigned char c) {
@@ -212,7 +213,7 @@ std::optional<Reply> parse_mail_params(std::string_view text, MailParams& out) {
             if (!has_value || !is_xtext(value)) return syntax("AUTH=<xtext mailbox or <>>");
             out.auth = std::string(value);
         } else {
-            return Reply(555, "5.5.4", "Unsupported parameter " + name);
+            return replies::unsupported_parameter.reply({name});
         }
         if (sp == std::string_view::npos) return std::nullopt;
         text.remove_prefix(sp + 1);
@@ -235,7 +236,7 @@ Reply rcpt_param_error(std::string_view text) {
         if (sp == std::string_view::npos) break;
         text.remove_prefix(sp + 1);
     }
-    return Reply(555, "5.5.4", "Unsupported parameter " + first);
+    return replies::unsupported_parameter.reply({first});
 }
 
 constexpr const char* mail_no_space = "MAIL FROM:<address> (no space after the colon, RFC 5321 4.1.2)";
@@ -245,7 +246,7 @@ ParsedCommand parse_mail(std::string_view arg) {
     if (!istarts_with(arg, "FROM:")) return syntax("MAIL FROM:<address>");
     arg.remove_prefix(5);
     if (!arg.empty() && arg.front() == ' ') return syntax(mail_no_space);
-    const Reply bad_address(501, "5.1.7", "Bad sender address syntax");
+    const Reply bad_address = replies::bad_sender_syntax.reply();
     const std::size_t len = path_length(arg);
     if (len == 0) return bad_address;
     const std::string_view path_text = arg.substr(0, len);
@@ -260,7 +261,7 @@ ParsedCommand parse_mail(std::string_view arg) {
         if (auto err = parse_mail_params(rest.substr(1), mail.params)) return *err;
     }
     if (has_non_ascii(path_text) && !mail.params.smtputf8) {
-        return Reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+        return replies::needs_smtputf8.reply();
     }
     return Command{std::move(mail)};
 }
@@ -269,7 +270,7 @@ ParsedCommand parse_rcpt(std::string_view arg, CommandSyntax cs) {
     if (!istarts_with(arg, "TO:")) return syntax("RCPT TO:<address>");
     arg.remove_prefix(3);
     if (!arg.empty() && arg.front() == ' ') return syntax(rcpt_no_space);
-    const Reply bad_address(501, "5.1.3", "Bad recipient address syntax");
+    const Reply bad_address = replies::bad_recipient_syntax.reply();
     const std::size_t len = path_length(arg);
     if (len == 0) return bad_address;
     const std::string_view path_text = arg.substr(0, len);
@@ -282,7 +283,7 @@ ParsedCommand parse_rcpt(std::string_view arg, CommandSyntax cs) {
         return rcpt_param_error(rest.substr(1));
     }
     if (has_non_ascii(path_text) && !cs.utf8_recipients) {
-        return Reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+        return replies::needs_smtputf8.reply();
     }
     return Command{Rcpt{std::move(path).value()}};
 }
@@ -314,13 +315,13 @@ ParsedCommand parse_command(std::string_view line, CommandSyntax cs) {
     const std::size_t with_crlf = line.size() + 2;
     if (iequals(verb, "AUTH")) {
         if (with_crlf > core::auth_line_max_octets) {
-            return Reply(500, "5.5.6", "Authentication exchange line is too long");
+            return replies::auth_line_too_long.reply();
         }
     } else if (with_crlf > core::command_line_max_octets) {
-        return Reply(500, "5.5.2", "Line too long");
+        return replies::line_too_long.reply();
     }
     if (line.find_first_of("\r\n") != std::string_view::npos) {
-        return Reply(500, "5.5.2", "Bare CR or LF in command line");
+        return replies::bare_line_ending_in_command.reply();
     }
 
     // Verbs without an argument: anything after them, even one space, is a syntax error.

@@ -10,6 +10,8 @@
 // end mark is exactly <CRLF>.<CRLF> and no bare CR or bare LF can forge one.
 #include "smtp/data_reader.hpp"
 
+#include "smtp/replies.hpp"
+
 namespace pigeon::smtp {
 
 DataReader::Status DataReader::status() const noexcept {
@@ -159,17 +161,17 @@ std::size_t DataReader::put(std::string_view bytes) {
 core::Reply DataReader::reply_for(Status status) {
     switch (status) {
     case Status::bare_line_ending:
-        return core::Reply(554, "5.6.0", "Message rejected: bare CR or LF in message (RFC 5321 2.3.8)");
+        return replies::bare_line_ending_in_data.reply();
     case Status::too_large:
-        return core::Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+        return replies::message_too_large.reply();
     case Status::line_too_long:
-        return core::Reply(554, "5.6.0", "Message rejected: text line longer than 1000 octets");
+        return replies::data_line_too_long.reply();
     case Status::insufficient_storage:
-        return core::Reply(452, "4.3.1", "Insufficient system resources for this message now; try again later");
+        return replies::no_memory_left_in_message.reply();
     case Status::ok:
         break;
     }
-    return core::Reply(250, "2.0.0", "OK");
+    return replies::ok.reply();
 }
 
 std::string dot_stuff(std::string_view message) {

@@ -9,6 +9,7 @@
 #include "core/assert.hpp"
 #include "core/limits.hpp"
 #include "core/overloaded.hpp"
+#include "smtp/replies.hpp"
 
 namespace pigeon::smtp::detail {
 namespace {
@@ -61,7 +62,7 @@ SessionBase::~SessionBase() { release_message_memory(); }
 // ---------------------------------------------------------------- driver interface
 
 std::vector<Action> SessionBase::start() {
-    reply(core::Reply(220, std::nullopt, {config_.hostname + " ESMTP Pigeon"}));
+    reply(replies::greeting.reply({config_.hostname}));
     flush();
     return take_actions();
 }
@@ -79,7 +80,7 @@ std::vector<Action> SessionBase::put(std::string_view bytes) {
     // Checked after pump(), in every state: one put() may carry a command that makes the
     // session wait together with megabytes of what follows it.
     if (!closed_ && in_.size() - in_pos_ > max_pending_input_octets) {
-        reply(core::Reply(421, "4.7.0", config_.hostname + " Error: too much pipelined input"));
+        reply(replies::too_much_input.reply({config_.hostname}));
         close_session();
     }
     flush();
@@ -101,13 +102,13 @@ std::vector<Action> SessionBase::on(const Event& event) {
     if (closed_) return {};
     if (std::holds_alternative<Timeout>(event)) {
         // RFC 5321 4.5.3.2: the server may close after its timeout, with 421 (4.2.2).
-        reply(core::Reply(421, "4.4.2", config_.hostname + " Error: timeout exceeded"));
+        reply(replies::timeout.reply({config_.hostname}));
         close_session();
         return take_actions();
     }
     if (std::holds_alternative<Shutdown>(event)) {
         // RFC 5321 3.8: a server that must shut down answers 421 and closes.
-        reply(core::Reply(421, "4.3.2", config_.hostname + " Service shutting down"));
+        reply(replies::shutting_down.reply({config_.hostname}));
         close_session();
         return take_actions();
     }
@@ -203,9 +204,9 @@ void SessionBase::pump() {
                 step.outcome = SaslStep::Outcome::too_long;
                 fire(SaslResponse{step});
             } else if (discarding_auth_) {
-                reply(core::Reply(500, "5.5.6", "Authentication exchange line is too long"));
+                reply(replies::auth_line_too_long.reply());
             } else {
-                reply(core::Reply(500, "5.5.2", "Line too long"));
+                reply(replies::line_too_long.reply());
             }
             continue;
         }
@@ -249,16 +250,15 @@ void SessionBase::handle_command(Command&& command) {
     // are answered here rather than repeated in every row of every table.
     std::visit(
         overloaded{
-            [this](const Noop&) { reply(core::Reply(250, "2.0.0", "OK")); },
-            [this](const Help&) { reply(core::Reply(214, "2.0.0", help_text())); },
+            [this](const Noop&) { reply(replies::ok.reply()); },
+            [this](const Help&) { reply(replies::help.reply({help_text()})); },
             [this](const Vrfy&) {
                 // RFC 5321 3.5.3: 252 when the server will not verify but will accept.
-                reply(core::Reply(252, "2.0.0",
-                                  "Cannot VRFY user, but will accept message and attempt delivery"));
+                reply(replies::vrfy.reply());
             },
-            [this](const Expn&) { reply(core::Reply(502, "5.5.1", "EXPN not implemented")); },
+            [this](const Expn&) { reply(replies::expn.reply()); },
             [this](const Quit&) {
-                reply(core::Reply(221, "2.0.0", config_.hostname + " closing connection"));
+                reply(replies::quit.reply({config_.hostname}));
                 close_session();
             },
             [this](const Auth& a) {
@@ -280,7 +280,7 @@ void SessionBase::reply(const core::Reply& r) {
         // This reply is the last straw: send it, then 421 and close (like Postfix's
         // smtpd_hard_error_limit). Input still buffered is never looked at.
         reply_text(r);
-        reply_text(core::Reply(421, "4.7.0", config_.hostname + " Error: too many errors"));
+        reply_text(replies::too_many_errors.reply({config_.hostname}));
         close_session();
         return;
     }
@@ -414,7 +414,7 @@ void SessionBase::send_ehlo(const Ehlo& e) {
     envelope_ = {};  // EHLO in a transaction resets it (RFC 5321 4.1.4)
     esmtp_ = true;
     helo_ = e.domain.text();
-    std::vector<std::string> lines{config_.hostname + " greets " + helo_, "PIPELINING",
+    std::vector<std::string> lines{replies::ehlo.text_with({config_.hostname, helo_}), "PIPELINING",
                                    "SIZE " + std::to_string(config_.max_message_octets),
                                    "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"};
     if (tls_offered()) lines.push_back("STARTTLS");
@@ -427,18 +427,18 @@ void SessionBase::send_helo(const Helo& e) {
     envelope_ = {};
     esmtp_ = false;
     helo_ = e.domain.text();
-    reply(core::Reply(250, std::nullopt, {config_.hostname}));
+    reply(replies::helo.reply({config_.hostname}));
 }
 
-void SessionBase::reply_ok() { reply(core::Reply(250, "2.0.0", "OK")); }
+void SessionBase::reply_ok() { reply(replies::ok.reply()); }
 
 void SessionBase::reset_transaction() {
     envelope_ = {};
-    reply(core::Reply(250, "2.0.0", "OK"));
+    reply(replies::ok.reply());
 }
 
 void SessionBase::start_tls() {
-    reply(core::Reply(220, "2.0.0", "Ready to start TLS"));
+    reply(replies::tls_ready.reply());
     // RFC 3207 4.2 / CVE-2011-0411: anything the client pipelined after STARTTLS was sent in
     // clear and must not be executed inside the TLS session.
     if (in_pos_ < in_.size())
@@ -452,9 +452,9 @@ void SessionBase::start_tls() {
 
 void SessionBase::refuse_tls() {
     if (tls_active_)
-        reply(core::Reply(503, "5.5.1", "TLS already active"));
+        reply(replies::tls_already_active.reply());
     else
-        reply(core::Reply(454, "4.7.0", "TLS not available"));
+        reply(replies::tls_not_available.reply());
 }
 
 void SessionBase::tls_established() {
@@ -466,34 +466,34 @@ void SessionBase::tls_established() {
 }
 
 void SessionBase::auth_not_available() {
-    reply(core::Reply(502, "5.5.1", "AUTH not available on this service"));
+    reply(replies::auth_not_available.reply());
 }
 
 void SessionBase::require_tls() {
-    reply(core::Reply(530, "5.7.0", "Must issue a STARTTLS command first"));
+    reply(replies::must_starttls_first.reply());
 }
 
 void SessionBase::reject_mechanism() {
-    reply(core::Reply(504, "5.5.4", "Unrecognized authentication type"));
+    reply(replies::unknown_mechanism.reply());
 }
 
 void SessionBase::reject_sasl_syntax(const SaslStep& step) {
     sasl_ = {};
     if (step.outcome == SaslStep::Outcome::too_long)
-        reply(core::Reply(500, "5.5.6", "Authentication exchange line is too long"));
+        reply(replies::auth_line_too_long.reply());
     else
-        reply(core::Reply(501, "5.5.2", "Cannot decode response"));
+        reply(replies::cannot_decode.reply());
 }
 
 void SessionBase::send_challenge(const SaslStep& step) {
     sasl_ = step.next;
-    reply(core::Reply(334, std::nullopt, {step.challenge}));
+    reply(replies::auth_challenge.reply({step.challenge}));
     input_ = Input::sasl;
 }
 
 void SessionBase::cancel_auth() {
     sasl_ = {};
-    reply(core::Reply(501, "5.0.0", "Authentication cancelled"));
+    reply(replies::auth_cancelled.reply());
 }
 
 void SessionBase::verify_credentials(const SaslStep& step) {
@@ -505,21 +505,21 @@ void SessionBase::verify_credentials(const SaslStep& step) {
 
 void SessionBase::accept_auth(const AuthResult& r) {
     auth_identity_ = r.identity;
-    reply(core::Reply(235, "2.7.0", "Authentication successful"));
+    reply(replies::auth_succeeded.reply());
 }
 
 void SessionBase::reject_auth(const AuthResult& r) {
     if (r.outcome == AuthResult::Outcome::temporary_failure)
-        reply(core::Reply(454, "4.7.0", "Temporary authentication failure"));
+        reply(replies::auth_temporary_failure.reply());
     else
-        reply(core::Reply(535, "5.7.8", "Authentication credentials invalid"));
+        reply(replies::auth_failed.reply());
 }
 
 void SessionBase::already_authenticated() {
-    reply(core::Reply(503, "5.5.1", "Already authenticated"));
+    reply(replies::already_authenticated.reply());
 }
 
-void SessionBase::require_auth() { reply(core::Reply(530, "5.7.0", "Authentication required")); }
+void SessionBase::require_auth() { reply(replies::auth_required.reply()); }
 
 void SessionBase::check_sender(const Mail& m) {
     envelope_ = {};
@@ -539,16 +539,16 @@ void SessionBase::check_sender(const Mail& m) {
 void SessionBase::accept_sender(const Verdict& v) {
     envelope_.trace_fields += v.prepend;  // e.g. Received-SPF:, kept for the stored message
     for (const auto& [key, value] : v.notes) envelope_.notes[key] = value;
-    reply(verdict_reply(v, core::Reply(250, "2.1.0", "Sender OK")));
+    reply(verdict_reply(v, replies::sender_ok.reply()));
 }
 
 void SessionBase::reject_sender(const Verdict& v) {
     envelope_ = {};
-    reply(verdict_reply(v, core::Reply(550, "5.7.1", "Sender rejected")));
+    reply(verdict_reply(v, replies::rejected_sender.reply()));
 }
 
 void SessionBase::reject_size() {
-    reply(core::Reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+    reply(replies::size_over_limit.reply());
 }
 
 void SessionBase::check_recipient(const Rcpt& r) {
@@ -559,23 +559,23 @@ void SessionBase::check_recipient(const Rcpt& r) {
 
 void SessionBase::accept_recipient(const Verdict& v) {
     envelope_.recipients.push_back(std::move(pending_recipient_));
-    reply(verdict_reply(v, core::Reply(250, "2.1.5", "Recipient OK")));
+    reply(verdict_reply(v, replies::recipient_ok.reply()));
 }
 
 void SessionBase::reject_recipient(const Verdict& v) {
-    reply(verdict_reply(v, core::Reply(550, "5.1.1", "Recipient rejected")));
+    reply(verdict_reply(v, replies::rejected_recipient.reply()));
 }
 
 void SessionBase::too_many_recipients() {
-    reply(core::Reply(452, "4.5.3", "Too many recipients"));
+    reply(replies::too_many_recipients.reply());
 }
 
 void SessionBase::no_valid_recipients() {
-    reply(core::Reply(554, "5.5.1", "No valid recipients"));
+    reply(replies::no_valid_recipients.reply());
 }
 
 void SessionBase::start_data() {
-    reply(core::Reply(354, std::nullopt, {"End data with <CR><LF>.<CR><LF>"}));
+    reply(replies::start_data.reply());
     data_.emplace(config_.max_message_octets);
     input_ = Input::data;
     // Reserve the declared size now (first come, first served); growth past it is charged as
@@ -589,7 +589,7 @@ void SessionBase::start_data() {
 
 void SessionBase::refuse_data_memory() {
     // The transaction stays: the client may try DATA again, or RSET (RFC 5321 4.2.5).
-    reply(core::Reply(452, "4.3.1", "Insufficient system resources for a message now; try again later"));
+    reply(replies::no_memory_for_message.reply());
 }
 
 void SessionBase::charge_message_memory() {
@@ -681,22 +681,22 @@ void SessionBase::reject_message(const Verdict& v) {
     envelope_ = {};
     message_ = {};
     release_message_memory();
-    reply(verdict_reply(v, core::Reply(550, "5.7.1", "Message rejected")));
+    reply(verdict_reply(v, replies::rejected_message.reply()));
 }
 
 void SessionBase::reply_queued(const Enqueued& e) {
     envelope_ = {};
     release_message_memory();  // the spool has it now
-    reply(core::Reply(250, "2.0.0", "OK: queued as " + e.queue_id));
+    reply(replies::queued.reply({e.queue_id}));
 }
 
 void SessionBase::reply_enqueue_failed(const EnqueueFailed& e) {
     envelope_ = {};
     release_message_memory();
     trace("!: ", "enqueue failed: " + e.reason);
-    reply(core::Reply(452, "4.3.1", "Insufficient system storage; try again later"));
+    reply(replies::spool_failed.reply());
 }
 
-void SessionBase::bad_sequence() { reply(core::Reply(503, "5.5.1", "Bad sequence of commands")); }
+void SessionBase::bad_sequence() { reply(replies::bad_sequence.reply()); }
 
 }  // namespace pigeon::smtp::detail
