@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/address.hpp"
-#include "smtp/client.hpp"
+#include "smtp/client/session.hpp"
 
 namespace {
 

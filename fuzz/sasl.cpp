@@ -1,11 +1,11 @@
-// libFuzzer target: SASL steps and base64 (src/smtp/sasl.hpp) on arbitrary client lines.
+// libFuzzer target: SASL steps and base64 (src/smtp/server/sasl.hpp) on arbitrary client lines.
 // Invariants: no crash; base64 decoding is canonical (encode(decode(t)) == t); a completed
 // PLAIN exchange yields a non-empty user name and password without NUL.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
-#include "smtp/sasl.hpp"
+#include "smtp/server/sasl.hpp"
 
 using namespace pigeon::smtp;
 

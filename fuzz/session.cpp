@@ -13,7 +13,7 @@
 
 #include "core/clock.hpp"
 #include "core/reply.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace {
 

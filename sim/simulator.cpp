@@ -24,7 +24,7 @@
 #include "queue/spool.hpp"
 #include "sim/explain.hpp"
 #include "sim/random.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 #include "tls/credentials.hpp"
 #include "tls/dane.hpp"
 #include "tls/tls_channel.hpp"

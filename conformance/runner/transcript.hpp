@@ -24,7 +24,7 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::conformance {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/result.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::conformance {
 

@@ -36,7 +36,7 @@
 #include "core/log_level.hpp"
 #include "dns/dns.hpp"
 #include "queue/queue_id.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace Botan {
 class Private_Key;

@@ -24,7 +24,7 @@
 #include "core/log_level.hpp"
 #include "core/result.hpp"
 #include "core/tls_mode.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::app {
 

@@ -18,7 +18,7 @@
 #include "app/config.hpp"
 #include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/dmarc.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::app {
 

@@ -29,7 +29,7 @@
 
 #include "app/config.hpp"
 #include "core/address.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::app {
 

@@ -14,7 +14,7 @@
 
 #include "app/config.hpp"
 #include "auth/spf/spf.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::app {
 

@@ -1,6 +1,6 @@
 // pigeon/delivery/outbound.hpp: the outbound role's engine - takes remote recipients out of the
 // spool, routes them (MX, relayhost or a configured route), delivers them with the client
-// session (smtp/client.hpp) over TLS where possible (DANE where DNSSEC proves TLSA records),
+// session (smtp/client/session.hpp) over TLS where possible (DANE where DNSSEC proves TLSA records),
 // and records each recipient's fate durably: delivered, retried later with backoff, or failed
 // with a delivery status notification (RFC 3464) to the sender.
 //
@@ -44,7 +44,7 @@
 #include "queue/queue_id.hpp"
 #include "queue/retry.hpp"
 #include "queue/spool.hpp"
-#include "smtp/client.hpp"
+#include "smtp/client/session.hpp"
 #include "tls/pkix.hpp"
 
 namespace pigeon::tls {

@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::net {
 

@@ -12,7 +12,7 @@
 
 #include "core/reply.hpp"
 #include "net/client_key.hpp"
-#include "smtp/replies.hpp"
+#include "smtp/server/replies.hpp"
 #include "tls/credentials.hpp"
 #include "tls/tls_channel.hpp"
 

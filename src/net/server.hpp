@@ -29,7 +29,7 @@
 #include "core/clock.hpp"
 #include "core/log_level.hpp"
 #include "core/tls_mode.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::tls {
 class TlsContext;

@@ -1,5 +1,5 @@
 // pigeon/net/spill.hpp: where a large message goes while it is received - an unnamed file in
-// a directory beside the spool (smtp::MessageSpill, smtp/session.hpp).
+// a directory beside the spool (smtp::MessageSpill, smtp/server/session.hpp).
 //
 // Contract:
 //   - SpillDirectory(path) opens (creating it, mode 0700) the directory; it throws
@@ -22,7 +22,7 @@
 #include <memory>
 #include <string>
 
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::net {
 

@@ -12,7 +12,7 @@
 
 #include "core/ascii.hpp"
 #include "core/limits.hpp"
-#include "smtp/replies.hpp"
+#include "smtp/server/replies.hpp"
 
 namespace pigeon::smtp {
 namespace {

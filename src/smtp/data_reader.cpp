@@ -10,7 +10,7 @@
 // end mark is exactly <CRLF>.<CRLF> and no bare CR or bare LF can forge one.
 #include "smtp/data_reader.hpp"
 
-#include "smtp/replies.hpp"
+#include "smtp/server/replies.hpp"
 
 namespace pigeon::smtp {
 

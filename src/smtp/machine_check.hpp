@@ -6,7 +6,7 @@
 //   - count_enabled_rows(machine, event) evaluates, without firing anything, the guard of every
 //     row of machine's table whose source is the active state and whose event is Event; it
 //     returns how many such rows exist and how many of their guards hold. Guards only read
-//     (machine_parts.hpp, client_parts.hpp), so evaluating them is free of effects.
+//     (server/ and client/machine_vocabulary.hpp), so evaluating them is free of effects.
 //   - assert_one_row_enabled() turns the count into a PIGEON_ASSERT: no row at all is not a
 //     failure (the command is out of sequence and no_transition answers it), rows whose guards
 //     all refuse or several that hold are. It runs only when core::assertions_enabled().

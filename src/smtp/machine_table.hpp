@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::smtp {
 
@@ -13,7 +13,7 @@ struct TransitionRow {
 };
 
 std::vector<TransitionRow> transition_table(Role role);
-// The outbound (client) machine's table (src/smtp/outbound_machine.cpp, spec/machines/outbound.tsv).
+// The outbound (client) machine's table (src/smtp/client/outbound_machine.cpp, spec/machines/outbound.tsv).
 std::vector<TransitionRow> outbound_transition_table();
 
 }  // namespace pigeon::smtp

@@ -13,7 +13,7 @@
 #include <set>
 
 #include "core/limits.hpp"
-#include "smtp/client.hpp"
+#include "smtp/client/session.hpp"
 
 namespace {
 

@@ -1,8 +1,8 @@
-// The outbound SMTP client session (src/smtp/client.hpp) against scripted peers: every reply
+// The outbound SMTP client session (src/smtp/client/session.hpp) against scripted peers: every reply
 // class at every step, with and without PIPELINING, STARTTLS and AUTH policies, multi-line and
 // malformed replies, end of input and timeouts at every wait, dot-stuffing, two messages on
 // one connection.
-#include "smtp/client.hpp"
+#include "smtp/client/session.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <deque>

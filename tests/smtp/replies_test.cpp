@@ -1,6 +1,6 @@
-// smtp/replies.hpp: the one table of the server's replies, and the two things that share it:
+// smtp/server/replies.hpp: the one table of the server's replies, and the two things that share it:
 // docs/protocol.md's reply table and the conformance transcripts.
-#include "smtp/replies.hpp"
+#include "smtp/server/replies.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
@@ -40,7 +40,7 @@ std::regex pattern_of(const replies::Spec& s) {
     return std::regex(p);
 }
 
-constexpr std::string_view begin_mark = "<!-- reply table: generated from src/smtp/replies.hpp -->\n";
+constexpr std::string_view begin_mark = "<!-- reply table: generated from src/smtp/server/replies.hpp -->\n";
 constexpr std::string_view end_mark = "<!-- end of generated reply table -->\n";
 
 }  // namespace
@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(docs_protocol_md_holds_the_generated_table) {
         return;
     }
     BOOST_TEST(text.substr(from, end - from) == generated,
-               "docs/protocol.md's reply table differs from src/smtp/replies.hpp: run "
+               "docs/protocol.md's reply table differs from src/smtp/server/replies.hpp: run "
                "PIGEON_REGENERATE_DOCS=1 build/dev/tests/smtp_tests --run_test=replies_catalogue");
 }
 
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(every_reply_in_the_transcripts_is_in_the_catalogue) {
                 }
             }
             BOOST_TEST(found, entry.path().filename().string() << ": \"" << wire
-                                                                << "\" is not in smtp/replies.hpp");
+                                                                << "\" is not in smtp/server/replies.hpp");
         }
     }
     BOOST_TEST(checked > 500u);

@@ -4,7 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <rapidcheck/boost_test.h>
 
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 #include "support/session_driver.hpp"
 
 using pigeon::smtp::Role;

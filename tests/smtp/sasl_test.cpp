@@ -1,5 +1,5 @@
-// smtp/sasl.hpp: base64 (RFC 4648), PLAIN (RFC 4616) and LOGIN steps.
-#include "smtp/sasl.hpp"
+// smtp/server/sasl.hpp: base64 (RFC 4648), PLAIN (RFC 4616) and LOGIN steps.
+#include "smtp/server/sasl.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <rapidcheck/boost_test.h>

@@ -1,5 +1,5 @@
 // The sans-I/O session of both roles, driven through tests/support/session_driver.hpp.
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -512,7 +512,7 @@ BOOST_AUTO_TEST_CASE(eof_after_a_pipeline_still_answers_it_then_closes) {
     BOOST_TEST(s->closed());
 }
 
-// The 1 MiB bound on unprocessed input (session_core.cpp, max_pending_input_octets).
+// The 1 MiB bound on unprocessed input (session_base.cpp, max_pending_input_octets).
 namespace {
 constexpr std::size_t input_cap_octets = 1024 * 1024;
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 #include "support/session_driver.hpp"
 
 using pigeon::smtp::MessageSpill;

@@ -17,7 +17,7 @@
 
 #include "core/clock.hpp"
 #include "delivery/runtime.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 #include "tls/credentials.hpp"
 #include "tls/tls_channel.hpp"
 

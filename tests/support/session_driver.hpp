@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::test {
 

@@ -1,4 +1,4 @@
-#include "smtp/client_core.hpp"
+#include "smtp/client/client_base.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "smtp/sasl.hpp"
+#include "smtp/server/sasl.hpp"
 
 namespace pigeon::smtp {
 namespace {

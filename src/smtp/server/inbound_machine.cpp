@@ -1,9 +1,9 @@
-// pigeon/smtp/inbound_machine.cpp: the inbound (MX) role as an explicit Boost.MSM state machine.
+// pigeon/smtp/server/inbound_machine.cpp: the inbound (MX) role as an explicit Boost.MSM state machine.
 // No AUTH; RCPT is gated by the recipient policy (CheckRecipient), the end of DATA by the
 // message verdict (CheckMessage) before the final reply.
 // The table below is spec/machines/inbound.tsv, row for row; tests/smtp/machine_table_test.cpp
 // keeps the two equal. It lives in its own translation unit to keep MSM's compile cost here.
-#include "smtp/machine_parts.hpp"
+#include "smtp/server/machine_vocabulary.hpp"
 
 namespace pigeon::smtp {
 namespace machine {

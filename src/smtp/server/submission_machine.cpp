@@ -1,9 +1,9 @@
-// pigeon/smtp/submission_machine.cpp: the submission (MSA) role as an explicit Boost.MSM state machine.
+// pigeon/smtp/server/submission_machine.cpp: the submission (MSA) role as an explicit Boost.MSM state machine.
 // AUTH (PLAIN, LOGIN) is required before MAIL, and TLS before AUTH unless
 // auth_without_tls; the sender policy (CheckSender) decides who may send as whom.
 // The table below is spec/machines/submission.tsv, row for row; tests/smtp/machine_table_test.cpp
 // keeps the two equal. It lives in its own translation unit to keep MSM's compile cost here.
-#include "smtp/machine_parts.hpp"
+#include "smtp/server/machine_vocabulary.hpp"
 
 namespace pigeon::smtp {
 namespace machine {

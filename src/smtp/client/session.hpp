@@ -1,4 +1,4 @@
-// pigeon/smtp/client.hpp: the sans-I/O SMTP client session, used by the outbound delivery
+// pigeon/smtp/client/session.hpp: the sans-I/O SMTP client session, used by the outbound delivery
 // engine (RFC 5321 3, 4.1, 4.2, 4.5.3.2; STARTTLS RFC 3207; AUTH RFC 4954; PIPELINING
 // RFC 2920; SIZE RFC 1870; 8BITMIME RFC 6152; SMTPUTF8 RFC 6531; enhanced codes RFC 3463).
 //

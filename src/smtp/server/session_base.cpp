@@ -1,4 +1,4 @@
-#include "smtp/session_core.hpp"
+#include "smtp/server/session_base.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -9,7 +9,7 @@
 #include "core/assert.hpp"
 #include "core/limits.hpp"
 #include "core/overloaded.hpp"
-#include "smtp/replies.hpp"
+#include "smtp/server/replies.hpp"
 
 namespace pigeon::smtp::detail {
 namespace {

@@ -1,4 +1,4 @@
-// pigeon/smtp/sasl.hpp: the server side of the SASL mechanisms AUTH offers (RFC 4954):
+// pigeon/smtp/server/sasl.hpp: the server side of the SASL mechanisms AUTH offers (RFC 4954):
 // PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login), plus base64 (RFC 4648 4).
 //
 // Contract: pure functions. sasl_begin() looks at an AUTH command, sasl_continue() at one

@@ -1,7 +1,7 @@
-#include "smtp/session.hpp"
+#include "smtp/server/session.hpp"
 
 #include "smtp/machine_table.hpp"
-#include "smtp/session_core.hpp"
+#include "smtp/server/session_base.hpp"
 
 namespace pigeon::smtp {
 

@@ -1,4 +1,4 @@
-// pigeon/smtp/client_core.hpp (internal): ClientBase, what the outbound machine
+// pigeon/smtp/client/client_base.hpp (internal): ClientBase, what the outbound machine
 // (outbound_machine.cpp) runs on: reply framing, the transaction and its results, the queue
 // of Delivers, and the one place every command is sent from.
 //
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/reply.hpp"
-#include "smtp/client.hpp"
+#include "smtp/client/session.hpp"
 #include "smtp/machine_table.hpp"
 
 namespace pigeon::smtp::detail {

@@ -1,4 +1,4 @@
-// pigeon/smtp/machine_parts.hpp (internal): the vocabulary of the role machines' transition
+// pigeon/smtp/server/machine_vocabulary.hpp (internal): the vocabulary of the role machines' transition
 // tables: states, guards and actions as Boost.MSM functors. Included only by
 // inbound_machine.cpp and submission_machine.cpp, each of which compiles one table.
 //
@@ -18,7 +18,7 @@
 
 #include "smtp/machine_check.hpp"
 #include "smtp/machine_table.hpp"
-#include "smtp/session_core.hpp"
+#include "smtp/server/session_base.hpp"
 
 namespace pigeon::smtp::machine {
 

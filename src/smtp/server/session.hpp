@@ -1,4 +1,4 @@
-// pigeon/smtp/session.hpp: the sans-I/O SMTP server session (submission and inbound roles).
+// pigeon/smtp/server/session.hpp: the sans-I/O SMTP server session (submission and inbound roles).
 //
 // Contract: a Session never does I/O, never reads a clock or a random source and never
 // blocks. The driver (the Asio connection loop in src/net, the simulator in sim/, a test)

@@ -1,4 +1,4 @@
-// pigeon/smtp/session_core.hpp (internal): what both role machines share. SessionBase owns the
+// pigeon/smtp/server/session_base.hpp (internal): what both role machines share. SessionBase owns the
 // input buffer, line framing, the DATA reader, the reply choke point and the transaction; the
 // machines (inbound_machine.cpp, submission_machine.cpp) own only the order of things.
 //
@@ -19,8 +19,8 @@
 #include "smtp/command.hpp"
 #include "smtp/data_reader.hpp"
 #include "smtp/machine_table.hpp"
-#include "smtp/sasl.hpp"
-#include "smtp/session.hpp"
+#include "smtp/server/sasl.hpp"
+#include "smtp/server/session.hpp"
 
 namespace pigeon::smtp::detail {
 

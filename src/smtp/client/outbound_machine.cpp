@@ -1,11 +1,11 @@
-// pigeon/smtp/outbound_machine.cpp: the outbound (client) role as an explicit Boost.MSM state
+// pigeon/smtp/client/outbound_machine.cpp: the outbound (client) role as an explicit Boost.MSM state
 // machine: the SMTP client that delivers to an MX host or a relayhost.
 // The table below is spec/machines/outbound.tsv, row for row; tests/smtp/machine_table_test.cpp
-// keeps the two equal. ClientBase (client_core.cpp) handles what means the same in every
+// keeps the two equal. ClientBase (client_base.cpp) handles what means the same in every
 // state: end of input, ClientTimeout, 421, malformed and out-of-sequence replies, unsolicited
 // bytes. The table lives in its own translation unit to keep MSM's compile cost here.
-#include "smtp/client_parts.hpp"
-#include "smtp/machine_parts.hpp"  // machine::rows_of
+#include "smtp/client/machine_vocabulary.hpp"
+#include "smtp/server/machine_vocabulary.hpp"  // machine::rows_of
 
 namespace pigeon::smtp {
 namespace client_machine {

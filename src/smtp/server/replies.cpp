@@ -1,5 +1,5 @@
-// pigeon/smtp/replies.cpp: filling a reply's marks, the catalogue and its Markdown table.
-#include "smtp/replies.hpp"
+// pigeon/smtp/server/replies.cpp: filling a reply's marks, the catalogue and its Markdown table.
+#include "smtp/server/replies.hpp"
 
 #include <array>
 

@@ -1,8 +1,8 @@
-// pigeon/smtp/client_parts.hpp (internal): the vocabulary of the outbound (client) machine's
+// pigeon/smtp/client/machine_vocabulary.hpp (internal): the vocabulary of the outbound (client) machine's
 // transition table: states, guards and actions as Boost.MSM functors over detail::ClientBase.
 // Included only by outbound_machine.cpp.
 //
-// Contract: as machine_parts.hpp for the servers. Every functor has a `name`, which is what
+// Contract: as server/machine_vocabulary.hpp for the servers. Every functor has a `name`, which is what
 // spec/machines/outbound.tsv calls it. Guards only read (ClientBase's const members and the
 // event) and, per (state, event), are mutually exclusive and cover every case that reaches the
 // machine (ClientBase has already taken 421, malformed and out-of-sequence replies); actions
@@ -13,7 +13,7 @@
 #include <boost/msm/front/state_machine_def.hpp>
 #include <variant>
 
-#include "smtp/client_core.hpp"
+#include "smtp/client/client_base.hpp"
 #include "smtp/machine_check.hpp"
 
 namespace pigeon::smtp::client_machine {

@@ -1,6 +1,6 @@
-// pigeon/smtp/replies.hpp: every reply the SMTP server sends, named once.
+// pigeon/smtp/server/replies.hpp: every reply the SMTP server sends, named once.
 //
-// The session (session_core.cpp), the command parser (command.cpp) and the DATA reader
+// The session (session_base.cpp), the command parser (command.cpp) and the DATA reader
 // (data_reader.cpp) send these and only these; docs/protocol.md's reply table is rendered from
 // catalogue() (tests/smtp/replies_test.cpp fails when the two differ, and rewrites the doc
 // when PIGEON_REGENERATE_DOCS=1 is set); and the same test checks that every server line of
