@@ -11,8 +11,8 @@
 #include <memory>
 #include <set>
 
-#include "app/checks.hpp"
-#include "app/policy.hpp"
+#include "policy/pipeline.hpp"
+#include "policy/directory.hpp"
 #include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/org_domain.hpp"
 #include "core/base64.hpp"
@@ -672,7 +672,7 @@ public:
     PigeonHost(World& w, const HostSpec& spec) : Host(w, spec), resolver_(w.zone, w.trace, spec.name) {
         std::vector<app::User> users;
         for (const auto& u : spec.users) users.push_back(app::User{u.address, "", u.aliases});
-        directory_ = std::make_unique<app::Directory>(spec.local_domains, users);
+        directory_ = std::make_unique<policy::Directory>(spec.local_domains, users);
         for (const auto& k : spec.dkim) {
             auto key = dkim::load_private_key(k.key, w.botan_rng);
             if (!key.ok()) {
@@ -681,7 +681,7 @@ public:
                 continue;
             }
             const bool ed = key.value()->algo_name() == "Ed25519";
-            keys_.push_back(app::SigningKey{lower(k.domain), k.selector, key.value(),
+            keys_.push_back(policy::SigningKey{lower(k.domain), k.selector, key.value(),
                                             ed ? dkim::Algorithm::ed25519_sha256 : dkim::Algorithm::rsa_sha256});
             if (k.publish) {
                 auto txt = dkim::dns_record_for(*key.value());
@@ -788,7 +788,7 @@ private:
     struct Life {
         Alive alive = std::make_shared<bool>(true);
         std::unique_ptr<queue::Spool> spool;
-        std::unique_ptr<app::Checks> checks;
+        std::unique_ptr<policy::Pipeline> checks;
         std::unique_ptr<HostRuntime> runtime;
         std::unique_ptr<delivery::OutboundEngine> engine;
         std::map<std::uint64_t, ServerPtr> sessions;
@@ -816,7 +816,7 @@ private:
                                                          std::to_string(report->discarded) + " torn file(s) discarded"
                                                    : "FAILED " + report.error()));
         }
-        app::CheckOptions co;
+        policy::PipelineOptions co;
         co.hostname = spec_.hostname;
         co.spf.check = spec_.spf;
         co.dmarc.check = spec_.dmarc;
@@ -824,8 +824,8 @@ private:
         co.org_domain = w_.org_domain;
         co.dkim_keys = keys_;
         co.rng = &w_.botan_rng;
-        co.log = [this](app::CheckOptions::Level, std::string_view line) { w_.trace.line(name(), std::string(line)); };
-        l.checks = std::make_unique<app::Checks>(std::move(co), *directory_, w_.clock, w_.rng, &resolver_);
+        co.log = [this](policy::PipelineOptions::Level, std::string_view line) { w_.trace.line(name(), std::string(line)); };
+        l.checks = std::make_unique<policy::Pipeline>(std::move(co), *directory_, w_.clock, w_.rng, &resolver_);
         l.runtime = std::make_unique<HostRuntime>(w_, *this, l.alive);
 
         delivery::OutboundOptions o;
@@ -1124,8 +1124,8 @@ private:
     std::map<std::string, Transaction> transactions_;  // "h1/o3" -> its transaction
     std::set<std::string> null_sender_ids_;
     std::uint64_t maybe_duplicates_before_ = 0;
-    std::unique_ptr<app::Directory> directory_;
-    std::vector<app::SigningKey> keys_;
+    std::unique_ptr<policy::Directory> directory_;
+    std::vector<policy::SigningKey> keys_;
     std::shared_ptr<tls::TlsContext> server_tls_, client_tls_;
     queue::MemoryStorage storage_;
     std::unique_ptr<Life> life_;

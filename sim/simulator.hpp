@@ -9,7 +9,7 @@
 //     pct=, DKIM signing). The same scenario and seed give the same trace, byte for byte.
 //   - Real: smtp::Session (submission on port 587, inbound on 25), the outbound engine and its
 //     client sessions, the spool over queue::MemoryStorage, SPF/DKIM/DMARC and the sender and
-//     recipient policy (app::Checks, the code AppServices uses), dns::ZoneResolver, and TLS
+//     recipient policy (policy::Pipeline, the code AppServices uses), dns::ZoneResolver, and TLS
 //     through Botan's sans-I/O channels (STARTTLS, DANE) when a host has a certificate.
 //     Modelled: the network (latency, jitter, loss as a retransmission delay, bandwidth,
 //     partitions, resets, refusals, crashes), password checks (plain comparison), local

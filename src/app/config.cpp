@@ -663,7 +663,7 @@ core::Mailbox mailbox(const Reader& r, const toml::node& n, const std::string& k
 
 // One uniqueness rule over every address that names a mailbox or a sender: users' addresses,
 // their aliases and [delivery] discard addresses are all distinct, compared as the run-time
-// Directory matches them (app/policy.hpp: ASCII case-insensitively over the whole address, local
+// Directory matches them (policy/directory.hpp: ASCII case-insensitively over the whole address, local
 // part included). With a case-sensitive check an alias "Bob@example.org" of alice would pass
 // and then receive bob's mail and let alice send as bob; users "Carol@" and "carol@" would
 // share one Maildir (maildir_for lower-cases the path).

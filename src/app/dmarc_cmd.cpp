@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "app/auth_commands.hpp"
-#include "app/dmarc_policy.hpp"
+#include "policy/dmarc_step.hpp"
 #include "auth/dmarc/psl_org_domain.hpp"
 #include "auth/spf/spf.hpp"
 
@@ -127,7 +127,7 @@ int run_dmarc_check(const DmarcCheckArgs& args, std::istream& in, std::ostream& 
     dmarc::DmarcRequest dmarc_request;
     dmarc_request.from = dmarc::author_domain(message);
     dmarc_request.spf = dmarc::SpfInput{spf_result.verdict, request.domain, sender.empty()};
-    dmarc_request.dkim = dkim_inputs_from(dkim_v);
+    dmarc_request.dkim = policy::dkim_inputs_from(dkim_v);
     // 0 applies any pct > 0: the command is deterministic, --explain says so when pct < 100.
     dmarc_request.pct_sample = 0.0;
     const dmarc::PslOrganizationalDomain psl;

@@ -27,13 +27,14 @@
 #include <string_view>
 
 #include "auth/dmarc/report.hpp"
+#include "policy/pipeline.hpp"
 
 namespace pigeon::app {
 
-class DmarcRecorder {
+class DmarcRecorder final : public policy::DmarcRecordSink {
 public:
     explicit DmarcRecorder(std::string state_dir);
-    std::optional<std::string> record(const dmarc::EvaluationRecord& record);
+    std::optional<std::string> record(const dmarc::EvaluationRecord& record) override;
 
     // The file a record made at `time` goes to.
     std::string path_for(std::int64_t time) const;

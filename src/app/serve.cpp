@@ -22,7 +22,7 @@
 #include <boost/asio/signal_set.hpp>
 #include "app/dmarc_report.hpp"
 #include "app/log.hpp"
-#include "app/policy.hpp"
+#include "policy/directory.hpp"
 #include "app/services.hpp"
 #include <botan/auto_rng.h>
 #include <botan/pk_keys.h>
@@ -238,7 +238,7 @@ std::optional<delivery::NextHop> next_hop(const NextHopSettings& h, std::string&
 }
 
 std::optional<delivery::OutboundOptions> outbound_options(const Config& config,
-                                                          const Directory& directory,
+                                                          const policy::Directory& directory,
                                                           std::string& error) {
     const OutboundSettings& ob = config.outbound;
     delivery::OutboundOptions o;
@@ -366,7 +366,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         }
         users.insert(users.begin(), demo);
     }
-    Directory directory(config.local_domains, users, config.delivery.discard);
+    policy::Directory directory(config.local_domains, users, config.delivery.discard);
 
     // The spool, recovered before anything is accepted.
     os::SystemClock clock;
@@ -446,7 +446,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
             const User* u = directory.recipient(rcpt);
             if (u == nullptr && directory.discards(rcpt)) return delivery::LocalTarget::discard();
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
-            return delivery::LocalTarget::mailbox(maildir_for(state, *u));
+            return delivery::LocalTarget::mailbox(policy::maildir_for(state, *u));
         },
         writer, config.hostname, bounces);
     delivery::LocalDeliveryWorker::Options worker_options;

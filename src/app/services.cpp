@@ -25,8 +25,8 @@ unsigned pool_threads(unsigned configured) {
     return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
 }
 
-CheckOptions check_options(const AppServices::Options& o, boost::asio::thread_pool& pool) {
-    CheckOptions c;
+policy::PipelineOptions check_options(const AppServices::Options& o, boost::asio::thread_pool& pool) {
+    policy::PipelineOptions c;
     // Each task is one message's DKIM verification (or its DMARC verdict): at most one per
     // session at a time, so the queue is bounded by the number of connections.
     c.offload = [&pool](std::function<void()> task) {
@@ -51,7 +51,7 @@ CheckOptions check_options(const AppServices::Options& o, boost::asio::thread_po
 }
 }  // namespace
 
-AppServices::AppServices(Options options, const Directory& directory,
+AppServices::AppServices(Options options, const policy::Directory& directory,
                          os::GroupCommitter& committer, const core::Clock& clock,
                          queue::RandomSource& random, dns::Resolver* resolver)
     : options_(std::move(options)),

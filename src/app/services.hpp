@@ -1,7 +1,7 @@
 // pigeon/app/services.hpp: the server's answers to what sessions ask (net::Services):
 // credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client:
 // an IPv4 address or an IPv6 /N network, app/auth_throttle.hpp), the sender/recipient/message
-// policy and SPF/DKIM/DMARC (checks.hpp, shared with the simulator; the crypto on a bounded
+// policy and SPF/DKIM/DMARC (pipeline.hpp, shared with the simulator; the crypto on a bounded
 // pool), and the durable spool (group commit).
 #pragma once
 #include <boost/asio/thread_pool.hpp>
@@ -11,10 +11,10 @@
 #include <string>
 
 #include "app/auth_throttle.hpp"
-#include "app/checks.hpp"
+#include "policy/pipeline.hpp"
 #include "app/config.hpp"
 #include "auth/dkim/dkim.hpp"
-#include "app/policy.hpp"
+#include "policy/directory.hpp"
 #include "dns/dns.hpp"
 #include "core/clock.hpp"
 #include "net/server.hpp"
@@ -33,11 +33,11 @@ public:
         // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
         std::function<std::string(std::string_view)> org_domain;
         // Submission signs with every key of the message's From: domain ([[dkim.keys]]).
-        using SigningKey = app::SigningKey;
+        using SigningKey = policy::SigningKey;
         std::vector<SigningKey> dkim_keys;
         Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
         // Records each DMARC evaluation for aggregate reports; may be null.
-        class DmarcRecorder* dmarc_recorder = nullptr;
+        policy::DmarcRecordSink* dmarc_recorder = nullptr;
         // The pool that verifies DKIM, decides DMARC and signs submissions (never an I/O thread
         // or the resolver's thread): its threads (0: one per CPU core) and the CPU time one
         // message's verification may use.
@@ -52,7 +52,7 @@ public:
     // resolver: SPF at MAIL FROM, DKIM keys and DMARC records at the end of DATA; its
     // answers come back on the resolver's thread and are handed on at once (the crypto goes
     // to the verification pool). Null turns SPF, DKIM verification and DMARC off.
-    AppServices(Options options, const Directory& directory, os::GroupCommitter& committer,
+    AppServices(Options options, const policy::Directory& directory, os::GroupCommitter& committer,
                 const core::Clock& clock, queue::RandomSource& random,
                 dns::Resolver* resolver = nullptr);
     ~AppServices() override;
@@ -68,11 +68,11 @@ private:
     void record_failure(const std::string& client);
 
     Options options_;
-    const Directory& directory_;
+    const policy::Directory& directory_;
     os::GroupCommitter& committer_;
     const core::Clock& clock_;
     boost::asio::thread_pool verify_pool_;  // DKIM crypto and DMARC verdicts; before checks_
-    Checks checks_;     // the policy questions (shared with the simulator)
+    policy::Pipeline checks_;     // the policy questions (shared with the simulator)
     AuthFailureThrottle auth_failures_;  // bounded; pruned as it grows
     boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread
 };

@@ -1,5 +1,6 @@
 // pigeon/core/envelope.hpp: what one mail transaction carries besides the message itself.
 #pragma once
+#include <any>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -26,9 +27,10 @@ struct Envelope {
     // Header fields the receiving side recorded during the transaction (Received-SPF: from
     // the MAIL FROM check), CRLF-terminated; stored below our Received: line.
     std::string trace_fields;
-    // Facts an earlier check recorded for a later one ("spf.result" -> "pass",
-    // "spf.domain" -> "example.org"): how SPF's verdict at MAIL FROM reaches DMARC at DATA.
-    std::map<std::string, std::string> notes;
+    // What the policy recorded at MAIL FROM for its later steps, as its own typed value
+    // (policy::SpfOutcome: how SPF's verdict reaches DMARC at the end of DATA). Core and the
+    // session never look inside; only the policy layer reads it, with std::any_cast.
+    std::any sender_facts;
 };
 
 }  // namespace pigeon::core

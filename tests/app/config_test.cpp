@@ -1,6 +1,7 @@
 // Tests for app/config.hpp (defaults, the TOML reader and its errors, to_toml) and for the
 // command line of app/cli.hpp with fake commands.
 #include "app/config.hpp"
+#include "policy/directory.hpp"
 
 #include <rapidcheck/boost_test.h>
 #include <unistd.h>
@@ -14,11 +15,12 @@
 #include <vector>
 
 #include "app/cli.hpp"
-#include "app/policy.hpp"
+#include "policy/directory.hpp"
 #include "core/ascii.hpp"
 #include "queue/retry.hpp"
 
 namespace app = pigeon::app;
+namespace policy = pigeon::policy;
 using app::Config;
 using app::LogLevel;
 using app::TlsMode;
@@ -642,7 +644,7 @@ BOOST_AUTO_TEST_CASE(delivery_discard_errors_name_the_key) {
 }
 
 // Issue 13, item 4: users' addresses, aliases and discard addresses are one set compared
-// ignoring case, as app::Directory matches them; every pair of kinds is refused with both
+// ignoring case, as policy::Directory matches them; every pair of kinds is refused with both
 // entries named.
 BOOST_AUTO_TEST_CASE(addresses_are_one_case_insensitive_set) {
     const std::string head = "local_domains = [\"example.org\"]\n";  // line 1
@@ -717,7 +719,7 @@ BOOST_AUTO_TEST_CASE(addresses_are_one_case_insensitive_set) {
 
 // The law behind the rule: for any users, aliases and discard addresses drawn from a pool of
 // case variants, the file is accepted exactly when no two entries are equal ignoring case, and
-// then the run-time Directory resolves each address and alias to its own user only.
+// then the run-time policy::Directory resolves each address and alias to its own user only.
 RC_BOOST_PROP(accepted_addresses_resolve_to_their_own_user_at_run_time, ()) {
     static const std::vector<std::string> pool = {
         "carol@example.org", "Carol@example.org", "bob@example.org",  "BOB@EXAMPLE.ORG",
@@ -759,7 +761,7 @@ RC_BOOST_PROP(accepted_addresses_resolve_to_their_own_user_at_run_time, ()) {
     RC_ASSERT(r.ok() == !collision);
     if (!r.ok()) return;
     const Config& c = r.value();
-    const app::Directory dir(c.local_domains, c.users, c.delivery.discard);
+    const policy::Directory dir(c.local_domains, c.users, c.delivery.discard);
     const auto path = [](const std::string& a) {
         return pigeon::core::Path::of(pigeon::core::Mailbox::parse(a).value());
     };

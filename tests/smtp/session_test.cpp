@@ -258,14 +258,15 @@ BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
     d.sender_policy = [](const pigeon::smtp::CheckSender&) {
         pigeon::smtp::Verdict v;
         v.prepend = "Received-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n";
-        v.notes["spf.result"] = "pass";
+        v.sender_facts = std::string("spf pass");  // any typed value the policy keeps
         return v;
     };
     std::string seen_by_message_check;
     std::string note_seen;
     d.message_policy = [&](const pigeon::smtp::CheckMessage& m) {
         seen_by_message_check = m.envelope.trace_fields;
-        note_seen = m.envelope.notes.count("spf.result") ? m.envelope.notes.at("spf.result") : "";
+        const auto* facts = std::any_cast<std::string>(&m.envelope.sender_facts);
+        note_seen = facts ? *facts : "";
         pigeon::smtp::Verdict v;
         v.prepend = "X-Checked: yes\r\n";
         // The stored message may be replaced (forged fields renamed).
@@ -283,7 +284,7 @@ BOOST_AUTO_TEST_CASE(sender_verdict_fields_are_kept_below_received) {
     BOOST_TEST(m.find("\r\nReceived-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n"
                       "X-Checked: yes\r\nX-Original-Authentication-Results: forged\r\n"
                       "Subject: s\r\n") != std::string::npos);
-    BOOST_TEST(note_seen == "pass");
+    BOOST_TEST(note_seen == "spf pass");
     BOOST_TEST(seen_by_message_check ==
                "Received-SPF: pass (mx.test.example: test) client-ip=192.0.2.1;\r\n");
     // The next transaction starts clean.

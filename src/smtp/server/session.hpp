@@ -24,6 +24,7 @@
 // (inbound_machine.cpp, submission_machine.cpp); its transition table is checked against
 // spec/machines/<role>.tsv by tests/smtp/machine_table_test.cpp.
 #pragma once
+#include <any>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -155,8 +156,10 @@ struct Verdict {
     // in Envelope::trace_fields to the later checks; CheckMessage: e.g. Date:, Message-ID:).
     std::string prepend;
     std::string folder;                // CheckMessage: delivery folder hint ("Junk"), may be empty
-    // CheckSender: facts for later checks, merged into Envelope::notes.
-    std::map<std::string, std::string> notes;
+    // CheckSender: what the policy found at MAIL for its own later steps (the policy layer
+    // stores its typed SPF outcome here); the session carries it untouched in
+    // Envelope::sender_facts to CheckMessage. Empty: keep what the envelope has.
+    std::any sender_facts;
     // CheckMessage: store the message with its first `replaced_octets` octets replaced by
     // this (e.g. its header section with forged Authentication-Results fields renamed,
     // RFC 8601 5), the rest as received. nullopt: the message as received.

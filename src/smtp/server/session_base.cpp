@@ -538,7 +538,7 @@ void SessionBase::check_sender(const Mail& m) {
 
 void SessionBase::accept_sender(const Verdict& v) {
     envelope_.trace_fields += v.prepend;  // e.g. Received-SPF:, kept for the stored message
-    for (const auto& [key, value] : v.notes) envelope_.notes[key] = value;
+    if (v.sender_facts.has_value()) envelope_.sender_facts = v.sender_facts;
     reply(verdict_reply(v, replies::sender_ok.reply()));
 }
 

@@ -1,4 +1,4 @@
-#include "app/policy.hpp"
+#include "policy/directory.hpp"
 
 #include "core/ascii.hpp"
 
@@ -7,7 +7,7 @@
 
 #include "core/header.hpp"
 
-namespace pigeon::app {
+namespace pigeon::policy {
 namespace {
 
 bool same_address(std::string_view a, std::string_view b) { return core::ascii_lower(a) == core::ascii_lower(b); }
@@ -138,4 +138,4 @@ smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::C
     return v;
 }
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy

@@ -1,6 +1,6 @@
-// app/spf_policy.hpp: which identity SPF checks, what each result does to the reply, and the
+// policy/spf_step.hpp: which identity SPF checks, what each result does to the reply, and the
 // Received-SPF field (RFC 7208 2.4, 8, 9.1; RFC 7372 for 5.7.23).
-#include "app/spf_policy.hpp"
+#include "policy/spf_step.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -32,10 +32,10 @@ std::string reply_of(const smtp::Verdict& v) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(spf_policy)
+BOOST_AUTO_TEST_SUITE(spf_step)
 
 BOOST_AUTO_TEST_CASE(mail_from_domain_is_the_identity) {
-    auto c = app::spf_check_for(mail_from("<Alice@Example.ORG>"), "mx.test.example", 1795000000);
+    auto c = policy::spf_check_for(mail_from("<Alice@Example.ORG>"), "mx.test.example", 1795000000);
     BOOST_REQUIRE(c.has_value());
     BOOST_TEST(c->request.domain == "example.org");
     BOOST_TEST(c->request.sender == "Alice@Example.ORG");
@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_CASE(mail_from_domain_is_the_identity) {
 }
 
 BOOST_AUTO_TEST_CASE(null_reverse_path_checks_the_helo_name) {
-    auto c = app::spf_check_for(mail_from("<>", "Relay.Example.NET"), "mx", 0);
+    auto c = policy::spf_check_for(mail_from("<>", "Relay.Example.NET"), "mx", 0);
     BOOST_REQUIRE(c.has_value());
     BOOST_TEST(c->request.domain == "relay.example.net");
     BOOST_TEST(c->request.sender == "postmaster@relay.example.net");
@@ -54,61 +54,61 @@ BOOST_AUTO_TEST_CASE(null_reverse_path_checks_the_helo_name) {
 }
 
 BOOST_AUTO_TEST_CASE(no_identity_or_no_address_means_no_check) {
-    BOOST_TEST(!app::spf_check_for(mail_from("<>", "[192.0.2.1]"), "mx", 0).has_value());
-    BOOST_TEST(!app::spf_check_for(mail_from("<a@[192.0.2.1]>"), "mx", 0).has_value());
-    BOOST_TEST(!app::spf_check_for(mail_from("<a@example.org>", "h.example", "not-an-ip"), "mx", 0)
+    BOOST_TEST(!policy::spf_check_for(mail_from("<>", "[192.0.2.1]"), "mx", 0).has_value());
+    BOOST_TEST(!policy::spf_check_for(mail_from("<a@[192.0.2.1]>"), "mx", 0).has_value());
+    BOOST_TEST(!policy::spf_check_for(mail_from("<a@example.org>", "h.example", "not-an-ip"), "mx", 0)
                     .has_value());
 }
 
 BOOST_AUTO_TEST_CASE(fail_is_refused_with_5_7_23_when_configured) {
-    app::SpfSettings s;
-    auto c = *app::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
-    auto v = app::spf_verdict(s, c, result(Verdict::fail, "192.0.2.10 is not permitted"));
+    policy::SpfSettings s;
+    auto c = *policy::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
+    auto v = policy::spf_verdict(s, c, result(Verdict::fail, "192.0.2.10 is not permitted"));
     BOOST_TEST(!v.accept);
     BOOST_TEST(reply_of(v) == "550 5.7.23 SPF validation failed: 192.0.2.10 is not permitted\r\n");
     s.reject_fail = false;
-    v = app::spf_verdict(s, c, result(Verdict::fail));
+    v = policy::spf_verdict(s, c, result(Verdict::fail));
     BOOST_TEST(v.accept);
     BOOST_TEST(v.prepend.rfind("Received-SPF: fail (", 0) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(temperror_defers_with_4_4_3_or_is_recorded) {
-    app::SpfSettings s;
-    auto c = *app::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
-    auto v = app::spf_verdict(s, c, result(Verdict::temperror, {}, "DNS timeout"));
+    policy::SpfSettings s;
+    auto c = *policy::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
+    auto v = policy::spf_verdict(s, c, result(Verdict::temperror, {}, "DNS timeout"));
     BOOST_TEST(!v.accept);
     BOOST_TEST(reply_of(v) ==
                "451 4.4.3 SPF check of example.org failed temporarily (DNS); try again later\r\n");
-    s.temperror = app::SpfTempErrorAction::accept;
-    v = app::spf_verdict(s, c, result(Verdict::temperror, {}, "DNS timeout"));
+    s.temperror = policy::SpfTempErrorAction::accept;
+    v = policy::spf_verdict(s, c, result(Verdict::temperror, {}, "DNS timeout"));
     BOOST_TEST(v.accept);
     BOOST_TEST(v.prepend.find("problem=\"DNS timeout\";") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(other_results_are_accepted_and_recorded) {
-    app::SpfSettings s;
-    auto c = *app::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
+    policy::SpfSettings s;
+    auto c = *policy::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
     for (auto verdict : {Verdict::pass, Verdict::none, Verdict::neutral, Verdict::softfail,
                          Verdict::permerror}) {
-        auto v = app::spf_verdict(s, c, result(verdict));
+        auto v = policy::spf_verdict(s, c, result(verdict));
         BOOST_TEST(v.accept);
         BOOST_TEST(v.prepend.rfind(std::string("Received-SPF: ") + spf::verdict_name(verdict), 0) == 0u);
     }
 }
 
 BOOST_AUTO_TEST_CASE(received_spf_field_follows_rfc7208_9_1) {
-    auto c = *app::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
-    BOOST_TEST(app::received_spf_field(c, result(Verdict::pass)) ==
+    auto c = *policy::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
+    BOOST_TEST(policy::received_spf_field(c, result(Verdict::pass)) ==
                "Received-SPF: pass (mx.test.example: domain of a@example.org designates "
                "192.0.2.10 as permitted sender)\r\n"
                "\tclient-ip=192.0.2.10; envelope-from=\"a@example.org\"; helo=mail.example.org;\r\n"
                "\treceiver=mx.test.example; identity=mailfrom;\r\n");
-    auto h = *app::spf_check_for(mail_from("<>", "relay.example.net"), "mx.test.example", 0);
-    BOOST_TEST(app::received_spf_field(h, result(Verdict::none)).find("identity=helo;") !=
+    auto h = *policy::spf_check_for(mail_from("<>", "relay.example.net"), "mx.test.example", 0);
+    BOOST_TEST(policy::received_spf_field(h, result(Verdict::none)).find("identity=helo;") !=
                std::string::npos);
     // Values that are not dot-atoms are quoted.
-    auto q = *app::spf_check_for(mail_from("<\"odd local\"@example.org>"), "mx", 0);
-    BOOST_TEST(app::received_spf_field(q, result(Verdict::pass))
+    auto q = *policy::spf_check_for(mail_from("<\"odd local\"@example.org>"), "mx", 0);
+    BOOST_TEST(policy::received_spf_field(q, result(Verdict::pass))
                    .find("envelope-from=\"\\\"odd local\\\"@example.org\";") != std::string::npos);
 }
 

@@ -1,8 +1,8 @@
-#include "app/spf_policy.hpp"
+#include "policy/spf_step.hpp"
 
 #include <cctype>
 
-namespace pigeon::app {
+namespace pigeon::policy {
 namespace {
 
 // RFC 7208 9.1 key-value-pair values are dot-atoms or quoted-strings.
@@ -118,10 +118,8 @@ smtp::Verdict spf_verdict(const SpfSettings& settings, const SpfCheck& check,
     v.prepend = received_spf_field(check, r);
     // For DMARC at the end of DATA (RFC 7489 4.2: only an SPF pass on the MAIL FROM domain
     // counts toward alignment; the identity is recorded so the HELO check never does).
-    v.notes["spf.result"] = spf::verdict_name(r.verdict);
-    v.notes["spf.domain"] = rq.domain;
-    v.notes["spf.identity"] = check.helo_identity ? "helo" : "mailfrom";
+    v.sender_facts = SpfOutcome{r.verdict, rq.domain, check.helo_identity};
     return v;
 }
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy

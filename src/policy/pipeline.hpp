@@ -1,16 +1,31 @@
-// pigeon/app/checks.hpp: the deterministic answers to a session's policy questions, shared by
-// the server (app/services.hpp) and the simulator (sim/): sender and recipient policy
-// (policy.hpp), SPF at the inbound MAIL FROM, DKIM + DMARC + Authentication-Results at the
-// inbound end of DATA, and DKIM signing of accepted submissions.
+// pigeon/policy/pipeline.hpp: the mail policy as one chain of named steps: the deterministic
+// answers to a session's questions, shared by the server (app/services.hpp) and the simulator
+// (sim/), which call the same object.
+//
+// The chain (each step a short function in pipeline.cpp, its state in the fields of one
+// evaluation; a step that waits on DNS or the offload pool calls the next when it is answered):
+//   MAIL, inbound      sender rules (directory.hpp) -> SPF (spf_step.hpp)
+//   MAIL, submission   sender rules: only the user's own addresses
+//   RCPT               recipient rules: the directory, anti-relay
+//   DATA, every role   forged Authentication-Results renamed (RFC 8601 5)
+//   DATA, inbound      DKIM -> DMARC -> decide (the disposition and the
+//                      Authentication-Results field: dmarc_step.hpp) -> record (reports)
+//   DATA, submission   ownership of From:, Date:/Message-ID: stamp -> DKIM signing
+// A step that configuration turns off ([spf] check, [dmarc] check, no resolver, no keys) is
+// skipped and the chain goes on with the directory's answer. Later steps (rate limits,
+// DNSBL, greylisting, milters) join the chain here.
 //
 // Contract:
 //   - No I/O of its own: DNS goes through the injected dns::Resolver, time through the
 //     core::Clock, randomness (Message-ID, DMARC pct=) through the queue::RandomSource and, for
-//     signing, the Botan RNG of the options. Given the same answers it makes the same verdicts.
+//     signing, the Botan RNG of the options; DMARC records go to the injected DmarcRecordSink.
+//     Given the same answers it makes the same verdicts.
 //   - check_sender / check_message call `done` exactly once, either before they return (a
 //     resolver that answers at once: the ZoneResolver, the simulator, no offload) or later on
 //     the resolver's thread (SPF) or an offload thread (DKIM, DMARC, signing): callers that care about
 //     threads post it back.
+//   - SPF's outcome reaches DMARC typed (SpfOutcome in Verdict::sender_facts, handed back by
+//     the session in Envelope::sender_facts), never as text.
 //   - RFC 8601 5: on every role, an Authentication-Results field naming our authserv-id is
 //     renamed to X-Original-Authentication-Results before the message is stored or signed,
 //     whether or not DMARC runs and even when the header does not parse.
@@ -28,7 +43,8 @@
 #include <vector>
 
 #include "app/config.hpp"
-#include "app/policy.hpp"
+#include "auth/dmarc/report.hpp"
+#include "policy/directory.hpp"
 #include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/auth_results.hpp"
 #include "auth/dmarc/dmarc.hpp"
@@ -43,9 +59,16 @@ class Private_Key;
 class RandomNumberGenerator;
 }  // namespace Botan
 
-namespace pigeon::app {
+namespace pigeon::policy {
 
-class DmarcRecorder;
+// Where each DMARC evaluation with a policy goes, for aggregate reports (RFC 7489 7.2). The
+// server's is app::DmarcRecorder (files in the state directory). record() returns why it
+// failed, or nullopt; a failure is logged and never affects the message. Thread-safe.
+class DmarcRecordSink {
+public:
+    virtual ~DmarcRecordSink() = default;
+    virtual std::optional<std::string> record(const dmarc::EvaluationRecord& record) = 0;
+};
 
 // A key submission signs with ([[dkim.keys]]): every key of the message's From: domain.
 struct SigningKey {
@@ -54,10 +77,10 @@ struct SigningKey {
     dkim::Algorithm algorithm = dkim::Algorithm::rsa_sha256;
 };
 
-struct CheckOptions {
+struct PipelineOptions {
     std::string hostname;  // authserv-id, receiver in Received-SPF, Message-ID's right side
-    SpfSettings spf;       // inbound MAIL FROM
-    DmarcSettings dmarc;   // inbound end of DATA (DKIM, DMARC, Authentication-Results)
+    app::SpfSettings spf;    // inbound MAIL FROM
+    app::DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
     // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
     std::function<std::string(std::string_view)> org_domain;
     std::vector<SigningKey> dkim_keys;
@@ -65,7 +88,7 @@ struct CheckOptions {
     // it must be thread-safe, as Botan's AutoSeeded_RNG is (Stateful_RNG locks internally);
     // the simulator's deterministic one is used from its one thread.
     Botan::RandomNumberGenerator* rng = nullptr;
-    DmarcRecorder* dmarc_recorder = nullptr;      // may be null
+    DmarcRecordSink* dmarc_recorder = nullptr;    // may be null
     // Where the slow part of the end of DATA runs: DKIM's canonicalization, hashing and
     // public-key work, the DMARC verdict with its report record (a file write), and DKIM
     // signing of submissions. The
@@ -81,11 +104,11 @@ struct CheckOptions {
     std::function<void(Level, std::string_view line)> log;
 };
 
-class Checks {
+class Pipeline {
 public:
     // resolver: for SPF, DKIM and DMARC; null turns them off.
-    Checks(CheckOptions options, const Directory& directory, const core::Clock& clock,
-           queue::RandomSource& random, dns::Resolver* resolver);
+    Pipeline(PipelineOptions options, const Directory& directory, const core::Clock& clock,
+             queue::RandomSource& random, dns::Resolver* resolver);
 
     // `label` names the connection in log lines ("c12").
     void check_sender(smtp::Role role, const smtp::CheckSender& c, const std::string& label,
@@ -97,24 +120,23 @@ public:
     const Directory& directory() const { return directory_; }
 
 private:
-    void check_inbound_sender(const smtp::CheckSender& c, const std::string& label,
-                              std::function<void(smtp::Event)> done);
+    struct InboundMessage;  // the state of one inbound end-of-DATA evaluation (pipeline.cpp)
     // Forged Authentication-Results renamed (RFC 8601 5): what to store instead of the
     // message's first octets; nullopt when none is ours.
     using Patch = std::optional<dmarc::ResultsPatch>;
-    void check_inbound_message(const smtp::CheckMessage& c, Patch patch,
-                               const std::string& label, std::function<void(smtp::Event)> done);
-    void finish_inbound_message(const dmarc::DmarcResult& result,
-                                const std::vector<dmarc::DkimInput>& dkim_inputs,
-                                const dmarc::SpfInput& spf,
-                                Patch patch, const std::string& ip, const std::string& envelope_from,
-                                const std::string& label, std::function<void(smtp::Event)> done);
+
+    void check_spf(const smtp::CheckSender& c, const std::string& label,
+                   std::function<void(smtp::Event)> done);
+    void inbound_message(const smtp::CheckMessage& c, Patch patch, const std::string& label,
+                         std::function<void(smtp::Event)> done);
+    void submission_message(const smtp::CheckMessage& c, Patch patch,
+                            std::function<void(smtp::Event)> done);
     void sign_submission(std::string_view message, smtp::Verdict& v);
     void offload(std::function<void()> task) const;
     double pct_sample();  // uniform in [0, 1), for DMARC's pct=
     MessageStamp stamp();
 
-    CheckOptions options_;
+    PipelineOptions options_;
     const Directory& directory_;
     const core::Clock& clock_;
     queue::RandomSource& random_;
@@ -122,4 +144,4 @@ private:
     std::mutex mutex_;  // random_
 };
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy

@@ -1,4 +1,5 @@
-#include "app/dmarc_policy.hpp"
+#include "policy/dmarc_step.hpp"
+#include "policy/spf_step.hpp"
 
 #include "core/ascii.hpp"
 
@@ -7,15 +8,8 @@
 
 #include "auth/dmarc/auth_results.hpp"
 
-namespace pigeon::app {
+namespace pigeon::policy {
 namespace {
-
-spf::Verdict spf_verdict_named(const std::string& name) {
-    for (auto v : {spf::Verdict::none, spf::Verdict::neutral, spf::Verdict::pass, spf::Verdict::fail,
-                   spf::Verdict::softfail, spf::Verdict::temperror, spf::Verdict::permerror})
-        if (name == spf::verdict_name(v)) return v;
-    return spf::Verdict::none;
-}
 
 dmarc::DkimResult dkim_result(dkim::Status s) {
     switch (s) {
@@ -40,13 +34,11 @@ smtp::Verdict refuse(int code, const char* enhanced, std::string text) {
 
 dmarc::SpfInput spf_input_from(const core::Envelope& envelope) {
     dmarc::SpfInput in;
-    auto get = [&](const char* key) {
-        auto it = envelope.notes.find(key);
-        return it == envelope.notes.end() ? std::string() : it->second;
-    };
-    in.verdict = spf_verdict_named(get("spf.result"));
-    in.domain = get("spf.domain");
-    in.helo = get("spf.identity") == "helo";
+    if (const auto* spf = std::any_cast<SpfOutcome>(&envelope.sender_facts)) {
+        in.verdict = spf->verdict;
+        in.domain = spf->domain;
+        in.helo = spf->helo_identity;
+    }
     return in;
 }
 
@@ -62,7 +54,7 @@ smtp::Verdict dmarc_verdict(const DmarcSettings& settings, const std::string& au
                             const dmarc::DmarcResult& result) {
     const std::string& domain = result.from_domain;
     if (result.verdict == dmarc::Verdict::temperror &&
-        settings.temperror == SpfTempErrorAction::defer)
+        settings.temperror == app::SpfTempErrorAction::defer)
         return refuse(451, "4.7.5", "DMARC check of " + domain +
                                         " failed temporarily (DNS); try again later");
     smtp::Verdict v;
@@ -91,4 +83,4 @@ smtp::Verdict dmarc_verdict(const DmarcSettings& settings, const std::string& au
     return v;
 }
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy

@@ -1,16 +1,16 @@
-// pigeon/app/policy.hpp: who may send what to whom: the answers to the session's CheckSender,
+// pigeon/policy/directory.hpp: who may send what to whom: the answers to the session's CheckSender,
 // CheckRecipient and CheckMessage, and where local mail goes.
 //
 // Contract: pure functions of the configured Directory and their inputs. No I/O, no clock or
 // random source (the caller passes the date and the Message-ID it wants added).
 // SPF (at MAIL FROM), DKIM, DMARC and Authentication-Results (at the end of DATA) are not
-// here: app::Checks (checks.hpp) runs them around these answers, with DNS and crypto.
-//   inbound     MAIL: accepted (then SPF: spf_policy.hpp).
+// here: policy::Pipeline (pipeline.hpp) runs them around these answers, with DNS and crypto.
+//   inbound     MAIL: accepted (then SPF: spf_step.hpp).
 //               RCPT: a local domain's user, alias, discard address ([delivery] discard:
 //                     accepted like a user's, dropped at delivery) or postmaster -> 250;
 //                     another local address -> 550 5.1.1; any other domain -> 554 5.7.1
 //                     relay denied (never an open relay).
-//               end of DATA: accepted (then DKIM and DMARC: dmarc_policy.hpp).
+//               end of DATA: accepted (then DKIM and DMARC: dmarc_step.hpp).
 //   submission  MAIL: only one of the authenticated user's addresses (login or alias), and
 //                     never the null path -> else 553 5.7.1 (RFC 6409 6.1).
 //               RCPT: any remote address; a local address must exist (a user, alias or
@@ -31,7 +31,9 @@
 #include "core/address.hpp"
 #include "smtp/server/session.hpp"
 
-namespace pigeon::app {
+namespace pigeon::policy {
+
+using app::User;  // the configured user (app/config.hpp)
 
 class Directory {
 public:
@@ -71,4 +73,4 @@ struct MessageStamp {
 smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
                             const MessageStamp& stamp);
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy

@@ -1,9 +1,9 @@
-// pigeon/app/dmarc_policy.hpp: the inbound role's end-of-DATA verdict from DKIM and DMARC
+// pigeon/policy/dmarc_step.hpp: the inbound role's end-of-DATA verdict from DKIM and DMARC
 // (RFC 7489 6.6, 7): what the sender's policy means here, given [dmarc] in the config.
 //
 // Contract: pure functions.
-//   - DMARC's SPF input comes from the notes the MAIL FROM check left in the envelope
-//     (spf.result, spf.domain, spf.identity); DKIM's from the verification of every signature.
+//   - DMARC's SPF input is the SpfOutcome the MAIL FROM check left in the envelope
+//     (spf_step.hpp; none when SPF did not run); DKIM's is the verification of every signature.
 //   - A message without exactly one From: domain -> 550 5.7.1 (RFC 7489 6.6.1).
 //   - Disposition (with dmarc.enforce): reject -> 550 5.7.1 "Unauthenticated email from <d> is
 //     not accepted due to domain's DMARC policy", unless <d> is in dmarc.never_reject (then
@@ -20,9 +20,11 @@
 #include "auth/dmarc/dmarc.hpp"
 #include "smtp/server/session.hpp"
 
-namespace pigeon::app {
+namespace pigeon::policy {
 
-// The SPF result the MAIL FROM check recorded (Envelope::notes), as DMARC's input.
+using app::DmarcSettings;
+
+// The SPF result the MAIL FROM check recorded (Envelope::sender_facts), as DMARC's input.
 dmarc::SpfInput spf_input_from(const core::Envelope& envelope);
 
 std::vector<dmarc::DkimInput> dkim_inputs_from(const dkim::DkimVerification& verification);
@@ -31,4 +33,4 @@ smtp::Verdict dmarc_verdict(const DmarcSettings& settings, const std::string& au
                             const dmarc::SpfInput& spf, const std::vector<dmarc::DkimInput>& dkim,
                             const dmarc::DmarcResult& result);
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy

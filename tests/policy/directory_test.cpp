@@ -1,17 +1,17 @@
-// app/policy.hpp: relay denial, unknown users, postmaster, send-as-yourself, Date/Message-ID.
-#include "app/policy.hpp"
+// policy/directory.hpp: relay denial, unknown users, postmaster, send-as-yourself, Date/Message-ID.
+#include "policy/directory.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 using namespace pigeon;
-using app::Directory;
+using policy::Directory;
 using smtp::Role;
 
 namespace {
 
 Directory directory() {
-    app::User alice{"alice@test.example", "$argon2id$x", {"sales@test.example"}};
-    app::User bob{"bob@test.example", "$argon2id$y", {}};
+    policy::User alice{"alice@test.example", "$argon2id$x", {"sales@test.example"}};
+    policy::User bob{"bob@test.example", "$argon2id$y", {}};
     return Directory({"test.example", "Other.Example"}, {alice, bob});
 }
 
@@ -40,26 +40,26 @@ std::string reply_of(const smtp::Verdict& v) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(policy)
+BOOST_AUTO_TEST_SUITE(directory_rules)
 
 BOOST_AUTO_TEST_CASE(inbound_accepts_local_users_aliases_and_postmaster) {
     auto d = directory();
     for (const char* ok : {"<alice@test.example>", "<ALICE@Test.Example>", "<sales@test.example>",
                            "<postmaster@test.example>", "<Postmaster>", "<postmaster@other.example>"})
-        BOOST_TEST(app::check_recipient(d, Role::inbound, rcpt(ok)).accept, ok);
+        BOOST_TEST(policy::check_recipient(d, Role::inbound, rcpt(ok)).accept, ok);
     BOOST_TEST(d.recipient(path("<postmaster@test.example>"))->address == "alice@test.example");
 }
 
 BOOST_AUTO_TEST_CASE(discard_addresses_are_accepted_like_users_in_both_roles) {
-    app::User alice{"alice@test.example", "$argon2id$x", {}};
+    policy::User alice{"alice@test.example", "$argon2id$x", {}};
     const Directory d({"test.example"}, {alice}, {"NoReply@test.example"});
     for (const Role role : {Role::inbound, Role::submission}) {
         for (const char* ok : {"<noreply@test.example>", "<NOREPLY@Test.Example>"}) {
-            BOOST_TEST(app::check_recipient(d, role, rcpt(ok)).accept, ok);
+            BOOST_TEST(policy::check_recipient(d, role, rcpt(ok)).accept, ok);
             BOOST_TEST(d.discards(path(ok)), ok);
             BOOST_TEST(d.recipient(path(ok)) == nullptr, ok);  // nobody's mailbox
         }
-        BOOST_TEST(!app::check_recipient(d, role, rcpt("<noreply2@test.example>")).accept);
+        BOOST_TEST(!policy::check_recipient(d, role, rcpt("<noreply2@test.example>")).accept);
     }
     BOOST_TEST(!d.discards(path("<alice@test.example>")));
     BOOST_TEST(!d.discards(path("<Postmaster>")));
@@ -68,7 +68,7 @@ BOOST_AUTO_TEST_CASE(discard_addresses_are_accepted_like_users_in_both_roles) {
 
 BOOST_AUTO_TEST_CASE(inbound_refuses_unknown_users_with_550_5_1_1) {
     auto d = directory();
-    auto v = app::check_recipient(d, Role::inbound, rcpt("<carol@test.example>"));
+    auto v = policy::check_recipient(d, Role::inbound, rcpt("<carol@test.example>"));
     BOOST_TEST(!v.accept);
     BOOST_TEST(reply_of(v) ==
                "550 5.1.1 <carol@test.example>: Recipient address rejected: User unknown\r\n");
@@ -76,46 +76,46 @@ BOOST_AUTO_TEST_CASE(inbound_refuses_unknown_users_with_550_5_1_1) {
 
 BOOST_AUTO_TEST_CASE(inbound_is_never_an_open_relay) {
     auto d = directory();
-    auto v = app::check_recipient(d, Role::inbound, rcpt("<someone@elsewhere.example>"));
+    auto v = policy::check_recipient(d, Role::inbound, rcpt("<someone@elsewhere.example>"));
     BOOST_TEST(!v.accept);
     BOOST_TEST(reply_of(v) == "554 5.7.1 <someone@elsewhere.example>: Relay access denied\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(submission_relays_but_still_checks_local_users) {
     auto d = directory();
-    BOOST_TEST(app::check_recipient(d, Role::submission, rcpt("<x@elsewhere.example>")).accept);
-    BOOST_TEST(!app::check_recipient(d, Role::submission, rcpt("<carol@test.example>")).accept);
+    BOOST_TEST(policy::check_recipient(d, Role::submission, rcpt("<x@elsewhere.example>")).accept);
+    BOOST_TEST(!policy::check_recipient(d, Role::submission, rcpt("<carol@test.example>")).accept);
 }
 
 BOOST_AUTO_TEST_CASE(submission_sender_must_be_the_users_own_address) {
     auto d = directory();
-    BOOST_TEST(app::check_sender(d, Role::submission, sender("<alice@test.example>", "alice@test.example")).accept);
-    BOOST_TEST(app::check_sender(d, Role::submission, sender("<Sales@test.example>", "alice@test.example")).accept);
-    auto v = app::check_sender(d, Role::submission, sender("<bob@test.example>", "alice@test.example"));
+    BOOST_TEST(policy::check_sender(d, Role::submission, sender("<alice@test.example>", "alice@test.example")).accept);
+    BOOST_TEST(policy::check_sender(d, Role::submission, sender("<Sales@test.example>", "alice@test.example")).accept);
+    auto v = policy::check_sender(d, Role::submission, sender("<bob@test.example>", "alice@test.example"));
     BOOST_TEST(!v.accept);
     BOOST_TEST(reply_of(v) ==
                "553 5.7.1 Sender address <bob@test.example> not owned by user alice@test.example\r\n");
-    BOOST_TEST(!app::check_sender(d, Role::submission, sender("<>", "alice@test.example")).accept);
-    BOOST_TEST(app::check_sender(d, Role::inbound, sender("<anyone@x.example>", "")).accept);
+    BOOST_TEST(!policy::check_sender(d, Role::submission, sender("<>", "alice@test.example")).accept);
+    BOOST_TEST(policy::check_sender(d, Role::inbound, sender("<anyone@x.example>", "")).accept);
 }
 
 BOOST_AUTO_TEST_CASE(submission_from_header_must_be_owned) {
     auto d = directory();
-    app::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};
-    auto ok = app::check_message(d, Role::submission,
+    policy::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};
+    auto ok = policy::check_message(d, Role::submission,
                                  message("From: Alice <alice@test.example>\r\nDate: x\r\n"
                                          "Message-ID: <m@x>\r\n\r\nhi\r\n",
                                          "alice@test.example"),
                                  stamp);
     BOOST_TEST(ok.accept);
     BOOST_TEST(ok.prepend.empty());
-    auto forged = app::check_message(
+    auto forged = policy::check_message(
         d, Role::submission, message("From: Bob <bob@test.example>\r\n\r\nhi\r\n", "alice@test.example"),
         stamp);
     BOOST_TEST(!forged.accept);
     BOOST_TEST(reply_of(forged) ==
                "553 5.7.1 From: address <bob@test.example> not owned by user alice@test.example\r\n");
-    auto two = app::check_message(
+    auto two = policy::check_message(
         d, Role::submission,
         message("From: alice@test.example, bob@test.example\r\n\r\n", "alice@test.example"), stamp);
     BOOST_TEST(!two.accept);
@@ -123,8 +123,8 @@ BOOST_AUTO_TEST_CASE(submission_from_header_must_be_owned) {
 
 BOOST_AUTO_TEST_CASE(submission_adds_date_and_message_id_when_missing) {
     auto d = directory();
-    app::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};
-    auto v = app::check_message(d, Role::submission,
+    policy::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};
+    auto v = policy::check_message(d, Role::submission,
                                 message("From: alice@test.example\r\nSubject: x\r\n\r\nhi\r\n",
                                         "alice@test.example"),
                                 stamp);
@@ -135,19 +135,19 @@ BOOST_AUTO_TEST_CASE(submission_adds_date_and_message_id_when_missing) {
 
 BOOST_AUTO_TEST_CASE(submission_refuses_messages_without_a_usable_header) {
     auto d = directory();
-    app::MessageStamp stamp{"d", "<i@h>"};
-    BOOST_TEST(reply_of(app::check_message(d, Role::submission,
+    policy::MessageStamp stamp{"d", "<i@h>"};
+    BOOST_TEST(reply_of(policy::check_message(d, Role::submission,
                                            message("Subject: no from\r\n\r\n", "alice@test.example"),
                                            stamp)) == "550 5.6.0 Message has no From: header\r\n");
-    BOOST_TEST(!app::check_message(d, Role::submission,
+    BOOST_TEST(!policy::check_message(d, Role::submission,
                                    message("not a header line\r\n\r\n", "alice@test.example"), stamp)
                     .accept);
-    BOOST_TEST(app::check_message(d, Role::inbound, message("garbage", ""), stamp).accept);
+    BOOST_TEST(policy::check_message(d, Role::inbound, message("garbage", ""), stamp).accept);
 }
 
 BOOST_AUTO_TEST_CASE(maildir_paths_are_lower_case) {
-    app::User u{"Alice@Test.Example", "", {}};
-    BOOST_TEST(app::maildir_for("/srv/state", u).string() ==
+    policy::User u{"Alice@Test.Example", "", {}};
+    BOOST_TEST(policy::maildir_for("/srv/state", u).string() ==
                "/srv/state/mail/test.example/alice/Maildir");
 }
 

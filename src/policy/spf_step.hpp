@@ -1,4 +1,4 @@
-// pigeon/app/spf_policy.hpp: SPF (RFC 7208) at the inbound role's MAIL FROM: which identity
+// pigeon/policy/spf_step.hpp: SPF (RFC 7208) at the inbound role's MAIL FROM: which identity
 // is checked, what the result means for the reply, and the Received-SPF field that records it.
 //
 // Contract: pure functions.
@@ -8,6 +8,8 @@
 //     temperror with spf.temperror = defer -> 451 4.4.3; everything else is accepted.
 //   - Every accepted message carries a Received-SPF field (RFC 7208 9.1) in the verdict's
 //     prepend: result, comment, client-ip, envelope-from, helo, receiver, identity.
+//   - Every accepted verdict carries the typed SpfOutcome in Verdict::sender_facts, which the
+//     session hands back in Envelope::sender_facts at the end of DATA (DMARC's SPF input).
 #pragma once
 #include <optional>
 #include <string>
@@ -16,7 +18,18 @@
 #include "auth/spf/spf.hpp"
 #include "smtp/server/session.hpp"
 
-namespace pigeon::app {
+namespace pigeon::policy {
+
+using app::SpfSettings;
+using app::SpfTempErrorAction;
+
+// What SPF found at MAIL FROM, kept for DMARC at the end of DATA (RFC 7489 4.2: only a pass
+// on the MAIL FROM domain counts toward alignment, so the identity is recorded too).
+struct SpfOutcome {
+    spf::Verdict verdict = spf::Verdict::none;
+    std::string domain;
+    bool helo_identity = false;  // the HELO name was checked (null reverse-path)
+};
 
 struct SpfCheck {
     spf::SpfRequest request;
@@ -33,4 +46,4 @@ smtp::Verdict spf_verdict(const SpfSettings& settings, const SpfCheck& check,
 // "Received-SPF: pass (mx.example: ...) client-ip=...; ...\r\n"
 std::string received_spf_field(const SpfCheck& check, const spf::SpfResult& result);
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy
