@@ -1,6 +1,8 @@
 // pigeon/sim/run.cpp: the `pigeon sim run` command and the transcript check.
 #include "sim/run.hpp"
 
+#include "core/assert.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -26,6 +28,7 @@ bool write_trace(const RunResult& r, const std::string& path, std::ostream& out,
 }
 
 int run_command(const CommandArgs& args, std::ostream& out, std::ostream& err) {
+    core::enable_costly_assertions();  // the simulator checks every invariant, in every build
     auto scenario = load_scenario(args.file);
     if (!scenario.ok()) {
         err << scenario.error().message << "\n";

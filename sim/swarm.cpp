@@ -1,6 +1,8 @@
 // pigeon/sim/swarm.cpp: scenarios drawn from seeds, and the invariants they must keep.
 #include "sim/swarm.hpp"
 
+#include "core/assert.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -324,11 +326,60 @@ std::string check_invariants(const Scenario& scenario, const RunResult& result) 
     return out;
 }
 
+namespace {
+
+// What the swarm's assertion handler needs: a plain function pointer cannot capture, and the
+// simulator runs on one thread.
+struct AssertionContext {
+    std::ostream* err = nullptr;
+    std::uint64_t seed = 0;
+    std::vector<std::string> failures;  // of the current seed
+};
+AssertionContext* assertion_context = nullptr;
+
+void swarm_assertion_handler(const core::AssertionFailure& failure) {
+    AssertionContext& c = *assertion_context;
+    const std::string line = core::describe(failure);
+    *c.err << "pigeon sim swarm: assertion failed in seed " << c.seed << ": " << line
+           << "\n  replay: pigeon sim swarm --seeds 1 --start " << c.seed << "\n";
+    c.err->flush();
+    if (c.failures.size() < 3) c.failures.push_back(line);
+}
+
+// Installs the handler for the lifetime of one swarm_command and restores the previous one.
+class SwarmAssertions {
+public:
+    explicit SwarmAssertions(std::ostream& err) {
+        context_.err = &err;
+        assertion_context = &context_;
+        previous_ = core::set_assertion_handler(&swarm_assertion_handler);
+        core::enable_costly_assertions();
+    }
+    ~SwarmAssertions() {
+        core::set_assertion_handler(previous_);
+        assertion_context = nullptr;
+    }
+    SwarmAssertions(const SwarmAssertions&) = delete;
+    SwarmAssertions& operator=(const SwarmAssertions&) = delete;
+    AssertionContext& context() { return context_; }
+
+private:
+    AssertionContext context_;
+    core::AssertionHandler previous_ = nullptr;
+};
+
+}  // namespace
+
 int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
     const double t0 = args.stopwatch ? args.stopwatch() : 0.0;
     std::uint64_t failed = 0, accepted = 0, maybe_duplicates = 0, crashes = 0, faults = 0;
+    bool assertion_failed = false;
+    SwarmAssertions assertions(err);
     for (std::uint64_t i = 0; i < args.seeds; ++i) {
         const std::uint64_t seed = args.start + i;
+        assertions.context().seed = seed;
+        assertions.context().failures.clear();
+        if (args.before_seed) args.before_seed(seed);
         const Scenario s = generate_swarm_scenario(seed);
         RunOptions options;
         options.explain = args.explain;
@@ -343,7 +394,9 @@ int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
         maybe_duplicates += r.observed.lost_replies;
         crashes += r.observed.crashes;
         faults += s.faults.size();
-        const std::string problems = check_invariants(s, r);
+        std::string problems = check_invariants(s, r);
+        for (const auto& f : assertions.context().failures) problems += "assertion failed: " + f + "\n";
+        if (!assertions.context().failures.empty()) assertion_failed = true;
         if (!problems.empty() || args.verbose) {
             out << (problems.empty() ? "ok    seed " : "FAIL  seed ") << seed << ": " << s.description << "; "
                 << n_accepted << " accepted, " << r.observed.crashes << " crash(es), "
@@ -369,6 +422,7 @@ int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
     out << "swarm: " << args.seeds << " seed(s) from " << args.start << ", " << failed << " failed; " << accepted
         << " messages accepted, " << faults << " fault events, " << crashes << " crashes, " << maybe_duplicates
         << " lost end-of-data replies; " << rate << "\n";
+    if (assertion_failed) return swarm_assertion_failed;
     return failed == 0 ? 0 : 1;
 }
 

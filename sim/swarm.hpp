@@ -28,8 +28,14 @@
 //     5. every spool is empty at the end; the run settled (no event limit hit).
 //   swarm_command  runs seeds start..start+count-1, prints one line per failing seed with the
 //       command that replays it, and a summary with seeds per minute and scenarios per second.
+//       It turns the costly invariant checks on (core::enable_costly_assertions) and, while it
+//       runs, routes PIGEON_ASSERT to its own handler: a failed assertion is Pigeon's bug, not
+//       the scenario's, so it prints "assertion failed in seed N: ..." with the replay command
+//       at once (on `err`), the seed is reported FAIL, the run goes on with the code's safe
+//       fallback, and the exit status is the distinct swarm_assertion_failed.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 
@@ -50,9 +56,13 @@ struct SwarmArgs {
     bool verbose = false;     // one line per seed, also for those that pass
     std::string trace_file;   // write the (last) run's transcript here ("-": standard output)
     Stopwatch stopwatch;      // times the run for the summary's seeds/minute (run.hpp)
+    // Tests only: runs before each seed's scenario (e.g. to fail an assertion on purpose).
+    std::function<void(std::uint64_t seed)> before_seed;
 };
 
-// Exit status 0: every seed kept every invariant; 1: one did not.
+// Exit status 0: every seed kept every invariant; 1: one did not; 2: the trace could not be
+// written; swarm_assertion_failed (3): a PIGEON_ASSERT failed in some seed, whatever else held.
+inline constexpr int swarm_assertion_failed = 3;
 int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err);
 
 }  // namespace pigeon::sim

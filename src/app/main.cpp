@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
         },
         .sim_swarm = [](const SimSwarmArgs& a, Io& io) {
             return pigeon::sim::swarm_command(
-                {a.seeds, a.start, a.explain, a.verbose, a.trace_file, steady_seconds}, io.out, io.err);
+                {a.seeds, a.start, a.explain, a.verbose, a.trace_file, steady_seconds, {}}, io.out, io.err);
         },
         .hash_password = [](std::string_view password) {
             return pigeon::tls::hash_password(password);

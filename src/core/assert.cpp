@@ -27,6 +27,8 @@ std::atomic<bool> costly{fatal_by_default};
 
 }  // namespace
 
+bool assertions_are_fatal() noexcept { return fatal_by_default; }
+
 AssertionHandler set_assertion_handler(AssertionHandler handler) noexcept {
     return installed.exchange(handler);
 }

@@ -44,6 +44,10 @@ void assertion_failed(const AssertionFailure& failure);
 bool assertions_enabled() noexcept;
 void enable_costly_assertions() noexcept;
 
+// True in PIGEON_FATAL_ASSERTIONS builds (dev, fuzz): a handler that logs should then abort
+// as the default one does.
+bool assertions_are_fatal() noexcept;
+
 // The default handler's line, without the trailing newline (for handlers that log it).
 std::string describe(const AssertionFailure& failure);
 

@@ -6,6 +6,10 @@
 
 #include "sim/swarm.hpp"
 
+#include <sstream>
+
+#include "core/assert.hpp"
+
 using namespace pigeon::sim;
 
 BOOST_AUTO_TEST_SUITE(sim_swarm)
@@ -76,6 +80,35 @@ BOOST_AUTO_TEST_CASE(the_checker_reports_each_broken_invariant) {
     r.observed.submissions[0].from = "";
     r.observed.mail[0].mailbox = "";
     BOOST_TEST(check_invariants(s, r).find("a DSN for a null-sender message") != std::string::npos);
+}
+
+// A PIGEON_ASSERT that fails inside a seed is Pigeon's bug: the swarm names the seed at once
+// with the replay command, reports it FAIL, and exits with its distinct code; the handler it
+// installed is gone afterwards.
+BOOST_AUTO_TEST_CASE(a_failed_assertion_names_its_seed_and_exits_with_the_distinct_code) {
+    SwarmArgs args;
+    args.seeds = 3;
+    args.start = 7;
+    args.before_seed = [](std::uint64_t seed) { PIGEON_ASSERT(seed != 8, "a planted failure"); };
+    std::ostringstream out, err;
+    const int status = swarm_command(args, out, err);
+    BOOST_TEST(status == swarm_assertion_failed);
+    BOOST_TEST(swarm_assertion_failed != 1);
+    BOOST_TEST(err.str().find("assertion failed in seed 8: ") != std::string::npos);
+    BOOST_TEST(err.str().find("a planted failure") != std::string::npos);
+    BOOST_TEST(err.str().find("replay: pigeon sim swarm --seeds 1 --start 8") != std::string::npos);
+    BOOST_TEST(err.str().find("seed 7") == std::string::npos);
+    BOOST_TEST(out.str().find("FAIL  seed 8: ") != std::string::npos);
+    BOOST_TEST(out.str().find("FAIL  seed 7") == std::string::npos);
+    BOOST_TEST(out.str().find(", 1 failed;") != std::string::npos);
+    BOOST_TEST(pigeon::core::assertions_enabled());
+
+    // Without a planted failure the same seeds pass, with status 0.
+    SwarmArgs clean = args;
+    clean.before_seed = nullptr;
+    std::ostringstream out2, err2;
+    BOOST_TEST(swarm_command(clean, out2, err2) == 0);
+    BOOST_TEST(err2.str().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
