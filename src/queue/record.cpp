@@ -4,6 +4,7 @@
 #include <array>
 #include <limits>
 
+#include "core/assert.hpp"
 #include "queue/queue_id.hpp"
 
 namespace pigeon::queue {
@@ -265,6 +266,22 @@ RecipientStatus get_status(Reader& r, std::uint16_t version) {
     return s;
 }
 
+
+// The costly PIGEON_ASSERT behind every encoder (core/assert.hpp, on in the dev, fuzz and
+// simulator builds): the record just written decodes to what was encoded. The fields compared
+// are the ones the format carries (not Envelope::trace_fields or sender_facts, which live
+// in the message octets or only during the session, nor `held`, which state records carry).
+bool same_encoded_entry(const SpoolEntry& a, const SpoolEntry& b) {
+    const core::Envelope& x = a.envelope;
+    const core::Envelope& y = b.envelope;
+    return a.id == b.id && a.arrival_unix_seconds == b.arrival_unix_seconds &&
+           a.folder == b.folder && a.status == b.status && x.reverse_path == y.reverse_path &&
+           x.recipients == y.recipients && x.body == y.body && x.smtputf8 == y.smtputf8 &&
+           x.declared_size == y.declared_size && x.helo == y.helo && x.esmtp == y.esmtp &&
+           x.client_address == y.client_address && x.auth_identity == y.auth_identity &&
+           x.tls == y.tls;
+}
+
 }  // namespace
 
 const char* state_name(RecipientState state) {
@@ -370,6 +387,15 @@ Expected<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
     t.u32(crc);
     t.raw(trailer_magic);
     parts.tail = std::move(t.bytes());
+    if (core::assertions_enabled()) {
+        std::string whole = parts.head;
+        for (const std::string_view part : message) whole.append(part);
+        whole.append(parts.tail);
+        const auto decoded = decode_message_record(whole);
+        PIGEON_ASSERT(decoded && same_encoded_entry(decoded->entry, entry) &&
+                          decoded->message == whole.substr(parts.head.size(), message_octets),
+                      "a message record decodes to what was encoded");
+    }
     return parts;
 }
 
@@ -450,6 +476,12 @@ Expected<std::string> encode_state_record(const StateRecord& record) {
         w.u8(1);
     }
     put_trailer(w);
+    if (core::assertions_enabled()) {
+        const auto decoded = decode_state_record(w.bytes());
+        PIGEON_ASSERT(decoded && decoded->id == record.id && decoded->sequence == record.sequence &&
+                          decoded->status == record.status && decoded->held == record.held,
+                      "a state record decodes to what was encoded");
+    }
     return std::move(w.bytes());
 }
 
