@@ -107,8 +107,9 @@ struct SpoolOptions {
     std::uint64_t retire_idle_octets = 1u << 20;
 };
 
-// True for the Error a Spool gives about an id it does not hold ("no message <id> in the
-// spool"): e.g. a removal that finds the other deliverer removed the message first.
+// True for the Error a Spool gives about an id it does not hold (ErrorCode::unknown_message,
+// "no message <id> in the spool"): e.g. a removal that finds the other deliverer removed the
+// message first. It looks at the code, never at the text.
 bool is_unknown_message(const Status& status);
 
 class Spool {
@@ -209,6 +210,20 @@ private:
     void migrate_and_collect();
 
     MessageSummary summarize(const Indexed& x) const;
+
+    // One commit_batch() call: its records, the segment chunk being gathered, and the steps
+    // (spool_commit.cpp).
+    class CommitBatch;
+
+    // recover()'s steps, in order (spool_recovery.cpp); their shared state is one
+    // RecoveryState, defined there.
+    struct RecoveryState;
+    static void sort_names(const std::vector<std::string>& names, RecoveryState& r);
+    void load_message_files(RecoveryState& r);
+    void load_segments(RecoveryState& r);
+    void apply_state_files(RecoveryState& r);
+    void install_recovered(RecoveryState& r);
+    void repair_recovered(RecoveryState& r);
 
     struct StateChange {
         std::string id;

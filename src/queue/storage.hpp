@@ -40,8 +40,16 @@ inline constexpr std::size_t storage_name_max_octets = 128;
 
 bool is_valid_storage_name(std::string_view name);
 
+// What kind of failure an Error is, for callers that must tell kinds apart: they branch on
+// this, never on the message's text.
+enum class ErrorCode : std::uint8_t {
+    failed,           // storage or encoding failed (the message says what and where)
+    unknown_message,  // the spool holds no message with that id (never, or removed already)
+};
+
 struct Error {
     std::string message;  // human-readable: what failed, on which file, and why
+    ErrorCode code = ErrorCode::failed;
 };
 
 // A value or an Error. Never throws on the error path; value() on an error is a bug (asserts).
@@ -58,6 +66,7 @@ public:
     T& value() & { assert(ok()); return std::get<0>(v_); }
     T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
     const std::string& error() const { assert(!ok()); return std::get<1>(v_).message; }
+    ErrorCode code() const { assert(!ok()); return std::get<1>(v_).code; }
 
     const T* operator->() const { return &value(); }
     T* operator->() { return &value(); }
@@ -71,15 +80,17 @@ private:
 class Status {
 public:
     Status() = default;  // success
-    Status(Error error) : error_(std::move(error.message)) {}
+    Status(Error error) : error_(std::move(error.message)), code_(error.code) {}
     static Status success() { return {}; }
 
     bool ok() const noexcept { return !error_.has_value(); }
     explicit operator bool() const noexcept { return ok(); }
     const std::string& error() const { assert(!ok()); return *error_; }
+    ErrorCode code() const { assert(!ok()); return code_; }
 
 private:
     std::optional<std::string> error_;
+    ErrorCode code_ = ErrorCode::failed;
 };
 
 class Storage {

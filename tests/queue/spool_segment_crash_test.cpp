@@ -96,8 +96,17 @@ BOOST_AUTO_TEST_CASE(remove_batch_reports_unknown_and_repeated_ids_alone) {
     BOOST_TEST(queue::is_unknown_message(out[1]));
     BOOST_TEST(queue::is_unknown_message(out[3]));
     BOOST_TEST(queue::is_unknown_message(h.spool.remove(a)));  // removed already
+    BOOST_TEST((out[1].code() == queue::ErrorCode::unknown_message));
+    BOOST_TEST(out[1].error() == "no message 0000000000000000 in the spool");
+    BOOST_TEST(!h.spool.show(a).ok());
+    BOOST_TEST((h.spool.show(a).code() == queue::ErrorCode::unknown_message));
     BOOST_TEST(h.spool.size() == 0u);
     BOOST_TEST(h.spool.remove_batch({}).empty());
+    // The code decides, not the text: a storage failure whose message happens to start the
+    // same way is not an unknown message, and the code survives the trip through Status.
+    const queue::Status look_alike = queue::Error{"no message store on this disk"};
+    BOOST_TEST(!queue::is_unknown_message(look_alike));
+    BOOST_TEST(!queue::is_unknown_message(queue::Status::success()));
 }
 
 BOOST_AUTO_TEST_CASE(a_torn_tail_is_discarded_and_never_appended_to) {
