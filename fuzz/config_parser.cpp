@@ -5,13 +5,13 @@
 #include <cstdint>
 #include <string_view>
 
-#include "app/config.hpp"
+#include "config/config.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
-    auto config = pigeon::app::parse_config(text, "fuzz.toml", "fuzz.example");
+    auto config = pigeon::config::parse_config(text, "fuzz.toml", "fuzz.example");
     if (!config.ok()) return 0;
-    auto again = pigeon::app::parse_config(pigeon::app::to_toml(*config), "again.toml", "fuzz.example");
+    auto again = pigeon::config::parse_config(pigeon::config::to_toml(*config), "again.toml", "fuzz.example");
     if (!again.ok()) __builtin_trap();
     // create_demo_user is not a file key (to_toml writes a comment for it).
     auto a = *config;

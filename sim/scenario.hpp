@@ -2,7 +2,7 @@
 // actions and faults at times, expectations - and its TOML reader (format: sim/README.md).
 //
 // Contract: load_scenario / parse_scenario never throw; every error is "FILE:LINE: key: what"
-// (toml++ source positions), in the style of app/config.cpp. Times in the file are seconds
+// (toml++ source positions), in the style of config/reader.cpp. Times in the file are seconds
 // (integer or decimal) since the start of the run; here they are milliseconds. Files the
 // scenario names (TLS certificates) are relative to the scenario's directory; the loader
 // checks that they can be read and the simulator reads them while building the hosts, so a

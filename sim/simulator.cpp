@@ -670,8 +670,8 @@ private:
 class PigeonHost final : public Host {
 public:
     PigeonHost(World& w, const HostSpec& spec) : Host(w, spec), resolver_(w.zone, w.trace, spec.name) {
-        std::vector<app::User> users;
-        for (const auto& u : spec.users) users.push_back(app::User{u.address, "", u.aliases});
+        std::vector<config::User> users;
+        for (const auto& u : spec.users) users.push_back(config::User{u.address, "", u.aliases});
         directory_ = std::make_unique<policy::Directory>(spec.local_domains, users);
         for (const auto& k : spec.dkim) {
             auto key = dkim::load_private_key(k.key, w.botan_rng);
@@ -954,7 +954,7 @@ private:
 
     // Modelled: the password as the scenario gives it (see sim/README.md).
     smtp::Event authenticate(const smtp::Authenticate& a, const std::string& label) {
-        const app::User* user = directory_->login(a.authcid);
+        const config::User* user = directory_->login(a.authcid);
         const UserSpec* spec = nullptr;
         if (user)
             for (const auto& u : spec_.users)
@@ -1007,7 +1007,7 @@ private:
                 continue;
             }
             queue::RecipientStatus st = e.status[i];
-            if (const app::User* u = directory_->recipient(p)) {
+            if (const config::User* u = directory_->recipient(p)) {
                 if (delivered_to.insert(lower(u->address)).second) {
                     mailboxes[lower(u->address)].push_back(StoredMail{w_.loop.now_ms, e.folder, rec->message, id});
                     w_.trace.line(name(), "deliver: " + id + " to " + u->address + " " +

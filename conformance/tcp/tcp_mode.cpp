@@ -23,7 +23,7 @@ namespace pigeon::conformance {
 namespace fs = std::filesystem;
 namespace {
 
-// The server's configuration ranges (docs/configuration.md, src/app/config.cpp).
+// The server's configuration ranges (docs/configuration.md, src/config/reader.cpp).
 constexpr std::uint64_t min_message_octets = 65536, max_message_octets = 4294967296ULL;
 constexpr std::size_t min_recipients = 100, max_recipients = 100000;
 constexpr std::size_t max_errors_limit = 1000;
@@ -55,7 +55,7 @@ bool uses_timeout(const Transcript& t) {
 
 struct Recipients {
     // Those the server's configuration can name (a Mailbox without UTF-8 and with a domain
-    // name: what config.cpp accepts as an alias).
+    // name: what config/reader.cpp accepts as an alias).
     std::vector<core::Mailbox> nameable;
     // Valid recipients it cannot: an address literal domain, a UTF-8 mailbox.
     std::vector<std::string> unnameable;

@@ -105,9 +105,9 @@ int passwd(const Commands& commands, Io& io) {
 }
 
 // The file's configuration, or the embedded default when `path` is empty.
-std::optional<Config> effective_config(const std::string& path, Io& io) {
-    if (path.empty()) return default_config(system_hostname());
-    auto config = load_config(path);
+std::optional<config::Config> effective_config(const std::string& path, Io& io) {
+    if (path.empty()) return config::default_config(config::system_hostname());
+    auto config = config::load_config(path);
     if (!config) {
         io.err << config.error().message << "\n";
         return std::nullopt;
@@ -276,7 +276,7 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
     }
 
     if (*check) {
-        const auto config = load_config(config_path);
+        const auto config = config::load_config(config_path);
         if (!config) {
             io.err << config.error().message << "\n";
             return exit_bad_config;
@@ -288,14 +288,14 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
             io.out << ", " << config->delivery.discard.size()
                    << (config->delivery.discard.size() == 1 ? " discard address" : " discard addresses");
         io.out << "\n";
-        for (const std::string& w : credential_warnings(*config)) io.out << "warning: " << w << "\n";
+        for (const std::string& w : config::credential_warnings(*config)) io.out << "warning: " << w << "\n";
         return exit_ok;
     }
 
     const auto config = effective_config(config_path, io);
     if (!config) return exit_bad_config;
     if (*show) {
-        io.out << to_toml(*config);
+        io.out << config::to_toml(*config);
         return exit_ok;
     }
     if (*dmarc_report)

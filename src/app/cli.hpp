@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "app/config.hpp"
+#include "config/config.hpp"
 #include "app/commands.hpp"
 
 namespace pigeon::app {
@@ -34,10 +34,10 @@ inline constexpr int exit_usage = 64;  // EX_USAGE, sysexits.h
 struct Io;
 
 struct Commands {
-    std::function<int(const Config&, bool embedded_default)> serve;
-    std::function<int(const Config&)> queue_list;
-    std::function<int(const Config&, const std::string& id)> queue_show;
-    std::function<int(const Config&, const std::string& id)> queue_delete;
+    std::function<int(const config::Config&, bool embedded_default)> serve;
+    std::function<int(const config::Config&)> queue_list;
+    std::function<int(const config::Config&, const std::string& id)> queue_show;
+    std::function<int(const config::Config&, const std::string& id)> queue_delete;
     // pigeon spf check (see commands.hpp): 0 for any result, 2 for bad arguments.
     std::function<int(const SpfCheckArgs&, Io&)> spf_check;
     // pigeon sim run (sim/run.hpp): the exit status of the run.

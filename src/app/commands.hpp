@@ -27,22 +27,22 @@
 #include <ostream>
 #include <string>
 
-#include "app/config.hpp"
+#include "config/config.hpp"
 #include "app/control.hpp"
 
 namespace pigeon::app {
 
-int run_serve(const Config& config, bool embedded_default);
-int run_queue_list(const Config& config);
-int run_queue_show(const Config& config, const std::string& id);
-int run_queue_delete(const Config& config, const std::string& id);
+int run_serve(const config::Config& config, bool embedded_default);
+int run_queue_list(const config::Config& config);
+int run_queue_show(const config::Config& config, const std::string& id);
+int run_queue_delete(const config::Config& config, const std::string& id);
 inline constexpr std::chrono::milliseconds control_answer_wait{10'000};
-int run_queue_change(const Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
+int run_queue_change(const config::Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
                      std::ostream& err, std::chrono::milliseconds wait = control_answer_wait);
-int print_queue_list(const Config& config, std::ostream& out, std::ostream& err);
-int print_queue_show(const Config& config, const std::string& id, std::ostream& out, std::ostream& err);
-int run_queue_flush(const Config& config, std::ostream& out, std::ostream& err);
-int run_queue_retry(const Config& config, const std::string& id, std::ostream& out, std::ostream& err);
+int print_queue_list(const config::Config& config, std::ostream& out, std::ostream& err);
+int print_queue_show(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err);
+int run_queue_flush(const config::Config& config, std::ostream& out, std::ostream& err);
+int run_queue_retry(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err);
 
 // pigeon spf check: 0 for any SPF result, 2 for bad arguments (a bad IP, sender or zone file).
 struct SpfCheckArgs {

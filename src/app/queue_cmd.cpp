@@ -55,12 +55,12 @@ std::string recipient_line(const core::Path& path, const queue::RecipientStatus&
            (s.diagnostic.empty() ? "" : "  (" + s.diagnostic + ")") + "\n";
 }
 
-fs::path spool_dir(const Config& config) { return fs::path(config.state_dir) / "queue"; }
+fs::path spool_dir(const config::Config& config) { return fs::path(config.state_dir) / "queue"; }
 
 // Opens the spool without creating anything: a missing spool is an empty queue (f(nullptr)).
 // mode: read_only for a spool a server may own; repair only while holding the state lock.
 template <class F>
-int with_spool(const Config& config, queue::Spool::Recovery mode, std::ostream& err, F&& f) {
+int with_spool(const config::Config& config, queue::Spool::Recovery mode, std::ostream& err, F&& f) {
     const auto dir = spool_dir(config);
     std::error_code ec;
     if (!fs::exists(dir, ec)) {
@@ -113,7 +113,7 @@ std::string nothing_to_flush(const queue::Spool* spool) {
 }
 
 // flush (id empty) or retry id.
-int reschedule_now(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+int reschedule_now(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
     const bool flush = id.empty();
     std::error_code ec;
     const fs::file_status state = fs::status(config.state_dir, ec);
@@ -207,7 +207,7 @@ queue::Status apply_directly(queue::Spool& spool, ControlRequest::Kind kind, con
 }
 
 // delete/hold/release of one message: directly under the lock, else by the server's answer.
-int change_message(const Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
+int change_message(const config::Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
                    std::ostream& err, std::chrono::milliseconds wait) {
     if (!valid_queue_id(id, err)) return 1;
     std::error_code ec;
@@ -260,7 +260,7 @@ int change_message(const Config& config, ControlRequest::Kind kind, const std::s
 
 }  // namespace
 
-int print_queue_list(const Config& config, std::ostream& out, std::ostream& err) {
+int print_queue_list(const config::Config& config, std::ostream& out, std::ostream& err) {
     return with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
         if (spool == nullptr || spool->size() == 0) {
             out << "queue is empty\n";
@@ -277,7 +277,7 @@ int print_queue_list(const Config& config, std::ostream& out, std::ostream& err)
     });
 }
 
-int print_queue_show(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+int print_queue_show(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
     return with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
         if (spool == nullptr) {
             err << "pigeon: no message " << id << " in the queue (the queue is empty)\n";
@@ -305,27 +305,27 @@ int print_queue_show(const Config& config, const std::string& id, std::ostream& 
     });
 }
 
-int run_queue_flush(const Config& config, std::ostream& out, std::ostream& err) {
+int run_queue_flush(const config::Config& config, std::ostream& out, std::ostream& err) {
     return reschedule_now(config, "", out, err);
 }
 
-int run_queue_retry(const Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+int run_queue_retry(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
     if (!valid_queue_id(id, err)) return 1;
     return reschedule_now(config, id, out, err);
 }
 
-int run_queue_list(const Config& config) { return print_queue_list(config, std::cout, std::cerr); }
+int run_queue_list(const config::Config& config) { return print_queue_list(config, std::cout, std::cerr); }
 
-int run_queue_show(const Config& config, const std::string& id) {
+int run_queue_show(const config::Config& config, const std::string& id) {
     return print_queue_show(config, id, std::cout, std::cerr);
 }
 
-int run_queue_change(const Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
+int run_queue_change(const config::Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
                      std::ostream& err, std::chrono::milliseconds wait) {
     return change_message(config, kind, id, out, err, wait);
 }
 
-int run_queue_delete(const Config& config, const std::string& id) {
+int run_queue_delete(const config::Config& config, const std::string& id) {
     return change_message(config, ControlRequest::Kind::remove, id, std::cout, std::cerr, control_answer_wait);
 }
 

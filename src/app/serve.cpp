@@ -176,7 +176,7 @@ private:
     core::AssertionHandler previous_ = nullptr;
 };
 
-bool load_or_create_demo_user(const Config& config, User& user, Logger& log) {
+bool load_or_create_demo_user(const config::Config& config, config::User& user, Logger& log) {
     const auto path = fs::path(config.state_dir) / "demo-user";
     user.address = "demo@" + (config.local_domains.empty() ? std::string("localhost")
                                                           : config.local_domains.front());
@@ -210,7 +210,7 @@ bool load_or_create_demo_user(const Config& config, User& user, Logger& log) {
     return true;
 }
 
-std::string describe(const Listener& l) {
+std::string describe(const config::Listener& l) {
     std::string s = l.address + ":" + std::to_string(l.port) + " ";
     if (l.role == smtp::Role::inbound) {
         s += "inbound (MX)";
@@ -218,19 +218,19 @@ std::string describe(const Listener& l) {
         s += "submission, AUTH required";
     }
     switch (l.tls) {
-        case TlsMode::none: s += ", no TLS"; break;
-        case TlsMode::starttls: s += ", STARTTLS offered"; break;
-        case TlsMode::implicit: s += ", implicit TLS"; break;
+        case core::TlsMode::none: s += ", no TLS"; break;
+        case core::TlsMode::starttls: s += ", STARTTLS offered"; break;
+        case core::TlsMode::implicit: s += ", implicit TLS"; break;
     }
     return s;
 }
 
-smtp::ClientTls client_tls(OutboundTls t) {
+smtp::ClientTls client_tls(config::OutboundTls t) {
     switch (t) {
-        case OutboundTls::none: return smtp::ClientTls::none;
-        case OutboundTls::opportunistic: return smtp::ClientTls::opportunistic;
-        case OutboundTls::required: return smtp::ClientTls::required;
-        case OutboundTls::verify: return smtp::ClientTls::required;  // and a trust store (next_hop)
+        case config::OutboundTls::none: return smtp::ClientTls::none;
+        case config::OutboundTls::opportunistic: return smtp::ClientTls::opportunistic;
+        case config::OutboundTls::required: return smtp::ClientTls::required;
+        case config::OutboundTls::verify: return smtp::ClientTls::required;  // and a trust store (next_hop)
     }
     return smtp::ClientTls::opportunistic;
 }
@@ -250,9 +250,9 @@ bool read_password_file(const std::string& path, std::string& password, std::str
     return true;
 }
 
-std::optional<delivery::NextHop> next_hop(const NextHopSettings& h, std::string& error) {
+std::optional<delivery::NextHop> next_hop(const config::NextHopSettings& h, std::string& error) {
     delivery::NextHop hop{h.host, h.port, client_tls(h.tls), std::nullopt, nullptr};
-    if (h.tls == OutboundTls::verify) {
+    if (h.tls == config::OutboundTls::verify) {
         const std::string bundle = h.ca_file.empty() ? tls::system_ca_bundle : h.ca_file;
         auto store = tls::load_trust_store(bundle);
         if (!store) {
@@ -269,10 +269,10 @@ std::optional<delivery::NextHop> next_hop(const NextHopSettings& h, std::string&
     return hop;
 }
 
-std::optional<delivery::OutboundOptions> outbound_options(const Config& config,
+std::optional<delivery::OutboundOptions> outbound_options(const config::Config& config,
                                                           const policy::Directory& directory,
                                                           std::string& error) {
-    const OutboundSettings& ob = config.outbound;
+    const config::OutboundSettings& ob = config.outbound;
     delivery::OutboundOptions o;
     o.hostname = config.hostname;
     o.our_names = {config.hostname};
@@ -304,12 +304,12 @@ std::optional<delivery::OutboundOptions> outbound_options(const Config& config,
     return o;
 }
 
-std::string describe_outbound(const OutboundSettings& ob) {
+std::string describe_outbound(const config::OutboundSettings& ob) {
     std::string s = "outbound: ";
     if (!ob.relayhost.empty()) {
         const auto& r = ob.relayhost.front();
         s += "every remote recipient via the relayhost " + r.host + ":" + std::to_string(r.port) +
-             " (TLS " + outbound_tls_name(r.tls) + (r.username.empty() ? "" : ", AUTH as " + r.username) + ")";
+             " (TLS " + config::outbound_tls_name(r.tls) + (r.username.empty() ? "" : ", AUTH as " + r.username) + ")";
     } else {
         s += "MX routing to port " + std::to_string(ob.mx_port) + ", opportunistic STARTTLS" +
              (ob.dane ? ", DANE where DNSSEC proves TLSA records" : "");
@@ -331,8 +331,8 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
 
 }  // namespace
 
-int run_serve(const Config& config_in, bool embedded_default) {
-    Config config = config_in;
+int run_serve(const config::Config& config_in, bool embedded_default) {
+    config::Config config = config_in;
     Logger log(config.log_level);
     AssertionsToLog assertions_to_log(log);
     auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
@@ -390,9 +390,9 @@ int run_serve(const Config& config_in, bool embedded_default) {
         return 1;
     }
 
-    std::vector<User> users = config.users;
+    std::vector<config::User> users = config.users;
     if (config.create_demo_user) {
-        User demo;
+        config::User demo;
         if (!load_or_create_demo_user(config, demo, log)) {
             std::cerr << "pigeon: cannot write the demo user file in " << state << "\n";
             return 1;
@@ -476,7 +476,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
             if (rcpt.kind != core::Path::Kind::postmaster &&
                 !directory.is_local_domain(rcpt.mailbox.domain().lowercase()))
                 return delivery::LocalTarget::remote();
-            const User* u = directory.recipient(rcpt);
+            const config::User* u = directory.recipient(rcpt);
             if (u == nullptr && directory.discards(rcpt)) return delivery::LocalTarget::discard();
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
             return delivery::LocalTarget::mailbox(policy::maildir_for(state, *u));
@@ -505,7 +505,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         outbound = std::make_unique<delivery::OutboundEngine>(std::move(*options), spool, clock, random,
                                                               *resolver, outbound_runtime);
         say(describe_outbound(config.outbound));
-        for (const std::string& w : credential_warnings(config)) log(net::LogLevel::warn, "config: " + w);
+        for (const std::string& w : config::credential_warnings(config)) log(net::LogLevel::warn, "config: " + w);
     } else {
         say("outbound: off (outbound.enabled = false); remote recipients stay queued");
     }
@@ -528,7 +528,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
         say(std::string("SPF: checked for inbound mail; fail is ") +
             (config.spf.reject_fail ? "refused (550 5.7.23)" : "delivered and recorded") +
             ", temperror is " +
-            (config.spf.temperror == SpfTempErrorAction::defer ? "deferred (451 4.4.3)"
+            (config.spf.temperror == config::SpfTempErrorAction::defer ? "deferred (451 4.4.3)"
                                                                : "delivered and recorded"));
     else
         say("SPF: not checked (spf.check = false)");
@@ -603,7 +603,7 @@ int run_serve(const Config& config_in, bool embedded_default) {
     options.limits.data_timeout = std::chrono::seconds(lim.data_timeout_seconds);
     options.limits.shutdown_grace = std::chrono::seconds(lim.shutdown_grace_seconds);
     options.limits.ipv6_prefix_bits = lim.ipv6_prefix_bits;
-    options.session = session_config(config);
+    options.session = config::session_config(config);
     options.session.resources = &resources;
     // Messages past the threshold are received into unnamed files beside the spool (same file
     // system, so the free-disk reserve covers them) instead of memory.

@@ -116,7 +116,7 @@ void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp
         done(smtp::AuthResult{smtp::AuthResult::Outcome::temporary_failure, {}});
         return;
     }
-    const User* user = directory_.login(a.authcid);
+    const config::User* user = directory_.login(a.authcid);
     // PLAIN's authorization identity, when given, must be the user itself: no proxy logins.
     const bool authzid_ok = a.authzid.empty() || (user && directory_.login(a.authzid) == user);
     std::string hash = user ? user->password_hash : decoy_hash();

@@ -12,7 +12,7 @@
 
 #include "app/auth_throttle.hpp"
 #include "policy/pipeline.hpp"
-#include "app/config.hpp"
+#include "config/config.hpp"
 #include "auth/dkim/dkim.hpp"
 #include "policy/directory.hpp"
 #include "dns/dns.hpp"
@@ -28,8 +28,8 @@ public:
     struct Options {
         std::string hostname;
         std::uint32_t auth_failures_per_ip_per_minute = 5;
-        SpfSettings spf;      // inbound MAIL FROM
-        DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
+        config::SpfSettings spf;      // inbound MAIL FROM
+        config::DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
         // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
         std::function<std::string(std::string_view)> org_domain;
         // Submission signs with every key of the message's From: domain ([[dkim.keys]]).

@@ -33,7 +33,7 @@ std::string local_of(std::string_view address) {
 
 }  // namespace
 
-Directory::Directory(std::vector<std::string> local_domains, std::vector<User> users,
+Directory::Directory(std::vector<std::string> local_domains, std::vector<config::User> users,
                      std::vector<std::string> discard)
     : users_(std::move(users)) {
     for (auto& d : local_domains) domains_.push_back(core::ascii_lower(d));
@@ -50,13 +50,13 @@ bool Directory::is_local_domain(std::string_view domain) const {
     return std::find(domains_.begin(), domains_.end(), core::ascii_lower(domain)) != domains_.end();
 }
 
-const User* Directory::login(std::string_view authcid) const {
+const config::User* Directory::login(std::string_view authcid) const {
     for (const auto& u : users_)
         if (same_address(u.address, authcid)) return &u;
     return nullptr;
 }
 
-const User* Directory::recipient(const core::Path& path) const {
+const config::User* Directory::recipient(const core::Path& path) const {
     std::string address;
     if (path.kind == core::Path::Kind::postmaster) {
         address = "postmaster@" + (domains_.empty() ? std::string() : domains_.front());
@@ -75,19 +75,19 @@ const User* Directory::recipient(const core::Path& path) const {
     return nullptr;
 }
 
-bool Directory::may_send_as(const User& user, std::string_view address) const {
+bool Directory::may_send_as(const config::User& user, std::string_view address) const {
     if (same_address(user.address, address)) return true;
     return std::any_of(user.aliases.begin(), user.aliases.end(),
                        [&](const std::string& a) { return same_address(a, address); });
 }
 
-std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const User& user) {
+std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const config::User& user) {
     return state_dir / "mail" / domain_of(user.address) / local_of(user.address) / "Maildir";
 }
 
 smtp::Verdict check_sender(const Directory& dir, smtp::Role role, const smtp::CheckSender& c) {
     if (role == smtp::Role::inbound) return accept();
-    const User* user = dir.login(c.envelope.auth_identity);
+    const config::User* user = dir.login(c.envelope.auth_identity);
     const auto& path = c.envelope.reverse_path;
     if (user == nullptr || path.kind != core::Path::Kind::mailbox ||
         !dir.may_send_as(*user, path.mailbox.to_string()))
@@ -115,7 +115,7 @@ smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::C
     auto header = core::parse_header(c.message.contiguous());
     if (!header.ok())
         return refuse(550, "5.6.0", "Message header is malformed: " + header.error().message);
-    const User* user = dir.login(c.envelope.auth_identity);
+    const config::User* user = dir.login(c.envelope.auth_identity);
     bool has_from = false, has_date = false, has_id = false;
     for (const auto& f : header.value()) {
         if (core::field_is(f, "Date")) has_date = true;

@@ -27,41 +27,40 @@
 #include <string_view>
 #include <vector>
 
-#include "app/config.hpp"
+#include "config/model.hpp"
 #include "core/address.hpp"
 #include "smtp/server/session.hpp"
 
 namespace pigeon::policy {
 
-using app::User;  // the configured user (app/config.hpp)
 
 class Directory {
 public:
     // discard: [delivery] discard, addresses accepted like a user's whose mail is dropped at
     // local delivery (the configuration keeps them apart from users and aliases).
-    Directory(std::vector<std::string> local_domains, std::vector<User> users,
+    Directory(std::vector<std::string> local_domains, std::vector<config::User> users,
               std::vector<std::string> discard = {});
 
     bool is_local_domain(std::string_view domain) const;
     // The user who logs in with this name (their address), or null.
-    const User* login(std::string_view authcid) const;
+    const config::User* login(std::string_view authcid) const;
     // The user who receives mail for this recipient (address, alias, or postmaster of a local
     // domain), or null. <Postmaster> and postmaster@<local domain> go to a user of that name
     // if there is one, otherwise to the first user (RFC 5321 4.5.1: it must exist).
-    const User* recipient(const core::Path& path) const;
+    const config::User* recipient(const core::Path& path) const;
     // True for a mailbox recipient in the discard list (case-insensitive, like the rest).
     bool discards(const core::Path& path) const;
-    bool may_send_as(const User& user, std::string_view address) const;
-    const std::vector<User>& users() const { return users_; }
+    bool may_send_as(const config::User& user, std::string_view address) const;
+    const std::vector<config::User>& users() const { return users_; }
 
 private:
     std::vector<std::string> domains_;  // lower case
-    std::vector<User> users_;
+    std::vector<config::User> users_;
     std::vector<std::string> discard_;  // lower case
 };
 
 // The Maildir of a user: <state_dir>/mail/<domain>/<local part>/Maildir (lower case).
-std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const User& user);
+std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const config::User& user);
 
 smtp::Verdict check_sender(const Directory& dir, smtp::Role role, const smtp::CheckSender& c);
 smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp::CheckRecipient& c);

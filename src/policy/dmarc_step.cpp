@@ -49,12 +49,12 @@ std::vector<dmarc::DkimInput> dkim_inputs_from(const dkim::DkimVerification& ver
     return out;
 }
 
-smtp::Verdict dmarc_verdict(const DmarcSettings& settings, const std::string& authserv_id,
+smtp::Verdict dmarc_verdict(const config::DmarcSettings& settings, const std::string& authserv_id,
                             const dmarc::SpfInput& spf, const std::vector<dmarc::DkimInput>& dkim,
                             const dmarc::DmarcResult& result) {
     const std::string& domain = result.from_domain;
     if (result.verdict == dmarc::Verdict::temperror &&
-        settings.temperror == app::SpfTempErrorAction::defer)
+        settings.temperror == config::SpfTempErrorAction::defer)
         return refuse(451, "4.7.5", "DMARC check of " + domain +
                                         " failed temporarily (DNS); try again later");
     smtp::Verdict v;

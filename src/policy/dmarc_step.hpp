@@ -15,21 +15,20 @@
 #include <string>
 #include <vector>
 
-#include "app/config.hpp"
+#include "config/model.hpp"
 #include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/dmarc.hpp"
 #include "smtp/server/session.hpp"
 
 namespace pigeon::policy {
 
-using app::DmarcSettings;
 
 // The SPF result the MAIL FROM check recorded (Envelope::sender_facts), as DMARC's input.
 dmarc::SpfInput spf_input_from(const core::Envelope& envelope);
 
 std::vector<dmarc::DkimInput> dkim_inputs_from(const dkim::DkimVerification& verification);
 
-smtp::Verdict dmarc_verdict(const DmarcSettings& settings, const std::string& authserv_id,
+smtp::Verdict dmarc_verdict(const config::DmarcSettings& settings, const std::string& authserv_id,
                             const dmarc::SpfInput& spf, const std::vector<dmarc::DkimInput>& dkim,
                             const dmarc::DmarcResult& result);
 

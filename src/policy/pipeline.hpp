@@ -42,7 +42,7 @@
 #include <string_view>
 #include <vector>
 
-#include "app/config.hpp"
+#include "config/model.hpp"
 #include "auth/dmarc/report.hpp"
 #include "policy/directory.hpp"
 #include "auth/dkim/dkim.hpp"
@@ -79,8 +79,8 @@ struct SigningKey {
 
 struct PipelineOptions {
     std::string hostname;  // authserv-id, receiver in Received-SPF, Message-ID's right side
-    app::SpfSettings spf;    // inbound MAIL FROM
-    app::DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
+    config::SpfSettings spf;  // inbound MAIL FROM
+    config::DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
     // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
     std::function<std::string(std::string_view)> org_domain;
     std::vector<SigningKey> dkim_keys;

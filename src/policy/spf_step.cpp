@@ -97,7 +97,7 @@ std::string received_spf_field(const SpfCheck& check, const spf::SpfResult& r) {
     return f + "\r\n";
 }
 
-smtp::Verdict spf_verdict(const SpfSettings& settings, const SpfCheck& check,
+smtp::Verdict spf_verdict(const config::SpfSettings& settings, const SpfCheck& check,
                           const spf::SpfResult& r) {
     const spf::SpfRequest& rq = check.request;
     smtp::Verdict v;
@@ -109,7 +109,7 @@ smtp::Verdict spf_verdict(const SpfSettings& settings, const SpfCheck& check,
         v.reply = core::Reply(550, "5.7.23", "SPF validation failed: " + why);
         return v;
     }
-    if (r.verdict == spf::Verdict::temperror && settings.temperror == SpfTempErrorAction::defer) {
+    if (r.verdict == spf::Verdict::temperror && settings.temperror == config::SpfTempErrorAction::defer) {
         v.accept = false;
         v.reply = core::Reply(451, "4.4.3", "SPF check of " + rq.domain +
                                                 " failed temporarily (DNS); try again later");

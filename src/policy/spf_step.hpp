@@ -14,14 +14,12 @@
 #include <optional>
 #include <string>
 
-#include "app/config.hpp"
+#include "config/model.hpp"
 #include "auth/spf/spf.hpp"
 #include "smtp/server/session.hpp"
 
 namespace pigeon::policy {
 
-using app::SpfSettings;
-using app::SpfTempErrorAction;
 
 // What SPF found at MAIL FROM, kept for DMARC at the end of DATA (RFC 7489 4.2: only a pass
 // on the MAIL FROM domain counts toward alignment, so the identity is recorded too).
@@ -40,7 +38,7 @@ struct SpfCheck {
 std::optional<SpfCheck> spf_check_for(const smtp::CheckSender& check, const std::string& receiver,
                                       std::int64_t now);
 
-smtp::Verdict spf_verdict(const SpfSettings& settings, const SpfCheck& check,
+smtp::Verdict spf_verdict(const config::SpfSettings& settings, const SpfCheck& check,
                           const spf::SpfResult& result);
 
 // "Received-SPF: pass (mx.example: ...) client-ip=...; ...\r\n"

@@ -28,7 +28,7 @@ namespace {
 
 struct State {
     fs::path path;
-    app::Config config = app::default_config("mx.test.example");
+    config::Config config = config::default_config("mx.test.example");
     State() {
         char dir[] = "/tmp/pigeon-queue-cmd-XXXXXX";
         BOOST_REQUIRE(::mkdtemp(dir) != nullptr);
@@ -147,12 +147,12 @@ BOOST_AUTO_TEST_CASE(an_empty_or_missing_queue_is_said_so) {
     auto r = capture([&](auto& o, auto& e) { return app::run_queue_flush(s.config, o, e); });
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out == "queue is empty\n");
-    app::Config missing = s.config;
+    config::Config missing = s.config;
     missing.state_dir = (s.path / "nowhere").string();
     r = capture([&](auto& o, auto& e) { return app::run_queue_flush(missing, o, e); });
     BOOST_TEST(r.status == 0);
     BOOST_TEST(r.out.find("queue is empty (no state directory") == 0u, r.out);
-    app::Config file = s.config;
+    config::Config file = s.config;
     std::ofstream(s.path / "a-file") << "x";
     file.state_dir = (s.path / "a-file").string();
     r = capture([&](auto& o, auto& e) { return app::run_queue_flush(file, o, e); });

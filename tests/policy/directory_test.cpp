@@ -1,6 +1,8 @@
 // policy/directory.hpp: relay denial, unknown users, postmaster, send-as-yourself, Date/Message-ID.
 #include "policy/directory.hpp"
 
+#include "config/model.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 using namespace pigeon;
@@ -10,8 +12,8 @@ using smtp::Role;
 namespace {
 
 Directory directory() {
-    policy::User alice{"alice@test.example", "$argon2id$x", {"sales@test.example"}};
-    policy::User bob{"bob@test.example", "$argon2id$y", {}};
+    config::User alice{"alice@test.example", "$argon2id$x", {"sales@test.example"}};
+    config::User bob{"bob@test.example", "$argon2id$y", {}};
     return Directory({"test.example", "Other.Example"}, {alice, bob});
 }
 
@@ -51,7 +53,7 @@ BOOST_AUTO_TEST_CASE(inbound_accepts_local_users_aliases_and_postmaster) {
 }
 
 BOOST_AUTO_TEST_CASE(discard_addresses_are_accepted_like_users_in_both_roles) {
-    policy::User alice{"alice@test.example", "$argon2id$x", {}};
+    config::User alice{"alice@test.example", "$argon2id$x", {}};
     const Directory d({"test.example"}, {alice}, {"NoReply@test.example"});
     for (const Role role : {Role::inbound, Role::submission}) {
         for (const char* ok : {"<noreply@test.example>", "<NOREPLY@Test.Example>"}) {
@@ -146,7 +148,7 @@ BOOST_AUTO_TEST_CASE(submission_refuses_messages_without_a_usable_header) {
 }
 
 BOOST_AUTO_TEST_CASE(maildir_paths_are_lower_case) {
-    policy::User u{"Alice@Test.Example", "", {}};
+    config::User u{"Alice@Test.Example", "", {}};
     BOOST_TEST(policy::maildir_for("/srv/state", u).string() ==
                "/srv/state/mail/test.example/alice/Maildir");
 }

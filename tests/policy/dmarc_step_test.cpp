@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(spf_verdict_feeds_dmarc_input) {
     BOOST_REQUIRE(check.has_value());
     spf::SpfResult r;
     r.verdict = spf::Verdict::pass;
-    auto v = policy::spf_verdict(policy::SpfSettings{}, *check, r);
+    auto v = policy::spf_verdict(config::SpfSettings{}, *check, r);
     e.sender_facts = v.sender_facts;
     auto in = policy::spf_input_from(e);
     BOOST_TEST((in.verdict == spf::Verdict::pass));
@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(dkim_inputs_keep_domain_selector_result_and_b) {
 }
 
 BOOST_AUTO_TEST_CASE(reject_is_refused_with_the_rfc_text) {
-    policy::DmarcSettings s;
+    config::DmarcSettings s;
     auto v = policy::dmarc_verdict(s, "mx.test.example", spf_pass, {},
                                 result(dmarc::Verdict::fail, dmarc::Disposition::reject));
     BOOST_TEST(!v.accept);
@@ -93,21 +93,21 @@ BOOST_AUTO_TEST_CASE(reject_is_refused_with_the_rfc_text) {
 }
 
 BOOST_AUTO_TEST_CASE(never_reject_and_quarantine_go_to_junk_with_authentication_results) {
-    policy::DmarcSettings s;
+    config::DmarcSettings s;
     s.never_reject = {"Example.COM"};
     auto v = policy::dmarc_verdict(s, "mx.test.example", spf_pass, {},
                                 result(dmarc::Verdict::fail, dmarc::Disposition::reject));
     BOOST_TEST(v.accept);
     BOOST_TEST(v.folder == "Junk");
     BOOST_TEST(v.prepend.rfind("Authentication-Results: mx.test.example;", 0) == 0u);
-    v = policy::dmarc_verdict(policy::DmarcSettings{}, "mx", spf_pass, {},
+    v = policy::dmarc_verdict(config::DmarcSettings{}, "mx", spf_pass, {},
                            result(dmarc::Verdict::fail, dmarc::Disposition::quarantine));
     BOOST_TEST(v.accept);
     BOOST_TEST(v.folder == "Junk");
 }
 
 BOOST_AUTO_TEST_CASE(not_enforcing_only_records) {
-    policy::DmarcSettings s;
+    config::DmarcSettings s;
     s.enforce = false;
     auto v = policy::dmarc_verdict(s, "mx", spf_pass, {},
                                 result(dmarc::Verdict::fail, dmarc::Disposition::reject));
@@ -117,12 +117,12 @@ BOOST_AUTO_TEST_CASE(not_enforcing_only_records) {
 }
 
 BOOST_AUTO_TEST_CASE(temperror_defers_with_4_7_5_or_is_recorded) {
-    policy::DmarcSettings s;
+    config::DmarcSettings s;
     auto v = policy::dmarc_verdict(s, "mx", spf_pass, {},
                                 result(dmarc::Verdict::temperror, dmarc::Disposition::none));
     BOOST_TEST(reply_of(v) ==
                "451 4.7.5 DMARC check of example.com failed temporarily (DNS); try again later\r\n");
-    s.temperror = policy::SpfTempErrorAction::accept;
+    s.temperror = config::SpfTempErrorAction::accept;
     v = policy::dmarc_verdict(s, "mx", spf_pass, {},
                            result(dmarc::Verdict::temperror, dmarc::Disposition::none));
     BOOST_TEST(v.accept);
@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(a_message_without_one_from_domain_is_refused) {
     auto r = result(dmarc::Verdict::permerror, dmarc::Disposition::reject, "");
     r.reason = dmarc::DispositionReason::malformed_from;
     r.problem = "no From field";
-    auto v = policy::dmarc_verdict(policy::DmarcSettings{}, "mx", spf_pass, {}, r);
+    auto v = policy::dmarc_verdict(config::DmarcSettings{}, "mx", spf_pass, {}, r);
     BOOST_TEST(reply_of(v) ==
                "550 5.7.1 Message must have exactly one From: domain (RFC 7489 6.6.1): no From "
                "field\r\n");
@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(a_message_without_one_from_domain_is_refused) {
 
 BOOST_AUTO_TEST_CASE(pass_is_delivered_with_every_method_recorded) {
     std::vector<dmarc::DkimInput> dkim{{"example.com", "sel", dmarc::DkimResult::pass, "abcd1234"}};
-    auto v = policy::dmarc_verdict(policy::DmarcSettings{}, "mx.test.example", spf_pass, dkim,
+    auto v = policy::dmarc_verdict(config::DmarcSettings{}, "mx.test.example", spf_pass, dkim,
                                 result(dmarc::Verdict::pass, dmarc::Disposition::none));
     BOOST_TEST(v.accept);
     BOOST_TEST(v.folder.empty());

@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(no_identity_or_no_address_means_no_check) {
 }
 
 BOOST_AUTO_TEST_CASE(fail_is_refused_with_5_7_23_when_configured) {
-    policy::SpfSettings s;
+    config::SpfSettings s;
     auto c = *policy::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
     auto v = policy::spf_verdict(s, c, result(Verdict::fail, "192.0.2.10 is not permitted"));
     BOOST_TEST(!v.accept);
@@ -73,20 +73,20 @@ BOOST_AUTO_TEST_CASE(fail_is_refused_with_5_7_23_when_configured) {
 }
 
 BOOST_AUTO_TEST_CASE(temperror_defers_with_4_4_3_or_is_recorded) {
-    policy::SpfSettings s;
+    config::SpfSettings s;
     auto c = *policy::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
     auto v = policy::spf_verdict(s, c, result(Verdict::temperror, {}, "DNS timeout"));
     BOOST_TEST(!v.accept);
     BOOST_TEST(reply_of(v) ==
                "451 4.4.3 SPF check of example.org failed temporarily (DNS); try again later\r\n");
-    s.temperror = policy::SpfTempErrorAction::accept;
+    s.temperror = config::SpfTempErrorAction::accept;
     v = policy::spf_verdict(s, c, result(Verdict::temperror, {}, "DNS timeout"));
     BOOST_TEST(v.accept);
     BOOST_TEST(v.prepend.find("problem=\"DNS timeout\";") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(other_results_are_accepted_and_recorded) {
-    policy::SpfSettings s;
+    config::SpfSettings s;
     auto c = *policy::spf_check_for(mail_from("<a@example.org>"), "mx.test.example", 0);
     for (auto verdict : {Verdict::pass, Verdict::none, Verdict::neutral, Verdict::softfail,
                          Verdict::permerror}) {

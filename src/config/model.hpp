@@ -1,20 +1,15 @@
-// pigeon/app/config.hpp: the server's configuration, its defaults, and the TOML file format.
+// pigeon/config/model.hpp: the server's configuration as data, and its defaults.
 //
 // Contract:
 //   - Every default lives in namespace `defaults` below and nowhere else; docs/configuration.md
-//     documents the same values (tests/app/config_test.cpp checks the example file parses).
-//   - parse_config() never throws and never touches the file system or the network. Anything
-//     wrong gives a ParseError whose message is "<source>:<line>: <key>: <what is wrong>",
-//     e.g. "config.toml:12: limits.max_recipients: must be >= 100 (RFC 5321 4.5.3.1.8)".
-//     Unknown keys, wrong types and out-of-range values are errors: a typo must never be
-//     silently ignored. Keys left out take their default.
-//   - Users' addresses, their aliases and [delivery] discard addresses are one set: no two
-//     entries may be the same address compared ignoring ASCII case, as app::Directory matches
-//     them at run time; the error names both entries (key and line).
-//   - load_config() reads the file (an unreadable file is a ParseError too) and parses it.
-//   - to_toml() writes a file that parse_config() reads back to an equal Config, except for
-//     `create_demo_user`, which is not a file key (it only exists for the embedded default).
+//     documents the same values (tests/config/config_test.cpp checks the example file parses).
+//   - The bounds that the reader (config/reader.hpp) checks are named in namespace `bounds`.
 //   - default_config() is the embedded configuration used when `pigeon serve` has no --config.
+//   - Nothing here reads a file; system_hostname() asks the operating system for its name.
+//
+// The rest of the layer: config/reader.hpp (TOML to Config, with line-accurate errors),
+// config/validate.hpp (the rules that are not about TOML's shape), config/writer.hpp (Config to
+// TOML), config/session.hpp (the session options a Config gives). config/config.hpp has them all.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -22,14 +17,10 @@
 #include <vector>
 
 #include "core/log_level.hpp"
-#include "core/result.hpp"
 #include "core/tls_mode.hpp"
 #include "smtp/server/session.hpp"
 
-namespace pigeon::app {
-
-using core::ParseError;
-using core::Result;
+namespace pigeon::config {
 
 using core::log_level_name;
 using core::LogLevel;
@@ -279,6 +270,10 @@ struct Config {
 // no [[listeners]].
 std::vector<Listener> default_listeners();
 
+// What a file with no keys gives: every default, local domain "localhost", the default
+// listeners, no users. The reader starts from it.
+Config empty_file_config(std::string hostname);
+
 // The embedded default: hostname as given, local domain "localhost", the default listeners,
 // a self-signed certificate, no users but create_demo_user = true.
 Config default_config(std::string hostname);
@@ -286,29 +281,4 @@ Config default_config(std::string hostname);
 // This machine's name (gethostname), or "localhost" when that is not a valid domain name.
 std::string system_hostname();
 
-// `default_hostname` is used when the file has no `hostname` key.
-Result<Config> parse_config(std::string_view text, std::string_view source_name,
-                            std::string_view default_hostname = "localhost");
-// Reads `path` and parses it with system_hostname() as the default hostname.
-Result<Config> load_config(const std::string& path);
-
-// What every session needs from the configuration: hostname, SIZE, the recipient and error
-// limits, and AUTH only over TLS. The server (net::ServerOptions::session) sets role and TLS
-// per listener itself; the driver sets `clock` (required), `trace`, and the server-wide
-// resources and spill.
-smtp::SessionConfig session_config(const Config& config);
-// The same plus the listener's role and TLS (starttls: STARTTLS offered; implicit: TLS from
-// the start). A certificate always exists (configured or self-signed), so TLS is available
-// whenever the listener's mode is not none.
-smtp::SessionConfig session_config(const Config& config, const Listener& listener);
-
-// The configuration as a commented TOML file (what `pigeon show-config` prints).
-std::string to_toml(const Config& config);
-
-// One line per next hop (relayhost, route) that sends a password over TLS weaker than
-// "verify" - only possible when the file names that tls mode explicitly, since a password_file
-// makes "verify" the default. `pigeon serve` logs them at start, `check-config` prints them.
-// Each names the key: "outbound.relayhost.tls = \"required\": the password for ... ".
-std::vector<std::string> credential_warnings(const Config& config);
-
-}  // namespace pigeon::app
+}  // namespace pigeon::config

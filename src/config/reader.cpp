@@ -1,7 +1,6 @@
-// pigeon/app/config.cpp: defaults, the TOML reader with line-accurate errors, and to_toml.
-#include "app/config.hpp"
-
-#include <unistd.h>
+// pigeon/config/reader.cpp: the TOML reader, with an error naming the key and line for
+// anything wrong.
+#include "config/reader.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,109 +8,18 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
-#include <limits>
-#include <optional>
-#include <regex>
 #include <sstream>
-#include <unordered_map>
 #include <toml++/toml.h>
 
+#include "config/validate.hpp"
 #include "core/address.hpp"
 #include "core/ascii.hpp"
 #include "core/domain.hpp"
 
-namespace pigeon::app {
+namespace pigeon::config {
 
-const char* spf_temperror_name(SpfTempErrorAction action) {
-    return action == SpfTempErrorAction::defer ? "defer" : "accept";
-}
-
-const char* outbound_tls_name(OutboundTls tls) {
-    switch (tls) {
-        case OutboundTls::none: return "none";
-        case OutboundTls::opportunistic: return "opportunistic";
-        case OutboundTls::required: return "required";
-        case OutboundTls::verify: return "verify";
-    }
-    return "?";
-}
-
-Limits default_limits() {
-    Limits l;
-    l.max_connections = defaults::max_connections;
-    l.max_connections_per_ip = defaults::max_connections_per_ip;
-    l.command_timeout_seconds = defaults::command_timeout_seconds;
-    l.data_block_timeout_seconds = defaults::data_block_timeout_seconds;
-    l.data_timeout_seconds = defaults::data_timeout_seconds;
-    l.max_message_octets = defaults::max_message_octets;
-    l.max_recipients = defaults::max_recipients;
-    l.max_errors_per_session = defaults::max_errors_per_session;
-    l.auth_failures_per_ip_per_minute = defaults::auth_failures_per_ip_per_minute;
-    l.shutdown_grace_seconds = defaults::shutdown_grace_seconds;
-    l.message_memory_octets = defaults::message_memory_octets;
-    l.spool_min_free_octets = defaults::spool_min_free_octets;
-    l.message_spill_octets = defaults::message_spill_octets;
-    l.verify_threads = defaults::verify_threads;
-    l.verify_cpu_seconds = defaults::verify_cpu_seconds;
-    l.ipv6_prefix_bits = defaults::ipv6_prefix_bits;
-    return l;
-}
-
-std::vector<Listener> default_listeners() {
-    const std::string addr(defaults::listen_address);
-    return {
-        Listener{addr, defaults::inbound_port, smtp::Role::inbound, TlsMode::starttls},
-        Listener{addr, defaults::submission_port, smtp::Role::submission, TlsMode::starttls},
-        Listener{addr, defaults::submissions_port, smtp::Role::submission, TlsMode::implicit},
-    };
-}
-
-Config default_config(std::string hostname) {
-    Config c;
-    c.hostname = std::move(hostname);
-    c.local_domains = {std::string(defaults::local_domain)};
-    c.listeners = default_listeners();
-    c.limits = default_limits();
-    c.state_dir = std::string(defaults::state_dir);
-    c.create_demo_user = true;
-    // The embedded default must work on a machine without DNS (docs/configuration.md [spf]).
-    c.spf.temperror = SpfTempErrorAction::accept;
-    c.dmarc.temperror = SpfTempErrorAction::accept;
-    return c;
-}
-
-smtp::SessionConfig session_config(const Config& config) {
-    smtp::SessionConfig s;
-    s.hostname = config.hostname;
-    s.max_message_octets = config.limits.max_message_octets;
-    s.max_recipients = config.limits.max_recipients;
-    s.max_errors = config.limits.max_errors_per_session;
-    s.auth_without_tls = false;  // never from a config file: AUTH only over TLS
-    return s;
-}
-
-smtp::SessionConfig session_config(const Config& config, const Listener& listener) {
-    smtp::SessionConfig s = session_config(config);
-    s.role = listener.role;
-    s.tls_available = listener.tls != TlsMode::none;
-    s.tls_active = listener.tls == TlsMode::implicit;
-    return s;
-}
-
-namespace {
-
-const core::DomainSyntax host_syntax{.allow_address_literal = false, .allow_utf8 = false};
-
-bool valid_hostname(std::string_view name) { return core::Domain::parse(name, host_syntax).ok(); }
-
-}  // namespace
-
-std::string system_hostname() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-    std::string name(buf);
-    return valid_hostname(name) ? name : "localhost";
-}
+using core::ParseError;
+using core::Result;
 
 namespace {
 
@@ -135,21 +43,6 @@ std::string_view type_name(const toml::node& node) {
     }
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diag = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
 std::string join_key(std::string_view prefix, std::string_view name) {
     if (prefix.empty()) return std::string(name);
     return std::string(prefix) + "." + std::string(name);
@@ -159,59 +52,34 @@ std::string index_key(std::string_view key, std::size_t i) {
     return std::string(key) + "[" + std::to_string(i) + "]";
 }
 
-// PHC strings as Botan writes them: "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>"
-// (unpadded base64), and bcrypt's "$2b$12$" + 22 salt + 31 hash characters.
-const std::regex& argon2id_shape() {
-    static const std::regex re(
-        R"(^\$argon2id\$(v=[0-9]+\$)?m=([0-9]{1,10}),t=([0-9]{1,10}),p=([0-9]{1,10}))"
-        R"(\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$)");
-    return re;
-}
-const std::regex& bcrypt_shape() {
-    static const std::regex re(R"(^\$2[ab]\$([0-9]{2})\$[./A-Za-z0-9]{53}$)");
-    return re;
-}
-
-// Why `hash` is not a password hash we can check, or nullopt when it is one. The parameter
-// bounds are the ones pigeon::tls::verify_password enforces (src/tls/password.hpp): a hash
-// outside them would load here and then refuse every login.
-std::optional<std::string> password_hash_problem(const std::string& hash) {
-    std::smatch m;
-    if (hash.starts_with("$argon2id$")) {
-        if (!std::regex_match(hash, m, argon2id_shape()))
-            return "malformed Argon2id hash (expected $argon2id$v=19$m=...,t=...,p=...$salt$hash)";
-        const long long memory = std::stoll(m[2].str()), passes = std::stoll(m[3].str()),
-                        lanes = std::stoll(m[4].str());
-        if (memory < 8 || memory > 1024 * 1024 || passes < 1 || passes > 64 || lanes < 1 ||
-            lanes > 16)
-            return "Argon2id parameters out of range (m 8..1048576 KiB, t 1..64, p 1..16)";
-        return std::nullopt;
-    }
-    if (hash.starts_with("$2a$") || hash.starts_with("$2b$")) {
-        if (!std::regex_match(hash, m, bcrypt_shape()))
-            return "malformed bcrypt hash (expected $2b$NN$ and 53 characters of salt and hash)";
-        const int cost = std::stoi(m[1].str());
-        if (cost < 4 || cost > 16) return "bcrypt cost must be between 04 and 16";
-        return std::nullopt;
-    }
-    return "must be an Argon2id ($argon2id$...) or bcrypt ($2a$ / $2b$) hash; "
-           "make one with `pigeon passwd`";
-}
-
 class Reader {
 public:
     explicit Reader(std::string_view source) : source_(source) {}
 
-    [[noreturn]] void fail(const toml::source_region& where, std::string_view key,
-                           std::string_view what) const {
+    [[noreturn]] void fail_at_line(std::size_t line, std::string_view key,
+                                   std::string_view what) const {
         std::string msg(source_);
-        msg += ":" + std::to_string(std::max<toml::source_index>(where.begin.line, 1)) + ": ";
+        msg += ":" + std::to_string(line) + ": ";
         if (!key.empty()) msg += std::string(key) + ": ";
         msg += what;
         throw ConfigError{std::move(msg)};
     }
+    [[noreturn]] void fail(const toml::source_region& where, std::string_view key,
+                           std::string_view what) const {
+        fail_at_line(line_of(where), key, what);
+    }
     [[noreturn]] void fail(const toml::node& at, std::string_view key, std::string_view what) const {
         fail(at.source(), key, what);
+    }
+    static std::size_t line_of(const toml::source_region& where) {
+        return std::max<toml::source_index>(where.begin.line, 1);
+    }
+
+    // Records an address for the uniqueness rule (config/validate.hpp), failing where it clashes.
+    void claim(AddressClaims& claims, const toml::node& n, const std::string& key,
+               const std::string& text, AddressClaims::Kind kind, std::size_t user) const {
+        if (auto clash = claims.claim(key, text, line_of(n.source()), kind, user))
+            fail_at_line(clash->line, clash->key, clash->message);
     }
 
     // Every key of `table` must be in `allowed`; a near miss is suggested.
@@ -221,12 +89,7 @@ public:
             const std::string_view name = k.str();
             if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
             std::string what = "unknown key";
-            std::string_view best;
-            std::size_t best_d = 3;  // suggest only close matches
-            for (std::string_view a : allowed) {
-                const std::size_t d = edit_distance(name, a);
-                if (d < best_d) best_d = d, best = a;
-            }
+            const std::string_view best = closest_name(name, allowed);
             if (!best.empty()) what += " (did you mean '" + std::string(best) + "'?)";
             fail(k.source(), join_key(prefix, name), what);
         }
@@ -661,72 +524,6 @@ core::Mailbox mailbox(const Reader& r, const toml::node& n, const std::string& k
     return std::move(m).value();
 }
 
-// One uniqueness rule over every address that names a mailbox or a sender: users' addresses,
-// their aliases and [delivery] discard addresses are all distinct, compared as the run-time
-// Directory matches them (policy/directory.hpp: ASCII case-insensitively over the whole address, local
-// part included). With a case-sensitive check an alias "Bob@example.org" of alice would pass
-// and then receive bob's mail and let alice send as bob; users "Carol@" and "carol@" would
-// share one Maildir (maildir_for lower-cases the path).
-class AddressClaims {
-public:
-    enum class Kind { user, alias, discard };
-    static constexpr std::size_t no_user = static_cast<std::size_t>(-1);
-
-    // Records the address `text`, written at `node` as `key`, for `user` (an index into
-    // [[users]], or no_user for a discard address); fails naming both entries when an earlier
-    // entry holds the same address.
-    void claim(const Reader& r, const toml::node& node, const std::string& key,
-               const std::string& text, Kind kind, std::size_t user) {
-        Claim mine{key, text, &node, kind, user};
-        auto [it, fresh] = by_address_.try_emplace(core::ascii_lower(text), mine);
-        if (fresh) return;
-        const Claim& earlier = it->second;
-        // An alias that is some user's address is the alias's mistake, even when the alias
-        // comes first in the file: report it there.
-        const bool blame_earlier = earlier.kind == Kind::alias && kind == Kind::user;
-        const Claim& at = blame_earlier ? earlier : mine;
-        const Claim& other = blame_earlier ? mine : earlier;
-        r.fail(*at.node, at.key,
-               "\"" + at.text + "\" is the same address as " + other.key + " \"" + other.text +
-                   "\" (line " + std::to_string(line_of(*other.node)) +
-                   "; addresses match ignoring case): " + why(at, other));
-    }
-
-private:
-    struct Claim {
-        std::string key;
-        std::string text;
-        const toml::node* node;
-        Kind kind;
-        std::size_t user;
-    };
-
-    static toml::source_index line_of(const toml::node& n) {
-        return std::max<toml::source_index>(n.source().begin.line, 1);
-    }
-
-    static std::string why(const Claim& a, const Claim& b) {
-        if (a.kind == Kind::discard || b.kind == Kind::discard)
-            return a.kind == b.kind ? "listed twice"
-                                    : "an address is either a mailbox or discarded";
-        if (a.kind == Kind::user && b.kind == Kind::user)
-            return "two users would share one mailbox";
-        if (a.user == b.user)
-            return a.kind == b.kind ? "listed twice" : "an alias is not the user's own address";
-        if (a.kind == Kind::alias && b.kind == Kind::alias)
-            return "two users may not share an alias (it would receive for one, send as both)";
-        return "one user may not receive or send as another";
-    }
-
-    std::unordered_map<std::string, Claim> by_address_;  // key: lower case
-};
-
-bool in_local_domains(const core::Mailbox& m, const std::vector<std::string>& local_domains) {
-    return std::any_of(local_domains.begin(), local_domains.end(), [&](const std::string& d) {
-        return core::Domain::parse(d, host_syntax).value() == m.domain();
-    });
-}
-
 std::vector<User> read_users(const Reader& r, const toml::node& node,
                              const std::vector<std::string>& local_domains,
                              AddressClaims& claims) {
@@ -747,7 +544,7 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
         if (!in_local_domains(m, local_domains))
             r.fail(*address, join_key(key, "address"),
                    "domain \"" + m.domain().text() + "\" is not in local_domains");
-        claims.claim(r, *address, join_key(key, "address"), u.address, AddressClaims::Kind::user, i);
+        r.claim(claims, *address, join_key(key, "address"), u.address, AddressClaims::Kind::user, i);
         u.password_hash = r.string(*hash, join_key(key, "password_hash"));
         if (auto problem = password_hash_problem(u.password_hash))
             r.fail(*hash, join_key(key, "password_hash"), *problem);
@@ -758,7 +555,7 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
                 const std::string ikey = index_key(akey, j);
                 (void)mailbox(r, a[j], ikey);
                 u.aliases.push_back(r.string(a[j], ikey));
-                claims.claim(r, a[j], ikey, u.aliases.back(), AddressClaims::Kind::alias, i);
+                r.claim(claims, a[j], ikey, u.aliases.back(), AddressClaims::Kind::alias, i);
             }
         }
         out.push_back(std::move(u));
@@ -785,7 +582,7 @@ void read_delivery(const Reader& r, const toml::table& t,
             r.fail(arr[i], key,
                    "\"" + text + "\" may not be discarded: mail to postmaster must reach a person "
                    "(RFC 5321 4.5.1)");
-        claims.claim(r, arr[i], key, text, AddressClaims::Kind::discard, AddressClaims::no_user);
+        r.claim(claims, arr[i], key, text, AddressClaims::Kind::discard, AddressClaims::no_user);
         d.discard.push_back(text);
     }
 }
@@ -794,12 +591,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
                  "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery"});
-    Config c;
-    c.hostname = std::string(default_hostname);
-    c.local_domains = {std::string(defaults::local_domain)};
-    c.listeners = default_listeners();
-    c.limits = default_limits();
-    c.state_dir = std::string(defaults::state_dir);
+    Config c = empty_file_config(std::string(default_hostname));
 
     using N = const toml::node*;
     if (N n = root.get("hostname")) c.hostname = domain_name(r, *n, "hostname");
@@ -865,166 +657,4 @@ Result<Config> load_config(const std::string& path) {
     return parse_config(text.str(), path, system_hostname());
 }
 
-namespace {
-
-// A TOML basic string: quotes, backslashes and control characters escaped.
-std::string toml_string(std::string_view s) {
-    std::string out = "\"";
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (ch) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
-            default:
-                if (c < 0x20 || c == 0x7F) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04X", c);
-                    out += buf;
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    return out + "\"";
-}
-
-std::string string_array(const std::vector<std::string>& items) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + toml_string(items[i]);
-    return out + "]";
-}
-
-}  // namespace
-
-std::string to_toml(const Config& c) {
-    std::ostringstream o;
-    o << "# Pigeon configuration; every key is described in docs/configuration.md.\n"
-      << "hostname = " << toml_string(c.hostname) << "\n"
-      << "local_domains = " << string_array(c.local_domains) << "\n"
-      << "state_dir = " << toml_string(c.state_dir) << "\n"
-      << "log_level = " << toml_string(log_level_name(c.log_level)) << "\n"
-      << "threads = " << c.threads << "  # 0: one per CPU core\n";
-    o << "\n[tls]  # both empty: self-signed certificate in <state_dir>/tls/\n"
-      << "cert_file = " << toml_string(c.tls.cert_file) << "\n"
-      << "key_file = " << toml_string(c.tls.key_file) << "\n";
-    const Limits& l = c.limits;
-    o << "\n[limits]\n"
-      << "max_connections = " << l.max_connections << "\n"
-      << "max_connections_per_ip = " << l.max_connections_per_ip << "\n"
-      << "command_timeout_seconds = " << l.command_timeout_seconds << "\n"
-      << "data_block_timeout_seconds = " << l.data_block_timeout_seconds << "\n"
-      << "data_timeout_seconds = " << l.data_timeout_seconds << "\n"
-      << "max_message_octets = " << l.max_message_octets << "\n"
-      << "max_recipients = " << l.max_recipients << "\n"
-      << "max_errors_per_session = " << l.max_errors_per_session << "\n"
-      << "auth_failures_per_ip_per_minute = " << l.auth_failures_per_ip_per_minute << "\n"
-      << "shutdown_grace_seconds = " << l.shutdown_grace_seconds << "\n"
-      << "message_memory_octets = " << l.message_memory_octets << "  # all messages in flight\n"
-      << "spool_min_free_octets = " << l.spool_min_free_octets << "  # 0: no check\n"
-      << "message_spill_octets = " << l.message_spill_octets
-      << "  # larger messages are received into a file; 0: never\n"
-      << "verify_threads = " << l.verify_threads << "  # 0: one per CPU core\n"
-      << "verify_cpu_seconds = " << l.verify_cpu_seconds << "\n"
-      << "ipv6_prefix_bits = " << l.ipv6_prefix_bits
-      << "  # per-ip limits count an IPv6 client per network of this length\n";
-    o << "\n[dns]  # zone_file set: answers only from that file (no network)\n"
-      << "zone_file = " << toml_string(c.dns.zone_file) << "\n"
-      << "forwarders = " << string_array(c.dns.forwarders) << "  # empty: recurse from the root\n"
-      << "trust_anchor_file = " << toml_string(c.dns.trust_anchor_file) << "\n"
-      << "timeout_seconds = " << c.dns.timeout_seconds << "\n";
-    for (const auto& z : c.dns.stub_zones)
-        o << "\n[[dns.stub_zones]]\n"
-          << "zone = " << toml_string(z.zone) << "\n"
-          << "addresses = " << string_array(z.addresses) << "\n";
-    o << "\n[spf]\n"
-      << "check = " << (c.spf.check ? "true" : "false") << "\n"
-      << "reject_fail = " << (c.spf.reject_fail ? "true" : "false") << "\n"
-      << "temperror = " << toml_string(spf_temperror_name(c.spf.temperror))
-      << "  # \"defer\": 451 4.4.3, \"accept\": deliver and record\n";
-    o << "\n[dmarc]\n"
-      << "check = " << (c.dmarc.check ? "true" : "false") << "\n"
-      << "enforce = " << (c.dmarc.enforce ? "true" : "false") << "\n"
-      << "temperror = " << toml_string(spf_temperror_name(c.dmarc.temperror))
-      << "  # \"defer\": 451 4.7.5, \"accept\": deliver and record\n"
-      << "never_reject = " << string_array(c.dmarc.never_reject) << "\n";
-    if (c.dkim_keys.empty()) o << "\n# No [[dkim.keys]]: submission does not sign.\n";
-    for (const DkimKey& k : c.dkim_keys)
-        o << "\n[[dkim.keys]]\n"
-          << "domain = " << toml_string(k.domain) << "\n"
-          << "selector = " << toml_string(k.selector) << "\n"
-          << "key_file = " << toml_string(k.key_file) << "\n";
-    o << "\n[delivery]\n"
-      << "discard = " << string_array(c.delivery.discard)
-      << "  # accepted, spooled, then dropped without a copy\n";
-    const OutboundSettings& ob = c.outbound;
-    o << "\n[outbound]\n"
-      << "enabled = " << (ob.enabled ? "true" : "false") << "  # false: remote mail stays queued\n"
-      << "mx_port = " << ob.mx_port << "\n"
-      << "dane = " << (ob.dane ? "true" : "false") << "\n"
-      << "max_connections = " << ob.max_connections << "\n"
-      << "max_per_destination = " << ob.max_per_destination << "\n"
-      << "connect_timeout_seconds = " << ob.connect_timeout_seconds << "\n"
-      << "command_timeout_seconds = " << ob.command_timeout_seconds << "\n"
-      << "data_timeout_seconds = " << ob.data_timeout_seconds << "\n"
-      << "first_retry_seconds = " << ob.first_retry_seconds << "\n"
-      << "max_retry_interval_seconds = " << ob.max_retry_interval_seconds << "\n"
-      << "give_up_after_seconds = " << ob.give_up_after_seconds << "\n"
-      << "delay_warning_seconds = " << ob.delay_warning_seconds << "  # 0: no delay notices\n";
-    const auto next_hop = [&](const NextHopSettings& h) {
-        o << "host = " << toml_string(h.host) << "\n"
-          << "port = " << h.port << "\n"
-          << "tls = " << toml_string(outbound_tls_name(h.tls)) << "\n";
-        if (!h.ca_file.empty()) o << "ca_file = " << toml_string(h.ca_file) << "\n";
-        if (!h.username.empty())
-            o << "username = " << toml_string(h.username) << "\n"
-              << "password_file = " << toml_string(h.password_file) << "\n";
-    };
-    if (ob.relayhost.empty()) o << "# No [outbound.relayhost]: remote mail goes to each domain's MX.\n";
-    for (const NextHopSettings& h : ob.relayhost) {
-        o << "\n[outbound.relayhost]\n";
-        next_hop(h);
-    }
-    for (const RouteSettings& rt : ob.routes) {
-        o << "\n[[outbound.routes]]\n"
-          << "domain = " << toml_string(rt.domain) << "\n";
-        next_hop(rt.to);
-    }
-    for (const Listener& x : c.listeners) {
-        o << "\n[[listeners]]\n"
-          << "address = " << toml_string(x.address) << "\n"
-          << "port = " << x.port << "\n"
-          << "role = " << toml_string(smtp::role_name(x.role)) << "\n"
-          << "tls = " << toml_string(tls_mode_name(x.tls)) << "\n";
-    }
-    if (c.users.empty()) {
-        o << "\n# No [[users]].";
-        if (c.create_demo_user) o << " A demo user is created on first start.";
-        o << "\n";
-    }
-    for (const User& u : c.users) {
-        o << "\n[[users]]\n"
-          << "address = " << toml_string(u.address) << "\n"
-          << "password_hash = " << toml_string(u.password_hash) << "\n"
-          << "aliases = " << string_array(u.aliases) << "\n";
-    }
-    return o.str();
-}
-
-std::vector<std::string> credential_warnings(const Config& config) {
-    std::vector<std::string> out;
-    const auto check = [&](const NextHopSettings& h, const std::string& key) {
-        if (h.password_file.empty() || h.tls == OutboundTls::verify) return;
-        out.push_back(key + ".tls = \"" + outbound_tls_name(h.tls) + "\": the password for " + h.username +
-                      " goes to " + h.host + " over TLS whose certificate is not checked; anyone on the path "
-                      "can take it (tls = \"verify\" checks it)");
-    };
-    for (const NextHopSettings& h : config.outbound.relayhost) check(h, "outbound.relayhost");
-    for (std::size_t i = 0; i < config.outbound.routes.size(); ++i)
-        check(config.outbound.routes[i].to, "outbound.routes[" + std::to_string(i) + "]");
-    return out;
-}
-
-}  // namespace pigeon::app
+}  // namespace pigeon::config
