@@ -328,44 +328,20 @@ std::string check_invariants(const Scenario& scenario, const RunResult& result) 
 
 namespace {
 
-// What the swarm's assertion handler needs: a plain function pointer cannot capture, and the
-// simulator runs on one thread.
-struct AssertionContext {
+// Failed assertions of the current seed: printed at once with the replay command, the first
+// three kept for the seed's verdict.
+struct SeedAssertions {
     std::ostream* err = nullptr;
     std::uint64_t seed = 0;
-    std::vector<std::string> failures;  // of the current seed
-};
-AssertionContext* assertion_context = nullptr;
+    std::vector<std::string> failures;
 
-void swarm_assertion_handler(const core::AssertionFailure& failure) {
-    AssertionContext& c = *assertion_context;
-    const std::string line = core::describe(failure);
-    *c.err << "pigeon sim swarm: assertion failed in seed " << c.seed << ": " << line
-           << "\n  replay: pigeon sim swarm --seeds 1 --start " << c.seed << "\n";
-    c.err->flush();
-    if (c.failures.size() < 3) c.failures.push_back(line);
-}
-
-// Installs the handler for the lifetime of one swarm_command and restores the previous one.
-class SwarmAssertions {
-public:
-    explicit SwarmAssertions(std::ostream& err) {
-        context_.err = &err;
-        assertion_context = &context_;
-        previous_ = core::set_assertion_handler(&swarm_assertion_handler);
-        core::enable_costly_assertions();
+    void operator()(const core::AssertionFailure& failure) {
+        const std::string line = core::describe(failure);
+        *err << "pigeon sim swarm: assertion failed in seed " << seed << ": " << line
+             << "\n  replay: pigeon sim swarm --seeds 1 --start " << seed << "\n";
+        err->flush();
+        if (failures.size() < 3) failures.push_back(line);
     }
-    ~SwarmAssertions() {
-        core::set_assertion_handler(previous_);
-        assertion_context = nullptr;
-    }
-    SwarmAssertions(const SwarmAssertions&) = delete;
-    SwarmAssertions& operator=(const SwarmAssertions&) = delete;
-    AssertionContext& context() { return context_; }
-
-private:
-    AssertionContext context_;
-    core::AssertionHandler previous_ = nullptr;
 };
 
 }  // namespace
@@ -374,11 +350,13 @@ int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
     const double t0 = args.stopwatch ? args.stopwatch() : 0.0;
     std::uint64_t failed = 0, accepted = 0, maybe_duplicates = 0, crashes = 0, faults = 0;
     bool assertion_failed = false;
-    SwarmAssertions assertions(err);
+    SeedAssertions seed_assertions{&err, 0, {}};
+    const core::ScopedAssertionHandler assertions(std::ref(seed_assertions));
+    core::enable_costly_assertions();
     for (std::uint64_t i = 0; i < args.seeds; ++i) {
         const std::uint64_t seed = args.start + i;
-        assertions.context().seed = seed;
-        assertions.context().failures.clear();
+        seed_assertions.seed = seed;
+        seed_assertions.failures.clear();
         if (args.before_seed) args.before_seed(seed);
         const Scenario s = generate_swarm_scenario(seed);
         RunOptions options;
@@ -395,8 +373,8 @@ int swarm_command(const SwarmArgs& args, std::ostream& out, std::ostream& err) {
         crashes += r.observed.crashes;
         faults += s.faults.size();
         std::string problems = check_invariants(s, r);
-        for (const auto& f : assertions.context().failures) problems += "assertion failed: " + f + "\n";
-        if (!assertions.context().failures.empty()) assertion_failed = true;
+        for (const auto& f : seed_assertions.failures) problems += "assertion failed: " + f + "\n";
+        if (!seed_assertions.failures.empty()) assertion_failed = true;
         if (!problems.empty() || args.verbose) {
             out << (problems.empty() ? "ok    seed " : "FAIL  seed ") << seed << ": " << s.description << "; "
                 << n_accepted << " accepted, " << r.observed.crashes << " crash(es), "

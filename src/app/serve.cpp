@@ -146,36 +146,6 @@ private:
 
 // The embedded default's demo user: created once, its password printed once; afterwards only
 // its hash is kept, in <state>/demo-user (address on the first line, hash on the second).
-// A failed PIGEON_ASSERT in the server goes to its log at error level, so operators see it
-// among the other lines; the code then keeps its safe fallback (core/assert.hpp). Dev builds
-// still abort after logging. The handler is a plain function: it reaches the Logger through
-// this pointer, set while run_serve's Logger lives.
-Logger* assertion_log = nullptr;
-
-void log_assertion(const core::AssertionFailure& failure) {
-    if (assertion_log != nullptr)
-        (*assertion_log)(net::LogLevel::error, core::describe(failure));
-    if (core::assertions_are_fatal()) std::abort();
-}
-
-// Installs log_assertion for the lifetime of the server's Logger.
-class AssertionsToLog {
-public:
-    explicit AssertionsToLog(Logger& log) {
-        assertion_log = &log;
-        previous_ = core::set_assertion_handler(&log_assertion);
-    }
-    ~AssertionsToLog() {
-        core::set_assertion_handler(previous_);
-        assertion_log = nullptr;
-    }
-    AssertionsToLog(const AssertionsToLog&) = delete;
-    AssertionsToLog& operator=(const AssertionsToLog&) = delete;
-
-private:
-    core::AssertionHandler previous_ = nullptr;
-};
-
 bool load_or_create_demo_user(const config::Config& config, config::User& user, Logger& log) {
     const auto path = fs::path(config.state_dir) / "demo-user";
     user.address = "demo@" + (config.local_domains.empty() ? std::string("localhost")
@@ -334,7 +304,12 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
 int run_serve(const config::Config& config_in, bool embedded_default) {
     config::Config config = config_in;
     Logger log(config.log_level);
-    AssertionsToLog assertions_to_log(log);
+    // A failed PIGEON_ASSERT goes to the log at error level, among the other lines; the code then
+    // keeps its safe fallback (core/assert.hpp). Dev builds still abort after logging.
+    const core::ScopedAssertionHandler assertions_to_log([&log](const core::AssertionFailure& f) {
+        log(net::LogLevel::error, core::describe(f));
+        if (core::assertions_are_fatal()) std::abort();
+    });
     auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
     std::error_code ec;
     fs::create_directories(config.state_dir, ec);

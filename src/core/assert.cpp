@@ -24,6 +24,7 @@ void default_handler(const AssertionFailure& failure) {
 
 std::atomic<AssertionHandler> installed{nullptr};
 std::atomic<bool> costly{fatal_by_default};
+std::atomic<ScopedAssertionHandler*> innermost{nullptr};
 
 }  // namespace
 
@@ -36,6 +37,20 @@ AssertionHandler set_assertion_handler(AssertionHandler handler) noexcept {
 void assertion_failed(const AssertionFailure& failure) {
     AssertionHandler handler = installed.load();
     (handler != nullptr ? handler : default_handler)(failure);
+}
+
+ScopedAssertionHandler::ScopedAssertionHandler(Handler handler)
+    : handler_(std::move(handler)), outer_(innermost.exchange(this)),
+      previous_(set_assertion_handler(&dispatch)) {}
+
+ScopedAssertionHandler::~ScopedAssertionHandler() {
+    set_assertion_handler(previous_);
+    innermost.store(outer_);
+}
+
+void ScopedAssertionHandler::dispatch(const AssertionFailure& failure) {
+    if (ScopedAssertionHandler* scope = innermost.load()) scope->handler_(failure);
+    else default_handler(failure);
 }
 
 bool assertions_enabled() noexcept { return costly.load(); }

@@ -14,12 +14,14 @@
 //   - set_assertion_handler() replaces the handler for the whole process and returns the one
 //     it replaced: the server routes failures to its log at error level, the simulator's swarm
 //     prints the seed and exits with its correctness-failure code, tests record them.
-//     Install handlers at start-up, before other threads run.
+//     Install handlers at start-up, before other threads run. ScopedAssertionHandler does
+//     this for a scope with a handler that may hold state (a logger, a seed); scopes nest.
 //   - Checks that cost more than a comparison (decoding a record just encoded, evaluating
 //     every guard of a row) sit behind `if (assertions_enabled())`: true in PIGEON_FATAL_
 //     ASSERTIONS builds and once enable_costly_assertions() has run (the simulator does, in
 //     every build); otherwise only PIGEON_ASSERT's condition itself is evaluated.
 #pragma once
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +38,25 @@ using AssertionHandler = void (*)(const AssertionFailure&);
 
 // Replaces the process-wide handler; nullptr restores the default. Returns the previous one.
 AssertionHandler set_assertion_handler(AssertionHandler handler) noexcept;
+
+// Installs `handler` for its lifetime and restores what was installed before when it ends.
+// The innermost live scope handles every failure; construct and destroy it on one thread, while
+// no other thread can fail an assertion (failures may then come from any thread).
+class ScopedAssertionHandler {
+public:
+    using Handler = std::function<void(const AssertionFailure&)>;
+    explicit ScopedAssertionHandler(Handler handler);
+    ~ScopedAssertionHandler();
+    ScopedAssertionHandler(const ScopedAssertionHandler&) = delete;
+    ScopedAssertionHandler& operator=(const ScopedAssertionHandler&) = delete;
+
+private:
+    static void dispatch(const AssertionFailure& failure);
+
+    Handler handler_;
+    ScopedAssertionHandler* outer_;
+    AssertionHandler previous_;
+};
 
 // Calls the installed handler (what PIGEON_ASSERT does when its condition is false).
 void assertion_failed(const AssertionFailure& failure);

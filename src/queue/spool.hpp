@@ -233,6 +233,11 @@ private:
     // Writes one state file per change, one sync, then updates the index and removes the
     // superseded files. Caller holds update_mutex_; every id is in the index.
     Status persist_states(std::vector<StateChange> changes);
+    // One message's change: `change` sees its entry under the lock and returns the change to
+    // persist, or nullopt when there is nothing to do. An unknown id is an unknown_message
+    // error. Takes update_mutex_ itself.
+    Status change_message(const std::string& id,
+                          const std::function<std::optional<StateChange>(const SpoolEntry&)>& change);
     // Pending recipients (path, next attempt) per message, copied under the lock.
     struct PendingView {
         std::string id;

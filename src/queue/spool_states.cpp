@@ -234,7 +234,8 @@ Status Spool::reschedule_all(std::int64_t when_unix) {
     return persist_states(std::move(changes));
 }
 
-Status Spool::reschedule(const std::string& id, std::int64_t when_unix) {
+Status Spool::change_message(
+    const std::string& id, const std::function<std::optional<StateChange>(const SpoolEntry&)>& change) {
     std::lock_guard update_lock(update_mutex_);
     std::vector<StateChange> changes;
     {
@@ -243,28 +244,24 @@ Status Spool::reschedule(const std::string& id, std::int64_t when_unix) {
         if (it == index_.end()) {
             return unknown_message_error(id, "queue");
         }
-        if (auto status = rescheduled(it->second.entry.status, when_unix)) {
-            changes.push_back(StateChange{id, std::move(*status), std::nullopt});
-        }
+        if (auto c = change(it->second.entry)) changes.push_back(std::move(*c));
     }
     return persist_states(std::move(changes));
 }
 
+Status Spool::reschedule(const std::string& id, std::int64_t when_unix) {
+    return change_message(id, [&](const SpoolEntry& entry) -> std::optional<StateChange> {
+        auto status = rescheduled(entry.status, when_unix);
+        if (!status) return std::nullopt;
+        return StateChange{id, std::move(*status), std::nullopt};
+    });
+}
+
 Status Spool::hold(const std::string& id, bool held) {
-    std::lock_guard update_lock(update_mutex_);
-    std::vector<StateChange> changes;
-    {
-        std::lock_guard lock(mutex_);
-        const auto it = index_.find(id);
-        if (it == index_.end()) {
-            return unknown_message_error(id, "queue");
-        }
-        if (it->second.entry.held == held) {
-            return {};
-        }
-        changes.push_back(StateChange{id, it->second.entry.status, held});
-    }
-    return persist_states(std::move(changes));
+    return change_message(id, [&](const SpoolEntry& entry) -> std::optional<StateChange> {
+        if (entry.held == held) return std::nullopt;
+        return StateChange{id, entry.status, held};
+    });
 }
 
 }  // namespace pigeon::queue

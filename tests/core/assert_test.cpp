@@ -1,6 +1,8 @@
 // PIGEON_ASSERT (core/assert.hpp): evaluated once, reported through the installed handler,
 // and survived: the code after a failed assertion runs.
 #include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
 
 #include "core/assert.hpp"
 #include "support/assertion_recorder.hpp"
@@ -41,6 +43,21 @@ BOOST_AUTO_TEST_CASE(the_recorder_restores_the_previous_handler) {
         BOOST_TEST(recorder.seen().size() == 1u);
     }
     BOOST_TEST(set_assertion_handler(before) == before);
+}
+
+// Scopes nest: the innermost live one handles, and each restores what it found.
+BOOST_AUTO_TEST_CASE(scoped_handlers_nest_and_hold_state) {
+    using pigeon::core::ScopedAssertionHandler;
+    pigeon::test::AssertionRecorder outer;
+    std::vector<std::string> inner_seen;
+    {
+        const ScopedAssertionHandler inner(
+            [&](const pigeon::core::AssertionFailure& f) { inner_seen.emplace_back(f.what); });
+        PIGEON_ASSERT(1 + 1 == 3, "to the inner scope");
+    }
+    PIGEON_ASSERT(false, "to the outer scope");
+    BOOST_TEST(inner_seen == std::vector<std::string>{"to the inner scope"});
+    BOOST_TEST(outer.seen() == std::vector<std::string>{"to the outer scope"});
 }
 
 BOOST_AUTO_TEST_CASE(the_dev_build_runs_costly_checks) {

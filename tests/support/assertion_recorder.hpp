@@ -11,22 +11,14 @@ namespace pigeon::test {
 
 class AssertionRecorder {
 public:
-    AssertionRecorder() : previous_(core::set_assertion_handler(&record)) { failures().clear(); }
-    ~AssertionRecorder() { core::set_assertion_handler(previous_); }
-    AssertionRecorder(const AssertionRecorder&) = delete;
-    AssertionRecorder& operator=(const AssertionRecorder&) = delete;
+    AssertionRecorder() : scope_([this](const core::AssertionFailure& f) { seen_.emplace_back(f.what); }) {}
 
     // The `what` of every failure since construction, in order.
-    const std::vector<std::string>& seen() const { return failures(); }
+    const std::vector<std::string>& seen() const { return seen_; }
 
 private:
-    static std::vector<std::string>& failures() {
-        static std::vector<std::string> all;
-        return all;
-    }
-    static void record(const core::AssertionFailure& f) { failures().emplace_back(f.what); }
-
-    core::AssertionHandler previous_;
+    std::vector<std::string> seen_;
+    core::ScopedAssertionHandler scope_;  // after seen_: ends first
 };
 
 }  // namespace pigeon::test
