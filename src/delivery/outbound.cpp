@@ -1,12 +1,12 @@
 // pigeon/delivery/outbound.cpp: spool -> route -> client session -> durable recipient states.
 #include "delivery/outbound.hpp"
+#include "delivery/outbound_job.hpp"
 
 #include "core/idna.hpp"
 
 #include <algorithm>
 #include <utility>
 
-#include "queue/dsn.hpp"
 #include "tls/dane.hpp"
 #include "tls/pkix.hpp"
 #include "tls/tls_channel.hpp"
@@ -19,26 +19,8 @@ using queue::Status;
 
 namespace {
 
-// "550 5.1.1 no such user" on one line, for logs, diagnostics and DSNs.
-std::string one_line(const core::Reply& r) {
-    std::string s = std::to_string(r.code);
-    if (r.enhanced) s += " " + r.enhanced->to_string();
-    for (std::size_t i = 0; i < r.lines.size(); ++i) s += (i == 0 ? " " : " / ") + r.lines[i];
-    return s;
-}
-
-core::EnhancedStatus status_of(const core::Reply& r) {
-    if (r.enhanced) return *r.enhanced;
-    return core::EnhancedStatus{r.code / 100, 0, 0};
-}
-
 bool tls_stage(const std::string& stage) { return stage == "STARTTLS" || stage == "TLS"; }
 
-std::string seconds_text(std::int64_t s) {
-    if (s < 120) return std::to_string(s) + " s";
-    if (s < 7200) return std::to_string(s / 60) + " min";
-    return std::to_string(s / 3600) + " h";
-}
 
 }  // namespace
 
@@ -49,21 +31,6 @@ core::Result<std::string> destination_domain(const core::Path& recipient) {
 }
 
 // One message's recipients for one destination: one transaction.
-struct OutboundEngine::Job {
-    std::string id;
-    std::string key;     // destination: "mx:<domain>" or "hop:<host>:<port>"
-    std::string domain;  // the recipients' domain (the first one's, for a fixed hop)
-    std::optional<NextHop> fixed;
-    std::string invalid_domain;  // why domain cannot be asked about in DNS (IDNA2008); "" if it can
-    std::shared_ptr<const queue::MessageRecord> record;
-    std::vector<std::size_t> indexes;  // into record->entry.envelope.recipients
-    Route route;
-    std::size_t hop = 0, address = 0;  // the next address to try
-    bool plaintext_fallback = false;   // retry the last address without STARTTLS
-    std::vector<std::optional<smtp::RecipientResult>> results;  // per indexes[k]
-    std::string remote_mta;
-    std::string last_problem;
-};
 
 struct OutboundEngine::Conn {
     std::string label;  // "o7 mx.example.org[192.0.2.1]:25"
@@ -531,7 +498,7 @@ void OutboundEngine::transaction_done(const ConnPtr& conn, smtp::TransactionResu
     const bool level = result.connection_level && !result.maybe_delivered;
     if (level && !stopping_) {
         const smtp::RecipientResult* first = result.recipients.empty() ? nullptr : &result.recipients[0];
-        job->last_problem = conn->label + ": " + (first ? first->stage + ": " + one_line(first->reply)
+        job->last_problem = conn->label + ": " + (first ? first->stage + ": " + outbound_detail::one_line(first->reply)
                                                         : std::string("connection failed"));
         log(job->id + ": " + job->last_problem);
         if (first && tls_stage(first->stage) && conn->policy == smtp::ClientTls::opportunistic) {
@@ -606,144 +573,7 @@ void OutboundEngine::fail_all(const JobPtr& job, const core::Reply& reply, bool 
     }
 }
 
-void OutboundEngine::finish(const JobPtr& job) {
-    const std::int64_t now = clock_.now_unix_seconds();
-    const queue::SpoolEntry& entry = job->record->entry;
-    std::vector<queue::RecipientUpdate> updates;
-    std::vector<queue::DsnRecipient> failed, delayed;
-    std::vector<std::size_t> failed_k, delayed_k;
-    std::int64_t earliest_retry = 0;
-
-    for (std::size_t k = 0; k < job->indexes.size(); ++k) {
-        const std::size_t i = job->indexes[k];
-        const core::Path& rcpt = entry.envelope.recipients[i];
-        smtp::RecipientResult r;
-        if (job->results[k]) {
-            r = *job->results[k];
-        } else {
-            r.recipient = rcpt;
-            r.outcome = smtp::Outcome::transient;
-            r.reply = core::Reply(451, "4.3.0", "no result for this recipient");
-            r.stage = "internal";
-        }
-        RecipientStatus st = entry.status[i];
-        ++st.attempts;
-        const std::string where = job->remote_mta.empty() ? std::string() : job->remote_mta + ": ";
-        st.diagnostic = where + one_line(r.reply);
-        queue::DsnRecipient d;
-        d.recipient = rcpt;
-        d.status = status_of(r.reply);
-        d.remote_mta = r.from_peer ? job->remote_mta : std::string();
-        d.diagnostic = one_line(r.reply);
-        d.diagnostic_from_peer = r.from_peer;
-        d.last_attempt_unix = now;
-        switch (r.outcome) {
-        case smtp::Outcome::delivered:
-            st.state = RecipientState::delivered;
-            ++stats_.delivered;
-            log(job->id + ": " + rcpt.to_string() + " delivered: " + st.diagnostic);
-            break;
-        case smtp::Outcome::permanent:
-            st.state = RecipientState::failed;
-            d.action = queue::DsnRecipient::Action::failed;
-            failed.push_back(d);
-            failed_k.push_back(updates.size());
-            log(job->id + ": " + rcpt.to_string() + " failed: " + st.diagnostic);
-            break;
-        case smtp::Outcome::transient:
-            if (queue::expired(options_.retry, entry.arrival_unix_seconds, now)) {
-                st.state = RecipientState::failed;
-                d.action = queue::DsnRecipient::Action::failed;
-                failed.push_back(d);
-                failed_k.push_back(updates.size());
-                log(job->id + ": " + rcpt.to_string() + " failed, retries exhausted: " +
-                    st.diagnostic);
-                break;
-            }
-            st.next_attempt_unix =
-                queue::next_attempt_at(options_.retry, st.attempts, now, random_.next_u64());
-            if (earliest_retry == 0 || st.next_attempt_unix < earliest_retry)
-                earliest_retry = st.next_attempt_unix;
-            if (!st.delay_notified &&
-                queue::delay_warning_due(options_.retry, entry.arrival_unix_seconds, now, st)) {
-                d.action = queue::DsnRecipient::Action::delayed;
-                delayed.push_back(d);
-                delayed_k.push_back(updates.size());
-                st.delay_notified = true;
-            }
-            ++stats_.deferred;
-            log(job->id + ": " + rcpt.to_string() + " deferred: " + st.diagnostic +
-                "; next attempt in " + seconds_text(st.next_attempt_unix - now));
-            break;
-        }
-        updates.push_back({i, std::move(st)});
-    }
-
-    // DSNs first, durably, then the states that say they were sent: a crash in between sends
-    // a DSN twice, never none.
-    auto send_dsn = [&](std::vector<queue::DsnRecipient>& list, const std::vector<std::size_t>& ks,
-                        bool delay) {
-        if (list.empty()) return;
-        queue::DsnRequest req;
-        req.reporting_mta = options_.hostname;
-        req.queue_id = entry.id;
-        req.arrival_unix = entry.arrival_unix_seconds;
-        req.now_unix = now;
-        req.will_retry_until_unix = entry.arrival_unix_seconds + options_.retry.give_up_after_seconds;
-        req.original_envelope = entry.envelope;
-        req.original_message = job->record->message;
-        req.recipients = list;
-        req.boundary_random = random_.next_u64();
-        auto dsn = queue::make_dsn(req);
-        if (!dsn) {
-            log(entry.id + ": no " + std::string(delay ? "delay" : "failure") +
-                " notice: the sender is <> (never a bounce for a bounce)");
-            return;
-        }
-        auto id = spool_.commit(std::move(*dsn));
-        if (!id) {
-            log(entry.id + ": could not queue the DSN (" + id.error() + "); retrying later");
-            for (std::size_t k : ks) {  // keep them pending: the DSN is owed
-                RecipientStatus& st = updates[k].status;
-                if (delay) {
-                    st.delay_notified = false;
-                } else {
-                    st.state = RecipientState::pending;
-                    st.next_attempt_unix = now + options_.retry.first_retry_seconds;
-                }
-            }
-            return;
-        }
-        ++stats_.dsns;
-        log(entry.id + ": " + (delay ? "delay notice " : "bounce ") + *id + " queued to " +
-            entry.envelope.reverse_path.to_string());
-        if (options_.on_queued) options_.on_queued(*id);
-        notify(*id);  // a DSN to a remote sender leaves like any other message
-    };
-    send_dsn(failed, failed_k, false);
-    send_dsn(delayed, delayed_k, true);
-    for (const auto& u : updates)
-        if (u.status.state == RecipientState::failed) ++stats_.failed;
-
-    if (Status s = spool_.mark(entry.id, updates); !s) {
-        log(entry.id + ": recipient states not saved: " + s.error());
-    } else if (auto now_entry = spool_.entry(entry.id); now_entry) {
-        const auto& states = now_entry->status;
-        const bool pending = std::any_of(states.begin(), states.end(), [](const RecipientStatus& st) {
-            return st.state == RecipientState::pending;
-        });
-        if (!pending) {
-            // "no message": local delivery finished the last local recipient at the same
-            // moment and removed it first.
-            if (Status r = spool_.remove(entry.id); !r && !queue::is_unknown_message(r))
-                log(entry.id + ": not removed: " + r.error());
-            else
-                log(entry.id + ": done, removed from the queue");
-        }
-    }
-    if (--busy_[job->id] == 0) busy_.erase(job->id);
-    if (earliest_retry != 0) wake_at(earliest_retry);  // a scan by the earliest next attempt
-}
+// finish(): outbound_finish.cpp.
 
 void OutboundEngine::stop(std::function<void()> done) {
     stopping_ = true;

@@ -120,8 +120,9 @@ public:
     std::size_t active_connections() const { return connections_.size(); }
 
 private:
-    struct Job;
+    struct Job;      // outbound_job.hpp
     struct Conn;
+    struct Closing;  // one finished job's results made durable (outbound_finish.cpp)
     using JobPtr = std::shared_ptr<Job>;
     using ConnPtr = std::shared_ptr<Conn>;
 

@@ -6,7 +6,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/base64.hpp"
 #include "core/overloaded.hpp"
 
 namespace pigeon::smtp::detail {
@@ -60,24 +59,6 @@ std::optional<std::uint64_t> size_limit(const Extensions& ext) {
     }
     if (v == 0) return std::nullopt;
     return v;
-}
-
-// AUTH mechanisms we can use, best first: PLAIN (one round trip with the initial response),
-// then LOGIN (RFC 4954 4; LOGIN is draft-murchison-sasl-login).
-std::string choose_mechanism(const Extensions& ext) {
-    auto it = ext.find("AUTH");
-    if (it == ext.end()) return {};
-    bool plain = false, login = false;
-    std::string_view rest(it->second);
-    while (!rest.empty()) {
-        auto sp = rest.find(' ');
-        auto word = upper(rest.substr(0, sp));
-        plain = plain || word == "PLAIN";
-        login = login || word == "LOGIN";
-        if (sp == std::string_view::npos) break;
-        rest.remove_prefix(sp + 1);
-    }
-    return plain ? "PLAIN" : login ? "LOGIN" : "";
 }
 
 }  // namespace
@@ -368,88 +349,7 @@ void ClientBase::give_up(const PeerReply& e) {
     send_quit();
 }
 
-void ClientBase::tls_unavailable(const PeerReply& e) {
-    extensions_ = e.extensions;
-    fail_connection(core::Reply(451, "4.7.4", "TLS is required, the peer does not offer STARTTLS"),
-                    false, Outcome::transient, false);
-    send_quit();
-}
-
-void ClientBase::auth_unavailable(const PeerReply& e) {
-    extensions_ = e.extensions;
-    fail_connection(core::Reply(451, "4.7.0",
-                                tls_active_ ? "AUTH is configured, the peer offers no usable mechanism"
-                                            : "AUTH is configured, credentials are never sent without TLS"),
-                    false, Outcome::transient, false);
-    send_quit();
-}
-
-void ClientBase::auth_rejected(const PeerReply& e) {
-    // RFC 4954 6: 535 and other 5xx mean these credentials will not do here: permanent for
-    // every message (a misconfigured relayhost), yet about the host, not the recipients.
-    fail_connection(e.reply, true, Outcome::permanent, false);
-    send_quit();
-}
-
-void ClientBase::send_starttls(const PeerReply& e) {
-    extensions_ = e.extensions;
-    send_line("STARTTLS");
-}
-
-void ClientBase::start_tls() {
-    parser_.reset();
-    tls_to_start_ = true;  // put() hands out ClientStartTls when its input is used up
-}
-
-void ClientBase::tls_established() {
-    // RFC 3207 4.2: forget what was learnt in clear and ask again.
-    tls_active_ = true;
-    extensions_.clear();
-    send_ehlo();
-}
-
-void ClientBase::tls_failed(const TlsDown& e) {
-    trace("!: ", "TLS handshake failed: " + e.reason);
-    fail_connection(core::Reply(451, "4.7.0", "TLS handshake failed"), false, Outcome::transient,
-                    false);
-    emit(ClientClose{});
-}
-
-void ClientBase::send_auth(const PeerReply& e) {
-    extensions_ = e.extensions;
-    const auto& c = *config_.credentials;
-    if (choose_mechanism(extensions_) == "PLAIN") {
-        // RFC 4954 4 with the initial response; RFC 4616 2: authzid NUL authcid NUL passwd.
-        std::string message;
-        message += '\0';
-        message += c.username;
-        message += '\0';
-        message += c.password;
-        auth_login_step_ = -1;
-        send_line("AUTH PLAIN " + core::base64_encode(message), "AUTH PLAIN <credentials hidden>");
-    } else {
-        auth_login_step_ = 0;
-        send_line("AUTH LOGIN");
-    }
-}
-
-void ClientBase::answer_challenge() {
-    const auto& c = *config_.credentials;
-    if (auth_login_step_ == 0) {
-        auth_login_step_ = 1;
-        send_line(core::base64_encode(c.username), "<SASL response hidden>");
-    } else {
-        auth_login_step_ = 2;
-        send_line(core::base64_encode(c.password), "<SASL response hidden>");
-    }
-}
-
-void ClientBase::greeted(const PeerReply& e) { extensions_ = e.extensions; }
-
-void ClientBase::authenticated() {
-    auth_login_step_ = -1;
-    trace("!: ", "authenticated");
-}
+// STARTTLS and AUTH: client_security.cpp.
 
 void ClientBase::refuse_message() {
     // Refused before MAIL (RFC 1870 6, RFC 6152 3, RFC 6531 3.7.4): the peer could only say no.

@@ -33,6 +33,10 @@ enum class ClientWait {
 // The keywords of an EHLO reply (RFC 5321 4.1.1.1): upper-cased keyword -> its parameters.
 using Extensions = std::map<std::string, std::string>;
 Extensions parse_extensions(const core::Reply& ehlo_reply);
+// The AUTH mechanism to use with a server that offers `ext`, best first: "PLAIN" (one round
+// trip with the initial response), then "LOGIN" (RFC 4954 4; LOGIN is
+// draft-murchison-sasl-login); empty when it offers neither (client_security.cpp).
+std::string choose_mechanism(const Extensions& ext);
 
 // ---- events inside the machine ----
 struct PeerReply {
