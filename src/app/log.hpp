@@ -3,7 +3,7 @@
 // A log line quotes what others wrote: SPF terms and DNS TXT text, From: domains, DKIM d=
 // values, client commands. Any of them may carry CR, LF or terminal escapes; written raw, one
 // logical line would become several (a forged entry) or rewrite what a terminal shows. The
-// server's Logger (app/serve.cpp) passes every line through append_log_text, so no caller has
+// server's Logger (app/logger.hpp) passes every line through append_log_text, so no caller has
 // to remember to.
 //
 // Contract:

@@ -23,7 +23,8 @@
 #include "app/control.hpp"
 #include <boost/asio/signal_set.hpp>
 #include "app/dmarc_report.hpp"
-#include "app/log.hpp"
+#include "app/logger.hpp"
+#include "app/outbound_setup.hpp"
 #include "policy/directory.hpp"
 #include "app/services.hpp"
 #include <botan/auto_rng.h>
@@ -52,97 +53,6 @@
 namespace pigeon::app {
 namespace fs = std::filesystem;
 namespace {
-
-// One line per event on stderr: "2026-11-22T05:40:00Z info c3 state: Greeted -> CheckingSender".
-// Each line is formatted whole and written with one write(2). While the server is serving
-// (start_buffering() .. stop_buffering()), info and debug lines are gathered and written by a
-// flusher thread about every 2 ms, one write(2) for many lines: a busy server logs a dozen
-// lines per message, and writing each of them at once cost more CPU than the SMTP dialogue.
-// Warnings and errors are written at once (after what is pending), so nothing reorders.
-// Control characters in the text are escaped here, for every caller (app/log.hpp).
-class Logger {
-public:
-    explicit Logger(net::LogLevel level) : level_(level) {}
-    ~Logger() { stop_buffering(); }
-    Logger(const Logger&) = delete;
-    Logger& operator=(const Logger&) = delete;
-
-    void operator()(net::LogLevel level, std::string_view text) {
-        if (level > level_) return;
-        std::time_t now = std::time(nullptr);
-        std::tm tm{};
-        gmtime_r(&now, &tm);
-        char stamp[32];
-        const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
-        std::string line;
-        line.reserve(n + 8 + text.size());
-        line.append(stamp, n).append(log_level_name(level)).append(" ");
-        append_log_text(line, text);  // whatever the line quotes, it stays one line
-        line.append("\n");
-        const bool urgent = level <= net::LogLevel::warn;
-        {
-            std::lock_guard lock(mutex_);
-            pending_ += line;
-            if (buffering_ && !urgent && pending_.size() < max_pending_octets) {
-                wake_.notify_one();
-                return;
-            }
-        }
-        flush();
-    }
-    net::LogLevel level() const { return level_; }
-
-    // Writes what is pending, in order.
-    void flush() {
-        std::lock_guard writer(write_mutex_);
-        std::string out;
-        {
-            std::lock_guard lock(mutex_);
-            out.swap(pending_);
-        }
-        if (!out.empty()) os::write_all(STDERR_FILENO, out);  // nowhere to report a failure
-    }
-
-    void start_buffering() {
-        std::lock_guard lock(mutex_);
-        if (buffering_) return;
-        buffering_ = true;
-        flusher_ = std::thread([this] { run(); });
-    }
-    void stop_buffering() {
-        {
-            std::lock_guard lock(mutex_);
-            if (!buffering_) return;
-            buffering_ = false;
-        }
-        wake_.notify_one();
-        flusher_.join();
-        flush();
-    }
-
-private:
-    static constexpr std::size_t max_pending_octets = 1u << 20;
-
-    void run() {
-        std::unique_lock lock(mutex_);
-        while (buffering_) {
-            wake_.wait(lock, [this] { return !buffering_ || !pending_.empty(); });
-            lock.unlock();
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));  // gather more lines
-            flush();
-            lock.lock();
-        }
-    }
-
-    net::LogLevel level_;
-    std::mutex mutex_;        // pending_, buffering_
-    std::mutex write_mutex_;  // one writer at a time, so lines leave in order
-    std::condition_variable wake_;
-    std::string pending_;
-    bool buffering_ = false;
-    std::thread flusher_;
-};
-
 
 // The embedded default's demo user: created once, its password printed once; afterwards only
 // its hash is kept, in <state>/demo-user (address on the first line, hash on the second).
@@ -195,102 +105,6 @@ std::string describe(const config::Listener& l) {
     return s;
 }
 
-smtp::ClientTls client_tls(config::OutboundTls t) {
-    switch (t) {
-        case config::OutboundTls::none: return smtp::ClientTls::none;
-        case config::OutboundTls::opportunistic: return smtp::ClientTls::opportunistic;
-        case config::OutboundTls::required: return smtp::ClientTls::required;
-        case config::OutboundTls::verify: return smtp::ClientTls::required;  // and a trust store (next_hop)
-    }
-    return smtp::ClientTls::opportunistic;
-}
-
-// The first line of a password file (a relayhost's AUTH password).
-bool read_password_file(const std::string& path, std::string& password, std::string& error) {
-    std::ifstream in(path);
-    if (!in || !std::getline(in, password)) {
-        error = "cannot read the password file " + path;
-        return false;
-    }
-    if (!password.empty() && password.back() == '\r') password.pop_back();
-    if (password.empty()) {
-        error = "the password file " + path + " has an empty first line";
-        return false;
-    }
-    return true;
-}
-
-std::optional<delivery::NextHop> next_hop(const config::NextHopSettings& h, std::string& error) {
-    delivery::NextHop hop{h.host, h.port, client_tls(h.tls), std::nullopt, nullptr};
-    if (h.tls == config::OutboundTls::verify) {
-        const std::string bundle = h.ca_file.empty() ? tls::system_ca_bundle : h.ca_file;
-        auto store = tls::load_trust_store(bundle);
-        if (!store) {
-            error = "tls = \"verify\" for " + h.host + ": " + store.error().message;
-            return std::nullopt;
-        }
-        hop.trust = std::move(store).value();
-    }
-    if (!h.username.empty()) {
-        std::string password;
-        if (!read_password_file(h.password_file, password, error)) return std::nullopt;
-        hop.credentials = smtp::ClientCredentials{h.username, password};
-    }
-    return hop;
-}
-
-std::optional<delivery::OutboundOptions> outbound_options(const config::Config& config,
-                                                          const policy::Directory& directory,
-                                                          std::string& error) {
-    const config::OutboundSettings& ob = config.outbound;
-    delivery::OutboundOptions o;
-    o.hostname = config.hostname;
-    o.our_names = {config.hostname};
-    o.mx_port = ob.mx_port;
-    o.dane = ob.dane;
-    for (const auto& r : ob.relayhost) {
-        o.relayhost = next_hop(r, error);
-        if (!o.relayhost) return std::nullopt;
-    }
-    for (const auto& r : ob.routes) {
-        auto hop = next_hop(r.to, error);
-        if (!hop) return std::nullopt;
-        o.routes[r.domain] = *hop;
-    }
-    o.retry.first_retry_seconds = ob.first_retry_seconds;
-    o.retry.max_retry_interval_seconds = ob.max_retry_interval_seconds;
-    o.retry.give_up_after_seconds = ob.give_up_after_seconds;
-    o.retry.delay_warning_after_seconds = ob.delay_warning_seconds;
-    o.max_connections = ob.max_connections;
-    o.max_per_destination = ob.max_per_destination;
-    o.connect_timeout = std::chrono::seconds(ob.connect_timeout_seconds);
-    o.command_timeout = std::chrono::seconds(ob.command_timeout_seconds);
-    o.data_timeout = std::chrono::seconds(ob.data_timeout_seconds);
-    o.tls_context = tls::TlsContext::client_only();
-    o.is_remote = [&directory](const core::Path& p) {
-        return p.kind == core::Path::Kind::mailbox &&
-               !directory.is_local_domain(p.mailbox.domain().lowercase());
-    };
-    return o;
-}
-
-std::string describe_outbound(const config::OutboundSettings& ob) {
-    std::string s = "outbound: ";
-    if (!ob.relayhost.empty()) {
-        const auto& r = ob.relayhost.front();
-        s += "every remote recipient via the relayhost " + r.host + ":" + std::to_string(r.port) +
-             " (TLS " + config::outbound_tls_name(r.tls) + (r.username.empty() ? "" : ", AUTH as " + r.username) + ")";
-    } else {
-        s += "MX routing to port " + std::to_string(ob.mx_port) + ", opportunistic STARTTLS" +
-             (ob.dane ? ", DANE where DNSSEC proves TLSA records" : "");
-    }
-    for (const auto& r : ob.routes)
-        s += "; " + r.domain + " via " + r.to.host + ":" + std::to_string(r.to.port);
-    s += "; retries from " + std::to_string(ob.first_retry_seconds) + " s, gives up after " +
-         std::to_string(ob.give_up_after_seconds / 3600) + " h";
-    return s;
-}
-
 void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::OutboundEngine>& engine,
                    boost::asio::signal_set& control_signal) {
     runtime.call([&] { control_signal.cancel(); });
@@ -298,6 +112,191 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
     runtime.stop();
     engine.reset();
 }
+
+// The configured certificate, or the self-signed one in <state>/tls/ (generated on first
+// start); null after printing why neither can be loaded.
+std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs::path& state, Logger& log) {
+    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
+    try {
+        std::string cert = config.tls.cert_file, key = config.tls.key_file;
+        if (config.tls.self_signed()) {
+            fs::create_directories(state / "tls");
+            cert = (state / "tls" / "cert.pem").string();
+            key = (state / "tls" / "key.pem").string();
+            if (!fs::exists(cert) || !fs::exists(key)) {
+                tls::generate_self_signed(config.hostname, cert, key);
+                say("TLS: generated a self-signed certificate for " + config.hostname + " in " +
+                    (state / "tls").string());
+            } else {
+                say("TLS: using the self-signed certificate in " + (state / "tls").string());
+            }
+        } else {
+            say("TLS: certificate " + cert + ", key " + key);
+        }
+        return tls::TlsContext::from_pem_files(cert, key);
+    } catch (const std::exception& e) {
+        std::cerr << "pigeon: TLS: " << e.what() << "\n";
+        return nullptr;
+    }
+}
+
+// A zone file (tests, offline demos) or libunbound with DNSSEC validation; null after printing
+// why it cannot be had.
+std::unique_ptr<dns::Resolver> open_resolver(const config::DnsSettings& dns, Logger& log) {
+    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
+    if (!dns.zone_file.empty()) {
+        auto zone = dns::ZoneResolver::load(dns.zone_file);
+        if (!zone.ok()) {
+            std::cerr << "pigeon: dns.zone_file: " << zone.error().message << "\n";
+            return nullptr;
+        }
+        say("DNS: answers from the zone file " + dns.zone_file + " only");
+        return std::make_unique<dns::ZoneResolver>(std::move(zone).value());
+    } else {
+        dns::UnboundOptions dns_options;
+        dns_options.trust_anchor_file = dns.trust_anchor_file;
+        dns_options.forwarders = dns.forwarders;
+        for (const auto& z : dns.stub_zones)
+            dns_options.stub_zones.push_back(dns::StubZone{z.zone, z.addresses});
+        dns_options.timeout = std::chrono::milliseconds(dns.timeout_seconds * 1000);
+        auto unbound = dns::UnboundResolver::create(dns_options);
+        if (!unbound.ok()) {
+            std::cerr << "pigeon: DNS resolver: " << unbound.error().message << "\n";
+            return nullptr;
+        }
+        say("DNS: libunbound with DNSSEC validation (" +
+            (dns.forwarders.empty() ? std::string("recursing from the root")
+                                           : "forwarding to " + std::to_string(dns.forwarders.size()) +
+                                                 " resolver(s)") +
+            "), " + std::to_string(dns.timeout_seconds) + " s per lookup");
+        return std::move(unbound).value();
+    }
+}
+
+// The SPF and DKIM/DMARC checks as configured, in the start-up log.
+void describe_checks(const config::Config& config, const dmarc::PslOrganizationalDomain& psl, Logger& log) {
+    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
+    if (config.spf.check)
+        say(std::string("SPF: checked for inbound mail; fail is ") +
+            (config.spf.reject_fail ? "refused (550 5.7.23)" : "delivered and recorded") +
+            ", temperror is " +
+            (config.spf.temperror == config::SpfTempErrorAction::defer ? "deferred (451 4.4.3)"
+                                                               : "delivered and recorded"));
+    else
+        say("SPF: not checked (spf.check = false)");
+
+    if (config.dmarc.check) {
+        if (psl.loaded())
+            say(std::string("DKIM and DMARC: checked for inbound mail; p=reject is ") +
+                (config.dmarc.enforce ? "refused (550 5.7.1), p=quarantine goes to Junk"
+                                      : "only recorded (dmarc.enforce = false)"));
+        else
+            log(net::LogLevel::warn,
+                "DMARC: the Public Suffix List could not be loaded; DKIM/DMARC checks are off");
+    }
+}
+
+// The DKIM signing keys of [[dkim.keys]]; false after printing which file is unreadable or
+// not a key.
+bool load_signing_keys(const std::vector<config::DkimKey>& dkim_keys, Botan::RandomNumberGenerator& signing_rng,
+                       Logger& log, std::vector<AppServices::Options::SigningKey>& signing_keys) {
+    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
+    for (const auto& k : dkim_keys) {
+        std::ifstream in(k.key_file, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) {
+            std::cerr << "pigeon: dkim key " << k.key_file << ": cannot read it\n";
+            return false;
+        }
+        auto key = dkim::load_private_key(text.str(), signing_rng);
+        if (!key.ok()) {
+            std::cerr << "pigeon: dkim key " << k.key_file << ": " << key.error().message << "\n";
+            return false;
+        }
+        const bool ed25519 = key.value()->algo_name() == "Ed25519";
+        signing_keys.push_back({k.domain, k.selector, key.value(),
+                                ed25519 ? dkim::Algorithm::ed25519_sha256
+                                        : dkim::Algorithm::rsa_sha256});
+        say("DKIM: submission signs mail from " + k.domain + " with selector " + k.selector +
+            " (" + (ed25519 ? "ed25519-sha256" : "rsa-sha256") + ")");
+    }
+    return true;
+}
+
+// The listeners and connection limits of the configuration, for net::Server.
+net::ServerOptions server_options(const config::Config& config) {
+    const auto& lim = config.limits;
+    net::ServerOptions options;
+    for (const auto& l : config.listeners)
+        options.listeners.push_back(net::ListenerOptions{
+            l.address, l.port, l.role, l.tls});
+    options.limits.max_connections = lim.max_connections;
+    options.limits.max_connections_per_ip = lim.max_connections_per_ip;
+    options.limits.command_timeout = std::chrono::seconds(lim.command_timeout_seconds);
+    options.limits.data_block_timeout = std::chrono::seconds(lim.data_block_timeout_seconds);
+    options.limits.data_timeout = std::chrono::seconds(lim.data_timeout_seconds);
+    options.limits.shutdown_grace = std::chrono::seconds(lim.shutdown_grace_seconds);
+    options.limits.ipv6_prefix_bits = lim.ipv6_prefix_bits;
+    return options;
+}
+
+// `pigeon queue flush|retry|delete|hold|release`, as the running server carries them out on its
+// one Spool (app/control.hpp); each message request is answered, each problem logged.
+class ControlRequests {
+public:
+    ControlRequests(std::string state, queue::Spool& spool, delivery::LocalDeliveryWorker& worker,
+                    const std::unique_ptr<delivery::OutboundEngine>& outbound, Logger& log)
+        : state_(std::move(state)), spool_(spool), worker_(worker), outbound_(outbound), log_(log) {}
+
+    // Takes every request waiting in <state>/control/ and carries it out.
+    void take() {
+        std::vector<std::string> problems;
+        for (const ControlRequest& req : take_control_requests(state_, &problems)) {
+            if (req.kind == ControlRequest::Kind::flush) {
+                say("queue flush requested: every deferred recipient is due now");
+                if (outbound_) outbound_->flush();
+                else if (auto s = spool_.reschedule_all(0); !s) log_(net::LogLevel::warn, "queue flush: " + s.error());
+            } else if (req.kind == ControlRequest::Kind::retry) {
+                say("queue retry " + req.id + " requested");
+                if (outbound_) outbound_->retry(req.id);
+                else if (auto s = spool_.reschedule(req.id, 0); !s) log_(net::LogLevel::warn, "queue retry: " + s.error());
+            } else {
+                std::string what = format_control_request(req);  // "hold <id>\n"
+                what.pop_back();
+                const queue::Status s = change_message(req);
+                say("queue " + what + " requested: " + (s ? std::string("done") : s.error()));
+                if (queue::Status a = answer_control_request(state_, req, s.ok(), s ? "done" : s.error()); !a)
+                    log_(net::LogLevel::warn, "control: cannot answer " + what + ": " + a.error());
+            }
+        }
+        for (const auto& p : problems) log_(net::LogLevel::warn, "control: " + p);
+    }
+
+private:
+    queue::Status change_message(const ControlRequest& req) {
+        switch (req.kind) {
+            case ControlRequest::Kind::remove: return spool_.remove(req.id);
+            case ControlRequest::Kind::hold: return spool_.hold(req.id, true);
+            case ControlRequest::Kind::release: {
+                queue::Status s = spool_.hold(req.id, false);
+                if (s) {  // its deliverers look at it now (its retry schedule still applies)
+                    worker_.notify(req.id);
+                    if (outbound_) outbound_->notify(req.id);
+                }
+                return s;
+            }
+            default: return queue::Error{"not a message request"};
+        }
+    }
+    void say(std::string_view text) { log_(net::LogLevel::info, text); }
+
+    std::string state_;
+    queue::Spool& spool_;
+    delivery::LocalDeliveryWorker& worker_;
+    const std::unique_ptr<delivery::OutboundEngine>& outbound_;
+    Logger& log_;
+};
 
 }  // namespace
 
@@ -342,28 +341,8 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
     }
 
     // TLS: the configured certificate, or one generated on first start.
-    std::shared_ptr<tls::TlsContext> tls_context;
-    try {
-        std::string cert = config.tls.cert_file, key = config.tls.key_file;
-        if (config.tls.self_signed()) {
-            fs::create_directories(state / "tls");
-            cert = (state / "tls" / "cert.pem").string();
-            key = (state / "tls" / "key.pem").string();
-            if (!fs::exists(cert) || !fs::exists(key)) {
-                tls::generate_self_signed(config.hostname, cert, key);
-                say("TLS: generated a self-signed certificate for " + config.hostname + " in " +
-                    (state / "tls").string());
-            } else {
-                say("TLS: using the self-signed certificate in " + (state / "tls").string());
-            }
-        } else {
-            say("TLS: certificate " + cert + ", key " + key);
-        }
-        tls_context = tls::TlsContext::from_pem_files(cert, key);
-    } catch (const std::exception& e) {
-        std::cerr << "pigeon: TLS: " << e.what() << "\n";
-        return 1;
-    }
+    const std::shared_ptr<tls::TlsContext> tls_context = load_tls(config, state, log);
+    if (!tls_context) return 1;
 
     std::vector<config::User> users = config.users;
     if (config.create_demo_user) {
@@ -395,34 +374,8 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
     for (const auto& p : report->problems) log(net::LogLevel::warn, "spool: " + p);
 
     // DNS for SPF, DKIM, DMARC and MX routing: a zone file (tests, offline demos) or libunbound with DNSSEC validation.
-    std::unique_ptr<dns::Resolver> resolver;
-    if (!config.dns.zone_file.empty()) {
-        auto zone = dns::ZoneResolver::load(config.dns.zone_file);
-        if (!zone.ok()) {
-            std::cerr << "pigeon: dns.zone_file: " << zone.error().message << "\n";
-            return 1;
-        }
-        resolver = std::make_unique<dns::ZoneResolver>(std::move(zone).value());
-        say("DNS: answers from the zone file " + config.dns.zone_file + " only");
-    } else {
-        dns::UnboundOptions dns_options;
-        dns_options.trust_anchor_file = config.dns.trust_anchor_file;
-        dns_options.forwarders = config.dns.forwarders;
-        for (const auto& z : config.dns.stub_zones)
-            dns_options.stub_zones.push_back(dns::StubZone{z.zone, z.addresses});
-        dns_options.timeout = std::chrono::milliseconds(config.dns.timeout_seconds * 1000);
-        auto unbound = dns::UnboundResolver::create(dns_options);
-        if (!unbound.ok()) {
-            std::cerr << "pigeon: DNS resolver: " << unbound.error().message << "\n";
-            return 1;
-        }
-        resolver = std::move(unbound).value();
-        say("DNS: libunbound with DNSSEC validation (" +
-            (config.dns.forwarders.empty() ? std::string("recursing from the root")
-                                           : "forwarding to " + std::to_string(config.dns.forwarders.size()) +
-                                                 " resolver(s)") +
-            "), " + std::to_string(config.dns.timeout_seconds) + " s per lookup");
-    }
+    std::unique_ptr<dns::Resolver> resolver = open_resolver(config.dns, log);
+    if (!resolver) return 1;
     // Local delivery: mail for local users goes to their Maildir; other recipients stay queued
     // for the outbound role.
     delivery::MaildirWriter writer(clock, random, config.hostname,
@@ -499,51 +452,15 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
     }
     os::GroupCommitter committer(spool, commit_options);
 
-    if (config.spf.check)
-        say(std::string("SPF: checked for inbound mail; fail is ") +
-            (config.spf.reject_fail ? "refused (550 5.7.23)" : "delivered and recorded") +
-            ", temperror is " +
-            (config.spf.temperror == config::SpfTempErrorAction::defer ? "deferred (451 4.4.3)"
-                                                               : "delivered and recorded"));
-    else
-        say("SPF: not checked (spf.check = false)");
-
     // DMARC needs organizational domains from the Public Suffix List (Debian's publicsuffix).
     dmarc::PslOrganizationalDomain psl;
-    if (config.dmarc.check) {
-        if (psl.loaded())
-            say(std::string("DKIM and DMARC: checked for inbound mail; p=reject is ") +
-                (config.dmarc.enforce ? "refused (550 5.7.1), p=quarantine goes to Junk"
-                                      : "only recorded (dmarc.enforce = false)"));
-        else
-            log(net::LogLevel::warn,
-                "DMARC: the Public Suffix List could not be loaded; DKIM/DMARC checks are off");
-    }
+    describe_checks(config, psl, log);
 
     // DKIM signing keys for submission, read once at start: a broken key stops the server
     // with the file's name rather than sending unsigned mail unnoticed.
     Botan::AutoSeeded_RNG signing_rng;
     std::vector<AppServices::Options::SigningKey> signing_keys;
-    for (const auto& k : config.dkim_keys) {
-        std::ifstream in(k.key_file, std::ios::binary);
-        std::stringstream text;
-        text << in.rdbuf();
-        if (!in) {
-            std::cerr << "pigeon: dkim key " << k.key_file << ": cannot read it\n";
-            return 1;
-        }
-        auto key = dkim::load_private_key(text.str(), signing_rng);
-        if (!key.ok()) {
-            std::cerr << "pigeon: dkim key " << k.key_file << ": " << key.error().message << "\n";
-            return 1;
-        }
-        const bool ed25519 = key.value()->algo_name() == "Ed25519";
-        signing_keys.push_back({k.domain, k.selector, key.value(),
-                                ed25519 ? dkim::Algorithm::ed25519_sha256
-                                        : dkim::Algorithm::rsa_sha256});
-        say("DKIM: submission signs mail from " + k.domain + " with selector " + k.selector +
-            " (" + (ed25519 ? "ed25519-sha256" : "rsa-sha256") + ")");
-    }
+    if (!load_signing_keys(config.dkim_keys, signing_rng, log, signing_keys)) return 1;
 
     DmarcRecorder dmarc_recorder(state.string());
 
@@ -566,18 +483,8 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
     service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
     AppServices services(service_options, directory, committer, clock, random, resolver.get());
 
-    net::ServerOptions options;
-    for (const auto& l : config.listeners)
-        options.listeners.push_back(net::ListenerOptions{
-            l.address, l.port, l.role, l.tls});
     const auto& lim = config.limits;
-    options.limits.max_connections = lim.max_connections;
-    options.limits.max_connections_per_ip = lim.max_connections_per_ip;
-    options.limits.command_timeout = std::chrono::seconds(lim.command_timeout_seconds);
-    options.limits.data_block_timeout = std::chrono::seconds(lim.data_block_timeout_seconds);
-    options.limits.data_timeout = std::chrono::seconds(lim.data_timeout_seconds);
-    options.limits.shutdown_grace = std::chrono::seconds(lim.shutdown_grace_seconds);
-    options.limits.ipv6_prefix_bits = lim.ipv6_prefix_bits;
+    net::ServerOptions options = server_options(config);
     options.session = config::session_config(config);
     options.session.resources = &resources;
     // Messages past the threshold are received into unnamed files beside the spool (same file
@@ -599,43 +506,8 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
     // handler, and on this process's one Spool: a second spool opened by the CLI could write
     // into the segment this one appends to next, or delete segments this one still reads.
     boost::asio::signal_set control_signal(outbound_runtime.context(), SIGUSR1);
-    const auto change_message = [&](const ControlRequest& req) -> queue::Status {
-        switch (req.kind) {
-            case ControlRequest::Kind::remove: return spool.remove(req.id);
-            case ControlRequest::Kind::hold: return spool.hold(req.id, true);
-            case ControlRequest::Kind::release: {
-                queue::Status s = spool.hold(req.id, false);
-                if (s) {  // its deliverers look at it now (its retry schedule still applies)
-                    worker.notify(req.id);
-                    if (outbound) outbound->notify(req.id);
-                }
-                return s;
-            }
-            default: return queue::Error{"not a message request"};
-        }
-    };
-    const auto take_requests = [&] {
-        std::vector<std::string> problems;
-        for (const ControlRequest& req : take_control_requests(state.string(), &problems)) {
-            if (req.kind == ControlRequest::Kind::flush) {
-                say("queue flush requested: every deferred recipient is due now");
-                if (outbound) outbound->flush();
-                else if (auto s = spool.reschedule_all(0); !s) log(net::LogLevel::warn, "queue flush: " + s.error());
-            } else if (req.kind == ControlRequest::Kind::retry) {
-                say("queue retry " + req.id + " requested");
-                if (outbound) outbound->retry(req.id);
-                else if (auto s = spool.reschedule(req.id, 0); !s) log(net::LogLevel::warn, "queue retry: " + s.error());
-            } else {
-                std::string what = format_control_request(req);  // "hold <id>\n"
-                what.pop_back();
-                const queue::Status s = change_message(req);
-                say("queue " + what + " requested: " + (s ? std::string("done") : s.error()));
-                if (queue::Status a = answer_control_request(state.string(), req, s.ok(), s ? "done" : s.error()); !a)
-                    log(net::LogLevel::warn, "control: cannot answer " + what + ": " + a.error());
-            }
-        }
-        for (const auto& p : problems) log(net::LogLevel::warn, "control: " + p);
-    };
+    ControlRequests control(state.string(), spool, worker, outbound, log);
+    const auto take_requests = [&] { control.take(); };
     std::function<void()> wait_for_signal = [&] {
         control_signal.async_wait([&](const boost::system::error_code& ec, int) {
             if (ec) return;
