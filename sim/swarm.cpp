@@ -38,33 +38,71 @@ constexpr std::int64_t fault_phase_ms = 600'000;
 
 }  // namespace
 
-Scenario generate_swarm_scenario(std::uint64_t seed) {
-    // Its own generator, apart from the run's (which starts from the same seed).
-    Rng r(seed * 0x9e3779b97f4a7c15ull + 0x5157a2d);
-    Scenario s;
-    s.name = "swarm-" + std::to_string(seed);
-    s.path = "swarm seed " + std::to_string(seed);
-    s.seed = seed;
-    s.default_link.latency_ms = r.between(5, 100);
-    s.default_link.jitter_ms = r.between(0, 20);
-    s.default_link.loss = r.chance(0.3) ? r.unit() * 0.1 : 0.0;
+namespace {
 
-    const std::int64_t first = r.between(30, 120), max = r.between(300, 900), give_up = r.between(300, 5400);
-    std::string zone = "$ORIGIN test.\n";
-    struct Domain {
-        std::string name;
-        std::vector<std::string> hosts;  // Pigeon hosts holding its mailboxes (primary first)
-        std::vector<std::string> users;
-    };
-    std::vector<Domain> domains;
-    std::vector<std::string> pigeons, servers;  // host names
-    const auto n_domains = r.between(2, 5);
-    for (std::int64_t k = 1; k <= n_domains; ++k) {
-        Domain d;
+// A domain of the drawn world: its Pigeon hosts (primary first, then a backup MX) and users.
+struct SwarmDomain {
+    std::string name;
+    std::vector<std::string> hosts;
+    std::vector<std::string> users;
+};
+
+// One seed's scenario, drawn step by step. The draws happen in a fixed order (the order of the
+// steps in draw()), so a seed always gives the same scenario.
+class SwarmDraw {
+public:
+    // Its own generator, apart from the run's (which starts from the same seed).
+    explicit SwarmDraw(std::uint64_t seed) : seed_(seed), r_(seed * 0x9e3779b97f4a7c15ull + 0x5157a2d) {}
+
+    Scenario draw() {
+        draw_network();
+        const auto n_domains = r_.between(2, 5);
+        for (std::int64_t k = 1; k <= n_domains; ++k) add_domain(k);
+        const auto n_scripted = r_.between(0, 2);
+        for (std::int64_t j = 1; j <= n_scripted; ++j) add_scripted_peer(j);
+        null_mx_ = r_.chance(0.3);
+        if (null_mx_) zone_ += "n.test. MX 0 .\n";
+        add_outside_client();
+        s_.zone = zone_;
+        const auto n_messages = r_.between(3, 14);
+        for (std::int64_t m = 1; m <= n_messages; ++m) add_message(m);
+        std::stable_sort(s_.actions.begin(), s_.actions.end(),
+                         [](const ActionSpec& x, const ActionSpec& y) { return x.at_ms < y.at_ms; });
+        const auto n_faults = r_.between(0, 8);
+        for (std::int64_t i = 0; i < n_faults; ++i) add_fault();
+        std::stable_sort(faults_.begin(), faults_.end(),
+                         [](const FaultSpec& x, const FaultSpec& y) { return x.at_ms < y.at_ms; });
+        s_.faults = std::move(faults_);
+        // The quiet phase: every retry ends (delivered, or given up and bounced) before the end.
+        s_.duration_ms = fault_phase_ms + (give_up_ + 2 * max_ + 600) * 1000;
+        s_.description = "swarm scenario for seed " + std::to_string(seed_) + ": " + std::to_string(n_domains) +
+                         " domains, " + std::to_string(n_scripted) + " scripted peers, " +
+                         std::to_string(n_messages) + " messages, " + std::to_string(s_.faults.size()) +
+                         " fault events";
+        return std::move(s_);
+    }
+
+private:
+    // The default link and the retry schedule every Pigeon host shares.
+    void draw_network() {
+        s_.name = "swarm-" + std::to_string(seed_);
+        s_.path = "swarm seed " + std::to_string(seed_);
+        s_.seed = seed_;
+        s_.default_link.latency_ms = r_.between(5, 100);
+        s_.default_link.jitter_ms = r_.between(0, 20);
+        s_.default_link.loss = r_.chance(0.3) ? r_.unit() * 0.1 : 0.0;
+        first_ = r_.between(30, 120);
+        max_ = r_.between(300, 900);
+        give_up_ = r_.between(300, 5400);
+    }
+
+    // Domain k: one or two users, its primary MX and sometimes a backup MX, SPF for the primary.
+    void add_domain(std::int64_t k) {
+        SwarmDomain d;
         d.name = "d" + std::to_string(k) + ".test";
-        const std::int64_t n_users = r.between(1, 2);
+        const std::int64_t n_users = r_.between(1, 2);
         for (std::int64_t u = 1; u <= n_users; ++u) d.users.push_back("u" + std::to_string(u) + "@" + d.name);
-        const bool backup = r.chance(0.3);
+        const bool backup = r_.chance(0.3);
         for (int b = 0; b < (backup ? 2 : 1); ++b) {
             HostSpec h;
             h.name = "h" + std::to_string(k) + (b ? "b" : "");
@@ -73,33 +111,33 @@ Scenario generate_swarm_scenario(std::uint64_t seed) {
             h.addresses = {address};
             h.local_domains = {d.name};
             for (const auto& u : d.users) h.users.push_back(UserSpec{u, "pw", {}});
-            h.first_retry_seconds = first;
-            h.max_retry_interval_seconds = max;
-            h.give_up_after_seconds = give_up;
+            h.first_retry_seconds = first_;
+            h.max_retry_interval_seconds = max_;
+            h.give_up_after_seconds = give_up_;
             h.delay_warning_after_seconds = 0;
-            zone += d.name + ". MX " + (b ? "20 " : "10 ") + h.hostname + ".\n";
-            zone += h.hostname + ". A " + address + "\n";
-            if (!b) zone += d.name + ". TXT \"v=spf1 ip4:" + address + " -all\"\n";
+            zone_ += d.name + ". MX " + (b ? "20 " : "10 ") + h.hostname + ".\n";
+            zone_ += h.hostname + ". A " + address + "\n";
+            if (!b) zone_ += d.name + ". TXT \"v=spf1 ip4:" + address + " -all\"\n";
             d.hosts.push_back(h.name);
-            pigeons.push_back(h.name);
-            servers.push_back(h.name);
-            s.hosts.push_back(std::move(h));
+            pigeons_.push_back(h.name);
+            servers_.push_back(h.name);
+            s_.hosts.push_back(std::move(h));
         }
-        domains.push_back(std::move(d));
+        domains_.push_back(std::move(d));
     }
-    std::vector<std::string> scripted_domains;
-    const auto n_scripted = r.between(0, 2);
-    for (std::int64_t j = 1; j <= n_scripted; ++j) {
+
+    // Scripted peer j: greylisting, refusing every recipient, or dropping before its reply.
+    void add_scripted_peer(std::int64_t j) {
         HostSpec h;
         h.kind = HostSpec::Kind::scripted;
         h.name = "s" + std::to_string(j);
         const std::string domain = "s" + std::to_string(j) + ".test";
         h.hostname = "mx." + domain;
         h.addresses = {"192.0.2." + std::to_string(200 + j)};
-        switch (r.below(3)) {
+        switch (r_.below(3)) {
             case 0:  // greylisting
                 h.rules.push_back(ScriptRule{"RCPT", "450 4.7.1 Greylisted, try again later\r\n",
-                                             static_cast<std::uint32_t>(r.between(1, 3))});
+                                             static_cast<std::uint32_t>(r_.between(1, 3))});
                 break;
             case 1:  // refuses every recipient
                 h.rules.push_back(ScriptRule{"RCPT", "550 5.1.1 No such user here\r\n", 0});
@@ -108,169 +146,174 @@ Scenario generate_swarm_scenario(std::uint64_t seed) {
                 h.end_of_data = "";
                 break;
         }
-        zone += domain + ". MX 10 " + h.hostname + ".\n" + h.hostname + ". A " + h.addresses[0] + "\n";
-        scripted_domains.push_back(domain);
-        servers.push_back(h.name);
-        s.hosts.push_back(std::move(h));
+        zone_ += domain + ". MX 10 " + h.hostname + ".\n" + h.hostname + ". A " + h.addresses[0] + "\n";
+        scripted_domains_.push_back(domain);
+        servers_.push_back(h.name);
+        s_.hosts.push_back(std::move(h));
     }
-    const bool null_mx = r.chance(0.3);
-    if (null_mx) zone += "n.test. MX 0 .\n";
-    {
+
+    void add_outside_client() {
         HostSpec ext;
         ext.kind = HostSpec::Kind::client;
         ext.name = "ext";
         ext.hostname = "ext.example";
-        s.hosts.push_back(std::move(ext));
+        s_.hosts.push_back(std::move(ext));
     }
-    s.zone = zone;
 
-    // Traffic.
-    const auto n_messages = r.between(3, 14);
-    for (std::int64_t m = 1; m <= n_messages; ++m) {
+    // Message m: mostly submitted by a user, sometimes a null-sender message from outside.
+    void add_message(std::int64_t m) {
         ActionSpec a;
         a.kind = "submit";
-        a.at_ms = r.between(1000, fault_phase_ms - 1000);
-        a.subject = "swarm seed " + std::to_string(seed) + " message " + std::to_string(m);
-        const Domain& from = domains[r.below(domains.size())];
+        a.at_ms = r_.between(1000, fault_phase_ms - 1000);
+        a.subject = "swarm seed " + std::to_string(seed_) + " message " + std::to_string(m);
+        const SwarmDomain& from = domains_[r_.below(domains_.size())];
         std::set<std::string> to;
         // (Submission refuses MAIL FROM:<> from a logged-in user - 553 5.7.1 - so null-sender
         // messages come from outside, on port 25, to local users.)
-        if (r.chance(0.15)) {
-            // A null-sender message (a bounce from elsewhere) to local users, on port 25.
+        if (r_.chance(0.15)) {
             a.inbound = true;
             a.port = 25;
             a.client = "ext";
             a.server = from.hosts.front();
             a.from = "";
             a.header_from = "mailer-daemon@ext.example";
-            const auto n = r.between(1, 2);
-            for (std::int64_t i = 0; i < n; ++i) to.insert(pick(r, from.users));
+            const auto n = r_.between(1, 2);
+            for (std::int64_t i = 0; i < n; ++i) to.insert(pick(r_, from.users));
         } else {
             a.server = from.hosts.front();
-            a.user = pick(r, from.users);
+            a.user = pick(r_, from.users);
             a.password = "pw";
             a.from = a.user;
             a.header_from = a.user;
-            const auto n = r.between(1, 3);
-            for (std::int64_t i = 0; i < n; ++i) {
-                const double p = r.unit();
-                if (p < 0.6 || (p < 0.75 && scripted_domains.empty()) || (p >= 0.75 && p < 0.85 && !null_mx)) {
-                    const Domain& d = domains[r.below(domains.size())];
-                    to.insert(pick(r, d.users));
-                } else if (p < 0.75) {
-                    to.insert("x" + std::to_string(r.between(1, 3)) + "@" + pick(r, scripted_domains));
-                } else if (p < 0.85) {
-                    to.insert("x@n.test");
-                } else if (p < 0.95) {
-                    to.insert("nobody@" + domains[r.below(domains.size())].name);
-                } else {
-                    to.insert("x@nowhere.test");
-                }
-            }
+            const auto n = r_.between(1, 3);
+            for (std::int64_t i = 0; i < n; ++i) to.insert(draw_recipient());
         }
         a.to.assign(to.begin(), to.end());
         std::string body;
-        const auto lines = r.between(1, 5);
+        const auto lines = r_.between(1, 5);
         for (std::int64_t i = 0; i < lines; ++i)
-            body += std::string(r.chance(0.2) ? "." : "") + "line " + std::to_string(i) + " of message " +
+            body += std::string(r_.chance(0.2) ? "." : "") + "line " + std::to_string(i) + " of message " +
                     std::to_string(m) + "\n";
         a.body = body;
-        s.actions.push_back(std::move(a));
+        s_.actions.push_back(std::move(a));
     }
-    std::stable_sort(s.actions.begin(), s.actions.end(),
-                     [](const ActionSpec& x, const ActionSpec& y) { return x.at_ms < y.at_ms; });
 
-    // Faults, each undone no later than the end of the fault phase.
-    std::vector<FaultSpec> faults;
-    auto add = [&](std::int64_t at, std::string kind, auto&& fill) {
+    // A submitted message's recipient: a user somewhere, a scripted peer's, the null MX domain's,
+    // an unknown user, or a domain that does not exist.
+    std::string draw_recipient() {
+        const double p = r_.unit();
+        if (p < 0.6 || (p < 0.75 && scripted_domains_.empty()) || (p >= 0.75 && p < 0.85 && !null_mx_)) {
+            const SwarmDomain& d = domains_[r_.below(domains_.size())];
+            return pick(r_, d.users);
+        }
+        if (p < 0.75) return "x" + std::to_string(r_.between(1, 3)) + "@" + pick(r_, scripted_domains_);
+        if (p < 0.85) return "x@n.test";
+        if (p < 0.95) return "nobody@" + domains_[r_.below(domains_.size())].name;
+        return "x@nowhere.test";
+    }
+
+    template <class Fill>
+    void add(std::int64_t at, std::string kind, Fill&& fill) {
         FaultSpec f;
         f.at_ms = std::min(at, fault_phase_ms);
         f.kind = std::move(kind);
         fill(f);
-        faults.push_back(std::move(f));
-    };
-    const auto n_faults = r.between(0, 8);
-    for (std::int64_t i = 0; i < n_faults; ++i) {
-        const std::int64_t at = r.between(0, fault_phase_ms), until = at + (r.chance(0.8) ? r.between(5'000, 240'000) : r.between(240'000, 600'000));
-        switch (r.below(9)) {
+        faults_.push_back(std::move(f));
+    }
+
+    // One fault and, for those that last, the event that undoes it no later than the end of the
+    // fault phase.
+    void add_fault() {
+        const std::int64_t at = r_.between(0, fault_phase_ms),
+                           until = at + (r_.chance(0.8) ? r_.between(5'000, 240'000) : r_.between(240'000, 600'000));
+        switch (r_.below(9)) {
             case 7:
-            case 8: {
-                // A crash in the middle of some traffic: the sender's MSA or one recipient's
-                // MX, a moment after a message is submitted (submission, relay, end of data).
-                if (s.actions.empty()) break;
-                const ActionSpec& a = s.actions[r.below(s.actions.size())];
-                std::string h = a.server;
-                if (r.chance(0.5)) {
-                    const std::string& rcpt = a.to[r.below(a.to.size())];
-                    const std::string domain = rcpt.substr(rcpt.find('@') + 1);
-                    for (const auto& d : domains)
-                        if (d.name == domain) h = pick(r, d.hosts);
-                }
-                const std::int64_t when = a.at_ms + r.between(0, 3000);
-                add(when, "crash", [&](FaultSpec& f) { f.host = h; });
-                add(when + r.between(1000, 120'000), "restart", [&](FaultSpec& f) { f.host = h; });
-                break;
-            }
+            case 8: crash_during_traffic(); break;
             case 0: {
-                const std::string h = pick(r, pigeons);
+                const std::string h = pick(r_, pigeons_);
                 add(at, "crash", [&](FaultSpec& f) { f.host = h; });
                 add(until, "restart", [&](FaultSpec& f) { f.host = h; });
                 break;
             }
             case 1:
             case 2:
-            case 4: {
-                std::string a = pick(r, servers), b = pick(r, servers);
-                if (a == b) break;
-                const auto kind = r.below(3);
-                if (kind == 0) {
-                    add(at, "partition", [&](FaultSpec& f) { f.a = a, f.b = b; });
-                    add(until, "heal", [&](FaultSpec& f) { f.a = a, f.b = b; });
-                } else if (kind == 1) {
-                    add(at, "reset", [&](FaultSpec& f) { f.a = a, f.b = b; });
-                } else {
-                    LinkSpec bad = s.default_link;
-                    bad.a = a, bad.b = b;
-                    bad.latency_ms = r.between(50, 2000);
-                    bad.loss = r.unit() * 0.5;
-                    LinkSpec good = s.default_link;
-                    good.a = a, good.b = b;
-                    add(at, "link", [&](FaultSpec& f) { f.a = a, f.b = b, f.link = bad; });
-                    add(until, "link", [&](FaultSpec& f) { f.a = a, f.b = b, f.link = good; });
-                }
-                break;
-            }
+            case 4: link_fault(at, until); break;
             case 3: {
-                const std::string h = pick(r, pigeons);
+                const std::string h = pick(r_, pigeons_);
                 add(at, "refuse", [&](FaultSpec& f) { f.host = h; });
                 add(until, "accept", [&](FaultSpec& f) { f.host = h; });
                 break;
             }
             case 5: {
-                const std::string name = domains[r.below(domains.size())].name;
-                const std::string rcode = r.chance(0.5) ? "servfail" : "timeout";
+                const std::string name = domains_[r_.below(domains_.size())].name;
+                const std::string rcode = r_.chance(0.5) ? "servfail" : "timeout";
                 add(at, "dns_fail", [&](FaultSpec& f) { f.name = name, f.rcode = rcode; });
                 add(until, "dns_restore", [&](FaultSpec& f) { f.name = name; });
                 break;
             }
             default: {
-                const std::string name = domains[r.below(domains.size())].name;
+                const std::string name = domains_[r_.below(domains_.size())].name;
                 add(at, "dns_bogus", [&](FaultSpec& f) { f.name = name; });
                 add(until, "dns_insecure", [&](FaultSpec& f) { f.name = name; });
                 break;
             }
         }
     }
-    std::stable_sort(faults.begin(), faults.end(),
-                     [](const FaultSpec& x, const FaultSpec& y) { return x.at_ms < y.at_ms; });
-    s.faults = std::move(faults);
-    // The quiet phase: every retry ends (delivered, or given up and bounced) before the end.
-    s.duration_ms = fault_phase_ms + (give_up + 2 * max + 600) * 1000;
-    s.description = "swarm scenario for seed " + std::to_string(seed) + ": " + std::to_string(n_domains) +
-                    " domains, " + std::to_string(n_scripted) + " scripted peers, " +
-                    std::to_string(n_messages) + " messages, " + std::to_string(s.faults.size()) + " fault events";
-    return s;
-}
+
+    // A crash in the middle of some traffic: the sender's MSA or one recipient's MX, a moment
+    // after a message is submitted (submission, relay, end of data).
+    void crash_during_traffic() {
+        if (s_.actions.empty()) return;
+        const ActionSpec& a = s_.actions[r_.below(s_.actions.size())];
+        std::string h = a.server;
+        if (r_.chance(0.5)) {
+            const std::string& rcpt = a.to[r_.below(a.to.size())];
+            const std::string domain = rcpt.substr(rcpt.find('@') + 1);
+            for (const auto& d : domains_)
+                if (d.name == domain) h = pick(r_, d.hosts);
+        }
+        const std::int64_t when = a.at_ms + r_.between(0, 3000);
+        add(when, "crash", [&](FaultSpec& f) { f.host = h; });
+        add(when + r_.between(1000, 120'000), "restart", [&](FaultSpec& f) { f.host = h; });
+    }
+
+    // Between two servers: a partition, a reset, or a bad link for a while.
+    void link_fault(std::int64_t at, std::int64_t until) {
+        std::string a = pick(r_, servers_), b = pick(r_, servers_);
+        if (a == b) return;
+        const auto kind = r_.below(3);
+        if (kind == 0) {
+            add(at, "partition", [&](FaultSpec& f) { f.a = a, f.b = b; });
+            add(until, "heal", [&](FaultSpec& f) { f.a = a, f.b = b; });
+        } else if (kind == 1) {
+            add(at, "reset", [&](FaultSpec& f) { f.a = a, f.b = b; });
+        } else {
+            LinkSpec bad = s_.default_link;
+            bad.a = a, bad.b = b;
+            bad.latency_ms = r_.between(50, 2000);
+            bad.loss = r_.unit() * 0.5;
+            LinkSpec good = s_.default_link;
+            good.a = a, good.b = b;
+            add(at, "link", [&](FaultSpec& f) { f.a = a, f.b = b, f.link = bad; });
+            add(until, "link", [&](FaultSpec& f) { f.a = a, f.b = b, f.link = good; });
+        }
+    }
+
+    std::uint64_t seed_;
+    Rng r_;
+    Scenario s_;
+    std::string zone_ = "$ORIGIN test.\n";
+    std::int64_t first_ = 0, max_ = 0, give_up_ = 0;
+    std::vector<SwarmDomain> domains_;
+    std::vector<std::string> pigeons_, servers_;  // host names
+    std::vector<std::string> scripted_domains_;
+    bool null_mx_ = false;
+    std::vector<FaultSpec> faults_;
+};
+
+}  // namespace
+
+Scenario generate_swarm_scenario(std::uint64_t seed) { return SwarmDraw(seed).draw(); }
 
 std::string check_invariants(const Scenario& scenario, const RunResult& result) {
     (void)scenario;
