@@ -117,166 +117,183 @@ std::optional<config::Config> effective_config(const std::string& path, Io& io) 
 
 }  // namespace
 
-int run_cli(const std::vector<std::string>& args, const Commands& commands, Io io) {
-    CLI::App app{"Pigeon: an SMTP server for submission and inbound mail.", "pigeon"};
-    app.set_version_flag("--version", std::string(version_string));
-    app.require_subcommand(1);
+namespace {
 
-    std::string config_path;
-    std::string queue_id;
+constexpr const char* config_help = "Configuration file (TOML); without it, the embedded default";
 
-    CLI::App* serve = app.add_subcommand("serve", "Run the server");
-    serve->add_option("--config,-c", config_path,
-                      "Configuration file (TOML); without it, the embedded default: "
-                      "./pigeon-data, ports 2525/2587/2465 on 127.0.0.1, a demo user");
+// The command line: every subcommand, what its options fill in, and which command it runs.
+// The options are members, so CLI11 writes into them while parsing; the object never moves.
+class CommandLine {
+public:
+    CommandLine() {
+        app_.set_version_flag("--version", std::string(version_string));
+        app_.require_subcommand(1);
+        add_server_commands();
+        add_queue_commands();
+        add_spf_commands();
+        add_sim_commands();
+        add_dkim_commands();
+        add_dmarc_commands();
+        for (CLI::App* sub : {queue_list_, queue_show_, queue_delete_, queue_flush_, queue_retry_, queue_hold_,
+                              queue_release_})
+            sub->add_option("--config,-c", config_path_, config_help);
+    }
 
-    CLI::App* check = app.add_subcommand("check-config", "Validate a configuration file");
-    check->add_option("--config,-c", config_path, "Configuration file (TOML)")->required();
+    // A usage error exits 64, except for the spf, dkim and dmarc tools, which promise 2 for bad
+    // arguments (docs/spf.md, docs/dkim.md, docs/dmarc.md); --help and --version exit 0.
+    std::optional<int> parse(const std::vector<std::string>& args, Io& io) {
+        std::vector<const char*> argv;
+        for (const std::string& a : args) argv.push_back(a.c_str());
+        if (argv.empty()) argv.push_back("pigeon");
+        try {
+            app_.parse(static_cast<int>(argv.size()), argv.data());
+        } catch (const CLI::ParseError& e) {
+            const int code = app_.exit(e, io.out, io.err);
+            if (code == 0) return exit_ok;
+            const bool tool = args.size() > 1 && (args[1] == "spf" || args[1] == "dkim" || args[1] == "dmarc");
+            return tool ? 2 : exit_usage;
+        }
+        return std::nullopt;
+    }
 
-    CLI::App* show = app.add_subcommand(
-        "show-config", "Print the effective configuration, defaults filled in, as TOML");
-    show->add_option("--config,-c", config_path,
-                     "Configuration file (TOML); without it, the embedded default");
+    // Runs the subcommand given: first those that need no configuration, then check-config,
+    // then those that run on the effective configuration.
+    int run(const Commands& commands, Io& io) {
+        if (auto status = run_tool(commands, io)) return *status;
+        if (*check_) return check_config(io);
+        const auto config = effective_config(config_path_, io);
+        if (!config) return exit_bad_config;
+        return run_with_config(*config, commands, io);
+    }
 
-    CLI::App* pw = app.add_subcommand(
-        "passwd", "Read a password on standard input and print its hash for [[users]]");
+private:
+    void add_server_commands() {
+        serve_ = app_.add_subcommand("serve", "Run the server");
+        serve_->add_option("--config,-c", config_path_,
+                           "Configuration file (TOML); without it, the embedded default: "
+                           "./pigeon-data, ports 2525/2587/2465 on 127.0.0.1, a demo user");
+        check_ = app_.add_subcommand("check-config", "Validate a configuration file");
+        check_->add_option("--config,-c", config_path_, "Configuration file (TOML)")->required();
+        show_ = app_.add_subcommand("show-config",
+                                    "Print the effective configuration, defaults filled in, as TOML");
+        show_->add_option("--config,-c", config_path_, config_help);
+        passwd_ = app_.add_subcommand("passwd",
+                                      "Read a password on standard input and print its hash for [[users]]");
+    }
 
-    CLI::App* queue = app.add_subcommand("queue", "Inspect or change the outgoing queue");
-    queue->require_subcommand(1);
-    CLI::App* queue_list = queue->add_subcommand("list", "List queued messages");
-    CLI::App* queue_show = queue->add_subcommand("show", "Show one queued message");
-    CLI::App* queue_delete = queue->add_subcommand("delete", "Delete one queued message");
-    CLI::App* queue_flush = queue->add_subcommand("flush", "Retry every deferred recipient now");
-    CLI::App* queue_retry = queue->add_subcommand("retry", "Retry one queued message now");
-    CLI::App* queue_hold = queue->add_subcommand("hold", "Keep one queued message but deliver it only after release");
-    CLI::App* queue_release = queue->add_subcommand("release", "Deliver a held message again");
-    for (CLI::App* sub : {queue_show, queue_delete, queue_retry, queue_hold, queue_release})
-        sub->add_option("ID", queue_id, "Queue id")->required();
-    SpfCheckArgs spf_args;
-    CLI::App* spf = app.add_subcommand("spf", "SPF (RFC 7208) tools");
-    spf->require_subcommand(1);
-    CLI::App* spf_check = spf->add_subcommand(
-        "check", "Evaluate SPF for a client IP and sender; prints an Authentication-Results entry");
-    spf_check->add_option("--ip", spf_args.ip, "The SMTP client's IP address")->required();
-    spf_check->add_option("--sender", spf_args.sender,
-                          "MAIL FROM address (\"<>\" for the null sender: checks --helo)")
-        ->required();
-    spf_check->add_option("--helo", spf_args.helo, "The HELO/EHLO name");
-    spf_check->add_option("--zone", spf_args.zone,
-                          "Answer DNS from this zone file (RFC 1035 format) instead of the network");
-    spf_check->add_flag("--explain", spf_args.explain,
-                        "Show each term evaluated, each DNS query and the lookup counts");
+    void add_queue_commands() {
+        CLI::App* queue = app_.add_subcommand("queue", "Inspect or change the outgoing queue");
+        queue->require_subcommand(1);
+        queue_list_ = queue->add_subcommand("list", "List queued messages");
+        queue_show_ = queue->add_subcommand("show", "Show one queued message");
+        queue_delete_ = queue->add_subcommand("delete", "Delete one queued message");
+        queue_flush_ = queue->add_subcommand("flush", "Retry every deferred recipient now");
+        queue_retry_ = queue->add_subcommand("retry", "Retry one queued message now");
+        queue_hold_ = queue->add_subcommand("hold", "Keep one queued message but deliver it only after release");
+        queue_release_ = queue->add_subcommand("release", "Deliver a held message again");
+        for (CLI::App* sub : {queue_show_, queue_delete_, queue_retry_, queue_hold_, queue_release_})
+            sub->add_option("ID", queue_id_, "Queue id")->required();
+    }
 
-    SimRunArgs sim_args;
-    std::uint64_t sim_seed = 0;
-    CLI::App* sim = app.add_subcommand("sim", "The deterministic simulator (sim/README.md)");
-    sim->require_subcommand(1);
-    CLI::App* sim_run = sim->add_subcommand("run", "Run one scenario (sim/scenarios/*.toml)");
-    sim_run->add_option("FILE", sim_args.file, "Scenario file (TOML)")->required();
-    CLI::Option* sim_seed_option = sim_run->add_option("--seed", sim_seed, "Seed (default: the scenario's)");
-    sim_run->add_flag("--explain", sim_args.explain,
-                      "Print the time-ordered transcript with the RFC sections behind each step");
-    sim_run->add_option("--trace", sim_args.trace_file, "Write the transcript to FILE (\"-\": stdout)");
-    sim_run->add_option("--repeat", sim_args.repeat,
-                        "Run N times (seeds S..S+N-1) quietly; print scenarios_per_second")
-        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
-    SimSwarmArgs swarm_args;
-    CLI::App* sim_swarm = sim->add_subcommand(
-        "swarm", "Random scenarios from seeds, checked against the invariants (sim/README.md)");
-    sim_swarm->add_option("--seeds", swarm_args.seeds, "How many seeds (default 100)")
-        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
-    sim_swarm->add_option("--start", swarm_args.start, "First seed (default 1)");
-    sim_swarm->add_flag("--explain", swarm_args.explain, "Print each run's annotated transcript");
-    sim_swarm->add_flag("--verbose", swarm_args.verbose, "One line for every seed, also those that pass");
-    sim_swarm->add_option("--trace", swarm_args.trace_file,
-                          "Write the last run's transcript to FILE (\"-\": stdout)");
+    void add_spf_commands() {
+        CLI::App* spf = app_.add_subcommand("spf", "SPF (RFC 7208) tools");
+        spf->require_subcommand(1);
+        spf_check_ = spf->add_subcommand(
+            "check", "Evaluate SPF for a client IP and sender; prints an Authentication-Results entry");
+        spf_check_->add_option("--ip", spf_args_.ip, "The SMTP client's IP address")->required();
+        spf_check_->add_option("--sender", spf_args_.sender,
+                               "MAIL FROM address (\"<>\" for the null sender: checks --helo)")
+            ->required();
+        spf_check_->add_option("--helo", spf_args_.helo, "The HELO/EHLO name");
+        spf_check_->add_option("--zone", spf_args_.zone,
+                               "Answer DNS from this zone file (RFC 1035 format) instead of the network");
+        spf_check_->add_flag("--explain", spf_args_.explain,
+                             "Show each term evaluated, each DNS query and the lookup counts");
+    }
+
+    void add_sim_commands() {
+        CLI::App* sim = app_.add_subcommand("sim", "The deterministic simulator (sim/README.md)");
+        sim->require_subcommand(1);
+        sim_run_ = sim->add_subcommand("run", "Run one scenario (sim/scenarios/*.toml)");
+        sim_run_->add_option("FILE", sim_args_.file, "Scenario file (TOML)")->required();
+        sim_seed_option_ = sim_run_->add_option("--seed", sim_seed_, "Seed (default: the scenario's)");
+        sim_run_->add_flag("--explain", sim_args_.explain,
+                           "Print the time-ordered transcript with the RFC sections behind each step");
+        sim_run_->add_option("--trace", sim_args_.trace_file, "Write the transcript to FILE (\"-\": stdout)");
+        sim_run_->add_option("--repeat", sim_args_.repeat,
+                             "Run N times (seeds S..S+N-1) quietly; print scenarios_per_second")
+            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
+        sim_swarm_ = sim->add_subcommand(
+            "swarm", "Random scenarios from seeds, checked against the invariants (sim/README.md)");
+        sim_swarm_->add_option("--seeds", swarm_args_.seeds, "How many seeds (default 100)")
+            ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
+        sim_swarm_->add_option("--start", swarm_args_.start, "First seed (default 1)");
+        sim_swarm_->add_flag("--explain", swarm_args_.explain, "Print each run's annotated transcript");
+        sim_swarm_->add_flag("--verbose", swarm_args_.verbose, "One line for every seed, also those that pass");
+        sim_swarm_->add_option("--trace", swarm_args_.trace_file,
+                               "Write the last run's transcript to FILE (\"-\": stdout)");
+    }
 
     // DKIM and DMARC tools (app/auth_commands.hpp): messages on standard input.
-    DkimKeygenArgs keygen_args;
-    DkimSignArgs sign_args;
-    DkimVerifyArgs verify_args;
-    DmarcCheckArgs dmarc_args;
-    CLI::App* dkim = app.add_subcommand("dkim", "DKIM (RFC 6376, RFC 8463) tools");
-    dkim->require_subcommand(1);
-    CLI::App* dkim_keygen = dkim->add_subcommand(
-        "keygen", "Write a new private key and print the TXT record to publish");
-    dkim_keygen->add_option("--domain", keygen_args.domain, "Signing domain (d=)")->required();
-    dkim_keygen->add_option("--selector", keygen_args.selector, "Selector (s=)")->required();
-    dkim_keygen->add_option("--algorithm", keygen_args.algorithm, "rsa (default) or ed25519");
-    dkim_keygen->add_option("--bits", keygen_args.bits, "RSA key size, 1024..4096 (default 2048)");
-    dkim_keygen->add_option("--out", keygen_args.out,
-                            "Private key file (default <selector>._domainkey.<domain>.key)");
-    CLI::App* dkim_sign = dkim->add_subcommand("sign", "Sign the message on standard input");
-    dkim_sign->add_option("--domain", sign_args.domain, "Signing domain (d=)")->required();
-    dkim_sign->add_option("--selector", sign_args.selector, "Selector (s=)")->required();
-    dkim_sign->add_option("--key", sign_args.key_file, "PEM private key file")->required();
-    dkim_sign->add_option("--algorithm", sign_args.algorithm, "rsa-sha256 (default) or ed25519-sha256");
-    CLI::App* dkim_verify = dkim->add_subcommand(
-        "verify", "Verify every DKIM-Signature of the message on standard input");
-    dkim_verify->add_option("--zone", verify_args.zone, "Answer DNS from this zone file");
-    dkim_verify->add_flag("--explain", verify_args.explain,
-                          "Show the data hashed and the DNS records used");
-    CLI::App* dmarc = app.add_subcommand("dmarc", "DMARC (RFC 7489) tools");
-    dmarc->require_subcommand(1);
-    CLI::App* dmarc_check = dmarc->add_subcommand(
-        "check", "SPF, DKIM and DMARC for the message on standard input");
-    dmarc_check->add_option("--ip", dmarc_args.ip, "The SMTP client's IP address")->required();
-    dmarc_check->add_option("--mail-from", dmarc_args.mail_from,
-                            "MAIL FROM address (\"<>\" for the null sender)")
-        ->required();
-    dmarc_check->add_option("--helo", dmarc_args.helo, "The HELO/EHLO name");
-    dmarc_check->add_option("--zone", dmarc_args.zone, "Answer DNS from this zone file");
-    dmarc_check->add_flag("--explain", dmarc_args.explain,
-                          "Show the records used, the alignment decision and the disposition");
-    std::string report_domain, report_since, report_until;
-    CLI::App* dmarc_report = dmarc->add_subcommand(
-        "report", "Write an RFC 7489 aggregate report (XML) from the evaluations recorded");
-    dmarc_report->add_option("DOMAIN", report_domain, "The policy domain reported on")->required();
-    dmarc_report->add_option("--since", report_since, "Start: unix time or YYYY-MM-DD (UTC)")
-        ->required();
-    dmarc_report->add_option("--until", report_until, "End (exclusive); default now");
-    dmarc_report->add_option("--config,-c", config_path,
-                             "Configuration file (TOML); without it, the embedded default");
-
-    for (CLI::App* sub : {queue_list, queue_show, queue_delete, queue_flush, queue_retry, queue_hold, queue_release})
-        sub->add_option("--config,-c", config_path,
-                        "Configuration file (TOML); without it, the embedded default");
-
-    std::vector<const char*> argv;
-    for (const std::string& a : args) argv.push_back(a.c_str());
-    if (argv.empty()) argv.push_back("pigeon");
-    try {
-        app.parse(static_cast<int>(argv.size()), argv.data());
-    } catch (const CLI::ParseError& e) {
-        const int code = app.exit(e, io.out, io.err);
-        if (code == 0) return exit_ok;
-        // The spf, dkim and dmarc tools promise 2 for bad arguments (docs/spf.md,
-        // docs/dkim.md, docs/dmarc.md); elsewhere 64.
-        const bool tool = args.size() > 1 && (args[1] == "spf" || args[1] == "dkim" || args[1] == "dmarc");
-        return tool ? 2 : exit_usage;
+    void add_dkim_commands() {
+        CLI::App* dkim = app_.add_subcommand("dkim", "DKIM (RFC 6376, RFC 8463) tools");
+        dkim->require_subcommand(1);
+        dkim_keygen_ = dkim->add_subcommand("keygen", "Write a new private key and print the TXT record to publish");
+        dkim_keygen_->add_option("--domain", keygen_args_.domain, "Signing domain (d=)")->required();
+        dkim_keygen_->add_option("--selector", keygen_args_.selector, "Selector (s=)")->required();
+        dkim_keygen_->add_option("--algorithm", keygen_args_.algorithm, "rsa (default) or ed25519");
+        dkim_keygen_->add_option("--bits", keygen_args_.bits, "RSA key size, 1024..4096 (default 2048)");
+        dkim_keygen_->add_option("--out", keygen_args_.out,
+                                 "Private key file (default <selector>._domainkey.<domain>.key)");
+        dkim_sign_ = dkim->add_subcommand("sign", "Sign the message on standard input");
+        dkim_sign_->add_option("--domain", sign_args_.domain, "Signing domain (d=)")->required();
+        dkim_sign_->add_option("--selector", sign_args_.selector, "Selector (s=)")->required();
+        dkim_sign_->add_option("--key", sign_args_.key_file, "PEM private key file")->required();
+        dkim_sign_->add_option("--algorithm", sign_args_.algorithm, "rsa-sha256 (default) or ed25519-sha256");
+        dkim_verify_ = dkim->add_subcommand("verify", "Verify every DKIM-Signature of the message on standard input");
+        dkim_verify_->add_option("--zone", verify_args_.zone, "Answer DNS from this zone file");
+        dkim_verify_->add_flag("--explain", verify_args_.explain, "Show the data hashed and the DNS records used");
     }
 
-    if (*pw) return passwd(commands, io);
-    if (*dkim_keygen) return run_dkim_keygen(keygen_args, io.out, io.err);
-    if (*dkim_sign) return run_dkim_sign(sign_args, io.in, io.out, io.err);
-    if (*dkim_verify) return run_dkim_verify(verify_args, io.in, io.out, io.err);
-    if (*dmarc_check) return run_dmarc_check(dmarc_args, io.in, io.out, io.err);
-    if (*sim_run) {
-        if (!commands.sim_run) return exit_usage;
-        if (*sim_seed_option) sim_args.seed = sim_seed;
-        return commands.sim_run(sim_args, io);
-    }
-    if (*sim_swarm) {
-        if (!commands.sim_swarm) return exit_usage;
-        return commands.sim_swarm(swarm_args, io);
-    }
-    if (*spf_check) {
-        if (!commands.spf_check) return exit_usage;
-        return commands.spf_check(spf_args, io);
+    void add_dmarc_commands() {
+        CLI::App* dmarc = app_.add_subcommand("dmarc", "DMARC (RFC 7489) tools");
+        dmarc->require_subcommand(1);
+        dmarc_check_ = dmarc->add_subcommand("check", "SPF, DKIM and DMARC for the message on standard input");
+        dmarc_check_->add_option("--ip", dmarc_args_.ip, "The SMTP client's IP address")->required();
+        dmarc_check_->add_option("--mail-from", dmarc_args_.mail_from,
+                                 "MAIL FROM address (\"<>\" for the null sender)")
+            ->required();
+        dmarc_check_->add_option("--helo", dmarc_args_.helo, "The HELO/EHLO name");
+        dmarc_check_->add_option("--zone", dmarc_args_.zone, "Answer DNS from this zone file");
+        dmarc_check_->add_flag("--explain", dmarc_args_.explain,
+                               "Show the records used, the alignment decision and the disposition");
+        dmarc_report_ = dmarc->add_subcommand(
+            "report", "Write an RFC 7489 aggregate report (XML) from the evaluations recorded");
+        dmarc_report_->add_option("DOMAIN", report_domain_, "The policy domain reported on")->required();
+        dmarc_report_->add_option("--since", report_since_, "Start: unix time or YYYY-MM-DD (UTC)")->required();
+        dmarc_report_->add_option("--until", report_until_, "End (exclusive); default now");
+        dmarc_report_->add_option("--config,-c", config_path_, config_help);
     }
 
-    if (*check) {
-        const auto config = config::load_config(config_path);
+    // The subcommands that need no configuration; nullopt for the others.
+    std::optional<int> run_tool(const Commands& commands, Io& io) {
+        if (*passwd_) return passwd(commands, io);
+        if (*dkim_keygen_) return run_dkim_keygen(keygen_args_, io.out, io.err);
+        if (*dkim_sign_) return run_dkim_sign(sign_args_, io.in, io.out, io.err);
+        if (*dkim_verify_) return run_dkim_verify(verify_args_, io.in, io.out, io.err);
+        if (*dmarc_check_) return run_dmarc_check(dmarc_args_, io.in, io.out, io.err);
+        if (*sim_run_) {
+            if (!commands.sim_run) return exit_usage;
+            if (*sim_seed_option_) sim_args_.seed = sim_seed_;
+            return commands.sim_run(sim_args_, io);
+        }
+        if (*sim_swarm_) return commands.sim_swarm ? commands.sim_swarm(swarm_args_, io) : exit_usage;
+        if (*spf_check_) return commands.spf_check ? commands.spf_check(spf_args_, io) : exit_usage;
+        return std::nullopt;
+    }
+
+    int check_config(Io& io) {
+        const auto config = config::load_config(config_path_);
         if (!config) {
             io.err << config.error().message << "\n";
             return exit_bad_config;
@@ -292,24 +309,53 @@ int run_cli(const std::vector<std::string>& args, const Commands& commands, Io i
         return exit_ok;
     }
 
-    const auto config = effective_config(config_path, io);
-    if (!config) return exit_bad_config;
-    if (*show) {
-        io.out << config::to_toml(*config);
-        return exit_ok;
+    int run_with_config(const config::Config& config, const Commands& commands, Io& io) {
+        if (*show_) {
+            io.out << config::to_toml(config);
+            return exit_ok;
+        }
+        if (*dmarc_report_)
+            return run_dmarc_report_command(config.state_dir, report_domain_, report_since_, report_until_,
+                                            config.hostname, io.out, io.err);
+        if (*serve_) return commands.serve(config, config_path_.empty());
+        if (*queue_list_) return commands.queue_list(config);
+        if (*queue_show_) return commands.queue_show(config, queue_id_);
+        if (*queue_delete_) return commands.queue_delete(config, queue_id_);
+        if (*queue_flush_) return run_queue_flush(config, io.out, io.err);
+        if (*queue_retry_) return run_queue_retry(config, queue_id_, io.out, io.err);
+        if (*queue_hold_) return run_queue_change(config, ControlRequest::Kind::hold, queue_id_, io.out, io.err);
+        if (*queue_release_)
+            return run_queue_change(config, ControlRequest::Kind::release, queue_id_, io.out, io.err);
+        return exit_usage;  // unreachable: a subcommand is required
     }
-    if (*dmarc_report)
-        return run_dmarc_report_command(config->state_dir, report_domain, report_since,
-                                        report_until, config->hostname, io.out, io.err);
-    if (*serve) return commands.serve(*config, config_path.empty());
-    if (*queue_list) return commands.queue_list(*config);
-    if (*queue_show) return commands.queue_show(*config, queue_id);
-    if (*queue_delete) return commands.queue_delete(*config, queue_id);
-    if (*queue_flush) return run_queue_flush(*config, io.out, io.err);
-    if (*queue_retry) return run_queue_retry(*config, queue_id, io.out, io.err);
-    if (*queue_hold) return run_queue_change(*config, ControlRequest::Kind::hold, queue_id, io.out, io.err);
-    if (*queue_release) return run_queue_change(*config, ControlRequest::Kind::release, queue_id, io.out, io.err);
-    return exit_usage;  // unreachable: a subcommand is required
+
+    CLI::App app_{"Pigeon: an SMTP server for submission and inbound mail.", "pigeon"};
+    std::string config_path_, queue_id_;
+    CLI::App *serve_ = nullptr, *check_ = nullptr, *show_ = nullptr, *passwd_ = nullptr;
+    CLI::App *queue_list_ = nullptr, *queue_show_ = nullptr, *queue_delete_ = nullptr, *queue_flush_ = nullptr,
+             *queue_retry_ = nullptr, *queue_hold_ = nullptr, *queue_release_ = nullptr;
+    SpfCheckArgs spf_args_;
+    CLI::App* spf_check_ = nullptr;
+    SimRunArgs sim_args_;
+    std::uint64_t sim_seed_ = 0;
+    CLI::Option* sim_seed_option_ = nullptr;
+    CLI::App *sim_run_ = nullptr, *sim_swarm_ = nullptr;
+    SimSwarmArgs swarm_args_;
+    DkimKeygenArgs keygen_args_;
+    DkimSignArgs sign_args_;
+    DkimVerifyArgs verify_args_;
+    DmarcCheckArgs dmarc_args_;
+    CLI::App *dkim_keygen_ = nullptr, *dkim_sign_ = nullptr, *dkim_verify_ = nullptr;
+    CLI::App *dmarc_check_ = nullptr, *dmarc_report_ = nullptr;
+    std::string report_domain_, report_since_, report_until_;
+};
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, const Commands& commands, Io io) {
+    CommandLine command_line;
+    if (auto status = command_line.parse(args, io)) return *status;
+    return command_line.run(commands, io);
 }
 
 }  // namespace pigeon::app
