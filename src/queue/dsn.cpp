@@ -218,34 +218,41 @@ std::string dsn_address(const core::Path& path, std::string_view reporting_mta) 
     return "utf-8; " + utf8_addr_xtext(a);
 }
 
-std::optional<Submission> make_dsn(const DsnRequest& request) {
-    const core::Path& sender = request.original_envelope.reverse_path;
-    if (sender.kind != core::Path::Kind::mailbox || request.recipients.empty()) {
-        return std::nullopt;  // never a DSN for a DSN (or for anything with a null sender)
-    }
-    std::string host = host_text(request.reporting_mta);
-    if (host.empty()) host = "localhost";
-    std::string queue_id;  // letters and digits only, at most 64: it goes into Message-ID
-    for (char c : request.queue_id) {
-        if (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) && queue_id.size() < 64) {
-            queue_id += c;
+namespace {
+
+// Letters and digits only, at most 64: the queue id goes into Message-ID.
+std::string message_id_safe(std::string_view id) {
+    std::string out;
+    for (char c : id) {
+        if (((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) && out.size() < 64) {
+            out += c;
         }
     }
-    const bool any_failed = std::any_of(request.recipients.begin(), request.recipients.end(), [](const DsnRecipient& r) {
-        return r.action == DsnRecipient::Action::failed;
-    });
-    const bool any_delayed = !std::all_of(request.recipients.begin(), request.recipients.end(), [](const DsnRecipient& r) {
-        return r.action == DsnRecipient::Action::failed;
-    });
+    return out;
+}
 
-    // ---- part 1: for a person --------------------------------------------------------------
+// What the parts of one notice share.
+struct DsnContext {
+    const DsnRequest& request;
+    const core::Path& sender;
+    std::string host;      // the reporting MTA, as text
+    std::string queue_id;  // message_id_safe
+    bool any_failed;
+    bool any_delayed;
+};
+
+// Part 1, for a person: what happened, then each recipient with the reason.
+std::string human_part(const DsnContext& c) {
+    const DsnRequest& request = c.request;
+    const std::string& host = c.host;
+    const bool any_failed = c.any_failed;
     std::string human;
     human += "This is the mail system at host " + host + "." + std::string(crlf) + std::string(crlf);
     if (any_failed) {
         human += paragraph("", "I'm sorry to have to inform you that your message could not be delivered to "
                                "one or more recipients. The details are below.", "");
     }
-    if (any_delayed) {
+    if (c.any_delayed) {
         std::string text = "Your message has not yet been delivered to one or more recipients. "
                            "This is only a warning: you do not need to send the message again.";
         if (request.will_retry_until_unix != 0) {
@@ -255,8 +262,8 @@ std::optional<Submission> make_dsn(const DsnRequest& request) {
         human += paragraph("", text, "");
     }
     human += crlf;
-    human += "Queue ID: " + (queue_id.empty() ? std::string("(none)") : queue_id) + std::string(crlf);
-    human += "Sent by:  " + ascii_address(sender, host) + std::string(crlf);
+    human += "Queue ID: " + (c.queue_id.empty() ? std::string("(none)") : c.queue_id) + std::string(crlf);
+    human += "Sent by:  " + ascii_address(c.sender, host) + std::string(crlf);
     human += "Arrived:  " + rfc5322_date(request.arrival_unix) + std::string(crlf);
     for (const DsnRecipient& r : request.recipients) {
         const bool failed = r.action == DsnRecipient::Action::failed;
@@ -275,12 +282,17 @@ std::optional<Submission> make_dsn(const DsnRequest& request) {
             human += paragraph("    last tried:", mta, "        ");
         }
     }
+    return human;
+}
 
-    // ---- part 2: for a program (RFC 3464) --------------------------------------------------
+// Part 2, for a program: the RFC 3464 per-message and per-recipient fields.
+std::string status_part(const DsnContext& c) {
+    const DsnRequest& request = c.request;
+    const std::string& host = c.host;
     std::string status;
     status += field("Reporting-MTA", "dns; " + host);
-    if (!queue_id.empty()) status += field("X-Pigeon-Queue-ID", queue_id);
-    status += field("X-Pigeon-Sender", dsn_address(sender, host));
+    if (!c.queue_id.empty()) status += field("X-Pigeon-Queue-ID", c.queue_id);
+    status += field("X-Pigeon-Sender", dsn_address(c.sender, host));
     status += field("Arrival-Date", rfc5322_date(request.arrival_unix));
     for (const DsnRecipient& r : request.recipients) {
         const bool failed = r.action == DsnRecipient::Action::failed;
@@ -300,33 +312,39 @@ std::optional<Submission> make_dsn(const DsnRequest& request) {
             status += field("Will-Retry-Until", rfc5322_date(request.will_retry_until_unix));
         }
     }
+    return status;
+}
 
-    // ---- part 3: the original header section -----------------------------------------------
-    const std::string headers = header_section(request.original_message);
-    const bool eight_bit = !is_ascii_text(headers);
-
-    // ---- a boundary found nowhere in the content (RFC 2046 5.1.1) ----------------------------
+// A boundary found nowhere in the content (RFC 2046 5.1.1).
+std::string boundary_for(std::uint64_t random, const std::string& human, const std::string& status,
+                         const std::string& headers) {
     std::string boundary;
     for (std::uint64_t k = 0;; ++k) {
-        boundary = "=_pigeon_" + hex(mix(request.boundary_random + k * 0x9E3779B97F4A7C15ull), 16);
+        boundary = "=_pigeon_" + hex(mix(random + k * 0x9E3779B97F4A7C15ull), 16);
         if (k != 0) boundary += "_" + std::to_string(k);  // distinct, so this loop ends
         if (human.find(boundary) == std::string::npos && status.find(boundary) == std::string::npos &&
             headers.find(boundary) == std::string::npos) {
             break;
         }
     }
+    return boundary;
+}
 
-    // ---- the message ------------------------------------------------------------------------
-    const std::string to = address_text(sender, host);
+// The whole multipart/report message (RFC 6522) around the three parts.
+std::string dsn_message(const DsnContext& c, const std::string& to, const std::string& human,
+                        const std::string& status, const std::string& headers, bool eight_bit) {
+    const DsnRequest& request = c.request;
+    const std::string& host = c.host;
+    const std::string boundary = boundary_for(request.boundary_random, human, status, headers);
     std::string m;
     m.reserve(human.size() + status.size() + headers.size() + 1024);
     m += "Date: " + rfc5322_date(request.now_unix) + std::string(crlf);
     m += "From: Mail Delivery System <MAILER-DAEMON@" + host + ">" + std::string(crlf);
     m += "To: <" + to + ">" + std::string(crlf);
     m += std::string("Subject: ") +
-         (any_failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)") +
+         (c.any_failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)") +
          std::string(crlf);
-    m += "Message-ID: <" + (queue_id.empty() ? std::string("message") : queue_id) + ".dsn." +
+    m += "Message-ID: <" + (c.queue_id.empty() ? std::string("message") : c.queue_id) + ".dsn." +
          std::to_string(request.now_unix) + "-" + hex(mix(request.boundary_random ^ 0x5A5A5A5A5A5A5A5Aull) >> 32, 8) +
          "@" + host + ">" + std::string(crlf);
     m += "Auto-Submitted: auto-replied" + std::string(crlf);
@@ -354,6 +372,29 @@ std::optional<Submission> make_dsn(const DsnRequest& request) {
     m += headers;
     m += crlf;
     m += "--" + boundary + "--" + std::string(crlf);
+    return m;
+}
+
+}  // namespace
+
+std::optional<Submission> make_dsn(const DsnRequest& request) {
+    const core::Path& sender = request.original_envelope.reverse_path;
+    if (sender.kind != core::Path::Kind::mailbox || request.recipients.empty()) {
+        return std::nullopt;  // never a DSN for a DSN (or for anything with a null sender)
+    }
+    std::string host = host_text(request.reporting_mta);
+    if (host.empty()) host = "localhost";
+    const auto failed = [](const DsnRecipient& r) { return r.action == DsnRecipient::Action::failed; };
+    const DsnContext c{request, sender, host, message_id_safe(request.queue_id),
+                       std::any_of(request.recipients.begin(), request.recipients.end(), failed),
+                       !std::all_of(request.recipients.begin(), request.recipients.end(), failed)};
+    const std::string human = human_part(c);
+    const std::string status = status_part(c);
+    // Part 3: the original header section.
+    const std::string headers = header_section(request.original_message);
+    const bool eight_bit = !is_ascii_text(headers);
+    const std::string to = address_text(sender, host);
+    std::string m = dsn_message(c, to, human, status, headers, eight_bit);
 
     Submission dsn;
     dsn.envelope.reverse_path = core::Path::null_path();
