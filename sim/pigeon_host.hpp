@@ -163,7 +163,7 @@ private:
             w_.trace.line(name(), "RESTART: spool recovered: " +
                                       (report.ok() ? std::to_string(report->recovered) + " message(s), " +
                                                          std::to_string(report->discarded) + " torn file(s) discarded"
-                                                   : "FAILED " + report.error()));
+                                                   : "FAILED " + report.error().message));
         }
         policy::PipelineOptions co;
         co.hostname = spec_.hostname;
@@ -319,8 +319,8 @@ private:
         queue::Submission sub{q.envelope, q.message, q.folder};
         auto id = life_->spool->commit(std::move(sub));
         if (!id.ok()) {
-            w_.trace.line(name(), s->label + " spool: " + id.error());
-            answer(s, smtp::EnqueueFailed{id.error()});
+            w_.trace.line(name(), s->label + " spool: " + id.error().message);
+            answer(s, smtp::EnqueueFailed{id.error().message});
             return;
         }
         if (q.envelope.reverse_path.kind == core::Path::Kind::null) null_sender_ids_.insert(id.value());

@@ -123,7 +123,7 @@ constexpr std::string_view answer_suffix = ".ans";
 constexpr std::chrono::milliseconds answer_poll{20};
 
 // Writes the request file; returns its name (without ".req").
-queue::Expected<std::string> post_control_request(const std::string& state_dir,
+queue::Result<std::string> post_control_request(const std::string& state_dir,
                                                   const ControlRequest& request) {
     const fs::path dir = control_dir(state_dir);
     std::error_code ec;
@@ -159,7 +159,7 @@ bool signal_server(const std::string& state_dir) {
 }
 
 // Polls for "<name>.ans" until `wait` has passed; reads and deletes it.
-std::optional<queue::Expected<ControlAnswer>> wait_for_answer(const fs::path& answer,
+std::optional<queue::Result<ControlAnswer>> wait_for_answer(const fs::path& answer,
                                                               std::chrono::milliseconds wait) {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (;;) {
@@ -168,7 +168,7 @@ std::optional<queue::Expected<ControlAnswer>> wait_for_answer(const fs::path& an
             bool too_big = false;
             const std::string text = read_small_file(answer, max_answer_octets, too_big);
             fs::remove(answer, ec);
-            if (too_big) return queue::Expected<ControlAnswer>(queue::Error{"the server's answer is too long"});
+            if (too_big) return queue::Result<ControlAnswer>(queue::Error{"the server's answer is too long"});
             return parse_control_answer(text);
         }
         if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
@@ -200,7 +200,7 @@ std::string format_control_request(const ControlRequest& request) {
     return std::string(word_of(request.kind)) + " " + request.id + "\n";
 }
 
-queue::Expected<ControlRequest> parse_control_request(std::string_view text) {
+queue::Result<ControlRequest> parse_control_request(std::string_view text) {
     if (text.size() > max_request_octets) return queue::Error{"longer than " + std::to_string(max_request_octets) + " octets"};
     if (text.empty() || text.back() != '\n') return queue::Error{"not one line ending in a newline"};
     text.remove_suffix(1);
@@ -225,7 +225,7 @@ std::string format_control_answer(bool ok, std::string_view text) {
     return (ok ? "ok " : "error ") + line + "\n";
 }
 
-queue::Expected<ControlAnswer> parse_control_answer(std::string_view text) {
+queue::Result<ControlAnswer> parse_control_answer(std::string_view text) {
     if (text.size() > max_answer_octets) return queue::Error{"answer longer than " + std::to_string(max_answer_octets) + " octets"};
     if (text.empty() || text.back() != '\n') return queue::Error{"answer is not one line ending in a newline"};
     text.remove_suffix(1);
@@ -240,13 +240,13 @@ queue::Expected<ControlAnswer> parse_control_answer(std::string_view text) {
     return queue::Error{"answer is neither 'ok' nor 'error'"};
 }
 
-queue::Expected<bool> send_control_request(const std::string& state_dir, const ControlRequest& request) {
+queue::Result<bool> send_control_request(const std::string& state_dir, const ControlRequest& request) {
     auto posted = post_control_request(state_dir, request);
     if (!posted.ok()) return queue::Error{posted.error()};
     return signal_server(state_dir);
 }
 
-queue::Expected<ControlAnswer> ask_server(const std::string& state_dir, const ControlRequest& request,
+queue::Result<ControlAnswer> ask_server(const std::string& state_dir, const ControlRequest& request,
                                           std::chrono::milliseconds wait) {
     auto posted = post_control_request(state_dir, request);
     if (!posted.ok()) return queue::Error{posted.error()};
@@ -285,7 +285,7 @@ std::vector<ControlRequest> take_control_requests(const std::string& state_dir,
     for (const fs::path& p : files) {
         bool too_big = false;
         const std::string text = read_small_file(p, max_request_octets, too_big);
-        auto request = too_big ? queue::Expected<ControlRequest>(queue::Error{"longer than 64 octets"})
+        auto request = too_big ? queue::Result<ControlRequest>(queue::Error{"longer than 64 octets"})
                                : parse_control_request(text);
         std::error_code rm;
         // Removed by us: the CLI did not withdraw it first (ask_server), so it is ours to answer.
@@ -295,7 +295,7 @@ std::vector<ControlRequest> take_control_requests(const std::string& state_dir,
             request->name = p.stem().string();
             out.push_back(std::move(request).value());
         } else if (problems != nullptr) {
-            problems->push_back("control request " + p.filename().string() + " ignored: " + request.error());
+            problems->push_back("control request " + p.filename().string() + " ignored: " + request.error().message);
         }
     }
     return out;

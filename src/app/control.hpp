@@ -92,9 +92,9 @@ inline constexpr std::chrono::seconds stale_answer_age{3600};
 queue::Status write_pid_file(const std::string& state_dir);
 void remove_pid_file(const std::string& state_dir);
 
-queue::Expected<bool> send_control_request(const std::string& state_dir, const ControlRequest& request);
+queue::Result<bool> send_control_request(const std::string& state_dir, const ControlRequest& request);
 
-queue::Expected<ControlAnswer> ask_server(const std::string& state_dir, const ControlRequest& request,
+queue::Result<ControlAnswer> ask_server(const std::string& state_dir, const ControlRequest& request,
                                           std::chrono::milliseconds wait);
 queue::Status answer_control_request(const std::string& state_dir, const ControlRequest& request,
                                      bool ok, std::string_view text);
@@ -104,10 +104,10 @@ std::vector<ControlRequest> take_control_requests(const std::string& state_dir,
 
 // The text of a request file, and its parser (nullopt-like Error for anything else).
 std::string format_control_request(const ControlRequest& request);
-queue::Expected<ControlRequest> parse_control_request(std::string_view text);
+queue::Result<ControlRequest> parse_control_request(std::string_view text);
 // The text of an answer file, and its parser: done (ok) or refused (error) with the text.
 std::string format_control_answer(bool ok, std::string_view text);
-queue::Expected<ControlAnswer> parse_control_answer(std::string_view text);
+queue::Result<ControlAnswer> parse_control_answer(std::string_view text);
 
 // The start time recorded for `pid` by the kernel (clock ticks since boot), or 0 when the
 // process does not exist or cannot be read.

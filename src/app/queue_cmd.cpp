@@ -72,7 +72,7 @@ int with_spool(const config::Config& config, queue::Spool::Recovery mode, std::o
     }
     auto storage = os::PosixStorage::open(dir.string(), os::SyncMode::fsync_each, false);
     if (!storage.ok()) {
-        err << "pigeon: spool: " << storage.error() << "\n";
+        err << "pigeon: spool: " << storage.error().message << "\n";
         return 1;
     }
     os::SystemClock clock;
@@ -80,7 +80,7 @@ int with_spool(const config::Config& config, queue::Spool::Recovery mode, std::o
     queue::Spool spool(**storage, clock, random);
     auto report = spool.recover(mode);
     if (!report.ok()) {
-        err << "pigeon: spool: " << report.error() << "\n";
+        err << "pigeon: spool: " << report.error().message << "\n";
         return 1;
     }
     return f(&spool);
@@ -148,7 +148,7 @@ int reschedule_now(const config::Config& config, const std::string& id, std::ost
             if (flush) {
                 const std::size_t n = messages_with_pending(*spool);
                 if (auto s = spool->reschedule_all(now); !s.ok()) {
-                    err << "pigeon: " << s.error() << "\n";
+                    err << "pigeon: " << s.error().message << "\n";
                     return 1;
                 }
                 out << "no server is running: " << n << " message(s) with deferred recipients are due now;"
@@ -156,7 +156,7 @@ int reschedule_now(const config::Config& config, const std::string& id, std::ost
                 return 0;
             }
             if (auto s = spool->reschedule(id, now); !s.ok()) {
-                err << "pigeon: " << s.error() << "\n";
+                err << "pigeon: " << s.error().message << "\n";
                 return 1;
             }
             out << "no server is running: " << id << " is due now; it is tried when the server starts\n";
@@ -178,7 +178,7 @@ int reschedule_now(const config::Config& config, const std::string& id, std::ost
     const ControlRequest request{flush ? ControlRequest::Kind::flush : ControlRequest::Kind::retry, id};
     auto sent = send_control_request(config.state_dir, request);
     if (!sent.ok()) {
-        err << "pigeon: cannot send the request to the server: " << sent.error() << "\n";
+        err << "pigeon: cannot send the request to the server: " << sent.error().message << "\n";
         return 1;
     }
     const std::string what = flush ? "every deferred recipient" : id;
@@ -224,7 +224,7 @@ int change_message(const config::Config& config, ControlRequest::Kind kind, cons
         return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
             if (!has_message(spool, id, err)) return 1;
             if (auto s = apply_directly(*spool, kind, id); !s.ok()) {
-                err << "pigeon: " << id << ": " << s.error() << "\n";
+                err << "pigeon: " << id << ": " << s.error().message << "\n";
                 return 1;
             }
             out << verb_done(kind) << " " << id << "\n";
@@ -234,7 +234,7 @@ int change_message(const config::Config& config, ControlRequest::Kind kind, cons
     // A server owns the spool: only it may write to it. Ask it, and wait for its answer.
     auto answer = ask_server(config.state_dir, ControlRequest{kind, id, {}}, wait);
     if (!answer.ok()) {
-        err << "pigeon: cannot send the request to the server: " << answer.error() << "\n";
+        err << "pigeon: cannot send the request to the server: " << answer.error().message << "\n";
         return 1;
     }
     const std::string seconds = std::to_string((wait.count() + 999) / 1000);

@@ -256,18 +256,18 @@ public:
             if (req.kind == ControlRequest::Kind::flush) {
                 say("queue flush requested: every deferred recipient is due now");
                 if (outbound_) outbound_->flush();
-                else if (auto s = spool_.reschedule_all(0); !s) log_(net::LogLevel::warn, "queue flush: " + s.error());
+                else if (auto s = spool_.reschedule_all(0); !s) log_(net::LogLevel::warn, "queue flush: " + s.error().message);
             } else if (req.kind == ControlRequest::Kind::retry) {
                 say("queue retry " + req.id + " requested");
                 if (outbound_) outbound_->retry(req.id);
-                else if (auto s = spool_.reschedule(req.id, 0); !s) log_(net::LogLevel::warn, "queue retry: " + s.error());
+                else if (auto s = spool_.reschedule(req.id, 0); !s) log_(net::LogLevel::warn, "queue retry: " + s.error().message);
             } else {
                 std::string what = format_control_request(req);  // "hold <id>\n"
                 what.pop_back();
                 const queue::Status s = change_message(req);
-                say("queue " + what + " requested: " + (s ? std::string("done") : s.error()));
-                if (queue::Status a = answer_control_request(state_, req, s.ok(), s ? "done" : s.error()); !a)
-                    log_(net::LogLevel::warn, "control: cannot answer " + what + ": " + a.error());
+                say("queue " + what + " requested: " + (s ? std::string("done") : s.error().message));
+                if (queue::Status a = answer_control_request(state_, req, s.ok(), s ? "done" : s.error().message); !a)
+                    log_(net::LogLevel::warn, "control: cannot answer " + what + ": " + a.error().message);
             }
         }
         for (const auto& p : problems) log_(net::LogLevel::warn, "control: " + p);
@@ -360,13 +360,13 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
     os::SystemRandom random;
     auto storage = os::PosixStorage::open((state / "queue").string());
     if (!storage.ok()) {
-        std::cerr << "pigeon: spool: " << storage.error() << "\n";
+        std::cerr << "pigeon: spool: " << storage.error().message << "\n";
         return 1;
     }
     queue::Spool spool(**storage, clock, random);
     auto report = spool.recover();
     if (!report.ok()) {
-        std::cerr << "pigeon: spool recovery failed: " << report.error() << "\n";
+        std::cerr << "pigeon: spool recovery failed: " << report.error().message << "\n";
         return 1;
     }
     say("spool: " + std::to_string(report->recovered) + " queued message(s) recovered, " +
@@ -520,7 +520,7 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
         wait_for_signal();
     });
     if (auto s = write_pid_file(state.string()); !s)
-        log(net::LogLevel::warn, "cannot write the pid file (queue flush will not reach this server): " + s.error());
+        log(net::LogLevel::warn, "cannot write the pid file (queue flush will not reach this server): " + s.error().message);
     if (outbound) outbound_runtime.call([&] { outbound->start(); });
 
     try {

@@ -98,8 +98,8 @@ void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Acti
                               } else {
                                   if (log)
                                       log(net::LogLevel::error,
-                                          "c" + std::to_string(id) + " spool: " + outcome.error());
-                                  done(smtp::EnqueueFailed{outcome.error()});
+                                          "c" + std::to_string(id) + " spool: " + outcome.error().message);
+                                  done(smtp::EnqueueFailed{outcome.error().message});
                               }
                           });
     }

@@ -24,7 +24,7 @@ bool LocalDelivery::is_local(const core::Path& recipient) const {
     return resolver_ && resolver_(recipient).kind != LocalTarget::Kind::remote;
 }
 
-queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id, bool after_restart) {
+queue::Result<DeliveryReport> LocalDelivery::deliver(const std::string& id, bool after_restart) {
     bool ready_to_remove = false;
     auto report = deliver_unremoved(id, after_restart, ready_to_remove);
     if (!report || !ready_to_remove) {
@@ -39,9 +39,9 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver(const std::string& id, bo
     return report;
 }
 
-std::vector<queue::Expected<DeliveryReport>> LocalDelivery::deliver_batch(
+std::vector<queue::Result<DeliveryReport>> LocalDelivery::deliver_batch(
     const std::vector<std::string>& ids, bool after_restart) {
-    std::vector<queue::Expected<DeliveryReport>> results;
+    std::vector<queue::Result<DeliveryReport>> results;
     results.reserve(ids.size());
     std::vector<std::string> to_remove;       // in the order delivered
     std::vector<std::size_t> to_remove_at;    // index into results of each
@@ -69,7 +69,7 @@ std::vector<queue::Expected<DeliveryReport>> LocalDelivery::deliver_batch(
                 result->removed = true;  // (or removed meanwhile by the outbound engine)
             } else {
                 result = Error{k < removed.size()
-                                   ? removed[k].error()
+                                   ? removed[k].error().message
                                    : "the spool gave no removal result for " + to_remove[k]};
             }
         }
@@ -82,7 +82,7 @@ std::vector<queue::Expected<DeliveryReport>> LocalDelivery::deliver_batch(
     return results;
 }
 
-queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string& id,
+queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string& id,
                                                                  bool after_restart,
                                                                  bool& ready_to_remove) {
     ready_to_remove = false;
@@ -145,7 +145,7 @@ queue::Expected<DeliveryReport> LocalDelivery::deliver_unremoved(const std::stri
                 updates.push_back({i, {RecipientState::delivered, delivered->filename().string()}});
                 ++report.delivered;
             } else {
-                report.notes.push_back(rcpt.to_string() + ": deferred: " + delivered.error());
+                report.notes.push_back(rcpt.to_string() + ": deferred: " + delivered.error().message);
                 ++report.deferred;
                 any_pending = true;
             }
@@ -325,7 +325,7 @@ void LocalDeliveryWorker::run() {
         const auto reports = delivery_.deliver_batch(ids);
         for (std::size_t i = 0; i < ids.size() && i < reports.size(); ++i) {
             if (!reports[i]) {
-                log("local delivery " + ids[i] + ": " + reports[i].error());
+                log("local delivery " + ids[i] + ": " + reports[i].error().message);
                 continue;
             }
             for (const std::string& note : reports[i]->notes) {

@@ -92,12 +92,12 @@ public:
     // read or updated; the message then stays as it was (its recipients are retried later).
     // after_restart: the first pass after a start, where a copy made before a crash may
     // already have been moved to cur/ by a mail reader (see MaildirWriter::deliver_once).
-    queue::Expected<DeliveryReport> deliver(const std::string& id, bool after_restart = false);
+    queue::Result<DeliveryReport> deliver(const std::string& id, bool after_restart = false);
 
     // deliver() for several messages, with every finished one removed by ONE
     // Spool::remove_batch. One result per id, in order; an id given twice is delivered once
     // and both get its result. An error of one id does not stop the others.
-    std::vector<queue::Expected<DeliveryReport>> deliver_batch(const std::vector<std::string>& ids,
+    std::vector<queue::Result<DeliveryReport>> deliver_batch(const std::vector<std::string>& ids,
                                                                bool after_restart = false);
 
     // deliver_batch() for every message with a pending local recipient, in batches of
@@ -110,7 +110,7 @@ public:
 private:
     // deliver() without the final removal: `ready_to_remove` says the message has no pending
     // recipient left (its marks, if any, are durable) and may now be removed.
-    queue::Expected<DeliveryReport> deliver_unremoved(const std::string& id, bool after_restart,
+    queue::Result<DeliveryReport> deliver_unremoved(const std::string& id, bool after_restart,
                                                       bool& ready_to_remove);
     // Commits one failure notice for updates[k], k in failed; false if it could not be queued.
     bool notify_failures(const queue::MessageRecord& record,

@@ -15,7 +15,7 @@ namespace pigeon::delivery {
 namespace {
 
 using queue::Error;
-using queue::Expected;
+using queue::Result;
 using queue::Status;
 using os::write_all;
 
@@ -134,7 +134,7 @@ Status ensure_folder_marker(const std::filesystem::path& folder_dir) {
 
 }  // namespace
 
-Expected<std::filesystem::path> maildir_path(const std::filesystem::path& state_dir,
+Result<std::filesystem::path> maildir_path(const std::filesystem::path& state_dir,
                                              std::string_view domain, std::string_view user) {
     if (!safe_component(domain)) {
         return Error{"unsafe mailbox domain '" + std::string(domain) + "'"};
@@ -187,7 +187,7 @@ MaildirWriter::MaildirWriter(const core::Clock& clock, queue::RandomSource& rand
                              std::string hostname, std::uint64_t pid)
     : clock_(clock), random_(random), hostname_(std::move(hostname)), pid_(pid) {}
 
-Expected<std::filesystem::path> MaildirWriter::prepare(const std::filesystem::path& maildir,
+Result<std::filesystem::path> MaildirWriter::prepare(const std::filesystem::path& maildir,
                                                        std::string_view folder) {
     if (maildir.empty()) {
         return Error{"maildir: empty path"};
@@ -212,7 +212,7 @@ Expected<std::filesystem::path> MaildirWriter::prepare(const std::filesystem::pa
     return dir;
 }
 
-Expected<std::filesystem::path> MaildirWriter::write_new(const std::filesystem::path& dir,
+Result<std::filesystem::path> MaildirWriter::write_new(const std::filesystem::path& dir,
                                                          const std::string& name,
                                                          std::string_view content) {
     const std::filesystem::path tmp = dir / "tmp" / name;
@@ -234,7 +234,7 @@ Expected<std::filesystem::path> MaildirWriter::write_new(const std::filesystem::
     return fresh;
 }
 
-Expected<std::filesystem::path> MaildirWriter::deliver(const std::filesystem::path& maildir,
+Result<std::filesystem::path> MaildirWriter::deliver(const std::filesystem::path& maildir,
                                                        std::string_view folder,
                                                        std::string_view content) {
     auto dir = prepare(maildir, folder);
@@ -250,7 +250,7 @@ Expected<std::filesystem::path> MaildirWriter::deliver(const std::filesystem::pa
     return write_new(*dir, name, content);
 }
 
-Expected<std::filesystem::path> MaildirWriter::deliver_once(const std::filesystem::path& maildir,
+Result<std::filesystem::path> MaildirWriter::deliver_once(const std::filesystem::path& maildir,
                                                             std::string_view folder,
                                                             std::string_view content,
                                                             const std::string& name,

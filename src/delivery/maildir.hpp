@@ -28,7 +28,7 @@ namespace pigeon::delivery {
 inline constexpr std::size_t path_component_max_octets = 255;  // NAME_MAX on Linux
 
 // domain and user are used as given (the policy lowercases what it wants folded).
-queue::Expected<std::filesystem::path> maildir_path(const std::filesystem::path& state_dir,
+queue::Result<std::filesystem::path> maildir_path(const std::filesystem::path& state_dir,
                                                     std::string_view domain, std::string_view user);
 
 // "<unix_seconds>.P<pid>Q<counter>R<16 hex digits>.<host>,S=<size>"; '/' and ':' in the
@@ -56,24 +56,24 @@ public:
 
     // folder: "" (the inbox) or a Maildir++ folder name of [A-Za-z0-9_-] ("Junk").
     // Returns the delivered file's path in new/. Thread-safe.
-    queue::Expected<std::filesystem::path> deliver(const std::filesystem::path& maildir,
+    queue::Result<std::filesystem::path> deliver(const std::filesystem::path& maildir,
                                                    std::string_view folder, std::string_view content);
 
     // Idempotent delivery under a caller-chosen unique name (maildir_delivery_name): when
     // new/<name> already exists (or, with look_in_cur, cur/<name> or cur/<name>:<info>, where
     // a mail reader moves what it has seen), nothing is written and that path is returned.
     // look_in_cur scans cur/, so it is meant for the first pass after a restart only.
-    queue::Expected<std::filesystem::path> deliver_once(const std::filesystem::path& maildir,
+    queue::Result<std::filesystem::path> deliver_once(const std::filesystem::path& maildir,
                                                         std::string_view folder,
                                                         std::string_view content,
                                                         const std::string& name, bool look_in_cur);
 
 private:
     // The directory to deliver into (the Maildir, or its Maildir++ folder), created as needed.
-    queue::Expected<std::filesystem::path> prepare(const std::filesystem::path& maildir,
+    queue::Result<std::filesystem::path> prepare(const std::filesystem::path& maildir,
                                                    std::string_view folder);
     // tmp/<name>, fsync, rename into new/<name>, fsync new/.
-    queue::Expected<std::filesystem::path> write_new(const std::filesystem::path& dir,
+    queue::Result<std::filesystem::path> write_new(const std::filesystem::path& dir,
                                                      const std::string& name,
                                                      std::string_view content);
 

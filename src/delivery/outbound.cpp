@@ -111,12 +111,12 @@ void OutboundEngine::notify(const std::string& id) {
 }
 
 void OutboundEngine::flush() {
-    if (Status s = spool_.reschedule_all(0); !s) log("flush: " + s.error());
+    if (Status s = spool_.reschedule_all(0); !s) log("flush: " + s.error().message);
     notify({});
 }
 
 void OutboundEngine::retry(const std::string& id) {
-    if (Status s = spool_.reschedule(id, 0); !s) log("retry " + id + ": " + s.error());
+    if (Status s = spool_.reschedule(id, 0); !s) log("retry " + id + ": " + s.error().message);
     notify(id);
 }
 
@@ -150,7 +150,7 @@ void OutboundEngine::take(const std::string& id, std::int64_t now) {
     }
     auto record = spool_.show(id);
     if (!record) {
-        log(id + ": cannot read it from the spool: " + record.error());
+        log(id + ": cannot read it from the spool: " + record.error().message);
         return;
     }
     auto shared = std::make_shared<const queue::MessageRecord>(std::move(record).value());

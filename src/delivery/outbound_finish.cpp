@@ -173,7 +173,7 @@ void OutboundEngine::Closing::send(Notices& notices, bool delay) {
     }
     auto id = engine.spool_.commit(std::move(*dsn));
     if (!id) {
-        engine.log(entry.id + ": could not queue the DSN (" + id.error() + "); retrying later");
+        engine.log(entry.id + ": could not queue the DSN (" + id.error().message + "); retrying later");
         keep_owed(notices, delay);
         return;
     }
@@ -202,7 +202,7 @@ void OutboundEngine::Closing::keep_owed(const Notices& notices, bool delay) {
 void OutboundEngine::Closing::save_states() {
     auto& spool = engine.spool_;
     if (Status s = spool.mark(entry.id, updates); !s) {
-        engine.log(entry.id + ": recipient states not saved: " + s.error());
+        engine.log(entry.id + ": recipient states not saved: " + s.error().message);
         return;
     }
     const auto now_entry = spool.entry(entry.id);
@@ -215,7 +215,7 @@ void OutboundEngine::Closing::save_states() {
     // "no message": local delivery finished the last local recipient at the same moment and
     // removed it first.
     if (Status r = spool.remove(entry.id); !r && !queue::is_unknown_message(r))
-        engine.log(entry.id + ": not removed: " + r.error());
+        engine.log(entry.id + ": not removed: " + r.error().message);
     else
         engine.log(entry.id + ": done, removed from the queue");
 }

@@ -30,7 +30,7 @@ namespace pigeon::os {
 
 class GroupCommitter {
 public:
-    using Outcome = queue::Expected<std::string>;  // the queue id, or why it was not queued
+    using Outcome = queue::Result<std::string>;  // the queue id, or why it was not queued
     using Done = std::function<void(Outcome)>;
 
     struct Options {

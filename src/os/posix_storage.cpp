@@ -16,7 +16,7 @@ namespace pigeon::os {
 namespace {
 
 using queue::Error;
-using queue::Expected;
+using queue::Result;
 using queue::Status;
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -41,7 +41,7 @@ std::string parent_of(const std::string& path) {
 
 }  // namespace
 
-Expected<std::unique_ptr<PosixStorage>> PosixStorage::open(const std::string& directory, SyncMode mode,
+Result<std::unique_ptr<PosixStorage>> PosixStorage::open(const std::string& directory, SyncMode mode,
                                                             bool create_directory) {
     if (directory.empty()) {
         return Error{"spool directory: empty path"};
@@ -127,13 +127,13 @@ Status PosixStorage::create(const std::string& name, std::string_view bytes) {
         // which every one of them waits on, not just this create.
         if (Status flushed = flush_descriptors(early); !flushed) {
             std::lock_guard lock(mutex_);
-            deferred_error_ = flushed.error();
+            deferred_error_ = flushed.error().message;
         }
     }
     return {};
 }
 
-Expected<std::string> PosixStorage::read(const std::string& name) const {
+Result<std::string> PosixStorage::read(const std::string& name) const {
     if (!queue::is_valid_storage_name(name)) {
         return bad_name("read", name);
     }
@@ -166,7 +166,7 @@ Expected<std::string> PosixStorage::read(const std::string& name) const {
     return out;
 }
 
-Expected<std::vector<std::string>> PosixStorage::list() const {
+Result<std::vector<std::string>> PosixStorage::list() const {
     // fdopendir takes ownership of its descriptor: give it a duplicate.
     const int fd = ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
@@ -278,7 +278,7 @@ Status PosixStorage::append_parts(const std::string& name, std::span<const std::
     return {};
 }
 
-Expected<std::string> PosixStorage::read_range(const std::string& name, std::uint64_t offset,
+Result<std::string> PosixStorage::read_range(const std::string& name, std::uint64_t offset,
                                                std::uint64_t length) const {
     if (!queue::is_valid_storage_name(name)) {
         return bad_name("read", name);

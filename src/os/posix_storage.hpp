@@ -36,7 +36,7 @@ class PosixStorage final : public queue::Storage {
 public:
     // Opens (creating it with mode 0700 when create_directory and it is missing) the spool
     // directory. A created directory's own entry is made durable (its parent is fsynced).
-    static queue::Expected<std::unique_ptr<PosixStorage>> open(const std::string& directory,
+    static queue::Result<std::unique_ptr<PosixStorage>> open(const std::string& directory,
                                                                 SyncMode mode = SyncMode::fsync_each,
                                                                 bool create_directory = true);
     ~PosixStorage() override;
@@ -44,13 +44,13 @@ public:
     PosixStorage& operator=(const PosixStorage&) = delete;
 
     queue::Status create(const std::string& name, std::string_view bytes) override;
-    queue::Expected<std::string> read(const std::string& name) const override;
-    queue::Expected<std::vector<std::string>> list() const override;
+    queue::Result<std::string> read(const std::string& name) const override;
+    queue::Result<std::vector<std::string>> list() const override;
     queue::Status rename(const std::string& from, const std::string& to) override;
     queue::Status remove(const std::string& name) override;
     queue::Status append(const std::string& name, std::string_view bytes) override;
     queue::Status append_parts(const std::string& name, std::span<const std::string_view> parts) override;
-    queue::Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
+    queue::Result<std::string> read_range(const std::string& name, std::uint64_t offset,
                                             std::uint64_t length) const override;
     queue::Status sync() override;
 

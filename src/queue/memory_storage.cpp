@@ -48,7 +48,7 @@ Status MemoryStorage::create(const std::string& name, std::string_view bytes) {
     return {};
 }
 
-Expected<std::string> MemoryStorage::read(const std::string& name) const {
+Result<std::string> MemoryStorage::read(const std::string& name) const {
     std::lock_guard lock(mutex_);
     const auto it = current_.find(name);
     if (it == current_.end()) {
@@ -57,7 +57,7 @@ Expected<std::string> MemoryStorage::read(const std::string& name) const {
     return it->second;
 }
 
-Expected<std::vector<std::string>> MemoryStorage::list() const {
+Result<std::vector<std::string>> MemoryStorage::list() const {
     std::lock_guard lock(mutex_);
     std::vector<std::string> names;
     names.reserve(current_.size());
@@ -117,7 +117,7 @@ Status MemoryStorage::append(const std::string& name, std::string_view bytes) {
     return {};
 }
 
-Expected<std::string> MemoryStorage::read_range(const std::string& name, std::uint64_t offset,
+Result<std::string> MemoryStorage::read_range(const std::string& name, std::uint64_t offset,
                                                 std::uint64_t length) const {
     std::lock_guard lock(mutex_);
     const auto it = current_.find(name);

@@ -35,12 +35,12 @@ public:
     enum class CrashModel { drop_unsynced, tear_unsynced };
 
     Status create(const std::string& name, std::string_view bytes) override;
-    Expected<std::string> read(const std::string& name) const override;
-    Expected<std::vector<std::string>> list() const override;
+    Result<std::string> read(const std::string& name) const override;
+    Result<std::vector<std::string>> list() const override;
     Status rename(const std::string& from, const std::string& to) override;
     Status remove(const std::string& name) override;
     Status append(const std::string& name, std::string_view bytes) override;
-    Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
+    Result<std::string> read_range(const std::string& name, std::uint64_t offset,
                                      std::uint64_t length) const override;
     Status sync() override;
 

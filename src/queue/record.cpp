@@ -158,7 +158,7 @@ std::uint16_t newest_version(std::uint16_t kind) {
 }
 
 // Checks the frame and returns the body and its format version, or an error.
-Expected<Body> unframe(std::string_view bytes, std::uint16_t kind) {
+Result<Body> unframe(std::string_view bytes, std::uint16_t kind) {
     if (bytes.size() < record_header_octets + record_trailer_octets) {
         return Error{"record too short (" + std::to_string(bytes.size()) + " octets)"};
     }
@@ -314,7 +314,7 @@ std::uint32_t crc32c(std::string_view bytes, std::uint32_t crc) {
     return ~crc;
 }
 
-Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string_view message) {
+Result<std::string> encode_message_record(const SpoolEntry& entry, std::string_view message) {
     const std::string_view one[] = {message};
     auto parts = encode_message_record_parts(entry, one);
     if (!parts) {
@@ -326,7 +326,7 @@ Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string
     return out;
 }
 
-Expected<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
+Result<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
                                                   std::span<const std::string_view> message) {
     const core::Envelope& env = entry.envelope;
     if (!is_valid_queue_id(entry.id)) {
@@ -403,7 +403,7 @@ Expected<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
     return parts;
 }
 
-Expected<MessageRecord> decode_message_record(std::string_view bytes) {
+Result<MessageRecord> decode_message_record(std::string_view bytes) {
     auto body = unframe(bytes, kind_message);
     if (!body) {
         return Error{body.error()};
@@ -457,7 +457,7 @@ Expected<MessageRecord> decode_message_record(std::string_view bytes) {
     return rec;
 }
 
-Expected<std::string> encode_state_record(const StateRecord& record) {
+Result<std::string> encode_state_record(const StateRecord& record) {
     if (!is_valid_queue_id(record.id)) {
         return Error{"cannot encode: bad queue id '" + record.id + "'"};
     }
@@ -489,7 +489,7 @@ Expected<std::string> encode_state_record(const StateRecord& record) {
     return std::move(w.bytes());
 }
 
-Expected<StateRecord> decode_state_record(std::string_view bytes) {
+Result<StateRecord> decode_state_record(std::string_view bytes) {
     auto body = unframe(bytes, kind_state);
     if (!body) {
         return Error{body.error()};
@@ -524,7 +524,7 @@ Expected<StateRecord> decode_state_record(std::string_view bytes) {
     return rec;
 }
 
-Expected<std::string> encode_removal_record(std::string_view id) {
+Result<std::string> encode_removal_record(std::string_view id) {
     if (!is_valid_queue_id(id)) {
         return Error{"cannot encode: bad queue id"};
     }
@@ -535,7 +535,7 @@ Expected<std::string> encode_removal_record(std::string_view id) {
     return std::move(w.bytes());
 }
 
-Expected<std::string> decode_removal_record(std::string_view bytes) {
+Result<std::string> decode_removal_record(std::string_view bytes) {
     auto body = unframe(bytes, kind_removal);
     if (!body) {
         return Error{body.error()};

@@ -78,7 +78,7 @@ struct StateRecord {
 
 // Fails only on values the format cannot carry: status size != recipients, a string over
 // 4 GiB, an id that is not a queue id.
-Expected<std::string> encode_message_record(const SpoolEntry& entry, std::string_view message);
+Result<std::string> encode_message_record(const SpoolEntry& entry, std::string_view message);
 // The same record in pieces, for a caller that writes the message octets from where they are
 // (a large message is never copied): head, then the parts of `message` in order, then tail
 // are exactly encode_message_record(entry, <the parts concatenated>).
@@ -86,15 +86,15 @@ struct RecordParts {
     std::string head;
     std::string tail;
 };
-Expected<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
+Result<RecordParts> encode_message_record_parts(const SpoolEntry& entry,
                                                   std::span<const std::string_view> message);
-Expected<MessageRecord> decode_message_record(std::string_view bytes);
+Result<MessageRecord> decode_message_record(std::string_view bytes);
 
-Expected<std::string> encode_state_record(const StateRecord& record);
-Expected<StateRecord> decode_state_record(std::string_view bytes);
+Result<std::string> encode_state_record(const StateRecord& record);
+Result<StateRecord> decode_state_record(std::string_view bytes);
 
-Expected<std::string> encode_removal_record(std::string_view id);
-Expected<std::string> decode_removal_record(std::string_view bytes);  // the queue id
+Result<std::string> encode_removal_record(std::string_view id);
+Result<std::string> decode_removal_record(std::string_view bytes);  // the queue id
 
 // The kind field of a record's header (1 message, 2 state, 3 removal) without checking the
 // rest; 0 when bytes is shorter than a header or lacks the magic.

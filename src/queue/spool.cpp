@@ -52,7 +52,7 @@ std::size_t Spool::size() const {
     return index_.size();
 }
 
-Expected<MessageRecord> Spool::show(const std::string& id) const {
+Result<MessageRecord> Spool::show(const std::string& id) const {
     SpoolEntry entry;
     std::uint64_t segment = 0;
     std::uint64_t offset = 0;
@@ -71,12 +71,12 @@ Expected<MessageRecord> Spool::show(const std::string& id) const {
     const std::string file = segment == 0 ? message_file(id) : segment_file(segment);
     auto bytes = segment == 0 ? storage_.read(file) : storage_.read_range(file, offset, length);
     if (!bytes) {
-        return Error{"spool read failed: " + bytes.error()};
+        return Error{"spool read failed: " + bytes.error().message};
     }
     auto rec = decode_message_record(*bytes);
     if (!rec || rec->entry.id != id) {
         return Error{"spool file " + file + " unreadable: " +
-                     (rec ? "record holds id " + rec->entry.id : rec.error())};
+                     (rec ? "record holds id " + rec->entry.id : rec.error().message)};
     }
     rec->entry = std::move(entry);  // the index holds the newest recipient states
     return rec;
@@ -162,7 +162,7 @@ std::optional<std::int64_t> Spool::next_due(
     return earliest;
 }
 
-Expected<SpoolEntry> Spool::entry(const std::string& id) const {
+Result<SpoolEntry> Spool::entry(const std::string& id) const {
     std::lock_guard lock(mutex_);
     const auto it = index_.find(id);
     if (it == index_.end()) {

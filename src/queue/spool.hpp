@@ -123,15 +123,15 @@ public:
     // read_only: the same index, nothing removed: for tools that look at a live spool, where
     // a file being written right now would look torn.
     enum class Recovery { repair, read_only };
-    Expected<RecoveryReport> recover(Recovery mode = Recovery::repair);
+    Result<RecoveryReport> recover(Recovery mode = Recovery::repair);
 
     // Per submission, in order: the queue id, or why it was not queued. One barrier in all.
-    std::vector<Expected<std::string>> commit_batch(std::vector<Submission> batch);
-    Expected<std::string> commit(Submission submission);  // a batch of one
+    std::vector<Result<std::string>> commit_batch(std::vector<Submission> batch);
+    Result<std::string> commit(Submission submission);  // a batch of one
 
     std::vector<MessageSummary> list() const;  // oldest first
     std::size_t size() const;                  // messages in the spool
-    Expected<MessageRecord> show(const std::string& id) const;  // envelope, states and octets
+    Result<MessageRecord> show(const std::string& id) const;  // envelope, states and octets
     Status remove(const std::string& id);
     // remove() for several messages with ONE barrier for all of them (the local delivery
     // worker's batch). Per id, in order: ok (durable) or why not; an unknown id fails alone.
@@ -165,7 +165,7 @@ public:
 
     // The envelope and newest recipient states of one message, without reading its octets
     // (the outbound engine builds its mark() updates from this). Error for an unknown id.
-    Expected<SpoolEntry> entry(const std::string& id) const;
+    Result<SpoolEntry> entry(const std::string& id) const;
 
     // File names of a message, of one of its state files and of a segment.
     static std::string message_file(const std::string& id);
@@ -197,8 +197,8 @@ private:
     // Appends to the current segment (starting a new one when there is none or it is full),
     // counting `messages` new live messages in it. On failure the segment is retired: its
     // tail may be torn, so nothing is appended after it. Caller holds segment_mutex_.
-    Expected<Appended> append_locked(std::string_view bytes, std::size_t messages);
-    Expected<Appended> append_locked(std::span<const std::string_view> parts, std::size_t messages);
+    Result<Appended> append_locked(std::string_view bytes, std::size_t messages);
+    Result<Appended> append_locked(std::span<const std::string_view> parts, std::size_t messages);
     // Appends removal records for ids (their copies in segments are dead). segment_mutex_ held.
     Status append_removals_locked(const std::vector<std::string>& ids);
     // storage_.sync(), noting which segment deletions it made durable.

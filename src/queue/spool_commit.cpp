@@ -28,7 +28,7 @@ public:
     }
 
     void write(Submission& sub);  // one submission: encoded, then gathered, appended or stored
-    std::vector<Expected<std::string>> finish();  // the barrier, then the index
+    std::vector<Result<std::string>> finish();  // the barrier, then the index
 
 private:
     struct Written {
@@ -46,13 +46,13 @@ private:
     void lock_segments() {
         if (!seg_lock_.owns_lock()) seg_lock_.lock();
     }
-    std::vector<Expected<std::string>> abandon_after_append_error();
-    std::vector<Expected<std::string>> abandon_after_failed_sync(const Status& synced);
+    std::vector<Result<std::string>> abandon_after_append_error();
+    std::vector<Result<std::string>> abandon_after_failed_sync(const Status& synced);
 
     Spool& spool_;
     const std::int64_t now_;
     const bool segmented_;
-    std::vector<Expected<std::string>> out_;
+    std::vector<Result<std::string>> out_;
     std::vector<Written> written_;
     std::unique_lock<std::mutex> seg_lock_;
     std::string chunk_;
@@ -60,7 +60,7 @@ private:
     std::optional<std::string> append_error_;
 };
 
-std::vector<Expected<std::string>> Spool::commit_batch(std::vector<Submission> batch) {
+std::vector<Result<std::string>> Spool::commit_batch(std::vector<Submission> batch) {
     CommitBatch commit(*this, batch.size());
     for (Submission& sub : batch) {
         commit.write(sub);
@@ -78,7 +78,7 @@ void Spool::CommitBatch::write(Submission& sub) {
     const std::string_view octets[] = {sub.message.prefix(), sub.message.body()};
     auto parts = encode_message_record_parts(x->entry, octets);
     if (!parts) {
-        out_[slot] = Error{"spool write failed: " + parts.error()};
+        out_[slot] = Error{"spool write failed: " + parts.error().message};
         return;
     }
     x->length = parts->head.size() + x->size_octets + parts->tail.size();
@@ -147,7 +147,7 @@ void Spool::CommitBatch::append_large(Indexed x, const RecordParts& parts,
             x.segment = at->segment;
             x.offset = at->offset + entry_prefix_octets;
         } else {
-            append_error_ = at.error();
+            append_error_ = at.error().message;
         }
     }
     written_.push_back(Written{slot, std::move(x)});
@@ -161,7 +161,7 @@ void Spool::CommitBatch::store_file(Indexed x, RecordParts parts,
     const std::string file = message_file(x.entry.id);
     if (Status stored = spool_.storage_.create(file, bytes); !stored) {
         spool_.storage_.remove(file);  // a partial file must not become durable with the batch
-        out_[slot] = Error{"spool write failed: " + stored.error()};
+        out_[slot] = Error{"spool write failed: " + stored.error().message};
         return;
     }
     written_.push_back(Written{slot, std::move(x)});
@@ -179,14 +179,14 @@ void Spool::CommitBatch::flush_chunk() {
                 written_[w].indexed.offset = at->offset + rel;
             }
         } else {
-            append_error_ = at.error();
+            append_error_ = at.error().message;
         }
     }
     chunk_.clear();
     in_chunk_.clear();
 }
 
-std::vector<Expected<std::string>> Spool::CommitBatch::finish() {
+std::vector<Result<std::string>> Spool::CommitBatch::finish() {
     flush_chunk();
     if (append_error_) {
         return abandon_after_append_error();
@@ -218,7 +218,7 @@ std::vector<Expected<std::string>> Spool::CommitBatch::finish() {
 
 // Nothing of this batch is acknowledged. Whatever was appended before the failure is whole on
 // disk and could outlive us: removal records make it dead.
-std::vector<Expected<std::string>> Spool::CommitBatch::abandon_after_append_error() {
+std::vector<Result<std::string>> Spool::CommitBatch::abandon_after_append_error() {
     lock_segments();
     std::vector<std::string> dead;
     for (const Written& w : written_) {
@@ -233,7 +233,7 @@ std::vector<Expected<std::string>> Spool::CommitBatch::abandon_after_append_erro
 }
 
 // Not acknowledged, so none of it may survive: the clients will retry.
-std::vector<Expected<std::string>> Spool::CommitBatch::abandon_after_failed_sync(
+std::vector<Result<std::string>> Spool::CommitBatch::abandon_after_failed_sync(
     const Status& synced) {
     std::vector<std::string> dead;
     for (const Written& w : written_) {
@@ -242,7 +242,7 @@ std::vector<Expected<std::string>> Spool::CommitBatch::abandon_after_failed_sync
         } else {
             dead.push_back(w.indexed.entry.id);
         }
-        out_[w.slot] = Error{"spool sync failed: " + synced.error()};
+        out_[w.slot] = Error{"spool sync failed: " + synced.error().message};
     }
     if (!dead.empty()) {
         std::lock_guard relock(spool_.segment_mutex_);
@@ -256,7 +256,7 @@ std::vector<Expected<std::string>> Spool::CommitBatch::abandon_after_failed_sync
     return std::move(out_);
 }
 
-Expected<std::string> Spool::commit(Submission submission) {
+Result<std::string> Spool::commit(Submission submission) {
     std::vector<Submission> one;
     one.push_back(std::move(submission));
     return std::move(commit_batch(std::move(one)).front());

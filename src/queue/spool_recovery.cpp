@@ -26,12 +26,12 @@ struct Spool::RecoveryState {
     std::vector<std::string> finished;  // loaded, but no recipient is pending
 };
 
-Expected<RecoveryReport> Spool::recover(Recovery mode) {
+Result<RecoveryReport> Spool::recover(Recovery mode) {
     RecoveryState r;
     r.repair = mode == Recovery::repair;
     auto names = storage_.list();
     if (!names) {
-        return Error{"spool recovery: " + names.error()};
+        return Error{"spool recovery: " + names.error().message};
     }
     sort_names(*names, r);
     load_message_files(r);  // 1. messages in their own files
@@ -70,9 +70,9 @@ void Spool::load_message_files(RecoveryState& r) {
         std::optional<MessageRecord> rec;
         std::string problem;
         if (!bytes) {
-            problem = bytes.error();
+            problem = bytes.error().message;
         } else if (auto decoded = decode_message_record(*bytes); !decoded) {
-            problem = decoded.error();
+            problem = decoded.error().message;
         } else if (decoded->entry.id != id) {
             problem = "record holds id " + decoded->entry.id;
         } else {
@@ -103,7 +103,7 @@ void Spool::load_segments(RecoveryState& r) {
         Segment& seg = r.segments[number];
         auto bytes = storage_.read(file);
         if (!bytes) {
-            r.report.problems.push_back(file + ": " + bytes.error());
+            r.report.problems.push_back(file + ": " + bytes.error().message);
             ++r.report.discarded;
             continue;
         }

@@ -39,12 +39,12 @@ Status Spool::barrier() {
     return s;
 }
 
-Expected<Spool::Appended> Spool::append_locked(std::string_view bytes, std::size_t messages) {
+Result<Spool::Appended> Spool::append_locked(std::string_view bytes, std::size_t messages) {
     const std::string_view one[] = {bytes};
     return append_locked(one, messages);
 }
 
-Expected<Spool::Appended> Spool::append_locked(std::span<const std::string_view> parts,
+Result<Spool::Appended> Spool::append_locked(std::span<const std::string_view> parts,
                                                std::size_t messages) {
     std::uint64_t octets = 0;
     for (const std::string_view p : parts) {

@@ -92,7 +92,7 @@ Status Spool::persist_states(std::vector<StateChange> changes) {
         for (const std::string& file : created) {
             storage_.remove(file);
         }
-        return Error{"recipient states of " + subject + " not saved: " + stored.error()};
+        return Error{"recipient states of " + subject + " not saved: " + stored.error().message};
     }
     {
         std::lock_guard lock(mutex_);
@@ -151,7 +151,7 @@ std::vector<Status> Spool::remove_batch(const std::vector<std::string>& ids) {
     for (const Planned& p : planned) {
         if (p.segment == 0) {
             if (Status s = storage_.remove(message_file(p.id)); !s) {
-                out[p.slot] = Error{"cannot remove " + p.id + ": " + s.error()};
+                out[p.slot] = Error{"cannot remove " + p.id + ": " + s.error().message};
             }
         } else {
             in_segments.push_back(p.id);
@@ -167,7 +167,7 @@ std::vector<Status> Spool::remove_batch(const std::vector<std::string>& ids) {
             if (s) {
                 --segments_[p.segment].live;
             } else {
-                out[p.slot] = Error{"cannot remove " + p.id + ": " + s.error()};
+                out[p.slot] = Error{"cannot remove " + p.id + ": " + s.error().message};
             }
         }
     }
@@ -187,7 +187,7 @@ std::vector<Status> Spool::remove_batch(const std::vector<std::string>& ids) {
     if (Status s = barrier(); !s) {
         for (const Planned& p : planned) {
             if (out[p.slot]) {
-                out[p.slot] = Error{"removal of " + p.id + " not durable: " + s.error()};
+                out[p.slot] = Error{"removal of " + p.id + " not durable: " + s.error().message};
             }
         }
         return out;

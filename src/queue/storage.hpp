@@ -1,5 +1,5 @@
-// pigeon/queue/storage.hpp: the spool's view of stable storage, and the small result types
-// the queue code returns instead of throwing.
+// pigeon/queue/storage.hpp: the spool's view of stable storage, and the queue's error codes
+// (its results are core::Result over queue::Error; nothing here throws).
 //
 // Contract: a Storage is one flat namespace of named files. Names are 1..storage_name_max_octets
 // octets of [A-Za-z0-9._-], never "." or ".." (is_valid_storage_name), so an implementation
@@ -22,7 +22,6 @@
 // A Storage never throws: failures (full disk, I/O error, missing file) come back as an
 // Error whose message names the operation, the file and the cause.
 #pragma once
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -32,6 +31,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "core/result.hpp"
 
 namespace pigeon::queue {
 
@@ -47,63 +48,23 @@ enum class ErrorCode : std::uint8_t {
     unknown_message,  // the spool holds no message with that id (never, or removed already)
 };
 
-struct Error {
-    std::string message;  // human-readable: what failed, on which file, and why
-    ErrorCode code = ErrorCode::failed;
-};
-
-// A value or an Error. Never throws on the error path; value() on an error is a bug (asserts).
+// The spool's results are the one core::Result over this error (see core/result.hpp).
+using Error = core::Error<ErrorCode>;
 template <class T>
-class Expected {
-public:
-    Expected(T value) : v_(std::move(value)) {}
-    Expected(Error error) : v_(std::move(error)) {}
-
-    bool ok() const noexcept { return v_.index() == 0; }
-    explicit operator bool() const noexcept { return ok(); }
-
-    const T& value() const& { assert(ok()); return std::get<0>(v_); }
-    T& value() & { assert(ok()); return std::get<0>(v_); }
-    T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
-    const std::string& error() const { assert(!ok()); return std::get<1>(v_).message; }
-    ErrorCode code() const { assert(!ok()); return std::get<1>(v_).code; }
-
-    const T* operator->() const { return &value(); }
-    T* operator->() { return &value(); }
-    const T& operator*() const { return value(); }
-
-private:
-    std::variant<T, Error> v_;
-};
-
-// Success, or an Error: the result of an operation that yields nothing.
-class Status {
-public:
-    Status() = default;  // success
-    Status(Error error) : error_(std::move(error.message)), code_(error.code) {}
-    static Status success() { return {}; }
-
-    bool ok() const noexcept { return !error_.has_value(); }
-    explicit operator bool() const noexcept { return ok(); }
-    const std::string& error() const { assert(!ok()); return *error_; }
-    ErrorCode code() const { assert(!ok()); return code_; }
-
-private:
-    std::optional<std::string> error_;
-    ErrorCode code_ = ErrorCode::failed;
-};
+using Result = core::Result<T, Error>;
+using Status = core::Status<Error>;
 
 class Storage {
 public:
     virtual ~Storage() = default;
     virtual Status create(const std::string& name, std::string_view bytes) = 0;
-    virtual Expected<std::string> read(const std::string& name) const = 0;
-    virtual Expected<std::vector<std::string>> list() const = 0;
+    virtual Result<std::string> read(const std::string& name) const = 0;
+    virtual Result<std::vector<std::string>> list() const = 0;
     virtual Status append(const std::string& name, std::string_view bytes) = 0;
     // append() of the parts' concatenation without making it (a large message is written
     // from where it is); the same crash model. This default concatenates.
     virtual Status append_parts(const std::string& name, std::span<const std::string_view> parts);
-    virtual Expected<std::string> read_range(const std::string& name, std::uint64_t offset,
+    virtual Result<std::string> read_range(const std::string& name, std::uint64_t offset,
                                              std::uint64_t length) const = 0;
     virtual Status rename(const std::string& from, const std::string& to) = 0;
     virtual Status remove(const std::string& name) = 0;

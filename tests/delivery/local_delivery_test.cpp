@@ -326,7 +326,7 @@ BOOST_AUTO_TEST_CASE(a_spool_failure_keeps_the_message) {
     w.storage.fail_syncs("Input/output error");
     const auto report = w.local.deliver(id);
     BOOST_REQUIRE(!report.ok());
-    BOOST_TEST(report.error().find("Input/output error") != std::string::npos);
+    BOOST_TEST(report.error().message.find("Input/output error") != std::string::npos);
     BOOST_TEST(w.spool.show(id)->entry.status[0].state == RecipientState::pending);
 }
 
@@ -504,7 +504,7 @@ BOOST_AUTO_TEST_CASE(deliver_batch_keeps_messages_whose_removal_failed_and_retri
     BOOST_REQUIRE(first.size() == 2u);
     for (const auto& r : first) {
         BOOST_REQUIRE(!r.ok());
-        BOOST_TEST(r.error().find("Input/output error") != std::string::npos);
+        BOOST_TEST(r.error().message.find("Input/output error") != std::string::npos);
     }
     // The copies are durable in the Maildirs; the spool still has both messages, pending.
     w.storage.crash();

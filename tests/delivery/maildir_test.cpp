@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(errors_are_clean_and_leave_nothing_behind) {
     std::ofstream((dir.path() / "blocked").string()) << "x";
     const auto blocked = w.writer.deliver(dir.path() / "blocked" / "Maildir", "", "m");
     BOOST_REQUIRE(!blocked.ok());
-    BOOST_TEST(blocked.error().find("Not a directory") != std::string::npos);
+    BOOST_TEST(blocked.error().message.find("Not a directory") != std::string::npos);
 
     // A real write failure: the file size limit (EFBIG, like ENOSPC for our purposes).
     const fs::path box = dir.path() / "Maildir";
@@ -126,8 +126,8 @@ BOOST_AUTO_TEST_CASE(errors_are_clean_and_leave_nothing_behind) {
     ::setrlimit(RLIMIT_FSIZE, &old);
     ::signal(SIGXFSZ, old_handler);
     BOOST_REQUIRE(!big.ok());
-    BOOST_TEST_MESSAGE("error seen: " << big.error());
-    BOOST_TEST(big.error().find("File too large") != std::string::npos);
+    BOOST_TEST_MESSAGE("error seen: " << big.error().message);
+    BOOST_TEST(big.error().message.find("File too large") != std::string::npos);
     BOOST_TEST(count_files(box / "tmp") == 0u);
     BOOST_TEST(count_files(box / "new") == 1u);  // only the earlier small one
 }

@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_reaches_every_callback_as_a_reason) {
     BOOST_REQUIRE(answers.outcomes.size() == 6u);
     for (const auto& o : answers.outcomes) {
         BOOST_REQUIRE(!o.ok());
-        BOOST_TEST(o.error().find("No space left on device") != std::string::npos);
+        BOOST_TEST(o.error().message.find("No space left on device") != std::string::npos);
     }
     BOOST_TEST(storage.inner.files().empty());
     BOOST_TEST(spool.size() == 0u);

@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(open_reports_a_clear_error) {
     BOOST_REQUIRE(dir.ok());
     const auto missing = PosixStorage::open((dir.path() / "no" / "such").string());
     BOOST_REQUIRE(!missing.ok());
-    BOOST_TEST(missing.error().find("No such file or directory") != std::string::npos);
+    BOOST_TEST(missing.error().message.find("No such file or directory") != std::string::npos);
     std::ofstream((dir.path() / "file").string()) << "x";
     BOOST_TEST(!PosixStorage::open((dir.path() / "file").string()).ok());
 }
@@ -158,15 +158,15 @@ BOOST_AUTO_TEST_CASE(a_write_failure_is_a_clean_error_and_leaves_no_file) {
     os::SystemRandom random;
     queue::Spool spool(*storage, clock, random);
     BOOST_REQUIRE(spool.recover().ok());
-    queue::Expected<std::string> out = queue::Error{"not run"};
+    queue::Result<std::string> out = queue::Error{"not run"};
     {
         FileSizeLimit limit(4096);
         out = spool.commit({test::make_envelope("a@x.example", {"b@y.example"}),
                             std::make_shared<const std::string>(std::string(100'000, 'x')), ""});
     }
     BOOST_REQUIRE(!out.ok());
-    BOOST_TEST_MESSAGE("error seen: " << out.error());
-    BOOST_TEST(out.error().find("File too large") != std::string::npos);
+    BOOST_TEST_MESSAGE("error seen: " << out.error().message);
+    BOOST_TEST(out.error().message.find("File too large") != std::string::npos);
     BOOST_TEST(storage->list()->empty());
     BOOST_TEST(spool.size() == 0u);
 }
@@ -183,7 +183,7 @@ BOOST_AUTO_TEST_CASE(append_and_read_range) {
     BOOST_TEST(storage->read_range("s.seg", 0, 0)->empty());
     const auto past = storage->read_range("s.seg", 6, 6);
     BOOST_REQUIRE(!past.ok());
-    BOOST_TEST(past.error().find("past the end") != std::string::npos);
+    BOOST_TEST(past.error().message.find("past the end") != std::string::npos);
     BOOST_TEST(!storage->read_range("missing.seg", 0, 1).ok());
     BOOST_TEST(!storage->append("../x", "y").ok());
     // A removed file is closed and a later append starts a new, empty one.

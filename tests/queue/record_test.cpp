@@ -347,7 +347,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_problem) {
     const auto bytes = queue::encode_message_record(sample_entry(), sample_message);
     const auto torn = queue::decode_message_record(std::string_view(*bytes).substr(0, bytes->size() - 3));
     BOOST_REQUIRE(!torn.ok());
-    BOOST_TEST(torn.error().find("torn") != std::string::npos);
+    BOOST_TEST(torn.error().message.find("torn") != std::string::npos);
     BOOST_TEST(!queue::decode_message_record("hello").ok());
 }
 
@@ -456,7 +456,7 @@ BOOST_AUTO_TEST_CASE(version_1_records_keep_the_strict_checks) {
     for (std::uint16_t version : {0, 3, 0xFFFF}) {
         const auto r = queue::decode_message_record(v1_message_record(version));
         BOOST_REQUIRE(!r.ok());
-        BOOST_TEST(r.error().find("unsupported record version") != std::string::npos);
+        BOOST_TEST(r.error().message.find("unsupported record version") != std::string::npos);
     }
 }
 
@@ -480,7 +480,7 @@ BOOST_AUTO_TEST_CASE(version_2_carries_the_retry_state) {
     w.out = body;
     const auto bad = queue::decode_message_record(w.finish());
     BOOST_REQUIRE(!bad.ok());
-    BOOST_TEST(bad.error().find("delay notified") != std::string::npos);
+    BOOST_TEST(bad.error().message.find("delay notified") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(crc32c_check_value) {

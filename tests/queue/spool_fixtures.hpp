@@ -30,7 +30,7 @@ namespace pigeon::test {
 // The error text of a result, or "" when it is ok (Boost evaluates messages eagerly).
 template <class R>
 std::string why(const R& r) {
-    return r.ok() ? std::string() : r.error();
+    return r.ok() ? std::string() : r.error().message;
 }
 
 // splitmix64: deterministic across compilers, so failures replay.

@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(reschedule_one_message_and_unknown_ids) {
 
     const auto unknown = h.spool.reschedule("0000000000000000", t0);
     BOOST_REQUIRE(!unknown.ok());
-    BOOST_TEST(unknown.error() == "no message 0000000000000000 in the queue");
+    BOOST_TEST(unknown.error().message == "no message 0000000000000000 in the queue");
     BOOST_TEST(!h.spool.entry("0000000000000000").ok());
 }
 
@@ -161,8 +161,8 @@ BOOST_AUTO_TEST_CASE(a_failed_reschedule_changes_nothing) {
     h.storage.fail_syncs("Input/output error");
     const auto s = h.spool.reschedule_all(t0);
     BOOST_REQUIRE(!s.ok());
-    BOOST_TEST(s.error().find("2 messages not saved") != std::string::npos);
-    BOOST_TEST(s.error().find("Input/output error") != std::string::npos);
+    BOOST_TEST(s.error().message.find("2 messages not saved") != std::string::npos);
+    BOOST_TEST(s.error().message.find("Input/output error") != std::string::npos);
     BOOST_TEST(states(h.spool, a)[0].next_attempt_unix == t0 + 300);
     BOOST_TEST((h.storage.files() == before));  // the new state files were taken back
     h.storage.fail_syncs(std::nullopt);

@@ -97,7 +97,7 @@ BOOST_AUTO_TEST_CASE(remove_batch_reports_unknown_and_repeated_ids_alone) {
     BOOST_TEST(queue::is_unknown_message(out[3]));
     BOOST_TEST(queue::is_unknown_message(h.spool.remove(a)));  // removed already
     BOOST_TEST((out[1].code() == queue::ErrorCode::unknown_message));
-    BOOST_TEST(out[1].error() == "no message 0000000000000000 in the spool");
+    BOOST_TEST(out[1].error().message == "no message 0000000000000000 in the spool");
     BOOST_TEST(!h.spool.show(a).ok());
     BOOST_TEST((h.spool.show(a).code() == queue::ErrorCode::unknown_message));
     BOOST_TEST(h.spool.size() == 0u);
@@ -259,7 +259,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_in_the_middle_of_a_segment_retires_it) {
     h.storage.fail_creates("No space left on device");
     const auto b = h.spool.commit(spool_submission("b"));
     BOOST_REQUIRE(!b.ok());
-    BOOST_TEST(b.error().find("No space left on device") != std::string::npos);
+    BOOST_TEST(b.error().message.find("No space left on device") != std::string::npos);
     h.storage.fail_creates(std::nullopt);
     const auto c = h.spool.commit(spool_submission("c"));
     BOOST_REQUIRE(c.ok());

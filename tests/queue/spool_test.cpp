@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(a_batch_shares_one_barrier_and_bad_items_fail_alone) {
     }
     BOOST_TEST(ids.size() == 10u);
     BOOST_TEST(!out[10].ok());
-    BOOST_TEST(out[10].error() == "spool: no recipients");
+    BOOST_TEST(out[10].error().message == "spool: no recipients");
     BOOST_TEST(!out[11].ok());
     BOOST_TEST(h.storage.sync_count() == 1u);
     // list() is oldest first, which is issue order within one second.
@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_cleanly_and_leaves_nothing) {
     h.storage.fail_creates("No space left on device");
     const auto out = h.spool.commit(spool_submission("full"));
     BOOST_REQUIRE(!out.ok());
-    BOOST_TEST(out.error().find("No space left on device") != std::string::npos);
+    BOOST_TEST(out.error().message.find("No space left on device") != std::string::npos);
     BOOST_TEST(h.storage.files().empty());  // the torn prefix was removed
     BOOST_TEST(h.spool.size() == 0u);
     h.storage.fail_creates(std::nullopt);
@@ -250,7 +250,7 @@ BOOST_AUTO_TEST_CASE(a_failed_barrier_fails_the_batch_and_never_resurfaces) {
     const auto out = h.spool.commit_batch(std::move(batch));
     for (const auto& o : out) {
         BOOST_REQUIRE(!o.ok());
-        BOOST_TEST(o.error().find("Input/output error") != std::string::npos);
+        BOOST_TEST(o.error().message.find("Input/output error") != std::string::npos);
     }
     h.storage.fail_syncs(std::nullopt);
     BOOST_REQUIRE(h.spool.commit(spool_submission("ok")).ok());  // its barrier covers the removals
@@ -269,7 +269,7 @@ BOOST_AUTO_TEST_CASE(failed_mark_and_remove_report_errors_and_keep_the_old_state
     h.storage.fail_syncs("Input/output error");
     const auto marked = h.spool.mark(id, {{0, {RecipientState::delivered, ""}}});
     BOOST_REQUIRE(!marked.ok());
-    BOOST_TEST(marked.error().find("not saved") != std::string::npos);
+    BOOST_TEST(marked.error().message.find("not saved") != std::string::npos);
     BOOST_TEST(h.spool.show(id)->entry.status[0].state == RecipientState::pending);
     BOOST_TEST(!h.spool.remove(id).ok());
     h.storage.crash();
@@ -294,7 +294,7 @@ struct Expectations {
 // A sequence mixing single commits, a batch, marks and a removal.
 Expectations run_sequence(Spool& spool) {
     Expectations e;
-    const auto note = [&](const std::string& subject, const queue::Expected<std::string>& id) {
+    const auto note = [&](const std::string& subject, const queue::Result<std::string>& id) {
         if (id.ok()) {
             e.committed.insert(subject);
             e.ids[subject] = *id;
