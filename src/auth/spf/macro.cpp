@@ -122,6 +122,17 @@ std::optional<core::ParseError> check_macro_string(std::string_view text, MacroM
     return r.error();
 }
 
+bool asks_for_validated_name(std::string_view text, MacroMode mode) {
+    bool asked = false;
+    MacroContext probe;
+    probe.validated_name = [&asked] {
+        asked = true;
+        return std::string();
+    };
+    (void)walk(text, mode, &probe);
+    return asked;
+}
+
 core::Result<std::string> expand_macros(std::string_view text, MacroMode mode,
                                         const MacroContext& context) {
     return walk(text, mode, &context);

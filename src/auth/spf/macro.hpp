@@ -10,8 +10,8 @@
 // Letters are case-insensitive; an upper-case letter URL-encodes its expansion (every octet
 // outside RFC 3986 unreserved). check_macro_string() and expand_macros() accept exactly the
 // same language and never throw on bad text: they return a ParseError naming the problem.
-// The one thing that may throw is MacroContext::validated_name, which the evaluator uses to
-// suspend for DNS (see spf.hpp); the expander itself never catches it.
+// %{p} costs DNS queries, so the evaluator asks asks_for_validated_name() first, looks the
+// name up (suspending for DNS if it must, see spf.hpp), and then expands with the answer.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -38,13 +38,18 @@ struct MacroContext {
     std::string helo;           // h
     std::string receiver;       // r (explanation only)
     std::int64_t timestamp = 0; // t (explanation only), seconds since the epoch
-    // p: the validated domain name of ip (RFC 7208 5.5) or "unknown". Computed on demand,
-    // because it costs DNS queries and most records never use it.
+    // p: the validated domain name of ip (RFC 7208 5.5) or "unknown"; called only when the
+    // text has a p macro (asks_for_validated_name), because it costs DNS queries and most
+    // records never use it. Unset means "unknown".
     std::function<std::string()> validated_name;
 };
 
 // The syntax check done at record parse time; nullopt when the text is a valid macro-string.
 std::optional<core::ParseError> check_macro_string(std::string_view text, MacroMode mode);
+
+// Would expanding `text` read %{p}? True when a p macro comes before any syntax error, which
+// is exactly when expand_macros() calls MacroContext::validated_name.
+bool asks_for_validated_name(std::string_view text, MacroMode mode);
 
 // Expands `text`; a syntax error gives the same ParseError as check_macro_string().
 core::Result<std::string> expand_macros(std::string_view text, MacroMode mode,

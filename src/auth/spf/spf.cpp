@@ -2,11 +2,12 @@
 //
 // How the replay works: the evaluation is ordinary straight-line recursive code. Every DNS
 // lookup goes through Evaluator::query(), which either finds the answer in the cache or
-// throws Suspend carrying the question; run() catches it and hands the question to the
-// driver. The next run() starts again from the top and gets one step further. Because the
-// code reads nothing but the request and the cache, every replay takes the same path.
-// temperror and permerror end the whole evaluation wherever they happen (include propagates
-// both, redirect returns them), so they are thrown as Stop rather than threaded through.
+// returns a Suspend carrying the question. Every step returns its value or a Halt (Suspend,
+// or a Stop for the temperror and permerror that end the whole evaluation wherever they
+// happen: include propagates both, redirect returns them), and its caller passes a Halt up
+// unchanged, so run() hands the question to the driver or turns the Stop into the result.
+// The next run() starts again from the top and gets one step further. Because the code reads
+// nothing but the request and the cache, every replay takes the same path. Nothing throws.
 #include "auth/spf/spf.hpp"
 
 #include "dns/drive.hpp"
@@ -23,15 +24,6 @@ namespace pigeon::spf {
 namespace {
 
 constexpr std::size_t max_label_octets = 63;
-
-struct Suspend {
-    dns::Question question;
-};
-
-struct Stop {
-    Verdict verdict;
-    std::string problem;
-};
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -106,6 +98,24 @@ struct Outcome {
     std::string problem;
 };
 
+// Why the evaluation ends before check_host() returns an Outcome.
+struct Suspend {   // the cache lacks this answer: it is the driver's next question
+    dns::Question question;
+};
+struct Stop {      // a temperror or permerror: it ends the whole evaluation wherever it happens
+    Verdict verdict;
+    std::string problem;
+};
+using Halt = std::variant<Suspend, Stop>;
+
+// Each step gives its value or the Halt that ends the evaluation; callers pass a Halt up
+// unchanged (`if (!x) return x.error();`), so the first one reaches run().
+template <class T>
+using Flow = core::Result<T, Halt>;
+using Go = core::Status<Halt>;
+
+Halt stop(Verdict verdict, std::string problem) { return Stop{verdict, std::move(problem)}; }
+
 class Evaluator {
 public:
     Evaluator(const SpfRequest& request, const dns::AnswerCache& cache, SpfResult& result)
@@ -120,72 +130,82 @@ public:
         }
     }
 
-    Outcome check_host(const std::string& domain, bool want_explanation) {
+    Flow<Outcome> check_host(const std::string& domain, bool want_explanation) {
         note("check_host(" + domain + ")");
         if (!is_valid_domain(domain))
-            return {Verdict::none, "", "", "\"" + domain + "\" is not a valid domain name"};
-        const dns::Answer& answer = query(domain, dns::RrType::txt);
-        if (answer.rcode == dns::Rcode::nxdomain)
-            return {Verdict::none, "", "", "no SPF record: " + domain + " does not exist"};
-        if (is_dns_error(answer))
-            throw Stop{Verdict::temperror, "DNS error looking up the SPF record of " + domain};
+            return Outcome{Verdict::none, "", "", "\"" + domain + "\" is not a valid domain name"};
+        auto answer = query(domain, dns::RrType::txt);
+        if (!answer) return answer.error();
+        if (answer.value()->rcode == dns::Rcode::nxdomain)
+            return Outcome{Verdict::none, "", "", "no SPF record: " + domain + " does not exist"};
+        if (is_dns_error(*answer.value()))
+            return stop(Verdict::temperror, "DNS error looking up the SPF record of " + domain);
         std::vector<std::string> policies;
-        for (const auto& rr : answer.records) {
+        for (const auto& rr : answer.value()->records) {
             const auto* txt = std::get_if<dns::Txt>(&rr.data);
             if (txt == nullptr) continue;
             std::string text;  // RFC 7208 3.3: the strings are joined without separators
             for (const auto& s : txt->strings) text += s;
             if (is_spf_record(text)) policies.push_back(std::move(text));
         }
-        if (policies.empty()) return {Verdict::none, "", "", "no SPF record at " + domain};
-        if (policies.size() > 1)
-            throw Stop{Verdict::permerror, "more than one SPF record at " + domain};
+        if (policies.empty()) return Outcome{Verdict::none, "", "", "no SPF record at " + domain};
+        if (policies.size() > 1) return stop(Verdict::permerror, "more than one SPF record at " + domain);
         note("record: " + policies.front());
         auto parsed = parse_record(policies.front());
-        if (!parsed) throw Stop{Verdict::permerror, domain + ": " + parsed.error().message};
+        if (!parsed) return stop(Verdict::permerror, domain + ": " + parsed.error().message);
         const Record& record = parsed.value();
-        MacroContext context = macro_context(domain);
+        const MacroContext context = macro_context(domain);
 
         ++depth_;
         for (const auto& m : record.mechanisms) {
-            const bool match = matches(m, domain, context);
-            note(m.text + (match ? " -> match" : " -> no match"));
-            if (!match) continue;
+            auto match = matches(m, domain, context);
+            if (!match) return match.error();
+            note(m.text + (match.value() ? " -> match" : " -> no match"));
+            if (!match.value()) continue;
             --depth_;
             Outcome out{from_qualifier(m.qualifier), "", m.text, ""};
-            if (out.verdict == Verdict::fail && want_explanation)
-                out.explanation = explain(record, context);
+            if (out.verdict == Verdict::fail && want_explanation) {
+                auto explanation = explain(record, context);
+                if (!explanation) return explanation.error();
+                out.explanation = std::move(explanation).value();
+            }
             return out;
         }
-        if (record.redirect) {
-            count_term("redirect=" + *record.redirect);
-            const std::string target = expand_target(*record.redirect, context);
-            note("redirect=" + target);
-            Outcome out = check_host(target, want_explanation);
-            if (out.verdict == Verdict::none)
-                throw Stop{Verdict::permerror,
-                           "redirect=" + target + " has no SPF record (" + out.problem + ")"};
-            --depth_;
-            return out;
-        }
+        if (record.redirect) return follow_redirect(*record.redirect, context, want_explanation);
         --depth_;
         note("no mechanism matched: neutral");
-        return {Verdict::neutral, "", "", ""};
+        return Outcome{Verdict::neutral, "", "", ""};
     }
 
 private:
+    // RFC 7208 6.1: redirect= is check_host() of the target, whose none is a permerror.
+    Flow<Outcome> follow_redirect(const std::string& spec, const MacroContext& context,
+                                  bool want_explanation) {
+        if (auto counted = count_term("redirect=" + spec); !counted) return counted.error();
+        auto target = expand_target(spec, context);
+        if (!target) return target.error();
+        note("redirect=" + target.value());
+        auto out = check_host(target.value(), want_explanation);
+        if (!out) return out;
+        if (out.value().verdict == Verdict::none)
+            return stop(Verdict::permerror,
+                        "redirect=" + target.value() + " has no SPF record (" + out.value().problem + ")");
+        --depth_;
+        return out;
+    }
+
     void note(const std::string& line) {
         result_.trace.push_back(std::string(2 * depth_, ' ') + line);
     }
 
-    const dns::Answer& query(std::string_view name, dns::RrType type) {
+    Flow<const dns::Answer*> query(std::string_view name, dns::RrType type) {
         dns::Question question{normalise_name(name), type};
         const dns::Answer* answer = cache_.find(question);
-        if (answer == nullptr) throw Suspend{std::move(question)};
+        if (answer == nullptr) return Halt{Suspend{std::move(question)}};
         ++result_.queries;
         note("query " + std::string(type_label(type)) + " " + question.name + " -> " +
              rcode_label(answer->rcode) + ", " + std::to_string(answer->records.size()) + " record(s)");
-        return *answer;
+        return answer;
     }
 
     // Local spellings, so that this library needs nothing from dns.cpp but the types.
@@ -211,21 +231,23 @@ private:
     }
 
     // RFC 7208 4.6.4: the 11th DNS-querying term is a permerror before it does anything.
-    void count_term(const std::string& term) {
+    Go count_term(const std::string& term) {
         if (result_.dns_terms >= request_.limits.dns_terms)
-            throw Stop{Verdict::permerror, "more than " + std::to_string(request_.limits.dns_terms) +
-                                               " DNS-querying terms (at " + term + ")"};
+            return stop(Verdict::permerror, "more than " + std::to_string(request_.limits.dns_terms) +
+                                                " DNS-querying terms (at " + term + ")");
         ++result_.dns_terms;
+        return {};
     }
 
-    void note_void(const dns::Answer& answer, const std::string& term) {
-        if (!is_void(answer)) return;
+    Go note_void(const dns::Answer& answer, const std::string& term) {
+        if (!is_void(answer)) return {};
         if (++result_.void_lookups > request_.limits.void_lookups)
-            throw Stop{Verdict::permerror, "more than " + std::to_string(request_.limits.void_lookups) +
-                                               " void lookups (at " + term + ")"};
+            return stop(Verdict::permerror, "more than " + std::to_string(request_.limits.void_lookups) +
+                                                " void lookups (at " + term + ")");
+        return {};
     }
 
-    MacroContext macro_context(const std::string& domain) {
+    MacroContext macro_context(const std::string& domain) const {
         MacroContext c;
         c.sender = local_part_ + "@" + sender_domain_;
         c.local_part = local_part_;
@@ -235,14 +257,31 @@ private:
         c.helo = request_.helo;
         c.receiver = request_.receiver;
         c.timestamp = request_.now;
-        c.validated_name = [this, domain] { return validated_name(domain); };
         return c;
     }
 
-    std::string expand_target(const std::string& spec, const MacroContext& context) {
-        auto expanded = expand_macros(spec, MacroMode::domain_spec, context);
-        if (!expanded) throw Stop{Verdict::permerror, expanded.error().message};
-        return truncate_domain(expanded.value());
+    // expand_macros(), with %{p} looked up first when the text asks for it: the lookup may
+    // need DNS answers, and the expander itself never waits.
+    Flow<core::Result<std::string>> expand(std::string_view text, MacroMode mode, const MacroContext& context) {
+        if (!asks_for_validated_name(text, mode)) return expand_macros(text, mode, context);
+        auto name = validated_name(context.domain);
+        if (!name) return name.error();
+        MacroContext with_name = context;
+        with_name.validated_name = [found = std::move(name).value()] { return found; };
+        return expand_macros(text, mode, with_name);
+    }
+
+    Flow<std::string> expand_target(const std::string& spec, const MacroContext& context) {
+        auto expanded = expand(spec, MacroMode::domain_spec, context);
+        if (!expanded) return expanded.error();
+        if (!expanded.value()) return stop(Verdict::permerror, expanded.value().error().message);
+        return truncate_domain(expanded.value().value());
+    }
+
+    // The target of a, mx or ptr: the record's own domain unless the term names one.
+    Flow<std::string> term_target(const Mechanism& m, const std::string& domain, const MacroContext& context) {
+        if (m.domain_spec.empty()) return domain;
+        return expand_target(m.domain_spec, context);
     }
 
     dns::RrType address_type() const { return is_ipv4(ip_) ? dns::RrType::a : dns::RrType::aaaa; }
@@ -253,95 +292,124 @@ private:
         return false;
     }
 
-    bool matches(const Mechanism& m, const std::string& domain, const MacroContext& context) {
+    Flow<bool> matches(const Mechanism& m, const std::string& domain, const MacroContext& context) {
         switch (m.kind) {
-        case MechanismKind::all:
-            return true;
+        case MechanismKind::all: return true;
         case MechanismKind::ip4:
         case MechanismKind::ip6:
             return in_network(ip_, m.network, m.kind == MechanismKind::ip4 ? m.cidr4 : m.cidr6);
-        case MechanismKind::include: {
-            count_term(m.text);
-            const std::string target = expand_target(m.domain_spec, context);
-            Outcome inner = check_host(target, false);
-            switch (inner.verdict) {
-            case Verdict::pass: return true;
-            case Verdict::none:
-                throw Stop{Verdict::permerror,
-                           m.text + ": " + target + " has no SPF record (" + inner.problem + ")"};
-            default: return false;  // fail, softfail, neutral: not a match (5.2)
-            }
-        }
-        case MechanismKind::a: {
-            count_term(m.text);
-            const std::string target =
-                m.domain_spec.empty() ? domain : expand_target(m.domain_spec, context);
-            if (!is_queryable(target)) return false;
-            const dns::Answer& answer = query(target, address_type());
-            if (is_dns_error(answer)) throw Stop{Verdict::temperror, m.text + ": DNS error for " + target};
-            note_void(answer, m.text);
-            return std::any_of(answer.records.begin(), answer.records.end(),
-                               [&](const dns::Record& rr) { return address_matches(rr, m.cidr4, m.cidr6); });
-        }
-        case MechanismKind::mx: {
-            count_term(m.text);
-            const std::string target =
-                m.domain_spec.empty() ? domain : expand_target(m.domain_spec, context);
-            if (!is_queryable(target)) return false;
-            const dns::Answer& answer = query(target, dns::RrType::mx);
-            if (is_dns_error(answer)) throw Stop{Verdict::temperror, m.text + ": DNS error for MX " + target};
-            note_void(answer, m.text);
-            std::vector<std::string> exchanges;
-            for (const auto& rr : answer.records)
-                if (const auto* mx = std::get_if<dns::Mx>(&rr.data)) exchanges.push_back(mx->exchange);
-            if (exchanges.size() > request_.limits.mx_records)
-                throw Stop{Verdict::permerror, m.text + ": " + target + " has more than " +
-                                                   std::to_string(request_.limits.mx_records) + " MX records"};
-            for (const auto& exchange : exchanges) {
-                // A null MX (RFC 7505, exchange ".") names no host.
-                if (!is_queryable(exchange)) continue;
-                const dns::Answer& hosts = query(exchange, address_type());
-                if (is_dns_error(hosts))
-                    throw Stop{Verdict::temperror, m.text + ": DNS error for " + exchange};
-                for (const auto& rr : hosts.records)
-                    if (address_matches(rr, m.cidr4, m.cidr6)) return true;
-            }
-            return false;
-        }
-        case MechanismKind::ptr: {
-            count_term(m.text);
-            const std::string target = normalise_name(
-                m.domain_spec.empty() ? domain : expand_target(m.domain_spec, context));
-            // Only names within the target can match, so only those are validated (5.5).
-            auto names = ptr_names(true, m.text);
-            for (const auto& name : names)
-                if (is_within(name, target) && validates(name)) return true;
-            return false;
-        }
-        case MechanismKind::exists: {
-            count_term(m.text);
-            const std::string target = expand_target(m.domain_spec, context);
-            if (!is_queryable(target)) return false;
-            // Always an A query, whatever the client's family (5.7).
-            const dns::Answer& answer = query(target, dns::RrType::a);
-            if (is_dns_error(answer)) throw Stop{Verdict::temperror, m.text + ": DNS error for " + target};
-            note_void(answer, m.text);
-            return std::any_of(answer.records.begin(), answer.records.end(), [](const dns::Record& rr) {
-                return std::holds_alternative<dns::Ipv4>(rr.data);
-            });
-        }
+        case MechanismKind::include: return match_include(m, context);
+        case MechanismKind::a: return match_a(m, domain, context);
+        case MechanismKind::mx: return match_mx(m, domain, context);
+        case MechanismKind::ptr: return match_ptr(m, domain, context);
+        case MechanismKind::exists: return match_exists(m, context);
         }
         return false;
     }
 
+    // 5.2: a pass of the included policy matches; fail, softfail and neutral do not; none
+    // is a permerror; temperror and permerror end the evaluation (they are Stops already).
+    Flow<bool> match_include(const Mechanism& m, const MacroContext& context) {
+        if (auto counted = count_term(m.text); !counted) return counted.error();
+        auto target = expand_target(m.domain_spec, context);
+        if (!target) return target.error();
+        auto inner = check_host(target.value(), false);
+        if (!inner) return inner.error();
+        switch (inner.value().verdict) {
+        case Verdict::pass: return true;
+        case Verdict::none:
+            return stop(Verdict::permerror,
+                        m.text + ": " + target.value() + " has no SPF record (" + inner.value().problem + ")");
+        default: return false;
+        }
+    }
+
+    Flow<bool> match_a(const Mechanism& m, const std::string& domain, const MacroContext& context) {
+        if (auto counted = count_term(m.text); !counted) return counted.error();
+        auto target = term_target(m, domain, context);
+        if (!target) return target.error();
+        if (!is_queryable(target.value())) return false;
+        auto answer = query(target.value(), address_type());
+        if (!answer) return answer.error();
+        if (is_dns_error(*answer.value()))
+            return stop(Verdict::temperror, m.text + ": DNS error for " + target.value());
+        if (auto counted = note_void(*answer.value(), m.text); !counted) return counted.error();
+        return std::any_of(answer.value()->records.begin(), answer.value()->records.end(),
+                           [&](const dns::Record& rr) { return address_matches(rr, m.cidr4, m.cidr6); });
+    }
+
+    Flow<bool> match_mx(const Mechanism& m, const std::string& domain, const MacroContext& context) {
+        if (auto counted = count_term(m.text); !counted) return counted.error();
+        auto target = term_target(m, domain, context);
+        if (!target) return target.error();
+        if (!is_queryable(target.value())) return false;
+        auto answer = query(target.value(), dns::RrType::mx);
+        if (!answer) return answer.error();
+        if (is_dns_error(*answer.value()))
+            return stop(Verdict::temperror, m.text + ": DNS error for MX " + target.value());
+        if (auto counted = note_void(*answer.value(), m.text); !counted) return counted.error();
+        std::vector<std::string> exchanges;
+        for (const auto& rr : answer.value()->records)
+            if (const auto* mx = std::get_if<dns::Mx>(&rr.data)) exchanges.push_back(mx->exchange);
+        if (exchanges.size() > request_.limits.mx_records)
+            return stop(Verdict::permerror, m.text + ": " + target.value() + " has more than " +
+                                                std::to_string(request_.limits.mx_records) + " MX records");
+        for (const auto& exchange : exchanges) {
+            // A null MX (RFC 7505, exchange ".") names no host.
+            if (!is_queryable(exchange)) continue;
+            auto hosts = query(exchange, address_type());
+            if (!hosts) return hosts.error();
+            if (is_dns_error(*hosts.value()))
+                return stop(Verdict::temperror, m.text + ": DNS error for " + exchange);
+            for (const auto& rr : hosts.value()->records)
+                if (address_matches(rr, m.cidr4, m.cidr6)) return true;
+        }
+        return false;
+    }
+
+    Flow<bool> match_ptr(const Mechanism& m, const std::string& domain, const MacroContext& context) {
+        if (auto counted = count_term(m.text); !counted) return counted.error();
+        auto target = term_target(m, domain, context);
+        if (!target) return target.error();
+        const std::string within = normalise_name(target.value());
+        auto names = ptr_names(true, m.text);
+        if (!names) return names.error();
+        // Only names within the target can match, so only those are validated (5.5).
+        for (const auto& name : names.value()) {
+            if (!is_within(name, within)) continue;
+            auto valid = validates(name);
+            if (!valid) return valid.error();
+            if (valid.value()) return true;
+        }
+        return false;
+    }
+
+    Flow<bool> match_exists(const Mechanism& m, const MacroContext& context) {
+        if (auto counted = count_term(m.text); !counted) return counted.error();
+        auto target = expand_target(m.domain_spec, context);
+        if (!target) return target.error();
+        if (!is_queryable(target.value())) return false;
+        // Always an A query, whatever the client's family (5.7).
+        auto answer = query(target.value(), dns::RrType::a);
+        if (!answer) return answer.error();
+        if (is_dns_error(*answer.value()))
+            return stop(Verdict::temperror, m.text + ": DNS error for " + target.value());
+        if (auto counted = note_void(*answer.value(), m.text); !counted) return counted.error();
+        return std::any_of(answer.value()->records.begin(), answer.value()->records.end(),
+                           [](const dns::Record& rr) { return std::holds_alternative<dns::Ipv4>(rr.data); });
+    }
+
     // The first limits.ptr_names PTR names of the client, normalised. A DNS error means no
     // names (5.5: the mechanism fails to match).
-    std::vector<std::string> ptr_names(bool count_void, const std::string& term) {
-        const dns::Answer& answer = query(reverse_name(ip_), dns::RrType::ptr);
-        if (is_dns_error(answer)) return {};
-        if (count_void) note_void(answer, term);
+    Flow<std::vector<std::string>> ptr_names(bool count_void, const std::string& term) {
+        auto answer = query(reverse_name(ip_), dns::RrType::ptr);
+        if (!answer) return answer.error();
+        if (is_dns_error(*answer.value())) return std::vector<std::string>{};
+        if (count_void) {
+            if (auto counted = note_void(*answer.value(), term); !counted) return counted.error();
+        }
         std::vector<std::string> names;
-        for (const auto& rr : answer.records) {
+        for (const auto& rr : answer.value()->records) {
             if (names.size() >= request_.limits.ptr_names) break;
             if (const auto* n = std::get_if<dns::Name>(&rr.data)) names.push_back(normalise_name(n->name));
         }
@@ -349,62 +417,73 @@ private:
     }
 
     // Does `name` have an address equal to the client's? DNS errors skip the name (5.5).
-    bool validates(const std::string& name) {
+    Flow<bool> validates(const std::string& name) {
         if (!is_queryable(name)) return false;
-        const dns::Answer& answer = query(name, address_type());
-        if (is_dns_error(answer)) return false;
-        return std::any_of(answer.records.begin(), answer.records.end(), [&](const dns::Record& rr) {
-            return address_matches(rr, full_prefix(), full_prefix());
-        });
+        auto answer = query(name, address_type());
+        if (!answer) return answer.error();
+        if (is_dns_error(*answer.value())) return false;
+        return std::any_of(answer.value()->records.begin(), answer.value()->records.end(),
+                           [&](const dns::Record& rr) { return address_matches(rr, full_prefix(), full_prefix()); });
     }
     unsigned full_prefix() const { return is_ipv4(ip_) ? ip4_max_prefix : ip6_max_prefix; }
 
     // %{p} (5.5, 7.3): a validated name equal to <domain>, else one within it, else any;
     // "unknown" when none validates.
-    std::string validated_name(const std::string& domain) {
+    Flow<std::string> validated_name(const std::string& domain) {
         auto cached = validated_.find(domain);
         if (cached != validated_.end()) return cached->second;
         const std::string target = normalise_name(domain);
         auto names = ptr_names(false, "%{p}");
-        std::stable_sort(names.begin(), names.end(), [&](const std::string& x, const std::string& y) {
+        if (!names) return names.error();
+        std::stable_sort(names.value().begin(), names.value().end(), [&](const std::string& x, const std::string& y) {
             auto rank = [&](const std::string& n) { return n == target ? 0 : is_within(n, target) ? 1 : 2; };
             return rank(x) < rank(y);
         });
         std::string found = "unknown";
-        for (const auto& name : names)
-            if (validates(name)) { found = name; break; }
+        for (const auto& name : names.value()) {
+            auto valid = validates(name);
+            if (!valid) return valid.error();
+            if (valid.value()) { found = name; break; }
+        }
         validated_.emplace(domain, found);
         return found;
     }
 
     // RFC 7208 6.2: the explanation of a fail. Every problem with exp= falls back to the
     // default explanation; none of it counts against the limits.
-    std::string explain(const Record& record, const MacroContext& context) {
+    Flow<std::string> explain(const Record& record, const MacroContext& context) {
         if (record.exp) {
-            if (auto text = fetch_explanation(*record.exp, context)) return *text;
+            auto text = fetch_explanation(*record.exp, context);
+            if (!text) return text.error();
+            if (text.value()) return *text.value();
         }
-        auto expanded = expand_macros(request_.default_explanation, MacroMode::explanation, context);
-        return expanded ? expanded.value() : request_.default_explanation;
+        auto expanded = expand(request_.default_explanation, MacroMode::explanation, context);
+        if (!expanded) return expanded.error();
+        return expanded.value() ? expanded.value().value() : request_.default_explanation;
     }
 
-    std::optional<std::string> fetch_explanation(const std::string& spec, const MacroContext& context) {
-        auto expanded = expand_macros(spec, MacroMode::domain_spec, context);
-        if (!expanded) return std::nullopt;
-        const std::string name = truncate_domain(expanded.value());
-        if (!is_queryable(name)) return std::nullopt;
-        const dns::Answer& answer = query(name, dns::RrType::txt);
-        if (answer.rcode != dns::Rcode::noerror || is_dns_error(answer)) return std::nullopt;
+    Flow<std::optional<std::string>> fetch_explanation(const std::string& spec, const MacroContext& context) {
+        const std::optional<std::string> unusable;  // fall back to the default explanation
+        auto expanded = expand(spec, MacroMode::domain_spec, context);
+        if (!expanded) return expanded.error();
+        if (!expanded.value()) return unusable;
+        const std::string name = truncate_domain(expanded.value().value());
+        if (!is_queryable(name)) return unusable;
+        auto answer = query(name, dns::RrType::txt);
+        if (!answer) return answer.error();
+        if (answer.value()->rcode != dns::Rcode::noerror || is_dns_error(*answer.value())) return unusable;
         std::vector<const dns::Txt*> texts;
-        for (const auto& rr : answer.records)
+        for (const auto& rr : answer.value()->records)
             if (const auto* txt = std::get_if<dns::Txt>(&rr.data)) texts.push_back(txt);
-        if (texts.size() != 1) return std::nullopt;
+        if (texts.size() != 1) return unusable;
         std::string text;
         for (const auto& s : texts.front()->strings) text += s;
-        if (!is_ascii(text)) return std::nullopt;
-        auto explanation = expand_macros(text, MacroMode::explanation, context);
-        if (!explanation) return std::nullopt;
-        note("exp=" + name + ": " + explanation.value());
-        return explanation.value();
+        if (!is_ascii(text)) return unusable;
+        auto explanation = expand(text, MacroMode::explanation, context);
+        if (!explanation) return explanation.error();
+        if (!explanation.value()) return unusable;
+        note("exp=" + name + ": " + explanation.value().value());
+        return std::optional<std::string>(explanation.value().value());
     }
 
     const SpfRequest& request_;
@@ -456,19 +535,20 @@ SpfEvaluation::SpfEvaluation(SpfRequest request) : request_(std::move(request)) 
 SpfEvaluation::Step SpfEvaluation::run(const dns::AnswerCache& cache) const {
     SpfResult result;
     Evaluator evaluator(request_, cache, result);
-    try {
-        Outcome out = evaluator.check_host(request_.domain, true);
-        result.verdict = out.verdict;
-        result.explanation = std::move(out.explanation);
-        result.matched = std::move(out.matched);
-        result.problem = std::move(out.problem);
-    } catch (Suspend& suspend) {
-        return std::move(suspend.question);
-    } catch (Stop& stop) {
-        result.verdict = stop.verdict;
-        result.problem = std::move(stop.problem);
-        result.trace.push_back(std::string(verdict_name(stop.verdict)) + ": " + result.problem);
+    auto out = evaluator.check_host(request_.domain, true);
+    if (out) {
+        result.verdict = out.value().verdict;
+        result.explanation = std::move(out.value().explanation);
+        result.matched = std::move(out.value().matched);
+        result.problem = std::move(out.value().problem);
+        return result;
     }
+    Halt halt = std::move(out).error();
+    if (auto* suspend = std::get_if<Suspend>(&halt)) return std::move(suspend->question);
+    auto& stopped = std::get<Stop>(halt);
+    result.verdict = stopped.verdict;
+    result.problem = std::move(stopped.problem);
+    result.trace.push_back(std::string(verdict_name(stopped.verdict)) + ": " + result.problem);
     return result;
 }
 

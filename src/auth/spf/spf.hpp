@@ -15,7 +15,8 @@
 //     exp= and %{p} do not count against the term or void limits.
 //   - Results: none, neutral, pass, fail, softfail, temperror, permerror. A fail carries the
 //     explanation (exp=, else the default); temperror/permerror carry `problem`.
-//   - Nothing throws out of run(); check_host_async() calls `done` exactly once.
+//   - Nothing throws: a missing answer or a temperror/permerror comes back as a value, and
+//     check_host_async() calls `done` exactly once.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -149,4 +149,30 @@ RC_BOOST_PROP(macro_soup_expands_within_bounds, ()) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(asks_for_validated_name_only_when_a_p_macro_is_reached) {
+    BOOST_TEST(asks_for_validated_name("%{p}.example.com", MacroMode::domain_spec));
+    BOOST_TEST(asks_for_validated_name("%{d}.%{P2r}", MacroMode::domain_spec));
+    BOOST_TEST(!asks_for_validated_name("%{d}.%{i}", MacroMode::domain_spec));
+    BOOST_TEST(!asks_for_validated_name("%%{p}", MacroMode::domain_spec));    // an escaped '%'
+    BOOST_TEST(!asks_for_validated_name("%{x}.%{p}", MacroMode::domain_spec));  // error first
+    BOOST_TEST(asks_for_validated_name("%{p} %{x}", MacroMode::explanation));   // p first
+}
+
+// The evaluator looks %{p} up beforehand exactly when the expander would ask for it.
+RC_BOOST_PROP(asks_for_validated_name_matches_what_expansion_reads, ()) {
+    const auto pieces = *rc::gen::container<std::vector<std::string>>(rc::gen::element<std::string>(
+        "%{", "}", "p", "P", "d", "t", "1", "r", ".", "%%", "%", "x", " "));
+    std::string text;
+    for (const auto& p : pieces) text += p;
+    const auto mode = *rc::gen::element(MacroMode::domain_spec, MacroMode::explanation);
+    bool called = false;
+    MacroContext c = rfc_context();
+    c.validated_name = [&called] {
+        called = true;
+        return std::string("mx.example.org");
+    };
+    (void)expand_macros(text, mode, c);
+    RC_ASSERT(asks_for_validated_name(text, mode) == called);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
