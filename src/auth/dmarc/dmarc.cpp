@@ -211,132 +211,169 @@ Disposition as_disposition(Policy p) {
 
 bool has_address_records(const dns::Answer& a) { return a.rcode == dns::Rcode::noerror && !a.records.empty(); }
 
-}  // namespace
+// One replay of the evaluation (RFC 7489 6.6) from the request and the cache: each step fills
+// in the result, and either lets the next one go on (nullopt) or ends the replay with the
+// question the cache lacks or the finished result.
+class Replay {
+public:
+    using Next = std::optional<DmarcEvaluation::Step>;
 
-DmarcEvaluation::DmarcEvaluation(DmarcRequest request, OrganizationalDomain org)
-    : request_(std::move(request)), org_(std::move(org)) {}
+    Replay(const DmarcRequest& q, const OrganizationalDomain& org, const dns::AnswerCache& cache)
+        : q_(q), org_(org), cache_(cache) {}
 
-DmarcEvaluation::Step DmarcEvaluation::run(const dns::AnswerCache& cache) const {
-    DmarcResult r;
-    auto& why = r.explanation;
-    const DmarcRequest& q = request_;
+    DmarcEvaluation::Step run() {
+        using StepFn = Next (Replay::*)();
+        for (StepFn step : {&Replay::author_domain, &Replay::find_record, &Replay::read_record, &Replay::align,
+                            &Replay::choose_policy, &Replay::verdict, &Replay::non_existent, &Replay::sample})
+            if (Next next = (this->*step)()) return std::move(*next);
+        return DmarcEvaluation::Step(std::move(r_));  // not reached: sample() always finishes
+    }
+
+private:
+    Next finished() { return DmarcEvaluation::Step(std::move(r_)); }
+    void note(std::string line) { r_.explanation.push_back(std::move(line)); }
 
     // 6.6.1: exactly one author domain.
-    if (q.from.status != FromStatus::ok) {
-        r.verdict = Verdict::permerror;
-        r.problem = q.from.problem.empty() ? from_status_name(q.from.status) : q.from.problem;
-        r.disposition = Disposition::reject;
-        r.reason = DispositionReason::malformed_from;
-        why.push_back("From: " + r.problem + " -> permerror (RFC 7489 6.6.1), reject-worthy");
-        return r;
+    Next author_domain() {
+        if (q_.from.status != FromStatus::ok) {
+            r_.verdict = Verdict::permerror;
+            r_.problem = q_.from.problem.empty() ? from_status_name(q_.from.status) : q_.from.problem;
+            r_.disposition = Disposition::reject;
+            r_.reason = DispositionReason::malformed_from;
+            note("From: " + r_.problem + " -> permerror (RFC 7489 6.6.1), reject-worthy");
+            return finished();
+        }
+        r_.from_domain = normalize_domain(q_.from.domain);
+        r_.org_domain = org_(r_.from_domain);
+        note("From domain " + r_.from_domain + ", organizational domain " + r_.org_domain);
+        return std::nullopt;
     }
-    r.from_domain = normalize_domain(q.from.domain);
-    r.org_domain = org_(r.from_domain);
-    why.push_back("From domain " + r.from_domain + ", organizational domain " + r.org_domain);
 
     // 6.6.3: the From domain's record, then the organizational domain's.
-    std::optional<std::string> record_text;
-    bool at_org = false;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        const std::string domain = attempt == 0 ? r.from_domain : r.org_domain;
-        if (attempt == 1 && domain == r.from_domain) break;
-        const auto question = dns::make_question("_dmarc." + domain, dns::RrType::txt);
-        const dns::Answer* answer = cache.find(question);
-        if (!answer) return question;
-        const Discovery d = discover(*answer);
-        if (d.found == Found::error) {
-            r.verdict = Verdict::temperror;
-            r.problem = "_dmarc." + domain + " TXT: " + d.problem;
-            why.push_back(r.problem + " -> temperror");
-            return r;
+    Next find_record() {
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            const std::string domain = attempt == 0 ? r_.from_domain : r_.org_domain;
+            if (attempt == 1 && domain == r_.from_domain) break;
+            const auto question = dns::make_question("_dmarc." + domain, dns::RrType::txt);
+            const dns::Answer* answer = cache_.find(question);
+            if (!answer) return DmarcEvaluation::Step(question);
+            const Discovery d = discover(*answer);
+            if (d.found == Found::error) {
+                r_.verdict = Verdict::temperror;
+                r_.problem = "_dmarc." + domain + " TXT: " + d.problem;
+                note(r_.problem + " -> temperror");
+                return finished();
+            }
+            if (d.records.size() > 1) {
+                r_.verdict = Verdict::none;
+                r_.problem = "_dmarc." + domain + " has " + std::to_string(d.records.size()) +
+                             " DMARC records (RFC 7489 6.6.3 step 5: no policy)";
+                note(r_.problem);
+                return finished();
+            }
+            if (d.records.size() == 1) {
+                record_text_ = d.records.front();
+                r_.policy_domain = domain;
+                at_org_ = attempt == 1;
+                note("record at _dmarc." + domain + ": " + record_text_);
+                return std::nullopt;
+            }
+            note("no DMARC record at _dmarc." + domain);
         }
-        if (d.records.size() > 1) {
-            r.verdict = Verdict::none;
-            r.problem = "_dmarc." + domain + " has " + std::to_string(d.records.size()) +
-                        " DMARC records (RFC 7489 6.6.3 step 5: no policy)";
-            why.push_back(r.problem);
-            return r;
+        r_.verdict = Verdict::none;
+        r_.problem = "no DMARC record";
+        return finished();
+    }
+
+    Next read_record() {
+        auto parsed = parse_record(record_text_);
+        if (!parsed.ok()) {
+            // 6.6.3 step 6.2: no DMARC processing.
+            r_.verdict = Verdict::none;
+            r_.problem = "unusable record at _dmarc." + r_.policy_domain + ": " + parsed.error().message;
+            note(r_.problem);
+            return finished();
         }
-        if (d.records.size() == 1) {
-            record_text = d.records.front();
-            r.policy_domain = domain;
-            at_org = attempt == 1;
-            why.push_back("record at _dmarc." + domain + ": " + *record_text);
-            break;
-        }
-        why.push_back("no DMARC record at _dmarc." + domain);
+        r_.record = std::move(parsed).value();
+        for (const auto& w : r_.record->warnings) note("record: " + w);
+        return std::nullopt;
     }
-    if (!record_text) {
-        r.verdict = Verdict::none;
-        r.problem = "no DMARC record";
-        return r;
-    }
-    auto parsed = parse_record(*record_text);
-    if (!parsed.ok()) {
-        // 6.6.3 step 6.2: no DMARC processing.
-        r.verdict = Verdict::none;
-        r.problem = "unusable record at _dmarc." + r.policy_domain + ": " + parsed.error().message;
-        why.push_back(r.problem);
-        return r;
-    }
-    r.record = parsed.value();
-    const Record& rec = *r.record;
-    for (const auto& w : rec.warnings) why.push_back("record: " + w);
 
     // 3.1: alignment of each authenticated identifier.
-    r.spf_domain = normalize_domain(q.spf.domain);
-    if (q.spf.helo) {
-        why.push_back("SPF checked the HELO identity " + r.spf_domain + ": not used for alignment");
-    } else if (q.spf.verdict != spf::Verdict::pass) {
-        why.push_back(std::string("SPF ") + spf::verdict_name(q.spf.verdict) + " for " + r.spf_domain +
-                      ": not used for alignment");
-    } else {
-        r.spf_aligned = aligned(r.from_domain, r.spf_domain, rec.aspf, org_);
-        why.push_back("SPF pass for " + r.spf_domain + ": " + (r.spf_aligned ? "aligned" : "not aligned") +
-                      " (aspf " + align_mode_name(rec.aspf) + ")");
+    Next align() {
+        align_spf();
+        align_dkim();
+        return std::nullopt;
     }
-    for (const auto& sig : q.dkim) {
-        const std::string d = normalize_domain(sig.domain);
-        if (sig.result != DkimResult::pass) {
-            why.push_back("DKIM d=" + d + " s=" + sig.selector + " " + dkim_result_name(sig.result) +
-                          ": not used for alignment");
-            continue;
-        }
-        const bool ok = aligned(r.from_domain, d, rec.adkim, org_);
-        why.push_back("DKIM pass d=" + d + " s=" + sig.selector + ": " + (ok ? "aligned" : "not aligned") +
-                      " (adkim " + align_mode_name(rec.adkim) + ")");
-        if (ok && !r.dkim_aligned) {
-            r.dkim_aligned = true;
-            r.dkim_domain = d;
+
+    void align_spf() {
+        const Record& rec = *r_.record;
+        r_.spf_domain = normalize_domain(q_.spf.domain);
+        if (q_.spf.helo) {
+            note("SPF checked the HELO identity " + r_.spf_domain + ": not used for alignment");
+        } else if (q_.spf.verdict != spf::Verdict::pass) {
+            note(std::string("SPF ") + spf::verdict_name(q_.spf.verdict) + " for " + r_.spf_domain +
+                 ": not used for alignment");
+        } else {
+            r_.spf_aligned = aligned(r_.from_domain, r_.spf_domain, rec.aspf, org_);
+            note("SPF pass for " + r_.spf_domain + ": " + (r_.spf_aligned ? "aligned" : "not aligned") +
+                 " (aspf " + align_mode_name(rec.aspf) + ")");
         }
     }
-    if (q.dkim.empty()) why.push_back("no DKIM signatures");
+
+    void align_dkim() {
+        const Record& rec = *r_.record;
+        for (const auto& sig : q_.dkim) {
+            const std::string d = normalize_domain(sig.domain);
+            if (sig.result != DkimResult::pass) {
+                note("DKIM d=" + d + " s=" + sig.selector + " " + dkim_result_name(sig.result) +
+                     ": not used for alignment");
+                continue;
+            }
+            const bool ok = aligned(r_.from_domain, d, rec.adkim, org_);
+            note("DKIM pass d=" + d + " s=" + sig.selector + ": " + (ok ? "aligned" : "not aligned") +
+                 " (adkim " + align_mode_name(rec.adkim) + ")");
+            if (ok && !r_.dkim_aligned) {
+                r_.dkim_aligned = true;
+                r_.dkim_domain = d;
+            }
+        }
+        if (q_.dkim.empty()) note("no DKIM signatures");
+    }
 
     // The policy that applies: p for the policy domain itself, sp for subdomains found through
-    // the organizational domain, np for those that do not exist (RFC 9091).
-    r.policy = rec.p;
-    r.policy_source = PolicySource::p;
-    if (at_org && rec.sp) {
-        r.policy = *rec.sp;
-        r.policy_source = PolicySource::sp;
+    // the organizational domain (np, for those that do not exist, comes after the verdict).
+    Next choose_policy() {
+        r_.policy = r_.record->p;
+        r_.policy_source = PolicySource::p;
+        if (at_org_ && r_.record->sp) {
+            r_.policy = *r_.record->sp;
+            r_.policy_source = PolicySource::sp;
+        }
+        return std::nullopt;
     }
 
-    if (r.spf_aligned || r.dkim_aligned) {
-        r.verdict = Verdict::pass;
-        r.reason = DispositionReason::pass;
-        r.disposition = Disposition::none;
-        why.push_back("dmarc=pass");
-        return r;
+    Next verdict() {
+        if (r_.spf_aligned || r_.dkim_aligned) {
+            r_.verdict = Verdict::pass;
+            r_.reason = DispositionReason::pass;
+            r_.disposition = Disposition::none;
+            note("dmarc=pass");
+            return finished();
+        }
+        r_.verdict = Verdict::fail;
+        return std::nullopt;
     }
-    r.verdict = Verdict::fail;
 
-    if (at_org && rec.np) {
-        // RFC 9091 2.1: non-existent = NXDOMAIN or NODATA for A, AAAA and MX.
+    // RFC 9091 2.1: np for a From domain that does not exist (NXDOMAIN or NODATA for A, AAAA
+    // and MX), looked up only when it could apply.
+    Next non_existent() {
+        if (!at_org_ || !r_.record->np) return std::nullopt;
         bool exists = false, unknown = false;
         for (auto type : {dns::RrType::a, dns::RrType::aaaa, dns::RrType::mx}) {
-            const auto question = dns::make_question(r.from_domain, type);
-            const dns::Answer* answer = cache.find(question);
-            if (!answer) return question;
+            const auto question = dns::make_question(r_.from_domain, type);
+            const dns::Answer* answer = cache_.find(question);
+            if (!answer) return DmarcEvaluation::Step(question);
             if (!answer->ok()) unknown = true;
             if (has_address_records(*answer)) {
                 exists = true;
@@ -344,28 +381,48 @@ DmarcEvaluation::Step DmarcEvaluation::run(const dns::AnswerCache& cache) const 
             }
         }
         if (!exists && !unknown) {
-            r.policy = *rec.np;
-            r.policy_source = PolicySource::np;
-            why.push_back(r.from_domain + " does not exist (no A, AAAA, MX): np applies");
+            r_.policy = *r_.record->np;
+            r_.policy_source = PolicySource::np;
+            note(r_.from_domain + " does not exist (no A, AAAA, MX): np applies");
         } else if (unknown && !exists) {
-            why.push_back("could not tell whether " + r.from_domain + " exists (DNS error): np not applied");
+            note("could not tell whether " + r_.from_domain + " exists (DNS error): np not applied");
         }
+        return std::nullopt;
     }
 
     // 6.6.4 and pct (6.3): outside the sample, the next less strict policy.
-    r.sampled = q.pct_sample * 100.0 < static_cast<double>(rec.pct);
-    Policy applied = r.policy;
-    if (r.sampled) {
-        r.reason = DispositionReason::policy;
-    } else {
-        applied = one_step_lower(r.policy);
-        r.reason = DispositionReason::sampled_out;
+    Next sample() {
+        const Record& rec = *r_.record;
+        r_.sampled = q_.pct_sample * 100.0 < static_cast<double>(rec.pct);
+        Policy applied = r_.policy;
+        if (r_.sampled) {
+            r_.reason = DispositionReason::policy;
+        } else {
+            applied = one_step_lower(r_.policy);
+            r_.reason = DispositionReason::sampled_out;
+        }
+        r_.disposition = as_disposition(applied);
+        note(std::string("dmarc=fail, ") + policy_source_name(r_.policy_source) + "=" + policy_name(r_.policy) +
+             ", pct=" + std::to_string(rec.pct) + (r_.sampled ? " (sampled in)" : " (sampled out)") +
+             " -> disposition " + disposition_name(r_.disposition));
+        return finished();
     }
-    r.disposition = as_disposition(applied);
-    why.push_back(std::string("dmarc=fail, ") + policy_source_name(r.policy_source) + "=" + policy_name(r.policy) +
-                  ", pct=" + std::to_string(rec.pct) + (r.sampled ? " (sampled in)" : " (sampled out)") +
-                  " -> disposition " + disposition_name(r.disposition));
-    return r;
+
+    const DmarcRequest& q_;
+    const OrganizationalDomain& org_;
+    const dns::AnswerCache& cache_;
+    DmarcResult r_;
+    std::string record_text_;  // the one DMARC record found
+    bool at_org_ = false;      // found at the organizational domain, not the From domain
+};
+
+}  // namespace
+
+DmarcEvaluation::DmarcEvaluation(DmarcRequest request, OrganizationalDomain org)
+    : request_(std::move(request)), org_(std::move(org)) {}
+
+DmarcEvaluation::Step DmarcEvaluation::run(const dns::AnswerCache& cache) const {
+    return Replay(request_, org_, cache).run();
 }
 
 // ---- Driver ----
