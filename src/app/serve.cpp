@@ -298,109 +298,179 @@ private:
     Logger& log_;
 };
 
-}  // namespace
-
-int run_serve(const config::Config& config_in, bool embedded_default) {
-    config::Config config = config_in;
-    Logger log(config.log_level);
-    // A failed PIGEON_ASSERT goes to the log at error level, among the other lines; the code then
-    // keeps its safe fallback (core/assert.hpp). Dev builds still abort after logging.
-    const core::ScopedAssertionHandler assertions_to_log([&log](const core::AssertionFailure& f) {
-        log(net::LogLevel::error, core::describe(f));
-        if (core::assertions_are_fatal()) std::abort();
-    });
-    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
-    std::error_code ec;
-    fs::create_directories(config.state_dir, ec);
-    if (ec) {
-        std::cerr << "pigeon: cannot create the state directory " << config.state_dir << ": "
-                  << ec.message() << "\n";
-        return 1;
+// Failure notices that local delivery queues wake the deliverers like any committed message;
+// the waking function is known only once the group committer's options exist.
+struct NoticeWaker {
+    using Wake = std::function<void(const std::string&, const std::vector<core::Path>&)>;
+    void set(Wake wake) {
+        std::lock_guard lock(mutex);
+        this->wake = std::move(wake);
     }
-    fs::permissions(config.state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-    std::string error;
+    void operator()(const std::string& id, const std::vector<core::Path>& to) {
+        Wake f;
+        {
+            std::lock_guard lock(mutex);
+            f = wake;
+        }
+        if (f) f(id, to);
+    }
+    std::mutex mutex;
+    Wake wake;
+};
+
+// The running server: what it owns, in the order it starts. Each step logs what it did and
+// returns false (having said why on stderr) when the server cannot start. The members are
+// destroyed in the reverse order, which is the order the parts can stop in.
+class ServerProcess {
+public:
+    ServerProcess(const config::Config& config, bool embedded_default)
+        : config_(config), embedded_default_(embedded_default), log_(config.log_level),
+          // A failed PIGEON_ASSERT goes to the log at error level, among the other lines; the
+          // code then keeps its safe fallback (core/assert.hpp). Dev builds still abort after.
+          assertions_to_log_([this](const core::AssertionFailure& f) {
+              log_(net::LogLevel::error, core::describe(f));
+              if (core::assertions_are_fatal()) std::abort();
+          }) {}
+
+    bool claim_state_dir();      // create it, owner-only, and lock it
+    bool load_tls();             // the configured certificate, or one generated on first start
+    bool load_users();           // the directory, with the embedded default's demo user
+    bool recover_spool();        // before anything is accepted
+    bool open_dns();             // a zone file, or libunbound with DNSSEC validation
+    void start_local_delivery(); // local users' Maildirs, from their own thread
+    bool start_outbound();       // MX routing, the relayhost or a route (when enabled)
+    void start_group_commit();   // one fsync for many messages; wakes the deliverer each needs
+    bool load_checks();          // the Public Suffix List and the DKIM signing keys
+    void start_services();       // the policy pipeline and the sessions' options
+    void take_control_requests();  // `pigeon queue ...`, announced with SIGUSR1
+    int serve();                 // listen until stopped, then stop the parts in order
+
+private:
+    void say(std::string_view text) { log_(net::LogLevel::info, text); }
+    void stop_after_failure();
+
+    config::Config config_;
+    bool embedded_default_;
+    Logger log_;
+    core::ScopedAssertionHandler assertions_to_log_;
+    std::optional<StateLock> lock_;
+    fs::path state_;
+    std::shared_ptr<tls::TlsContext> tls_context_;
+    std::optional<policy::Directory> directory_;
+    os::SystemClock clock_;
+    os::SystemRandom random_;
+    std::unique_ptr<os::PosixStorage> storage_;
+    std::optional<queue::Spool> spool_;
+    std::unique_ptr<dns::Resolver> resolver_;
+    std::optional<delivery::MaildirWriter> writer_;
+    NoticeWaker wake_for_notice_;
+    delivery::Bounces bounces_;
+    std::optional<delivery::LocalDelivery> local_;
+    std::optional<delivery::LocalDeliveryWorker> worker_;
+    os::GroupCommitter::Options commit_options_;
+    net::AsioRuntime outbound_runtime_;
+    std::unique_ptr<delivery::OutboundEngine> outbound_;
+    std::optional<os::GroupCommitter> committer_;
+    dmarc::PslOrganizationalDomain psl_;
+    Botan::AutoSeeded_RNG signing_rng_;
+    std::vector<AppServices::Options::SigningKey> signing_keys_;
+    std::optional<DmarcRecorder> dmarc_recorder_;
+    std::optional<net::ServerResources> resources_;
+    std::optional<AppServices> services_;
+    net::ServerOptions options_;
+    std::optional<net::SpillDirectory> spill_;
+    std::optional<boost::asio::signal_set> control_signal_;
+    std::optional<ControlRequests> control_;
+    std::function<void()> wait_for_signal_;
+};
+
+bool ServerProcess::claim_state_dir() {
+    std::error_code ec;
+    fs::create_directories(config_.state_dir, ec);
+    if (ec) {
+        std::cerr << "pigeon: cannot create the state directory " << config_.state_dir << ": "
+                  << ec.message() << "\n";
+        return false;
+    }
+    fs::permissions(config_.state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     // Only one server may own a state directory: two would deliver the same spool twice.
-    const StateLock lock = try_lock_state_dir(config.state_dir);
+    const StateLock& lock = lock_.emplace(try_lock_state_dir(config_.state_dir));
     if (lock.outcome != StateLock::Outcome::held) {
         std::cerr << "pigeon: "
                   << (lock.outcome == StateLock::Outcome::busy
-                          ? "another pigeon is already using " + config.state_dir + " (" + lock.path +
+                          ? "another pigeon is already using " + config_.state_dir + " (" + lock.path +
                                 " is locked)"
                           : lock.error)
                   << "\n";
-        return 1;
+        return false;
     }
-    const fs::path state = fs::absolute(config.state_dir).lexically_normal();
-    say("pigeon 0.1.0 starting as " + config.hostname +
-        (embedded_default ? " on the embedded default configuration" : ""));
-    say("state directory: " + state.string());
-    {
-        std::string domains;
-        for (const auto& d : config.local_domains) domains += (domains.empty() ? "" : ", ") + d;
-        say("local domains (mail for these is delivered here): " + domains);
-    }
+    state_ = fs::absolute(config_.state_dir).lexically_normal();
+    say("pigeon 0.1.0 starting as " + config_.hostname +
+        (embedded_default_ ? " on the embedded default configuration" : ""));
+    say("state directory: " + state_.string());
+    std::string domains;
+    for (const auto& d : config_.local_domains) domains += (domains.empty() ? "" : ", ") + d;
+    say("local domains (mail for these is delivered here): " + domains);
+    return true;
+}
 
-    // TLS: the configured certificate, or one generated on first start.
-    const std::shared_ptr<tls::TlsContext> tls_context = load_tls(config, state, log);
-    if (!tls_context) return 1;
+bool ServerProcess::load_tls() {
+    tls_context_ = app::load_tls(config_, state_, log_);
+    return tls_context_ != nullptr;
+}
 
-    std::vector<config::User> users = config.users;
-    if (config.create_demo_user) {
+bool ServerProcess::load_users() {
+    std::vector<config::User> users = config_.users;
+    if (config_.create_demo_user) {
         config::User demo;
-        if (!load_or_create_demo_user(config, demo, log)) {
-            std::cerr << "pigeon: cannot write the demo user file in " << state << "\n";
-            return 1;
+        if (!load_or_create_demo_user(config_, demo, log_)) {
+            std::cerr << "pigeon: cannot write the demo user file in " << state_ << "\n";
+            return false;
         }
         users.insert(users.begin(), demo);
     }
-    policy::Directory directory(config.local_domains, users, config.delivery.discard);
+    directory_.emplace(config_.local_domains, users, config_.delivery.discard);
+    return true;
+}
 
-    // The spool, recovered before anything is accepted.
-    os::SystemClock clock;
-    os::SystemRandom random;
-    auto storage = os::PosixStorage::open((state / "queue").string());
+bool ServerProcess::recover_spool() {
+    auto storage = os::PosixStorage::open((state_ / "queue").string());
     if (!storage.ok()) {
         std::cerr << "pigeon: spool: " << storage.error().message << "\n";
-        return 1;
+        return false;
     }
-    queue::Spool spool(**storage, clock, random);
-    auto report = spool.recover();
+    storage_ = std::move(storage).value();
+    spool_.emplace(*storage_, clock_, random_);
+    auto report = spool_->recover();
     if (!report.ok()) {
         std::cerr << "pigeon: spool recovery failed: " << report.error().message << "\n";
-        return 1;
+        return false;
     }
     say("spool: " + std::to_string(report->recovered) + " queued message(s) recovered, " +
         std::to_string(report->discarded) + " incomplete discarded");
-    for (const auto& p : report->problems) log(net::LogLevel::warn, "spool: " + p);
+    for (const auto& p : report->problems) log_(net::LogLevel::warn, "spool: " + p);
+    return true;
+}
 
-    // DNS for SPF, DKIM, DMARC and MX routing: a zone file (tests, offline demos) or libunbound with DNSSEC validation.
-    std::unique_ptr<dns::Resolver> resolver = open_resolver(config.dns, log);
-    if (!resolver) return 1;
-    // Local delivery: mail for local users goes to their Maildir; other recipients stay queued
-    // for the outbound role.
-    delivery::MaildirWriter writer(clock, random, config.hostname,
-                                   static_cast<std::uint64_t>(::getpid()));
-    // Failure notices local delivery queues wake the deliverers like any committed message;
-    // the waking function is known only once the outbound engine exists (below).
-    struct {
-        std::mutex mutex;
-        std::function<void(const std::string&, const std::vector<core::Path>&)> wake;
-        void operator()(const std::string& id, const std::vector<core::Path>& to) {
-            std::function<void(const std::string&, const std::vector<core::Path>&)> f;
-            {
-                std::lock_guard lock(mutex);
-                f = wake;
-            }
-            if (f) f(id, to);
-        }
-    } wake_for_notice;
-    delivery::Bounces bounces;
-    bounces.clock = &clock;
-    bounces.random = &random;
-    bounces.on_queued = [&](const std::string& id, const std::vector<core::Path>& to) { wake_for_notice(id, to); };
-    delivery::LocalDelivery local(
-        spool,
-        [&](const core::Path& rcpt) {
+bool ServerProcess::open_dns() {
+    // For SPF, DKIM, DMARC and MX routing.
+    resolver_ = open_resolver(config_.dns, log_);
+    return resolver_ != nullptr;
+}
+
+void ServerProcess::start_local_delivery() {
+    // Mail for local users goes to their Maildir; other recipients stay queued for the
+    // outbound role.
+    writer_.emplace(clock_, random_, config_.hostname, static_cast<std::uint64_t>(::getpid()));
+    bounces_.clock = &clock_;
+    bounces_.random = &random_;
+    bounces_.on_queued = [this](const std::string& id, const std::vector<core::Path>& to) {
+        wake_for_notice_(id, to);
+    };
+    const policy::Directory& directory = *directory_;
+    local_.emplace(
+        *spool_,
+        [&directory, state = state_](const core::Path& rcpt) {
             if (rcpt.kind != core::Path::Kind::postmaster &&
                 !directory.is_local_domain(rcpt.mailbox.domain().lowercase()))
                 return delivery::LocalTarget::remote();
@@ -409,125 +479,127 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
             return delivery::LocalTarget::mailbox(policy::maildir_for(state, *u));
         },
-        writer, config.hostname, bounces);
+        *writer_, config_.hostname, bounces_);
     delivery::LocalDeliveryWorker::Options worker_options;
-    worker_options.log = [&](std::string_view line) { log(net::LogLevel::info, line); };
-    delivery::LocalDeliveryWorker worker(local, worker_options);
-    if (!config.delivery.discard.empty()) {
+    worker_options.log = [this](std::string_view line) { log_(net::LogLevel::info, line); };
+    worker_.emplace(*local_, worker_options);
+    if (!config_.delivery.discard.empty()) {
         std::string list;
-        for (const auto& a : config.delivery.discard) list += (list.empty() ? "" : ", ") + a;
+        for (const auto& a : config_.delivery.discard) list += (list.empty() ? "" : ", ") + a;
         say("delivery: mail to " + list + " is accepted, queued durably, then discarded ([delivery] discard)");
     }
-    os::GroupCommitter::Options commit_options;
-    // The outbound role: remote recipients leave through MX routing, the relayhost or a route.
-    net::AsioRuntime outbound_runtime;
-    std::unique_ptr<delivery::OutboundEngine> outbound;
-    if (config.outbound.enabled) {
-        auto options = outbound_options(config, directory, error);
-        if (!options) {
-            std::cerr << "pigeon: " << error << "\n";
-            return 1;
-        }
-        options->log = [&](std::string_view line) { log(net::LogLevel::info, line); };
-        options->on_queued = [&](const std::string& id) { worker.notify(id); };
-        outbound = std::make_unique<delivery::OutboundEngine>(std::move(*options), spool, clock, random,
-                                                              *resolver, outbound_runtime);
-        say(describe_outbound(config.outbound));
-        for (const std::string& w : config::credential_warnings(config)) log(net::LogLevel::warn, "config: " + w);
-    } else {
-        say("outbound: off (outbound.enabled = false); remote recipients stay queued");
-    }
+}
 
+bool ServerProcess::start_outbound() {
+    if (!config_.outbound.enabled) {
+        say("outbound: off (outbound.enabled = false); remote recipients stay queued");
+        return true;
+    }
+    std::string error;
+    auto options = outbound_options(config_, *directory_, error);
+    if (!options) {
+        std::cerr << "pigeon: " << error << "\n";
+        return false;
+    }
+    options->log = [this](std::string_view line) { log_(net::LogLevel::info, line); };
+    options->on_queued = [this](const std::string& id) { worker_->notify(id); };
+    outbound_ = std::make_unique<delivery::OutboundEngine>(std::move(*options), *spool_, clock_, random_,
+                                                           *resolver_, outbound_runtime_);
+    say(describe_outbound(config_.outbound));
+    for (const std::string& w : config::credential_warnings(config_)) log_(net::LogLevel::warn, "config: " + w);
+    return true;
+}
+
+void ServerProcess::start_group_commit() {
     // Wake only the deliverer a message needs: each wake-up is a thread hand-off.
-    commit_options.on_committed = [&](const std::string& id, const std::vector<core::Path>& to) {
+    commit_options_.on_committed = [this](const std::string& id, const std::vector<core::Path>& to) {
         bool any_local = false;
         bool any_remote = false;
-        for (const core::Path& p : to) (local.is_local(p) ? any_local : any_remote) = true;
-        if (any_local) worker.notify(id);
-        if (any_remote && outbound) outbound_runtime.post([&outbound, id] { outbound->notify(id); });
+        for (const core::Path& p : to) (local_->is_local(p) ? any_local : any_remote) = true;
+        if (any_local) worker_->notify(id);
+        if (any_remote && outbound_) outbound_runtime_.post([this, id] { outbound_->notify(id); });
     };
-    {
-        std::lock_guard lock(wake_for_notice.mutex);
-        wake_for_notice.wake = commit_options.on_committed;
-    }
-    os::GroupCommitter committer(spool, commit_options);
+    wake_for_notice_.set(commit_options_.on_committed);
+    committer_.emplace(*spool_, commit_options_);
+}
 
+bool ServerProcess::load_checks() {
     // DMARC needs organizational domains from the Public Suffix List (Debian's publicsuffix).
-    dmarc::PslOrganizationalDomain psl;
-    describe_checks(config, psl, log);
-
+    describe_checks(config_, psl_, log_);
     // DKIM signing keys for submission, read once at start: a broken key stops the server
     // with the file's name rather than sending unsigned mail unnoticed.
-    Botan::AutoSeeded_RNG signing_rng;
-    std::vector<AppServices::Options::SigningKey> signing_keys;
-    if (!load_signing_keys(config.dkim_keys, signing_rng, log, signing_keys)) return 1;
+    if (!load_signing_keys(config_.dkim_keys, signing_rng_, log_, signing_keys_)) return false;
+    dmarc_recorder_.emplace(state_.string());
+    return true;
+}
 
-    DmarcRecorder dmarc_recorder(state.string());
-
+void ServerProcess::start_services() {
+    const auto& lim = config_.limits;
     // Bounded in total: message memory in flight, and the spool's free disk (docs/security.md).
-    net::ServerResources resources({config.limits.message_memory_octets, (state / "queue").string(),
-                                    config.limits.spool_min_free_octets,
-                                    [&](std::string_view t) { log(net::LogLevel::warn, t); }});
+    resources_.emplace(net::ServerResources::Options{
+        lim.message_memory_octets, (state_ / "queue").string(), lim.spool_min_free_octets,
+        [this](std::string_view t) { log_(net::LogLevel::warn, t); }});
     AppServices::Options service_options;
-    service_options.hostname = config.hostname;
-    service_options.auth_failures_per_ip_per_minute = config.limits.auth_failures_per_ip_per_minute;
-    service_options.spf = config.spf;
-    service_options.dmarc = config.dmarc;
-    service_options.dkim_keys = std::move(signing_keys);
-    service_options.rng = &signing_rng;
-    service_options.dmarc_recorder = &dmarc_recorder;
-    service_options.verify_threads = config.limits.verify_threads;
-    service_options.verify_cpu_budget = std::chrono::seconds(config.limits.verify_cpu_seconds);
-    service_options.storage_low = [&resources] { return resources.storage_low(); };
-    if (config.dmarc.check && psl.loaded()) service_options.org_domain = psl.function();
-    service_options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
-    AppServices services(service_options, directory, committer, clock, random, resolver.get());
+    service_options.hostname = config_.hostname;
+    service_options.auth_failures_per_ip_per_minute = lim.auth_failures_per_ip_per_minute;
+    service_options.spf = config_.spf;
+    service_options.dmarc = config_.dmarc;
+    service_options.dkim_keys = std::move(signing_keys_);
+    service_options.rng = &signing_rng_;
+    service_options.dmarc_recorder = &*dmarc_recorder_;
+    service_options.verify_threads = lim.verify_threads;
+    service_options.verify_cpu_budget = std::chrono::seconds(lim.verify_cpu_seconds);
+    service_options.storage_low = [this] { return resources_->storage_low(); };
+    if (config_.dmarc.check && psl_.loaded()) service_options.org_domain = psl_.function();
+    service_options.log = [this](net::LogLevel l, std::string_view t) { log_(l, t); };
+    services_.emplace(service_options, *directory_, *committer_, clock_, random_, resolver_.get());
 
-    const auto& lim = config.limits;
-    net::ServerOptions options = server_options(config);
-    options.session = config::session_config(config);
-    options.session.resources = &resources;
+    options_ = server_options(config_);
+    options_.session = config::session_config(config_);
+    options_.session.resources = &*resources_;
     // Messages past the threshold are received into unnamed files beside the spool (same file
     // system, so the free-disk reserve covers them) instead of memory.
-    std::optional<net::SpillDirectory> spill;
     if (lim.message_spill_octets > 0) {
-        spill.emplace((state / "incoming").string());
-        options.session.spill = &*spill;
-        options.session.spill_threshold_octets = lim.message_spill_octets;
+        spill_.emplace((state_ / "incoming").string());
+        options_.session.spill = &*spill_;
+        options_.session.spill_threshold_octets = lim.message_spill_octets;
     }
-    options.tls = tls_context;
-    options.threads = config.threads;
-    options.clock = &clock;
-    options.log = [&](net::LogLevel l, std::string_view t) { log(l, t); };
-    options.log_level = log.level();
+    options_.tls = tls_context_;
+    options_.threads = config_.threads;
+    options_.clock = &clock_;
+    options_.log = [this](net::LogLevel l, std::string_view t) { log_(l, t); };
+    options_.log_level = log_.level();
+}
 
-    // `pigeon queue flush|retry|delete|hold|release`: request files in <state>/control/,
-    // announced with SIGUSR1 (app/control.hpp). Handled on the outbound loop, never in the
-    // handler, and on this process's one Spool: a second spool opened by the CLI could write
-    // into the segment this one appends to next, or delete segments this one still reads.
-    boost::asio::signal_set control_signal(outbound_runtime.context(), SIGUSR1);
-    ControlRequests control(state.string(), spool, worker, outbound, log);
-    const auto take_requests = [&] { control.take(); };
-    std::function<void()> wait_for_signal = [&] {
-        control_signal.async_wait([&](const boost::system::error_code& ec, int) {
+// Request files in <state>/control/ (app/control.hpp). Handled on the outbound loop, never in
+// the handler, and on this process's one Spool: a second spool opened by the CLI could write
+// into the segment this one appends to next, or delete segments this one still reads.
+void ServerProcess::take_control_requests() {
+    control_signal_.emplace(outbound_runtime_.context(), SIGUSR1);
+    control_.emplace(state_.string(), *spool_, *worker_, outbound_, log_);
+    wait_for_signal_ = [this] {
+        control_signal_->async_wait([this](const boost::system::error_code& ec, int) {
             if (ec) return;
-            take_requests();
-            wait_for_signal();
+            control_->take();
+            wait_for_signal_();
         });
     };
-    outbound_runtime.call([&] {
-        take_requests();
-        wait_for_signal();
+    outbound_runtime_.call([this] {
+        control_->take();
+        wait_for_signal_();
     });
-    if (auto s = write_pid_file(state.string()); !s)
-        log(net::LogLevel::warn, "cannot write the pid file (queue flush will not reach this server): " + s.error().message);
-    if (outbound) outbound_runtime.call([&] { outbound->start(); });
+    if (auto s = write_pid_file(state_.string()); !s)
+        log_(net::LogLevel::warn, "cannot write the pid file (queue flush will not reach this server): " + s.error().message);
+    if (outbound_) outbound_runtime_.call([this] { outbound_->start(); });
+}
 
+int ServerProcess::serve() {
+    const auto& lim = config_.limits;
     try {
-        net::Server server(options, services);
+        net::Server server(options_, *services_);
         auto ports = server.bound_ports();
-        for (std::size_t i = 0; i < config.listeners.size(); ++i) {
-            auto l = config.listeners[i];
+        for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
+            auto l = config_.listeners[i];
             l.port = ports[i];
             say("listening on " + describe(l));
         }
@@ -535,34 +607,55 @@ int run_serve(const config::Config& config_in, bool embedded_default) {
             " MiB of messages in flight; MAIL refused below " +
             std::to_string(lim.spool_min_free_octets >> 20) + " MiB free in the spool; DKIM " +
             std::to_string(lim.verify_cpu_seconds) + " s of CPU per message" +
-            (spill ? "; messages over " + std::to_string(lim.message_spill_octets >> 10) +
-                         " KiB received into " + spill->path()
-                   : std::string("; every message received in memory")));
+            (spill_ ? "; messages over " + std::to_string(lim.message_spill_octets >> 10) +
+                          " KiB received into " + spill_->path()
+                    : std::string("; every message received in memory")));
         say("ready; stop with Ctrl-C or SIGTERM (in-flight transactions get " +
             std::to_string(lim.shutdown_grace_seconds) + " s to finish)");
-        log.start_buffering();
+        log_.start_buffering();
         server.run();
-        log.stop_buffering();
+        log_.stop_buffering();
         // Answer what is still in flight while the io_contexts the answers are posted to
         // still exist.
-        committer.stop();
-        services.stop();
-        stop_outbound(outbound_runtime, outbound, control_signal);
-        resolver.reset();  // answers (with timeout) any lookup still out, while it can be posted
+        committer_->stop();
+        services_->stop();
+        stop_outbound(outbound_runtime_, outbound_, *control_signal_);
+        resolver_.reset();  // answers (with timeout) any lookup still out, while it can be posted
     } catch (const std::exception& e) {
-        log.stop_buffering();
+        log_.stop_buffering();
         std::cerr << "pigeon: " << e.what() << "\n";
-        committer.stop();
-        stop_outbound(outbound_runtime, outbound, control_signal);
-        worker.stop();
-        remove_pid_file(state.string());
+        stop_after_failure();
         return 1;
     }
-    committer.stop();
-    worker.stop();
-    remove_pid_file(state.string());
+    committer_->stop();
+    worker_->stop();
+    remove_pid_file(state_.string());
     say("stopped");
     return 0;
+}
+
+void ServerProcess::stop_after_failure() {
+    committer_->stop();
+    stop_outbound(outbound_runtime_, outbound_, *control_signal_);
+    worker_->stop();
+    remove_pid_file(state_.string());
+}
+
+}  // namespace
+
+// The table of contents of a running server: each step in start order.
+int run_serve(const config::Config& config, bool embedded_default) {
+    ServerProcess server(config, embedded_default);
+    if (!server.claim_state_dir() || !server.load_tls() || !server.load_users() || !server.recover_spool() ||
+        !server.open_dns())
+        return 1;
+    server.start_local_delivery();
+    if (!server.start_outbound()) return 1;
+    server.start_group_commit();
+    if (!server.load_checks()) return 1;
+    server.start_services();
+    server.take_control_requests();
+    return server.serve();
 }
 
 }  // namespace pigeon::app
