@@ -1,6 +1,6 @@
 // pigeon/app/services.hpp: the server's answers to what sessions ask (net::Services):
 // credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client:
-// an IPv4 address or an IPv6 /N network, app/auth_throttle.hpp), the sender/recipient/message
+// an IPv4 address or an IPv6 /N network, policy/auth_throttle.hpp), the sender/recipient/message
 // policy and SPF/DKIM/DMARC (pipeline.hpp, shared with the simulator; the crypto on a bounded
 // pool), and the durable spool (group commit).
 #pragma once
@@ -10,7 +10,7 @@
 #include <functional>
 #include <string>
 
-#include "app/auth_throttle.hpp"
+#include "policy/auth_throttle.hpp"
 #include "policy/pipeline.hpp"
 #include "config/config.hpp"
 #include "auth/dkim/dkim.hpp"
@@ -73,7 +73,7 @@ private:
     const core::Clock& clock_;
     boost::asio::thread_pool verify_pool_;  // DKIM crypto and DMARC verdicts; before checks_
     policy::Pipeline checks_;     // the policy questions (shared with the simulator)
-    AuthFailureThrottle auth_failures_;  // bounded; pruned as it grows
+    policy::AuthFailureThrottle auth_failures_;  // bounded; pruned as it grows
     boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread
 };
 

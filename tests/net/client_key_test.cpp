@@ -1,5 +1,6 @@
 // Tests for net/client_key.hpp: the key per-client limits count by (IPv4 address, IPv6 /N).
 #include "net/client_key.hpp"
+#include "policy/auth_throttle.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/test/unit_test.hpp>
@@ -93,6 +94,19 @@ RC_BOOST_PROP(ipv6_addresses_share_a_key_iff_they_share_the_prefix,
     RC_ASSERT((ka == kb) == same_prefix);
     // The key is a fixed point: the network's own address maps to the same key.
     if (bits < 128) RC_ASSERT(client_key(ka.substr(0, ka.find('/')), bits) == ka);
+}
+
+// The AUTH throttle (policy/auth_throttle.hpp) counts by these keys: one IPv6 network is one client.
+BOOST_AUTO_TEST_CASE(ipv6_clients_are_throttled_per_network_by_their_key) {
+    pigeon::policy::AuthFailureThrottle t(2);
+    const auto a = pigeon::net::client_key("2001:db8:1:2::1", 64);
+    const auto b = pigeon::net::client_key("2001:db8:1:2:dead:beef::7", 64);
+    const auto other = pigeon::net::client_key("2001:db8:1:3::1", 64);
+    t.record_failure(a, 1000);
+    t.record_failure(b, 1001);
+    BOOST_TEST(t.throttled(a, 1002));
+    BOOST_TEST(t.throttled(b, 1002));
+    BOOST_TEST(!t.throttled(other, 1002));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,8 +1,8 @@
-#include "app/auth_throttle.hpp"
+#include "policy/auth_throttle.hpp"
 
 #include <algorithm>
 
-namespace pigeon::app {
+namespace pigeon::policy {
 
 AuthFailureThrottle::AuthFailureThrottle(std::uint32_t limit, std::size_t max_keys)
     : limit_(limit), max_keys_(std::max<std::size_t>(max_keys, 1)) {}
@@ -51,4 +51,4 @@ void AuthFailureThrottle::sweep(std::int64_t now) {
     sweep_at_ = std::max(min_sweep_keys, 2 * failures_.size());
 }
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy

@@ -1,4 +1,4 @@
-// pigeon/app/auth_throttle.hpp: failed AUTH attempts per client over a sliding minute, the
+// pigeon/policy/auth_throttle.hpp: failed AUTH attempts per client over a sliding minute, the
 // state behind auth_failures_per_ip_per_minute (AppServices refuses AUTH with 454 4.7.0 while a
 // client is throttled).
 //
@@ -24,7 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace pigeon::app {
+namespace pigeon::policy {
 
 class AuthFailureThrottle {
 public:
@@ -48,4 +48,4 @@ private:
     std::size_t sweep_at_ = min_sweep_keys;
 };
 
-}  // namespace pigeon::app
+}  // namespace pigeon::policy
