@@ -105,6 +105,11 @@ private:
 
     std::optional<Route> literal_route(std::string_view text);
     std::variant<dns::Question, Route> mx_route(const std::string& domain);
+    // The steps of mx_route; each returns the Route that ends routing (a failure), if any.
+    std::optional<Route> read_mx(const dns::Answer& mx, const std::string& domain, std::vector<Candidate>& list);
+    std::optional<Route> drop_ours(std::vector<Candidate>& list, const std::string& domain);
+    std::optional<Route> mail_hosts(std::vector<Candidate>& list, const std::string& domain,
+                                    std::vector<Candidate>& named);
     // Fills the addresses and the DANE decision of `hop`; false when a question is missing.
     bool resolve_hop(Hop& hop, bool chain_secure, const std::string& next_hop_domain,
                      const std::string& label);
@@ -320,21 +325,42 @@ std::variant<dns::Question, Route> Replay::mx_route(const std::string& domain) {
                           "DNS lookup of MX for " + domain + " failed (" + failure_text(*mx) + ")",
                           std::move(explain_));
     }
+    std::vector<Candidate> list;
+    std::vector<Candidate> named;
+    if (auto end = read_mx(*mx, domain, list)) return std::move(*end);
+    if (auto end = drop_ours(list, domain)) return std::move(*end);
+    if (auto end = mail_hosts(list, domain, named)) return std::move(*end);
+
     const bool mx_secure = mx->security == dns::Security::secure;
-    const std::string canonical = normalise_name(mx->canonical_name);
+    std::vector<Hop> hops;
+    for (const auto& c : named) {
+        Hop hop;
+        hop.host = c.name;
+        hop.preference = c.preference;
+        hop.port = request_.port;
+        // RFC 7672 3.2.2: the next-hop domain is a reference identifier only via a secure MX.
+        const std::string label = "MX " + std::to_string(c.preference) + " ";
+        if (!resolve_hop(hop, mx_secure, mx_secure ? domain : std::string(), label)) return *missing_;
+        hops.push_back(std::move(hop));
+    }
+    return finish(std::move(hops), false);
+}
+
+// The MX records as candidates: none means the implicit MX (the domain itself), only null
+// MX means no mail at all, and a null MX beside others is ignored.
+std::optional<Route> Replay::read_mx(const dns::Answer& mx, const std::string& domain, std::vector<Candidate>& list) {
+    const std::string canonical = normalise_name(mx.canonical_name);
     std::string head = "MX " + domain;
     if (!canonical.empty() && canonical != domain) head += " (CNAME to " + canonical + ")";
-
-    std::vector<Candidate> list;
     std::size_t null_mx = 0;
-    for (const auto& r : mx->records) {
+    for (const auto& r : mx.records) {
         const auto* m = std::get_if<dns::Mx>(&r.data);
         if (m == nullptr) continue;
         const std::string exchange = normalise_name(m->exchange);
         if (exchange.empty()) ++null_mx;
         list.push_back({m->preference, exchange});
     }
-    head += ": " + std::to_string(list.size()) + " record(s), DNSSEC " + dns::security_name(mx->security) +
+    head += ": " + std::to_string(list.size()) + " record(s), DNSSEC " + dns::security_name(mx.security) +
             " (RFC 5321 5.1)";
     explain_.push_back(head);
 
@@ -353,38 +379,39 @@ std::variant<dns::Question, Route> Replay::mx_route(const std::string& domain) {
         list.erase(std::remove_if(list.begin(), list.end(), [](const Candidate& c) { return c.name.empty(); }),
                    list.end());
     }
+    return std::nullopt;
+}
 
-    // RFC 5321 5.1: an MX naming us ends the list at its preference.
+// RFC 5321 5.1: an MX naming us ends the list at its preference.
+std::optional<Route> Replay::drop_ours(std::vector<Candidate>& list, const std::string& domain) {
     std::vector<std::string> ours;
     for (const auto& n : request_.our_names) ours.push_back(normalise_name(n));
     std::optional<std::uint16_t> cut;
     for (const auto& c : list)
         if (std::find(ours.begin(), ours.end(), c.name) != ours.end())
             if (!cut || c.preference < *cut) cut = c.preference;
-    if (cut) {
-        const std::size_t before = list.size();
-        list.erase(std::remove_if(list.begin(), list.end(),
-                                  [&](const Candidate& c) { return c.preference >= *cut; }),
-                   list.end());
-        explain_.push_back("we are an MX at preference " + std::to_string(*cut) + ": dropped " +
-                           std::to_string(before - list.size()) +
-                           " MX of that preference or higher (RFC 5321 5.1)");
-        if (list.empty()) {
-            explain_.push_back("no MX more preferred than us: mail loops back to myself");
-            return fail_route(Route::Kind::permanent, 554, "5.4.6",
-                              "mail for " + domain + " loops back to myself", std::move(explain_));
-        }
-    }
+    if (!cut) return std::nullopt;
+    const std::size_t before = list.size();
+    list.erase(std::remove_if(list.begin(), list.end(), [&](const Candidate& c) { return c.preference >= *cut; }),
+               list.end());
+    explain_.push_back("we are an MX at preference " + std::to_string(*cut) + ": dropped " +
+                       std::to_string(before - list.size()) + " MX of that preference or higher (RFC 5321 5.1)");
+    if (!list.empty()) return std::nullopt;
+    explain_.push_back("no MX more preferred than us: mail loops back to myself");
+    return fail_route(Route::Kind::permanent, 554, "5.4.6", "mail for " + domain + " loops back to myself",
+                      std::move(explain_));
+}
 
-    // RFC 5321 5.1: the exchange must be a domain name, never an address.
-    std::vector<Candidate> named;
+// RFC 5321 5.1: the exchanges that name a host (never an address), each once at its most
+// preferred record, in preference order with equal ones shuffled, at most max_mx_hosts.
+std::optional<Route> Replay::mail_hosts(std::vector<Candidate>& list, const std::string& domain,
+                                        std::vector<Candidate>& named) {
     for (auto& c : list) {
         if (is_ip_text(c.name)) {
             explain_.push_back("MX " + std::to_string(c.preference) + " " + c.name +
                                " is an IP address, not a host name: skipped (RFC 5321 5.1)");
             continue;
         }
-        // The same exchange twice: its most preferred record counts.
         auto same = std::find_if(named.begin(), named.end(), [&](const Candidate& n) { return n.name == c.name; });
         if (same != named.end()) {
             same->preference = std::min(same->preference, c.preference);
@@ -407,19 +434,7 @@ std::variant<dns::Question, Route> Replay::mx_route(const std::string& domain) {
                            std::to_string(max_mx_hosts) + " dropped");
         named.resize(max_mx_hosts);
     }
-
-    std::vector<Hop> hops;
-    for (const auto& c : named) {
-        Hop hop;
-        hop.host = c.name;
-        hop.preference = c.preference;
-        hop.port = request_.port;
-        // RFC 7672 3.2.2: the next-hop domain is a reference identifier only via a secure MX.
-        const std::string label = "MX " + std::to_string(c.preference) + " ";
-        if (!resolve_hop(hop, mx_secure, mx_secure ? domain : std::string(), label)) return *missing_;
-        hops.push_back(std::move(hop));
-    }
-    return finish(std::move(hops), false);
+    return std::nullopt;
 }
 
 std::variant<dns::Question, Route> Replay::run() {
