@@ -212,11 +212,11 @@ Disposition as_disposition(Policy p) {
 bool has_address_records(const dns::Answer& a) { return a.rcode == dns::Rcode::noerror && !a.records.empty(); }
 
 // One replay of the evaluation (RFC 7489 6.6) from the request and the cache: each step fills
-// in the result, and either lets the next one go on (nullopt) or ends the replay with the
-// question the cache lacks or the finished result.
+// in the result, and either lets the next one go on or stops the replay, because the result is
+// finished or because the cache lacks an answer (the question is kept for run() to return).
 class Replay {
 public:
-    using Next = std::optional<DmarcEvaluation::Step>;
+    enum class Next { go_on, stop };
 
     Replay(const DmarcRequest& q, const OrganizationalDomain& org, const dns::AnswerCache& cache)
         : q_(q), org_(org), cache_(cache) {}
@@ -225,12 +225,18 @@ public:
         using StepFn = Next (Replay::*)();
         for (StepFn step : {&Replay::author_domain, &Replay::find_record, &Replay::read_record, &Replay::align,
                             &Replay::choose_policy, &Replay::verdict, &Replay::non_existent, &Replay::sample})
-            if (Next next = (this->*step)()) return std::move(*next);
-        return DmarcEvaluation::Step(std::move(r_));  // not reached: sample() always finishes
+            if ((this->*step)() == Next::stop) break;
+        if (question_) return std::move(*question_);
+        return std::move(r_);
     }
 
 private:
-    Next finished() { return DmarcEvaluation::Step(std::move(r_)); }
+    static Next go_on() { return Next::go_on; }
+    static Next finished() { return Next::stop; }
+    Next wait_for(dns::Question question) {
+        question_ = std::move(question);
+        return Next::stop;
+    }
     void note(std::string line) { r_.explanation.push_back(std::move(line)); }
 
     // 6.6.1: exactly one author domain.
@@ -246,7 +252,7 @@ private:
         r_.from_domain = normalize_domain(q_.from.domain);
         r_.org_domain = org_(r_.from_domain);
         note("From domain " + r_.from_domain + ", organizational domain " + r_.org_domain);
-        return std::nullopt;
+        return go_on();
     }
 
     // 6.6.3: the From domain's record, then the organizational domain's.
@@ -256,7 +262,7 @@ private:
             if (attempt == 1 && domain == r_.from_domain) break;
             const auto question = dns::make_question("_dmarc." + domain, dns::RrType::txt);
             const dns::Answer* answer = cache_.find(question);
-            if (!answer) return DmarcEvaluation::Step(question);
+            if (!answer) return wait_for(question);
             const Discovery d = discover(*answer);
             if (d.found == Found::error) {
                 r_.verdict = Verdict::temperror;
@@ -276,7 +282,7 @@ private:
                 r_.policy_domain = domain;
                 at_org_ = attempt == 1;
                 note("record at _dmarc." + domain + ": " + record_text_);
-                return std::nullopt;
+                return go_on();
             }
             note("no DMARC record at _dmarc." + domain);
         }
@@ -296,14 +302,14 @@ private:
         }
         r_.record = std::move(parsed).value();
         for (const auto& w : r_.record->warnings) note("record: " + w);
-        return std::nullopt;
+        return go_on();
     }
 
     // 3.1: alignment of each authenticated identifier.
     Next align() {
         align_spf();
         align_dkim();
-        return std::nullopt;
+        return go_on();
     }
 
     void align_spf() {
@@ -350,7 +356,7 @@ private:
             r_.policy = *r_.record->sp;
             r_.policy_source = PolicySource::sp;
         }
-        return std::nullopt;
+        return go_on();
     }
 
     Next verdict() {
@@ -362,18 +368,18 @@ private:
             return finished();
         }
         r_.verdict = Verdict::fail;
-        return std::nullopt;
+        return go_on();
     }
 
     // RFC 9091 2.1: np for a From domain that does not exist (NXDOMAIN or NODATA for A, AAAA
     // and MX), looked up only when it could apply.
     Next non_existent() {
-        if (!at_org_ || !r_.record->np) return std::nullopt;
+        if (!at_org_ || !r_.record->np) return go_on();
         bool exists = false, unknown = false;
         for (auto type : {dns::RrType::a, dns::RrType::aaaa, dns::RrType::mx}) {
             const auto question = dns::make_question(r_.from_domain, type);
             const dns::Answer* answer = cache_.find(question);
-            if (!answer) return DmarcEvaluation::Step(question);
+            if (!answer) return wait_for(question);
             if (!answer->ok()) unknown = true;
             if (has_address_records(*answer)) {
                 exists = true;
@@ -387,7 +393,7 @@ private:
         } else if (unknown && !exists) {
             note("could not tell whether " + r_.from_domain + " exists (DNS error): np not applied");
         }
-        return std::nullopt;
+        return go_on();
     }
 
     // 6.6.4 and pct (6.3): outside the sample, the next less strict policy.
@@ -412,6 +418,7 @@ private:
     const OrganizationalDomain& org_;
     const dns::AnswerCache& cache_;
     DmarcResult r_;
+    std::optional<dns::Question> question_;  // the answer this replay lacks, when it stopped for one
     std::string record_text_;  // the one DMARC record found
     bool at_org_ = false;      // found at the organizational domain, not the From domain
 };
