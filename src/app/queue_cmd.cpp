@@ -112,58 +112,40 @@ std::string nothing_to_flush(const queue::Spool* spool) {
            " queued message(s) are held (`pigeon queue release ID`)\n";
 }
 
-// flush (id empty) or retry id.
-int reschedule_now(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+// No server runs and none can start while we hold the lock: change the spool here.
+int reschedule_here(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
     const bool flush = id.empty();
-    std::error_code ec;
-    const fs::file_status state = fs::status(config.state_dir, ec);
-    if (state.type() != fs::file_type::directory) {
-        if (state.type() != fs::file_type::not_found) {
-            err << "pigeon: cannot read the state directory " << config.state_dir
-                << (ec ? ": " + ec.message() : std::string(": not a directory")) << "\n";
-            return 1;
-        }
-        if (flush) {
-            out << "queue is empty (no state directory " << config.state_dir << ")\n";
+    return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
+        if (flush && (spool == nullptr || messages_with_pending(*spool) == 0)) {
+            out << nothing_to_flush(spool);
             return 0;
         }
-        err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
-        return 1;
-    }
-    const StateLock lock = try_lock_state_dir(config.state_dir);
-    if (lock.outcome == StateLock::Outcome::failed) {
-        err << "pigeon: " << lock.error << "\n";
-        return 1;
-    }
-    if (lock.outcome == StateLock::Outcome::held) {
-        // No server runs and none can start while we hold the lock: change the spool here.
-        return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
-            if (flush && (spool == nullptr || messages_with_pending(*spool) == 0)) {
-                out << nothing_to_flush(spool);
-                return 0;
-            }
-            if (!flush && !has_message(spool, id, err)) return 1;
-            os::SystemClock clock;
-            const std::int64_t now = clock.now_unix_seconds();
-            if (flush) {
-                const std::size_t n = messages_with_pending(*spool);
-                if (auto s = spool->reschedule_all(now); !s.ok()) {
-                    err << "pigeon: " << s.error().message << "\n";
-                    return 1;
-                }
-                out << "no server is running: " << n << " message(s) with deferred recipients are due now;"
-                    << " they are tried when the server starts\n";
-                return 0;
-            }
-            if (auto s = spool->reschedule(id, now); !s.ok()) {
+        if (!flush && !has_message(spool, id, err)) return 1;
+        os::SystemClock clock;
+        const std::int64_t now = clock.now_unix_seconds();
+        if (flush) {
+            const std::size_t n = messages_with_pending(*spool);
+            if (auto s = spool->reschedule_all(now); !s.ok()) {
                 err << "pigeon: " << s.error().message << "\n";
                 return 1;
             }
-            out << "no server is running: " << id << " is due now; it is tried when the server starts\n";
+            out << "no server is running: " << n << " message(s) with deferred recipients are due now;"
+                << " they are tried when the server starts\n";
             return 0;
-        });
-    }
-    // A server holds the lock. Check what we can without touching its spool, then ask it.
+        }
+        if (auto s = spool->reschedule(id, now); !s.ok()) {
+            err << "pigeon: " << s.error().message << "\n";
+            return 1;
+        }
+        out << "no server is running: " << id << " is due now; it is tried when the server starts\n";
+        return 0;
+    });
+}
+
+// A server holds the lock. Check what we can without touching its spool, then ask it.
+int ask_server_to_retry(const config::Config& config, const std::string& id, std::ostream& out,
+                        std::ostream& err) {
+    const bool flush = id.empty();
     const int checked = with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
         if (flush) {
             if (spool == nullptr || messages_with_pending(*spool) == 0) {
@@ -190,6 +172,33 @@ int reschedule_now(const config::Config& config, const std::string& id, std::ost
             << " for the server's next start\n";
     }
     return 0;
+}
+
+// `pigeon queue flush` (id empty) and `pigeon queue retry ID`.
+int reschedule_now(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
+    const bool flush = id.empty();
+    std::error_code ec;
+    const fs::file_status state = fs::status(config.state_dir, ec);
+    if (state.type() != fs::file_type::directory) {
+        if (state.type() != fs::file_type::not_found) {
+            err << "pigeon: cannot read the state directory " << config.state_dir
+                << (ec ? ": " + ec.message() : std::string(": not a directory")) << "\n";
+            return 1;
+        }
+        if (flush) {
+            out << "queue is empty (no state directory " << config.state_dir << ")\n";
+            return 0;
+        }
+        err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
+        return 1;
+    }
+    const StateLock lock = try_lock_state_dir(config.state_dir);
+    if (lock.outcome == StateLock::Outcome::failed) {
+        err << "pigeon: " << lock.error << "\n";
+        return 1;
+    }
+    if (lock.outcome == StateLock::Outcome::held) return reschedule_here(config, id, out, err);
+    return ask_server_to_retry(config, id, out, err);
 }
 
 const char* verb_done(ControlRequest::Kind kind) {

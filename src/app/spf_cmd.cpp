@@ -4,7 +4,9 @@
 // and the lookup counts. DNS comes from --zone FILE, or libunbound (see docs/dns.md).
 #include <condition_variable>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 
 #include "app/commands.hpp"
 #include "auth/spf/spf.hpp"
@@ -13,29 +15,74 @@
 
 namespace pigeon::app {
 
-int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err) {
-    constexpr int bad_arguments = 2;
+namespace {
+
+constexpr int bad_arguments = 2;
+
+// The check_host() request the arguments describe, or nullopt having said what is wrong.
+std::optional<spf::SpfRequest> request_from(const SpfCheckArgs& args, std::ostream& err) {
     const auto ip = spf::parse_ip(args.ip);
     if (!ip) {
         err << "pigeon spf check: --ip: \"" << args.ip << "\" is not an IPv4 or IPv6 address\n";
-        return bad_arguments;
+        return std::nullopt;
     }
     std::string sender = args.sender;
     if (sender == "<>") sender.clear();
     if (!sender.empty() && sender.find('@') == std::string::npos) {
         err << "pigeon spf check: --sender: \"" << args.sender
             << "\" is not an address (local@domain, or \"\" / \"<>\" for the null sender)\n";
-        return bad_arguments;
+        return std::nullopt;
     }
     if (sender.empty() && args.helo.empty()) {
         err << "pigeon spf check: the null sender checks the HELO name: give --helo\n";
-        return bad_arguments;
+        return std::nullopt;
     }
-    const spf::SpfRequest request = spf::make_request(*ip, sender, args.helo);
+    spf::SpfRequest request = spf::make_request(*ip, sender, args.helo);
     if (request.domain.empty()) {
         err << "pigeon spf check: no domain to check in --sender \"" << args.sender << "\"\n";
-        return bad_arguments;
+        return std::nullopt;
     }
+    return request;
+}
+
+// The resolver may answer from its own thread: wait for the one result.
+spf::SpfResult check_and_wait(dns::Resolver& resolver, const spf::SpfRequest& request) {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::optional<spf::SpfResult> result;
+    spf::check_host_async(resolver, request, [&](spf::SpfResult r) {
+        std::lock_guard lock(mutex);
+        result = std::move(r);
+        ready.notify_one();
+    });
+    std::unique_lock lock(mutex);
+    ready.wait(lock, [&] { return result.has_value(); });
+    return std::move(*result);
+}
+
+void explain(std::ostream& out, const spf::SpfRequest& request, bool helo_identity, const spf::SpfResult& result,
+             const dns::ZoneResolver* zone) {
+    out << "\nchecked: check_host(" << spf::ip_text(request.ip) << ", " << request.domain << ", "
+        << request.sender << ")" << (helo_identity ? " for the HELO identity" : "") << "\n";
+    for (const auto& line : result.trace) out << "  " << line << "\n";
+    if (!result.matched.empty()) out << "decided by: " << result.matched << "\n";
+    if (!result.explanation.empty()) out << "explanation: " << result.explanation << "\n";
+    if (!result.problem.empty()) out << "problem: " << result.problem << "\n";
+    out << "DNS-querying terms: " << result.dns_terms << " of " << request.limits.dns_terms
+        << "; void lookups: " << result.void_lookups << " of " << request.limits.void_lookups
+        << "; answers consulted: " << result.queries << "\n";
+    if (zone != nullptr) {
+        out << "queries sent to the zone (in order):\n";
+        for (const auto& q : zone->queries())
+            out << "  " << q.name << " " << dns::type_name(q.type) << "\n";
+    }
+}
+
+}  // namespace
+
+int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err) {
+    const std::optional<spf::SpfRequest> request = request_from(args, err);
+    if (!request) return bad_arguments;
 
     std::unique_ptr<dns::Resolver> resolver;
     dns::ZoneResolver* zone = nullptr;
@@ -57,38 +104,11 @@ int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err
         resolver = std::move(unbound).value();
     }
 
-    // The resolver may answer from its own thread: wait for the one result.
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::optional<spf::SpfResult> result;
-    spf::check_host_async(*resolver, request, [&](spf::SpfResult r) {
-        std::lock_guard lock(mutex);
-        result = std::move(r);
-        ready.notify_one();
-    });
-    {
-        std::unique_lock lock(mutex);
-        ready.wait(lock, [&] { return result.has_value(); });
-    }
-
-    const bool helo_identity = sender.empty();
-    out << "spf=" << spf::verdict_name(result->verdict) << " smtp."
-        << (helo_identity ? "helo=" + request.domain : "mailfrom=" + request.domain) << "\n";
-    if (!args.explain) return 0;
-    out << "\nchecked: check_host(" << spf::ip_text(request.ip) << ", " << request.domain << ", "
-        << request.sender << ")" << (helo_identity ? " for the HELO identity" : "") << "\n";
-    for (const auto& line : result->trace) out << "  " << line << "\n";
-    if (!result->matched.empty()) out << "decided by: " << result->matched << "\n";
-    if (!result->explanation.empty()) out << "explanation: " << result->explanation << "\n";
-    if (!result->problem.empty()) out << "problem: " << result->problem << "\n";
-    out << "DNS-querying terms: " << result->dns_terms << " of " << request.limits.dns_terms
-        << "; void lookups: " << result->void_lookups << " of " << request.limits.void_lookups
-        << "; answers consulted: " << result->queries << "\n";
-    if (zone != nullptr) {
-        out << "queries sent to the zone (in order):\n";
-        for (const auto& q : zone->queries())
-            out << "  " << q.name << " " << dns::type_name(q.type) << "\n";
-    }
+    const spf::SpfResult result = check_and_wait(*resolver, *request);
+    const bool helo_identity = args.sender.empty() || args.sender == "<>";
+    out << "spf=" << spf::verdict_name(result.verdict) << " smtp."
+        << (helo_identity ? "helo=" + request->domain : "mailfrom=" + request->domain) << "\n";
+    if (args.explain) explain(out, *request, helo_identity, result, zone);
     return 0;
 }
 
