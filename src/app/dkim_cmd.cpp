@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "app/auth_commands.hpp"
+#include "app/wait_for.hpp"
 #include "auth/dkim/canon.hpp"
 #include "auth/dkim/record.hpp"
 #include "dns/unbound_resolver.hpp"
@@ -104,18 +105,9 @@ void print_lookups(const std::vector<RecordingResolver::Lookup>& lookups, std::o
 dkim::DkimVerification verify_dkim(dns::Resolver& resolver, const std::string& message, std::int64_t now) {
     dkim::VerifyOptions options;
     options.now = now;
-    // The resolver may answer from its own thread: wait for the one result.
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::optional<dkim::DkimVerification> result;
-    dkim::check_dkim_async(resolver, message, options, [&](dkim::DkimVerification v) {
-        std::lock_guard lock(mutex);
-        result = std::move(v);
-        ready.notify_one();
-    });
-    std::unique_lock lock(mutex);
-    ready.wait(lock, [&] { return result.has_value(); });
-    return std::move(*result);
+    // The resolver may answer from its own thread.
+    return wait_for<dkim::DkimVerification>(
+        [&](auto done) { dkim::check_dkim_async(resolver, message, options, std::move(done)); });
 }
 
 std::string render(const dmarc::ResInfo& info) {

@@ -3,34 +3,17 @@
 // the unfolded list of results an Authentication-Results field would carry (no authserv-id:
 // that names the receiving host, which this command is not), so it can be compared with what
 // `pigeon serve` adds.
-#include <condition_variable>
 #include <ctime>
-#include <mutex>
 #include <optional>
 
 #include "app/auth_commands.hpp"
+#include "app/wait_for.hpp"
 #include "policy/dmarc_step.hpp"
 #include "auth/dmarc/psl_org_domain.hpp"
 #include "auth/spf/spf.hpp"
 
 namespace pigeon::app {
 namespace {
-
-// Waits for a callback that may come from the resolver's thread.
-template <class T, class Start>
-T wait_for(Start start) {
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::optional<T> result;
-    start([&](T r) {
-        std::lock_guard lock(mutex);
-        result = std::move(r);
-        ready.notify_one();
-    });
-    std::unique_lock lock(mutex);
-    ready.wait(lock, [&] { return result.has_value(); });
-    return std::move(*result);
-}
 
 void explain(std::ostream& out, const spf::SpfRequest& request, const spf::SpfResult& spf,
              const dmarc::SpfInput& spf_input, const dkim::DkimVerification& dkim_v,

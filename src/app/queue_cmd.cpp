@@ -112,6 +112,15 @@ std::string nothing_to_flush(const queue::Spool* spool) {
            " queued message(s) are held (`pigeon queue release ID`)\n";
 }
 
+// The state directory's lock: held (no server runs) or busy (one does); nullopt, having said
+// why, when it cannot even be tried.
+std::optional<StateLock> lock_state_dir(const config::Config& config, std::ostream& err) {
+    StateLock lock = try_lock_state_dir(config.state_dir);
+    if (lock.outcome != StateLock::Outcome::failed) return lock;
+    err << "pigeon: " << lock.error << "\n";
+    return std::nullopt;
+}
+
 // No server runs and none can start while we hold the lock: change the spool here.
 int reschedule_here(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err) {
     const bool flush = id.empty();
@@ -192,12 +201,9 @@ int reschedule_now(const config::Config& config, const std::string& id, std::ost
         err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
         return 1;
     }
-    const StateLock lock = try_lock_state_dir(config.state_dir);
-    if (lock.outcome == StateLock::Outcome::failed) {
-        err << "pigeon: " << lock.error << "\n";
-        return 1;
-    }
-    if (lock.outcome == StateLock::Outcome::held) return reschedule_here(config, id, out, err);
+    const std::optional<StateLock> lock = lock_state_dir(config, err);
+    if (!lock) return 1;
+    if (lock->outcome == StateLock::Outcome::held) return reschedule_here(config, id, out, err);
     return ask_server_to_retry(config, id, out, err);
 }
 
@@ -224,12 +230,9 @@ int change_message(const config::Config& config, ControlRequest::Kind kind, cons
         err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
         return 1;
     }
-    const StateLock lock = try_lock_state_dir(config.state_dir);
-    if (lock.outcome == StateLock::Outcome::failed) {
-        err << "pigeon: " << lock.error << "\n";
-        return 1;
-    }
-    if (lock.outcome == StateLock::Outcome::held) {
+    const std::optional<StateLock> lock = lock_state_dir(config, err);
+    if (!lock) return 1;
+    if (lock->outcome == StateLock::Outcome::held) {
         return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
             if (!has_message(spool, id, err)) return 1;
             if (auto s = apply_directly(*spool, kind, id); !s.ok()) {
@@ -255,7 +258,7 @@ int change_message(const config::Config& config, ControlRequest::Kind kind, cons
             err << "pigeon: the running server refused: " << answer->text << "\n";
             return 1;
         case ControlAnswer::Outcome::no_answer:
-            err << "pigeon: a server holds " << lock.path << " but did not answer within " << seconds
+            err << "pigeon: a server holds " << lock->path << " but did not answer within " << seconds
                 << " s; nothing was changed\n";
             return 1;
         case ControlAnswer::Outcome::unknown:

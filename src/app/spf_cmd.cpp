@@ -2,13 +2,12 @@
 // teaching and verification. The first line is an RFC 8601 method entry
 // ("spf=pass smtp.mailfrom=example.com"); --explain adds each term evaluated, each DNS query
 // and the lookup counts. DNS comes from --zone FILE, or libunbound (see docs/dns.md).
-#include <condition_variable>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
 
 #include "app/commands.hpp"
+#include "app/wait_for.hpp"
 #include "auth/spf/spf.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "dns/zone_resolver.hpp"
@@ -43,21 +42,6 @@ std::optional<spf::SpfRequest> request_from(const SpfCheckArgs& args, std::ostre
         return std::nullopt;
     }
     return request;
-}
-
-// The resolver may answer from its own thread: wait for the one result.
-spf::SpfResult check_and_wait(dns::Resolver& resolver, const spf::SpfRequest& request) {
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::optional<spf::SpfResult> result;
-    spf::check_host_async(resolver, request, [&](spf::SpfResult r) {
-        std::lock_guard lock(mutex);
-        result = std::move(r);
-        ready.notify_one();
-    });
-    std::unique_lock lock(mutex);
-    ready.wait(lock, [&] { return result.has_value(); });
-    return std::move(*result);
 }
 
 void explain(std::ostream& out, const spf::SpfRequest& request, bool helo_identity, const spf::SpfResult& result,
@@ -104,7 +88,9 @@ int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err
         resolver = std::move(unbound).value();
     }
 
-    const spf::SpfResult result = check_and_wait(*resolver, *request);
+    // The resolver may answer from its own thread.
+    const auto result = wait_for<spf::SpfResult>(
+        [&](auto done) { spf::check_host_async(*resolver, *request, std::move(done)); });
     const bool helo_identity = args.sender.empty() || args.sender == "<>";
     out << "spf=" << spf::verdict_name(result.verdict) << " smtp."
         << (helo_identity ? "helo=" + request->domain : "mailfrom=" + request->domain) << "\n";
