@@ -18,8 +18,15 @@ namespace {
 
 constexpr int bad_arguments = 2;
 
-// The check_host() request the arguments describe, or nullopt having said what is wrong.
-std::optional<spf::SpfRequest> request_from(const SpfCheckArgs& args, std::ostream& err) {
+// What the arguments ask to check: the check_host() request, and whether the null sender made it
+// the HELO identity (RFC 7208 2.3) rather than MAIL FROM.
+struct Check {
+    spf::SpfRequest request;
+    bool helo_identity = false;
+};
+
+// The check the arguments describe, or nullopt having said what is wrong.
+std::optional<Check> request_from(const SpfCheckArgs& args, std::ostream& err) {
     const auto ip = spf::parse_ip(args.ip);
     if (!ip) {
         err << "pigeon spf check: --ip: \"" << args.ip << "\" is not an IPv4 or IPv6 address\n";
@@ -36,12 +43,12 @@ std::optional<spf::SpfRequest> request_from(const SpfCheckArgs& args, std::ostre
         err << "pigeon spf check: the null sender checks the HELO name: give --helo\n";
         return std::nullopt;
     }
-    spf::SpfRequest request = spf::make_request(*ip, sender, args.helo);
-    if (request.domain.empty()) {
+    Check check{spf::make_request(*ip, sender, args.helo), sender.empty()};
+    if (check.request.domain.empty()) {
         err << "pigeon spf check: no domain to check in --sender \"" << args.sender << "\"\n";
         return std::nullopt;
     }
-    return request;
+    return check;
 }
 
 void explain(std::ostream& out, const spf::SpfRequest& request, bool helo_identity, const spf::SpfResult& result,
@@ -65,8 +72,9 @@ void explain(std::ostream& out, const spf::SpfRequest& request, bool helo_identi
 }  // namespace
 
 int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err) {
-    const std::optional<spf::SpfRequest> request = request_from(args, err);
-    if (!request) return bad_arguments;
+    const std::optional<Check> check = request_from(args, err);
+    if (!check) return bad_arguments;
+    const spf::SpfRequest& request = check->request;
 
     std::unique_ptr<dns::Resolver> resolver;
     dns::ZoneResolver* zone = nullptr;
@@ -90,11 +98,10 @@ int run_spf_check(const SpfCheckArgs& args, std::ostream& out, std::ostream& err
 
     // The resolver may answer from its own thread.
     const auto result = wait_for<spf::SpfResult>(
-        [&](auto done) { spf::check_host_async(*resolver, *request, std::move(done)); });
-    const bool helo_identity = args.sender.empty() || args.sender == "<>";
+        [&](auto done) { spf::check_host_async(*resolver, request, std::move(done)); });
     out << "spf=" << spf::verdict_name(result.verdict) << " smtp."
-        << (helo_identity ? "helo=" + request->domain : "mailfrom=" + request->domain) << "\n";
-    if (args.explain) explain(out, *request, helo_identity, result, zone);
+        << (check->helo_identity ? "helo=" + request.domain : "mailfrom=" + request.domain) << "\n";
+    if (args.explain) explain(out, request, check->helo_identity, result, zone);
     return 0;
 }
 
