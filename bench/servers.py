@@ -138,6 +138,7 @@ class BenchPigeon(peers.Managed):
             "hostname = %s" % _toml("mx.bench.test"),
             "local_domains = [%s]" % _toml(BENCH_DOMAIN),
             "state_dir = %s" % _toml(self.root),
+            "allow_root = true  # the benchmark runs as root, beside Postfix",
             'log_level = "info"',
             "threads = 0",
             "",

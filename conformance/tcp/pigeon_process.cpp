@@ -132,6 +132,7 @@ std::string config_toml(const ServerSetup& setup, const std::vector<std::uint16_
       << "hostname = " << toml_string(setup.hostname) << "\n"
       << "local_domains = " << toml_array(setup.local_domains) << "\n"
       << "state_dir = " << toml_string(state_dir.string()) << "\n"
+      << "allow_root = true\n"  // CI runs the suite as root
       << "log_level = \"info\"\n"
       << "threads = 1\n";
     if (!setup.cert_file.empty())

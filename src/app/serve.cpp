@@ -42,6 +42,9 @@
 #include "delivery/outbound.hpp"
 #include "os/file_io.hpp"
 #include "os/group_commit.hpp"
+#include "os/privilege.hpp"
+#include "os/systemd.hpp"
+#include "net/listen.hpp"
 #include "os/posix_storage.hpp"
 #include "os/random.hpp"
 #include "os/system_clock.hpp"
@@ -115,12 +118,16 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
 
 // The configured certificate, or the self-signed one in <state>/tls/ (generated on first
 // start); null after printing why neither can be loaded.
-std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs::path& state, Logger& log) {
+// A certificate generated as root before the privilege drop belongs to the service user
+// (`owner`), like everything else in the state directory.
+std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs::path& state,
+                                          const std::optional<os::Account>& owner, Logger& log) {
     auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
     try {
         std::string cert = config.tls.cert_file, key = config.tls.key_file;
         if (config.tls.self_signed()) {
             fs::create_directories(state / "tls");
+            fs::permissions(state / "tls", fs::perms::owner_all, fs::perm_options::replace);
             cert = (state / "tls" / "cert.pem").string();
             key = (state / "tls" / "key.pem").string();
             if (!fs::exists(cert) || !fs::exists(key)) {
@@ -130,9 +137,15 @@ std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs
             } else {
                 say("TLS: using the self-signed certificate in " + (state / "tls").string());
             }
+            // Public, but nothing in the state directory is open to others.
+            fs::permissions(cert, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+            for (const std::string& p : {(state / "tls").string(), cert, key})
+                if (owner && !os::owned_by(p, *owner))
+                    if (auto s = os::give_to(p, *owner); !s) throw std::runtime_error(s.error().message);
         } else {
             say("TLS: certificate " + cert + ", key " + key);
         }
+        if (auto s = os::check_private_key_file(key); !s) throw std::runtime_error(s.error().message);
         return tls::TlsContext::from_pem_files(cert, key);
     } catch (const std::exception& e) {
         std::cerr << "pigeon: TLS: " << e.what() << "\n";
@@ -202,6 +215,10 @@ bool load_signing_keys(const std::vector<config::DkimKey>& dkim_keys, Botan::Ran
                        Logger& log, std::vector<AppServices::Options::SigningKey>& signing_keys) {
     auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
     for (const auto& k : dkim_keys) {
+        if (auto s = os::check_private_key_file(k.key_file); !s) {
+            std::cerr << "pigeon: dkim key: " << s.error().message << "\n";
+            return false;
+        }
         std::ifstream in(k.key_file, std::ios::binary);
         std::stringstream text;
         text << in.rdbuf();
@@ -332,15 +349,19 @@ public:
               if (core::assertions_are_fatal()) std::abort();
           }) {}
 
-    bool claim_state_dir();      // create it, owner-only, and lock it
+    bool choose_account();       // the service user to drop to, or why root may stay
+    bool claim_state_dir();      // create it, owner-only, the service user's, and lock it
+    bool open_listeners();       // bound here (as root for ports below 1024) or passed by systemd
     bool load_tls();             // the configured certificate, or one generated on first start
+    bool load_signing_keys();    // DKIM keys for submission, read before the drop
+    bool drop_privileges();      // to the service user, for good; root cannot be regained
     bool load_users();           // the directory, with the embedded default's demo user
     bool recover_spool();        // before anything is accepted
     bool open_dns();             // a zone file, or libunbound with DNSSEC validation
     void start_local_delivery(); // local users' Maildirs, from their own thread
     bool start_outbound();       // MX routing, the relayhost or a route (when enabled)
     void start_group_commit();   // one fsync for many messages; wakes the deliverer each needs
-    bool load_checks();          // the Public Suffix List and the DKIM signing keys
+    bool load_checks();          // the Public Suffix List, the DMARC report records
     void start_services();       // the policy pipeline and the sessions' options
     void take_control_requests();  // `pigeon queue ...`, announced with SIGUSR1
     int serve();                 // listen until stopped, then stop the parts in order
@@ -348,13 +369,16 @@ public:
 private:
     void say(std::string_view text) { log_(net::LogLevel::info, text); }
     void stop_after_failure();
+    bool state_dir_is_the_accounts();
 
     config::Config config_;
     bool embedded_default_;
     Logger log_;
     core::ScopedAssertionHandler assertions_to_log_;
+    std::optional<os::Account> account_;  // set: run as this account (dropped to when root)
     std::optional<StateLock> lock_;
     fs::path state_;
+    std::vector<net::OpenedListener> listeners_;  // in config_.listeners' order
     std::shared_ptr<tls::TlsContext> tls_context_;
     std::optional<policy::Directory> directory_;
     os::SystemClock clock_;
@@ -384,14 +408,63 @@ private:
     std::function<void()> wait_for_signal_;
 };
 
+bool ServerProcess::choose_account() {
+    const bool root = os::started_as_root();
+    if (config_.user.empty()) {
+        if (root && !config_.allow_root) {
+            std::cerr << "pigeon: refusing to run as root. Set user = \"pigeon\" (an unprivileged account: "
+                         "Pigeon binds its ports and reads its keys as root, then runs as that user), or "
+                         "allow_root = true to stay root (not recommended on a public port).\n";
+            return false;
+        }
+        return true;
+    }
+    auto account = os::find_account(config_.user, config_.group);
+    if (!account.ok()) {
+        std::cerr << "pigeon: " << account.error().message << "\n";
+        return false;
+    }
+    if (!root && ::getuid() != account->uid) {
+        std::cerr << "pigeon: user = \"" << config_.user << "\": started as uid " << ::getuid()
+                  << ", which is neither root nor " << config_.user << "; start it as root or as " << config_.user
+                  << "\n";
+        return false;
+    }
+    account_ = std::move(account).value();
+    return true;
+}
+
+// Everything directly in the state directory must be the service user's: files an earlier
+// run as root left would be unwritable after the drop.
+bool ServerProcess::state_dir_is_the_accounts() {
+    if (!account_ || !os::started_as_root()) return true;
+    std::error_code ec;
+    std::vector<std::string> foreign;
+    if (!os::owned_by(config_.state_dir, *account_)) foreign.push_back(config_.state_dir);
+    for (const auto& entry : fs::directory_iterator(config_.state_dir, ec))
+        if (!os::owned_by(entry.path().string(), *account_)) foreign.push_back(entry.path().string());
+    if (foreign.empty()) return true;
+    std::cerr << "pigeon: " << foreign.front() << (foreign.size() > 1 ? " (and " + std::to_string(foreign.size() - 1) + " more)" : "")
+              << " in the state directory does not belong to " << account_->user
+              << ", which the server runs as. Fix: chown -R " << account_->user << ":" << account_->group << " "
+              << config_.state_dir << "\n";
+    return false;
+}
+
 bool ServerProcess::claim_state_dir() {
     std::error_code ec;
-    fs::create_directories(config_.state_dir, ec);
+    const bool created = fs::create_directories(config_.state_dir, ec);
     if (ec) {
         std::cerr << "pigeon: cannot create the state directory " << config_.state_dir << ": "
                   << ec.message() << "\n";
         return false;
     }
+    if (created && account_ && os::started_as_root())
+        if (auto s = os::give_to(config_.state_dir, *account_); !s) {
+            std::cerr << "pigeon: " << s.error().message << "\n";
+            return false;
+        }
+    if (!state_dir_is_the_accounts()) return false;
     fs::permissions(config_.state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     // Only one server may own a state directory: two would deliver the same spool twice.
     const StateLock& lock = lock_.emplace(try_lock_state_dir(config_.state_dir));
@@ -404,6 +477,11 @@ bool ServerProcess::claim_state_dir() {
                   << "\n";
         return false;
     }
+    if (account_ && os::started_as_root() && !os::owned_by(lock.path, *account_))
+        if (auto s = os::give_to(lock.path, *account_); !s) {
+            std::cerr << "pigeon: " << s.error().message << "\n";
+            return false;
+        }
     state_ = fs::absolute(config_.state_dir).lexically_normal();
     say("pigeon 0.1.0 starting as " + config_.hostname +
         (embedded_default_ ? " on the embedded default configuration" : ""));
@@ -414,9 +492,54 @@ bool ServerProcess::claim_state_dir() {
     return true;
 }
 
+bool ServerProcess::open_listeners() {
+    auto passed = os::take_passed_sockets();
+    if (!passed.ok()) {
+        std::cerr << "pigeon: " << passed.error().message << "\n";
+        return false;
+    }
+    std::vector<net::ListenerOptions> wanted;
+    for (const auto& l : config_.listeners) wanted.push_back(net::ListenerOptions{l.address, l.port, l.role, l.tls});
+    auto opened = net::open_listeners(wanted, passed.value());
+    if (!opened.ok()) {
+        std::cerr << "pigeon: " << opened.error().message << "\n";
+        return false;
+    }
+    listeners_ = std::move(opened).value();
+    if (!passed->empty())
+        say("listeners: " + std::to_string(passed->size()) + " socket(s) passed by the service manager");
+    return true;
+}
+
 bool ServerProcess::load_tls() {
-    tls_context_ = app::load_tls(config_, state_, log_);
+    tls_context_ = app::load_tls(config_, state_, account_, log_);
     return tls_context_ != nullptr;
+}
+
+bool ServerProcess::load_signing_keys() {
+    // Read once at start, as root if started so: a broken key stops the server with the
+    // file's name rather than sending unsigned mail unnoticed.
+    return app::load_signing_keys(config_.dkim_keys, signing_rng_, log_, signing_keys_);
+}
+
+bool ServerProcess::drop_privileges() {
+    if (!account_) {
+        if (os::started_as_root())
+            log_(net::LogLevel::warn, "running as root (allow_root = true); set user = \"...\" to drop to an "
+                                      "unprivileged account after binding the ports");
+        return true;
+    }
+    if (!os::started_as_root()) {
+        say("running as " + account_->user + " (started so; no privileges to drop)");
+        return true;
+    }
+    if (auto s = os::drop_to(*account_); !s) {
+        std::cerr << "pigeon: cannot drop privileges: " << s.error().message << "\n";
+        return false;
+    }
+    say("privileges: now " + account_->user + ":" + account_->group + " (uid " + std::to_string(account_->uid) +
+        ", gid " + std::to_string(account_->gid) + "); root cannot be regained");
+    return true;
 }
 
 bool ServerProcess::load_users() {
@@ -526,9 +649,6 @@ void ServerProcess::start_group_commit() {
 bool ServerProcess::load_checks() {
     // DMARC needs organizational domains from the Public Suffix List (Debian's publicsuffix).
     describe_checks(config_, psl_, log_);
-    // DKIM signing keys for submission, read once at start: a broken key stops the server
-    // with the file's name rather than sending unsigned mail unnoticed.
-    if (!load_signing_keys(config_.dkim_keys, signing_rng_, log_, signing_keys_)) return false;
     dmarc_recorder_.emplace(state_.string());
     return true;
 }
@@ -555,6 +675,16 @@ void ServerProcess::start_services() {
     services_.emplace(service_options, *directory_, *committer_, clock_, random_, resolver_.get());
 
     options_ = server_options(config_);
+    for (std::size_t i = 0; i < listeners_.size(); ++i) options_.listeners[i].fd = listeners_[i].fd;
+    listeners_.clear();  // the server owns them now
+    // Under systemd: a WATCHDOG=1 at half the interval it asks for, from the acceptors' event
+    // loop (so a stuck loop stops the pings), and STOPPING=1 when a graceful stop begins.
+    const auto watchdog = os::watchdog_interval();
+    if (watchdog.count() > 0) {
+        options_.heartbeat_interval = std::chrono::duration_cast<std::chrono::milliseconds>(watchdog / 2);
+        options_.heartbeat = [] { os::notify("WATCHDOG=1"); };
+    }
+    options_.on_stopping = [] { os::notify("STOPPING=1"); };
     options_.session = config::session_config(config_);
     options_.session.resources = &*resources_;
     // Messages past the threshold are received into unnamed files beside the spool (same file
@@ -612,6 +742,7 @@ int ServerProcess::serve() {
                     : std::string("; every message received in memory")));
         say("ready; stop with Ctrl-C or SIGTERM (in-flight transactions get " +
             std::to_string(lim.shutdown_grace_seconds) + " s to finish)");
+        os::notify("READY=1\nSTATUS=serving");
         log_.start_buffering();
         server.run();
         log_.stop_buffering();
@@ -646,9 +777,12 @@ void ServerProcess::stop_after_failure() {
 // The table of contents of a running server: each step in start order.
 int run_serve(const config::Config& config, bool embedded_default) {
     ServerProcess server(config, embedded_default);
-    if (!server.claim_state_dir() || !server.load_tls() || !server.load_users() || !server.recover_spool() ||
-        !server.open_dns())
+    // As root: what needs root (ports, keys), then the drop; everything after runs as the
+    // service user, so every file it creates is that user's.
+    if (!server.choose_account() || !server.claim_state_dir() || !server.open_listeners() || !server.load_tls() ||
+        !server.load_signing_keys() || !server.drop_privileges())
         return 1;
+    if (!server.load_users() || !server.recover_spool() || !server.open_dns()) return 1;
     server.start_local_delivery();
     if (!server.start_outbound()) return 1;
     server.start_group_commit();

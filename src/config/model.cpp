@@ -64,6 +64,9 @@ Config empty_file_config(std::string hostname) {
 Config default_config(std::string hostname) {
     Config c = empty_file_config(std::move(hostname));
     c.create_demo_user = true;
+    // A loopback-only demo in ./pigeon-data (scripts/run, often as root): it may stay root,
+    // and says so in the log. A configuration file must choose `user` or `allow_root`.
+    c.allow_root = true;
     // The embedded default must work on a machine without DNS (docs/configuration.md [spf]).
     c.spf.temperror = SpfTempErrorAction::accept;
     c.dmarc.temperror = SpfTempErrorAction::accept;

@@ -250,6 +250,12 @@ struct Config {
     std::vector<User> users;
     Limits limits;
     std::string state_dir;  // queue, mailboxes, generated certificate
+    // Privilege (docs/operations.md "Privileges and systemd"): started as root, the server
+    // binds its listeners and reads its keys, then runs as `user` (and `group`, default: the
+    // user's primary group). As root without `user` it refuses to start unless allow_root.
+    std::string user;
+    std::string group;
+    bool allow_root = false;
     LogLevel log_level = defaults::log_level;
     unsigned threads = defaults::threads;
     DnsSettings dns;

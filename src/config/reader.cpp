@@ -587,15 +587,35 @@ void read_delivery(const Reader& r, const toml::table& t,
     }
 }
 
+// A user or group name as useradd(8) accepts one: letters, digits, '_', '-' and '.', at most
+// 32, not starting with '-' or a digit-only name (which would read as an id).
+std::string account_name(const Reader& r, const toml::node& n, std::string_view key) {
+    std::string name = r.nonempty_string(n, key);
+    const bool all_digits = std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    const bool ok_chars = std::all_of(name.begin(), name.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+               ch == '-' || ch == '.';
+    });
+    if (name.size() > 32 || !ok_chars || name.front() == '-' || all_digits)
+        r.fail(n, key, "\"" + name + "\" is not a user or group name (letters, digits, '_', '-', '.'; at most 32)");
+    if (name == "root") r.fail(n, key, "may not be root: name the unprivileged account to run as");
+    return name;
+}
+
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
-                 "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery"});
+                 "user", "group", "allow_root", "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery"});
     Config c = empty_file_config(std::string(default_hostname));
 
     using N = const toml::node*;
     if (N n = root.get("hostname")) c.hostname = domain_name(r, *n, "hostname");
     if (N n = root.get("state_dir")) c.state_dir = r.nonempty_string(*n, "state_dir");
+    if (N n = root.get("user")) c.user = account_name(r, *n, "user");
+    if (N n = root.get("group")) c.group = account_name(r, *n, "group");
+    if (N n = root.get("allow_root")) c.allow_root = boolean(r, *n, "allow_root");
+    if (!c.group.empty() && c.user.empty())
+        r.fail(*root.get("group"), "group", "is set without user (the group applies to the service user)");
     if (N n = root.get("log_level")) c.log_level = r.choice(*n, "log_level", log_options);
     if (N n = root.get("threads"))
         c.threads = static_cast<unsigned>(r.integer(*n, "threads", 0, bounds::max_threads));

@@ -45,7 +45,10 @@ std::string to_toml(const Config& c) {
     o << "# Pigeon configuration; every key is described in docs/configuration.md.\n"
       << "hostname = " << toml_string(c.hostname) << "\n"
       << "local_domains = " << string_array(c.local_domains) << "\n"
-      << "state_dir = " << toml_string(c.state_dir) << "\n"
+      << "state_dir = " << toml_string(c.state_dir) << "\n";
+    if (!c.user.empty()) o << "user = " << toml_string(c.user) << "\n";
+    if (!c.group.empty()) o << "group = " << toml_string(c.group) << "\n";
+    o << "allow_root = " << (c.allow_root ? "true" : "false") << "  # root without user: refused unless true\n"
       << "log_level = " << toml_string(log_level_name(c.log_level)) << "\n"
       << "threads = " << c.threads << "  # 0: one per CPU core\n";
     o << "\n[tls]  # both empty: self-signed certificate in <state_dir>/tls/\n"

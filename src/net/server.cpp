@@ -48,6 +48,7 @@ struct Server::Impl {
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
     std::unique_ptr<asio::signal_set> signals;
     std::unique_ptr<asio::steady_timer> grace_timer;
+    std::unique_ptr<asio::steady_timer> heartbeat_timer;
     std::atomic<std::uint64_t> next_id{1};
     std::size_t next_context = 0;  // touched only on contexts[0] (the acceptors' thread)
 
@@ -65,6 +66,7 @@ struct Server::Impl {
     void refuse(tcp::socket socket, bool tls, const std::string& why);
     void release(std::uint64_t id, const std::string& key);
     void begin_stop();
+    void beat();  // ServerOptions::heartbeat, then again after the interval
     void shut_down_connections(bool force);
     void finish_if_done();  // with mutex held
 };
@@ -516,6 +518,8 @@ void Server::Impl::begin_stop() {
         if (stopping) return;
         stopping = true;
     }
+    if (heartbeat_timer) heartbeat_timer->cancel();
+    if (options.on_stopping) options.on_stopping();
     log(LogLevel::info, "stopping: no new connections; idle sessions get 421 now, busy ones "
                         "within " + std::to_string(options.limits.shutdown_grace.count()) + " s");
     for (auto& acceptor : acceptors) {
@@ -530,6 +534,18 @@ void Server::Impl::begin_stop() {
     });
     std::lock_guard lock(mutex);
     finish_if_done();
+}
+
+void Server::Impl::beat() {
+    {
+        std::lock_guard lock(mutex);
+        if (stopping) return;  // a wait that completed just before begin_stop's cancel
+    }
+    options.heartbeat();
+    heartbeat_timer->expires_after(options.heartbeat_interval);
+    heartbeat_timer->async_wait([this](error_code ec) {
+        if (!ec) beat();
+    });
 }
 
 void Server::Impl::shut_down_connections(bool force) {
@@ -558,6 +574,12 @@ Server::Server(ServerOptions options, Services& services)
             throw std::runtime_error("listener " + l.address + ":" + std::to_string(l.port) +
                                      " uses TLS but no certificate is loaded");
         auto acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts[0]);
+        if (l.fd >= 0) {
+            const bool v6 = asio::ip::make_address(l.address).is_v6();
+            acceptor->assign(v6 ? tcp::v6() : tcp::v4(), l.fd);
+            impl_->acceptors.push_back(std::move(acceptor));
+            continue;
+        }
         try {
             tcp::endpoint endpoint(asio::ip::make_address(l.address), l.port);
             acceptor->open(endpoint.protocol());
@@ -595,6 +617,10 @@ void Server::run() {
     impl_->signals->async_wait([this](error_code ec, int) {
         if (!ec) impl_->begin_stop();
     });
+    if (impl_->options.heartbeat && impl_->options.heartbeat_interval.count() > 0) {
+        impl_->heartbeat_timer = std::make_unique<asio::steady_timer>(*impl_->contexts[0]);
+        impl_->beat();
+    }
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
         threads.emplace_back([this, i] { impl_->contexts[i]->run(); });

@@ -46,6 +46,10 @@ struct ListenerOptions {
     std::uint16_t port = 0;  // 0: the OS picks one (tests); see Server::bound_ports()
     smtp::Role role = smtp::Role::inbound;
     TlsMode tls = TlsMode::starttls;
+    // A socket already bound and listening (net/listen.hpp: opened before the privilege drop,
+    // or passed by systemd): the server takes it over (and closes it) instead of binding
+    // address:port itself. -1: bind here.
+    int fd = -1;
 };
 
 struct ServerLimits {
@@ -71,6 +75,12 @@ struct ServerOptions {
     // any server thread.
     std::function<void(LogLevel, std::string_view)> log;
     LogLevel log_level = LogLevel::info;
+    // Called every heartbeat_interval on the acceptors' thread while run() serves: a sign of
+    // life that only a responsive event loop gives (the systemd watchdog). Zero: never.
+    std::chrono::milliseconds heartbeat_interval{0};
+    std::function<void()> heartbeat;
+    // Called once, on the acceptors' thread, when a graceful stop begins (SIGTERM, SIGINT, stop()).
+    std::function<void()> on_stopping;
 };
 
 struct ConnectionInfo {
@@ -93,8 +103,8 @@ public:
 
 class Server {
 public:
-    // Binds every listener; throws std::runtime_error naming the address and port when one
-    // cannot be bound.
+    // Binds every listener (or takes over its fd); throws std::runtime_error naming the
+    // address and port when one cannot be bound.
     Server(ServerOptions options, Services& services);
     ~Server();
     Server(const Server&) = delete;

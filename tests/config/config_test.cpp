@@ -48,6 +48,7 @@ std::string why(const Result<Config>& r) { return r ? std::string() : r.error().
 // works offline): what an empty file gives.
 Config without_demo(Config c) {
     c.create_demo_user = false;
+    c.allow_root = false;
     c.spf.temperror = config::SpfTempErrorAction::defer;
     c.dmarc.temperror = config::SpfTempErrorAction::defer;
     return c;
@@ -234,7 +235,7 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
     std::stringstream doc;
     doc << in.rdbuf();
     for (const char* key :
-         {"hostname", "local_domains", "state_dir", "log_level", "threads", "tls.cert_file",
+         {"hostname", "local_domains", "state_dir", "user", "group", "allow_root", "log_level", "threads", "tls.cert_file",
           "tls.key_file", "limits.max_connections", "limits.max_connections_per_ip",
           "limits.command_timeout_seconds", "limits.data_block_timeout_seconds",
           "limits.data_timeout_seconds", "limits.max_message_octets", "limits.max_recipients",
@@ -390,6 +391,46 @@ BOOST_AUTO_TEST_CASE(top_level_values_are_checked) {
              pigeon::core::Domain::parse("[127.0.0.1]", {.allow_address_literal = false})
                  .error()
                  .message},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(service_account_keys_parse_and_round_trip) {
+    auto c = parse("user = \"pigeon\"\ngroup = \"mail-gw\"\n");
+    BOOST_REQUIRE_MESSAGE(c, why(c));
+    BOOST_TEST(c->user == "pigeon");
+    BOOST_TEST(c->group == "mail-gw");
+    BOOST_TEST(!c->allow_root);
+    auto again = parse(config::to_toml(*c));
+    BOOST_REQUIRE_MESSAGE(again, why(again));
+    BOOST_TEST((*again == *c));
+    auto root = parse("allow_root = true\n");
+    BOOST_REQUIRE_MESSAGE(root, why(root));
+    BOOST_TEST(root->allow_root);
+    BOOST_TEST(root->user.empty());
+    BOOST_TEST(parse(config::to_toml(*root))->allow_root);
+    // The embedded default is a loopback demo that may run as root (scripts/run).
+    BOOST_TEST(config::default_config("h.example").allow_root);
+    BOOST_TEST(!parse("")->allow_root);
+}
+
+BOOST_AUTO_TEST_CASE(service_account_keys_are_checked) {
+    check_errors({
+        {"user = \"\"\n", "config.toml:1: user: must not be empty"},
+        {"user = \"root\"\n", "config.toml:1: user: may not be root: name the unprivileged account to run as"},
+        {"user = \"pi geon\"\n",
+         "config.toml:1: user: \"pi geon\" is not a user or group name (letters, digits, '_', '-', '.'; at most 32)"},
+        {"user = \"-x\"\n",
+         "config.toml:1: user: \"-x\" is not a user or group name (letters, digits, '_', '-', '.'; at most 32)"},
+        {"user = \"1000\"\n",
+         "config.toml:1: user: \"1000\" is not a user or group name (letters, digits, '_', '-', '.'; at most 32)"},
+        {"user = \"" + std::string(33, 'a') + "\"\n",
+         "config.toml:1: user: \"" + std::string(33, 'a') +
+             "\" is not a user or group name (letters, digits, '_', '-', '.'; at most 32)"},
+        {"user = \"p\"\ngroup = \"root\"\n",
+         "config.toml:2: group: may not be root: name the unprivileged account to run as"},
+        {"\ngroup = \"mail\"\n",
+         "config.toml:2: group: is set without user (the group applies to the service user)"},
+        {"allow_root = \"yes\"\n", "config.toml:1: allow_root: must be true or false, not a string"},
     });
 }
 

@@ -171,6 +171,8 @@ class PigeonServer:
             "hostname = %s" % _toml_str(HOSTNAME),
             "local_domains = [%s]" % _toml_str(DOMAIN),
             "state_dir = %s" % _toml_str(self.state_dir),
+            # The tests run as root (CI); test_privilege.py runs the server as a service user.
+            "allow_root = true",
             "log_level = %s" % _toml_str(self.log_level),
             "threads = %d" % self.threads,
             "",

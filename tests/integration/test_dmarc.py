@@ -201,6 +201,7 @@ class SubmissionSigning(unittest.TestCase):
         key_file = os.path.join(cls.srv.state_dir, "s1.key")
         with open(key_file, "w") as f:  # dkimpy's Ed25519 format: base64 of the 32-byte seed
             f.write(base64.b64encode(SEED).decode() + "\n")
+        os.chmod(key_file, 0o600)  # a private key others may read is refused
         cls.srv.extra_config = ('\n[[dkim.keys]]\ndomain = "test.example"\nselector = "s1"\n'
                                 'key_file = %s\n' % h._toml_str(key_file))
         cls.srv.start()

@@ -73,6 +73,7 @@ class PostfixBothWays(unittest.TestCase):
         key_file = os.path.join(cls.srv.state_dir, "s1.key")
         with open(key_file, "w") as f:  # dkimpy's Ed25519 format: base64 of the 32-byte seed
             f.write(base64.b64encode(SEED).decode() + "\n")
+        os.chmod(key_file, 0o600)  # a private key others may read is refused
         cls.srv.extra_config = ('\n[[dkim.keys]]\ndomain = "%s"\nselector = "s1"\nkey_file = %s\n'
                                 % (h.DOMAIN, h._toml_str(key_file)) +
                                 outbound_config([("postfix.test", cls.pf.port, "required")]))
