@@ -146,7 +146,10 @@ std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs
             say("TLS: certificate " + cert + ", key " + key);
         }
         if (auto s = os::check_private_key_file(key); !s) throw std::runtime_error(s.error().message);
-        return tls::TlsContext::from_pem_files(cert, key);
+        auto context = tls::TlsContext::from_pem_files(cert, key);
+        if (auto w = tls::expiry_warning(*context, std::chrono::system_clock::now()))
+            log(net::LogLevel::warn, "TLS: " + *w);
+        return context;
     } catch (const std::exception& e) {
         std::cerr << "pigeon: TLS: " << e.what() << "\n";
         return nullptr;

@@ -2,6 +2,8 @@
 // self-signed certificate generator.
 #include "tls/credentials.hpp"
 
+#include <ctime>
+
 #include <botan/data_src.h>
 #include <botan/ec_group.h>
 #include <botan/ecdsa.h>
@@ -281,6 +283,23 @@ void generate_self_signed(const std::string& hostname, const std::string& cert_p
     // The key first: a certificate file without its key would be useless on the next start.
     write_file_atomically(key_path, key_pem, 0600);
     write_file_atomically(cert_path, cert_pem, 0644);
+}
+
+std::optional<std::string> expiry_warning(const TlsContext& context, std::chrono::system_clock::time_point now) {
+    if (!context.has_certificate() || context.certificate_chain().empty()) return std::nullopt;
+    const Botan::X509_Certificate& leaf = context.certificate_chain().front();
+    const auto end = leaf.not_after().to_std_timepoint();
+    const std::time_t end_t = std::chrono::system_clock::to_time_t(end);
+    std::tm tm{};
+    gmtime_r(&end_t, &tm);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    const auto cn = leaf.subject_info("X520.CommonName");
+    const std::string what = "the certificate for " + (cn.empty() ? std::string("this server") : cn.front());
+    if (end <= now) return what + " expired on " + date + ": clients that check it refuse it; renew it (then `pigeon reload`)";
+    const auto left = std::chrono::duration_cast<std::chrono::hours>(end - now).count() / 24;
+    if (left >= expiry_warning_days) return std::nullopt;
+    return what + " expires on " + date + ", in " + std::to_string(left) + " day(s): renew it (then `pigeon reload`)";
 }
 
 }  // namespace pigeon::tls

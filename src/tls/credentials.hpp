@@ -14,11 +14,18 @@
 //   - A context is shared by every channel built from it (channels keep a shared_ptr) and may
 //     be used from several threads: after construction it is only read, Botan's AutoSeeded_RNG
 //     and in-memory session manager lock internally.
+//   - expiry_warning(context, now) says when the leaf certificate has expired or expires
+//     within expiry_warning_days (14) of `now`: "the certificate for CN expired on DATE" or
+//     "... expires on DATE, in N day(s): renew it (then `pigeon reload`)"; nothing otherwise
+//     and for a context without a certificate. `now` is the caller's (the wall clock in the
+//     server), so the rule is testable at any date.
 //   - generate_self_signed(hostname, cert, key) writes a new ECDSA P-256 key (mode 0600) and a
 //     self-signed certificate (CN and subjectAltName DNS = hostname, valid 365 days, SHA-256,
 //     serverAuth) as PEM files, each written to a temporary file and renamed into place so a
 //     crash never leaves half a file. Throws TlsError naming the file on failure.
 #pragma once
+#include <optional>
+#include <chrono>
 #include <botan/auto_rng.h>
 #include <botan/credentials_manager.h>
 #include <botan/pk_keys.h>
@@ -83,6 +90,9 @@ private:
     std::vector<Botan::X509_Certificate> chain_;
     std::unique_ptr<Botan::Private_Key> key_;
 };
+
+inline constexpr int expiry_warning_days = 14;
+std::optional<std::string> expiry_warning(const TlsContext& context, std::chrono::system_clock::time_point now);
 
 void generate_self_signed(const std::string& hostname, const std::string& cert_path,
                           const std::string& key_path);

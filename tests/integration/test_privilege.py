@@ -312,6 +312,9 @@ class StartedAsRoot(unittest.TestCase):
         try:
             wait_ready(s, proc)
             self.assertIn("TLS: certificate " + cert, s.log_text())
+            # openssl -days 2: within the 14 days that get a warning at start.
+            self.assertRegex(s.log_text(), r"warn TLS: the certificate for mx.test.example expires on "
+                                           r"\S+ \S+ UTC, in 1 day\(s\): renew it")
             self.assertIn("DKIM: submission signs mail from " + h.DOMAIN, s.log_text())
             with h.SmtpClient(s.ports[2], implicit_tls=True) as c:
                 c.expect(220)

@@ -80,6 +80,25 @@ BOOST_AUTO_TEST_CASE(generates_a_loadable_self_signed_ecdsa_certificate) {
     BOOST_TEST(context->cert_chain({"ECDSA"}, "tls-client", "").empty());
 }
 
+BOOST_AUTO_TEST_CASE(expiry_warning_within_fourteen_days_and_after) {
+    TempDir dir;
+    const std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
+    generate_self_signed("mx.example.test", cert, key);
+    const auto context = TlsContext::from_pem_files(cert, key);
+    const auto end = context->certificate_chain().front().not_after().to_std_timepoint();
+    using std::chrono::hours;
+    BOOST_TEST(!pigeon::tls::expiry_warning(*context, end - hours(24 * 30)).has_value());
+    BOOST_TEST(!pigeon::tls::expiry_warning(*context, end - hours(24 * 14 + 1)).has_value());
+    const auto soon = pigeon::tls::expiry_warning(*context, end - hours(24 * 3 + 2));
+    BOOST_TEST_REQUIRE(soon.has_value());
+    BOOST_TEST(contains(*soon, "the certificate for mx.example.test expires on "));
+    BOOST_TEST(contains(*soon, "in 3 day(s)"));
+    const auto gone = pigeon::tls::expiry_warning(*context, end + hours(1));
+    BOOST_TEST_REQUIRE(gone.has_value());
+    BOOST_TEST(contains(*gone, "expired on "));
+    BOOST_TEST(!pigeon::tls::expiry_warning(*TlsContext::client_only(), end).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(regenerating_replaces_both_files) {
     TempDir dir;
     const std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
