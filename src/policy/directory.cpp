@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 
 #include "core/header.hpp"
 
@@ -109,13 +110,15 @@ smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp:
     return refuse(554, "5.7.1", path.to_string() + ": Relay access denied");
 }
 
-smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
-                            const MessageStamp& stamp) {
-    if (role == smtp::Role::inbound) return accept();
-    auto header = core::parse_header(c.message.contiguous());
+namespace {
+
+// A submitted message's header: every From: address owned (`owns`), refused naming `who`;
+// the stamp for a missing Date: or Message-ID:.
+smtp::Verdict check_submitted_header(std::string_view message, const std::function<bool(std::string_view)>& owns,
+                                     const std::string& who, const MessageStamp& stamp) {
+    auto header = core::parse_header(message);
     if (!header.ok())
         return refuse(550, "5.6.0", "Message header is malformed: " + header.error().message);
-    const config::User* user = dir.login(c.envelope.auth_identity);
     bool has_from = false, has_date = false, has_id = false;
     for (const auto& f : header.value()) {
         if (core::field_is(f, "Date")) has_date = true;
@@ -125,10 +128,7 @@ smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::C
         if (addresses.empty()) return refuse(550, "5.6.0", "From: header has no address");
         for (const auto& a : addresses) {
             has_from = true;
-            if (user == nullptr || !dir.may_send_as(*user, a))
-                return refuse(553, "5.7.1",
-                              "From: address <" + a + "> not owned by user " +
-                                  c.envelope.auth_identity);
+            if (!owns(a)) return refuse(553, "5.7.1", "From: address <" + a + "> not owned by user " + who);
         }
     }
     if (!has_from) return refuse(550, "5.6.0", "Message has no From: header");
@@ -136,6 +136,34 @@ smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::C
     if (!has_date) v.prepend += "Date: " + stamp.date + "\r\n";
     if (!has_id) v.prepend += "Message-ID: " + stamp.message_id + "\r\n";
     return v;
+}
+
+}  // namespace
+
+smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
+                            const MessageStamp& stamp) {
+    if (role == smtp::Role::inbound) return accept();
+    const config::User* user = dir.login(c.envelope.auth_identity);
+    return check_submitted_header(
+        c.message.contiguous(), [&](std::string_view a) { return user != nullptr && dir.may_send_as(*user, a); },
+        c.envelope.auth_identity, stamp);
+}
+
+bool LocalCaller::may_send_as(std::string_view address) const {
+    if (trusted || same_address(this->address, address)) return true;
+    return std::any_of(aliases.begin(), aliases.end(), [&](const std::string& a) { return same_address(a, address); });
+}
+
+smtp::Verdict check_local_sender(const LocalCaller& caller, const core::Path& sender) {
+    if (sender.kind == core::Path::Kind::mailbox && caller.may_send_as(sender.mailbox.to_string())) return accept();
+    return refuse(553, "5.7.1",
+                  "Sender address " + sender.to_string() + " not owned by user " + caller.login +
+                      (caller.trusted ? "" : " (only [sendmail] trusted_users may set another sender)"));
+}
+
+smtp::Verdict check_local_message(const LocalCaller& caller, const smtp::CheckMessage& c, const MessageStamp& stamp) {
+    return check_submitted_header(
+        c.message.contiguous(), [&](std::string_view a) { return caller.may_send_as(a); }, caller.login, stamp);
 }
 
 }  // namespace pigeon::policy

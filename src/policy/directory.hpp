@@ -18,6 +18,9 @@
 //               end of DATA: every From: address must be the user's (553 5.7.1); a message
 //                     without a parsable header or From: is refused (550 5.6.0); Date: and
 //                     Message-ID: are added when missing (RFC 6409 8.2, 8.3).
+//   local       (pigeon sendmail, net/local_submission.hpp) as submission, but the owner is the
+//               calling Unix user (LocalCaller): its mapped address and, when that address is
+//               a user's, that user's aliases; a trusted caller may use any address.
 // Addresses match case-insensitively (local parts too: RFC 5321 2.4 lets the receiving host
 // decide, and treating "Bob" and "bob" as two users invites confusion).
 #pragma once
@@ -71,5 +74,20 @@ struct MessageStamp {
 };
 smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
                             const MessageStamp& stamp);
+
+// The Unix user behind a local submission: its login, the address it is mapped to, that
+// address's aliases (when it is a [[users]] address) and whether it may name any sender
+// ([sendmail] trusted_users, like sendmail's trusted users).
+struct LocalCaller {
+    std::string login;
+    std::string address;
+    std::vector<std::string> aliases;
+    bool trusted = false;
+    bool may_send_as(std::string_view address) const;
+};
+// The envelope sender must be the caller's (553 5.7.1 otherwise, naming the login).
+smtp::Verdict check_local_sender(const LocalCaller& caller, const core::Path& sender);
+// As check_message for submission, with the caller as the owner of From:.
+smtp::Verdict check_local_message(const LocalCaller& caller, const smtp::CheckMessage& c, const MessageStamp& stamp);
 
 }  // namespace pigeon::policy

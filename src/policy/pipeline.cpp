@@ -81,21 +81,34 @@ void Pipeline::check_message(smtp::Role role, const smtp::CheckMessage& c, const
     // us: renamed on every role, so a local recipient's reader never trusts a forged one.
     // DKIM is verified on the message as received; the renamed one is what is stored, as a
     // patch over its first octets, so a large message's body is never copied.
-    Patch patch;
-    if (auto renamed = dmarc::patch_our_results(c.message.contiguous(), options_.hostname,
-                                                "X-Original-Authentication-Results");
-        renamed.ok())
-        patch = std::move(renamed).value();
+    Patch patch = our_results_renamed(c);
     if (role == smtp::Role::inbound)
         inbound_message(c, std::move(patch), label, std::move(done));
     else
         submission_message(c, std::move(patch), std::move(done));
 }
 
+Pipeline::Patch Pipeline::our_results_renamed(const smtp::CheckMessage& c) const {
+    auto renamed = dmarc::patch_our_results(c.message.contiguous(), options_.hostname,
+                                            "X-Original-Authentication-Results");
+    return renamed.ok() ? Patch(std::move(renamed).value()) : Patch();
+}
+
+void Pipeline::check_local_message(const smtp::CheckMessage& c, const LocalCaller& caller,
+                                   std::function<void(smtp::Event)> done) {
+    Patch patch = our_results_renamed(c);
+    sign_if_accepted(policy::check_local_message(caller, c, stamp()), c, std::move(patch), std::move(done));
+}
+
 // Submission: ownership of From: and the stamp (directory.hpp), then DKIM signing.
 void Pipeline::submission_message(const smtp::CheckMessage& c, Patch patch,
                                   std::function<void(smtp::Event)> done) {
-    smtp::Verdict v = policy::check_message(directory_, smtp::Role::submission, c, stamp());
+    sign_if_accepted(policy::check_message(directory_, smtp::Role::submission, c, stamp()), c, std::move(patch),
+                     std::move(done));
+}
+
+void Pipeline::sign_if_accepted(smtp::Verdict v, const smtp::CheckMessage& c, Patch patch,
+                                std::function<void(smtp::Event)> done) {
     store_patch(patch, v);
     if (!v.accept || options_.dkim_keys.empty()) {
         done(std::move(v));

@@ -11,6 +11,7 @@
 //   DATA, inbound      DKIM -> DMARC -> decide (the disposition and the
 //                      Authentication-Results field: dmarc_step.hpp) -> record (reports)
 //   DATA, submission   ownership of From:, Date:/Message-ID: stamp -> DKIM signing
+//   DATA, local        the same for pigeon sendmail, the calling Unix user as owner
 // A step that configuration turns off ([spf] check, [dmarc] check, no resolver, no keys) is
 // skipped and the chain goes on with the directory's answer. Later steps (rate limits,
 // DNSBL, greylisting, milters) join the chain here.
@@ -117,6 +118,11 @@ public:
     void check_message(smtp::Role role, const smtp::CheckMessage& c, const std::string& label,
                        std::function<void(smtp::Event)> done);
 
+    // Local submission (pigeon sendmail): as submission's end of DATA, with the calling Unix
+    // user (directory.hpp) as the owner of From: instead of a directory user; then signed.
+    void check_local_message(const smtp::CheckMessage& c, const LocalCaller& caller,
+                             std::function<void(smtp::Event)> done);
+
     const Directory& directory() const { return directory_; }
 
 private:
@@ -131,6 +137,9 @@ private:
                          std::function<void(smtp::Event)> done);
     void submission_message(const smtp::CheckMessage& c, Patch patch,
                             std::function<void(smtp::Event)> done);
+    Patch our_results_renamed(const smtp::CheckMessage& c) const;
+    void sign_if_accepted(smtp::Verdict v, const smtp::CheckMessage& c, Patch patch,
+                          std::function<void(smtp::Event)> done);
     void sign_submission(std::string_view message, smtp::Verdict& v);
     void offload(std::function<void()> task) const;
     double pct_sample();  // uniform in [0, 1), for DMARC's pct=
