@@ -120,6 +120,10 @@ inline constexpr std::uint32_t verify_cpu_seconds = 5;
 // One IPv6 subscriber usually holds a whole /64 (RFC 6177, RFC 7934): max_connections_per_ip
 // and auth_failures_per_ip_per_minute count an IPv6 client per /64, an IPv4 client per address.
 inline constexpr std::uint32_t ipv6_prefix_bits = 64;
+// Local submission: where the package's server listens (a RuntimeDirectory, not the private
+// state directory, so that every local user can reach it), and who is trusted by default.
+inline constexpr std::string_view sendmail_socket = "/run/pigeon/sendmail.sock";
+inline constexpr std::string_view sendmail_trusted_user = "root";
 }  // namespace defaults
 
 // Bounds checked by parse_config (inclusive); named so the docs and tests can cite them.
@@ -242,6 +246,26 @@ struct DeliverySettings {
     friend bool operator==(const DeliverySettings&, const DeliverySettings&) = default;
 };
 
+// [sendmail]: local submission (`pigeon sendmail`, net/local_submission.hpp, docs/security.md).
+struct SendmailAddress {
+    std::string login;    // a Unix login name
+    std::string address;  // the sender address it is mapped to
+    friend bool operator==(const SendmailAddress&, const SendmailAddress&) = default;
+};
+struct SendmailSettings {
+    // The Unix socket local programs hand mail to (mode 0666; the server authenticates the
+    // caller by SO_PEERCRED). Empty: no local submission. The package sets
+    // defaults::sendmail_socket, the path `pigeon sendmail` tries without -C or
+    // PIGEON_SENDMAIL_SOCKET.
+    std::string socket;
+    // <login>@domain for logins not in `addresses`; empty: the first local domain.
+    std::string domain;
+    std::vector<SendmailAddress> addresses;  // [sendmail.addresses] login = "address"
+    // Logins that may name any envelope sender and From: (sendmail's trusted users).
+    std::vector<std::string> trusted_users{std::string(defaults::sendmail_trusted_user)};
+    friend bool operator==(const SendmailSettings&, const SendmailSettings&) = default;
+};
+
 struct Config {
     std::string hostname;                    // our name in the greeting, EHLO and Received:
     std::vector<std::string> local_domains;  // domains whose mail we deliver here
@@ -264,6 +288,7 @@ struct Config {
     std::vector<DkimKey> dkim_keys;  // [[dkim.keys]]
     OutboundSettings outbound;
     DeliverySettings delivery;
+    SendmailSettings sendmail;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

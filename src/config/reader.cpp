@@ -602,10 +602,35 @@ std::string account_name(const Reader& r, const toml::node& n, std::string_view 
     return name;
 }
 
+// [sendmail]: the socket, the domain of mapped logins, explicit mappings and trusted logins.
+void read_sendmail(const Reader& r, const toml::table& t, SendmailSettings& s) {
+    r.only_keys(t, "sendmail", {"socket", "domain", "addresses", "trusted_users"});
+    if (const toml::node* n = t.get("socket")) {
+        s.socket = r.string(*n, "sendmail.socket");
+        if (!s.socket.empty() && s.socket.front() != '/') r.fail(*n, "sendmail.socket", "must be an absolute path");
+        if (s.socket.size() > 100) r.fail(*n, "sendmail.socket", "is longer than a Unix socket path may be (100)");
+    }
+    if (const toml::node* n = t.get("domain")) s.domain = domain_name(r, *n, "sendmail.domain");
+    if (const toml::node* n = t.get("addresses")) {
+        for (auto&& [login, address] : r.table(*n, "sendmail.addresses")) {
+            const std::string key = join_key("sendmail.addresses", login.str());
+            (void)mailbox(r, address, key);
+            s.addresses.push_back({std::string(login.str()), r.string(address, key)});
+        }
+    }
+    if (const toml::node* n = t.get("trusted_users")) {
+        const toml::array& arr = r.array(*n, "sendmail.trusted_users");
+        s.trusted_users.clear();
+        for (std::size_t i = 0; i < arr.size(); ++i)
+            s.trusted_users.push_back(r.nonempty_string(arr[i], index_key("sendmail.trusted_users", i)));
+    }
+}
+
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
-                 "user", "group", "allow_root", "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery"});
+                 "user", "group", "allow_root", "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery",
+                 "sendmail"});
     Config c = empty_file_config(std::string(default_hostname));
 
     using N = const toml::node*;
@@ -643,6 +668,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains, claims);
     if (N n = root.get("delivery"))
         read_delivery(r, r.table(*n, "delivery"), c.local_domains, claims, c.delivery);
+    if (N n = root.get("sendmail")) read_sendmail(r, r.table(*n, "sendmail"), c.sendmail);
     return c;
 }
 

@@ -103,6 +103,14 @@ std::string to_toml(const Config& c) {
     o << "\n[delivery]\n"
       << "discard = " << string_array(c.delivery.discard)
       << "  # accepted, spooled, then dropped without a copy\n";
+    o << "\n[sendmail]\n"
+      << "socket = " << toml_string(c.sendmail.socket) << "  # empty: no local submission\n"
+      << "trusted_users = " << string_array(c.sendmail.trusted_users) << "\n";
+    if (!c.sendmail.domain.empty()) o << "domain = " << toml_string(c.sendmail.domain) << "\n";
+    if (!c.sendmail.addresses.empty()) {
+        o << "\n[sendmail.addresses]\n";
+        for (const SendmailAddress& a : c.sendmail.addresses) o << toml_string(a.login) << " = " << toml_string(a.address) << "\n";
+    }
     const OutboundSettings& ob = c.outbound;
     o << "\n[outbound]\n"
       << "enabled = " << (ob.enabled ? "true" : "false") << "  # false: remote mail stays queued\n"

@@ -1049,3 +1049,34 @@ RC_BOOST_PROP(to_toml_round_trips, ()) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(sendmail_section)
+
+BOOST_AUTO_TEST_CASE(sendmail_parses_round_trips_and_names_bad_keys) {
+    const std::string text = "local_domains = [\"example.org\"]\n[sendmail]\nsocket = \"/run/pigeon/sendmail.sock\"\n"
+                             "domain = \"example.org\"\ntrusted_users = [\"root\", \"deploy\"]\n"
+                             "[sendmail.addresses]\n\"www-data\" = \"web@example.org\"\n";
+    auto c = config::parse_config(text, "s.toml", "mx.example.org");
+    BOOST_REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().message));
+    BOOST_TEST(c->sendmail.socket == "/run/pigeon/sendmail.sock");
+    BOOST_TEST(c->sendmail.domain == "example.org");
+    BOOST_TEST(c->sendmail.trusted_users == (std::vector<std::string>{"root", "deploy"}));
+    BOOST_REQUIRE(c->sendmail.addresses.size() == 1u);
+    BOOST_TEST(c->sendmail.addresses[0].address == "web@example.org");
+    auto back = config::parse_config(config::to_toml(*c), "round-trip", "mx.example.org");
+    BOOST_REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
+    BOOST_TEST((back->sendmail == c->sendmail));
+    BOOST_TEST(config::default_config("mx.example.org").sendmail.socket.empty());
+
+    auto relative = config::parse_config("[sendmail]\nsocket = \"run/s.sock\"\n", "s.toml", "mx.example.org");
+    BOOST_REQUIRE(!relative.ok());
+    BOOST_TEST(relative.error().message == "s.toml:2: sendmail.socket: must be an absolute path");
+    auto bad = config::parse_config("[sendmail.addresses]\nroot = \"not an address\"\n", "s.toml", "mx.example.org");
+    BOOST_REQUIRE(!bad.ok());
+    BOOST_TEST(bad.error().message.find("s.toml:2: sendmail.addresses.root") == 0u);
+    auto typo = config::parse_config("[sendmail]\nsockets = \"/x\"\n", "s.toml", "mx.example.org");
+    BOOST_REQUIRE(!typo.ok());
+    BOOST_TEST(typo.error().message.find("did you mean 'socket'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
