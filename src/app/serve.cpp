@@ -23,6 +23,7 @@
 #include "app/control.hpp"
 #include <boost/asio/signal_set.hpp>
 #include "app/dmarc_report.hpp"
+#include "app/local_submit.hpp"
 #include "app/logger.hpp"
 #include "app/outbound_setup.hpp"
 #include "policy/directory.hpp"
@@ -366,6 +367,7 @@ public:
     void start_group_commit();   // one fsync for many messages; wakes the deliverer each needs
     bool load_checks();          // the Public Suffix List, the DMARC report records
     void start_services();       // the policy pipeline and the sessions' options
+    bool start_local_submission();  // the [sendmail] socket, when configured
     void take_control_requests();  // `pigeon queue ...`, announced with SIGUSR1
     int serve();                 // listen until stopped, then stop the parts in order
 
@@ -404,6 +406,7 @@ private:
     std::optional<DmarcRecorder> dmarc_recorder_;
     std::optional<net::ServerResources> resources_;
     std::optional<AppServices> services_;
+    std::unique_ptr<net::LocalSubmissionServer> sendmail_;
     net::ServerOptions options_;
     std::optional<net::SpillDirectory> spill_;
     std::optional<boost::asio::signal_set> control_signal_;
@@ -704,6 +707,19 @@ void ServerProcess::start_services() {
     options_.log_level = log_.level();
 }
 
+bool ServerProcess::start_local_submission() {
+    if (config_.sendmail.socket.empty()) return true;
+    auto started = net::LocalSubmissionServer::start(
+        local_submission_options(config_, *services_, *directory_, [this](net::LogLevel l, std::string_view t) { log_(l, t); }));
+    if (!started.ok()) {
+        std::cerr << "pigeon: sendmail.socket: " << started.error().message << "\n";
+        return false;
+    }
+    sendmail_ = std::move(started).value();
+    say("local submission (pigeon sendmail) on " + config_.sendmail.socket);
+    return true;
+}
+
 // Request files in <state>/control/ (app/control.hpp). Handled on the outbound loop, never in
 // the handler, and on this process's one Spool: a second spool opened by the CLI could write
 // into the segment this one appends to next, or delete segments this one still reads.
@@ -749,6 +765,7 @@ int ServerProcess::serve() {
         log_.start_buffering();
         server.run();
         log_.stop_buffering();
+        if (sendmail_) sendmail_->stop();  // its answers in flight come from the committer
         // Answer what is still in flight while the io_contexts the answers are posted to
         // still exist.
         committer_->stop();
@@ -769,6 +786,7 @@ int ServerProcess::serve() {
 }
 
 void ServerProcess::stop_after_failure() {
+    if (sendmail_) sendmail_->stop();
     committer_->stop();
     stop_outbound(outbound_runtime_, outbound_, *control_signal_);
     worker_->stop();
@@ -791,6 +809,7 @@ int run_serve(const config::Config& config, bool embedded_default) {
     server.start_group_commit();
     if (!server.load_checks()) return 1;
     server.start_services();
+    if (!server.start_local_submission()) return 1;
     server.take_control_requests();
     return server.serve();
 }

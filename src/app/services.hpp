@@ -17,6 +17,7 @@
 #include "policy/directory.hpp"
 #include "dns/dns.hpp"
 #include "core/clock.hpp"
+#include "net/local_submission.hpp"
 #include "net/server.hpp"
 #include "os/group_commit.hpp"
 #include "queue/queue_id.hpp"
@@ -60,6 +61,13 @@ public:
 
     void handle(const net::ConnectionInfo& connection, const smtp::Action& action,
                 std::function<void(smtp::Event)> done) override;
+
+    // Local submission (pigeon sendmail, app/local_submit.cpp): the sender, each recipient and
+    // the message checked as on the submission role with `caller` as their owner (all or
+    // nothing: the first refusal is the answer), stamped, signed, then the durable spool.
+    // `done` gets 250 2.0.0 with the queue id, or the refusal; from any thread.
+    void submit_local(const policy::LocalCaller& caller, const net::LocalSubmission& submission,
+                      std::function<void(core::Reply)> done);
 
 private:
     void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
