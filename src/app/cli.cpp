@@ -3,6 +3,7 @@
 
 #include "app/auth_commands.hpp"
 #include "app/dmarc_report.hpp"
+#include "app/sendmail.hpp"
 
 #include <termios.h>
 #include <unistd.h>
@@ -179,6 +180,10 @@ private:
         show_->add_option("--config,-c", config_path_, config_help);
         passwd_ = app_.add_subcommand("passwd",
                                       "Read a password on standard input and print its hash for [[users]]");
+        // Parsed by run_sendmail_names before CLI11; here for --help.
+        app_.add_subcommand("sendmail", "Hand a message to the running server, as sendmail(1) (docs/operations.md)")
+            ->prefix_command();
+        app_.add_subcommand("mailq", "List the queue as Postfix's mailq does (sendmail -bp)")->prefix_command();
     }
 
     void add_queue_commands() {
@@ -352,7 +357,24 @@ private:
 
 }  // namespace
 
+namespace {
+
+// `sendmail ...` and `mailq` (the package's links to this binary), `pigeon sendmail ...` and
+// `pigeon mailq`: sendmail(1)'s own option syntax, so they are parsed before CLI11 (sendmail.hpp).
+std::optional<int> run_sendmail_names(const std::vector<std::string>& args, Io& io) {
+    if (args.empty()) return std::nullopt;
+    const std::string_view name = program_name(args[0]);
+    if (name == "sendmail" || name == "mailq")
+        return run_sendmail({args.begin() + 1, args.end()}, name == "mailq", io);
+    if (args.size() > 1 && (args[1] == "sendmail" || args[1] == "mailq"))
+        return run_sendmail({args.begin() + 2, args.end()}, args[1] == "mailq", io);
+    return std::nullopt;
+}
+
+}  // namespace
+
 int run_cli(const std::vector<std::string>& args, const Commands& commands, Io io) {
+    if (auto status = run_sendmail_names(args, io)) return *status;
     CommandLine command_line;
     if (auto status = command_line.parse(args, io)) return *status;
     return command_line.run(commands, io);

@@ -26,9 +26,11 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "app/control.hpp"
+#include "queue/spool.hpp"
 
 namespace pigeon::app {
 
@@ -40,6 +42,16 @@ inline constexpr std::chrono::milliseconds control_answer_wait{10'000};
 int run_queue_change(const config::Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
                      std::ostream& err, std::chrono::milliseconds wait = control_answer_wait);
 int print_queue_list(const config::Config& config, std::ostream& out, std::ostream& err);
+// `pigeon queue list --json`: one JSON array, a message an object: id, sender, size (octets),
+// arrival (unix seconds), held, recipients (address, state, attempts, next_attempt: unix
+// seconds or null once final, last_reply: the last diagnostic or null).
+std::string format_queue_json(const std::vector<queue::MessageSummary>& messages);
+int print_queue_json(const config::Config& config, std::ostream& out, std::ostream& err);
+// `pigeon mailq`, `mailq`, `sendmail -bp`: Postfix's mailq layout (a held message's id ends in
+// "!"; each pending recipient under its last diagnostic in parentheses) and the
+// "-- N Kbytes in M Requests." trailer; "Mail queue is empty" when it is.
+std::string format_mailq(const std::vector<queue::MessageSummary>& messages);
+int print_mailq(const config::Config& config, std::ostream& out, std::ostream& err);
 int print_queue_show(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err);
 int run_queue_flush(const config::Config& config, std::ostream& out, std::ostream& err);
 int run_queue_retry(const config::Config& config, const std::string& id, std::ostream& out, std::ostream& err);

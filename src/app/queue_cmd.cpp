@@ -270,7 +270,97 @@ int change_message(const config::Config& config, ControlRequest::Kind kind, cons
     return 1;
 }
 
+// JSON string content (RFC 8259 7): quotes, backslashes and control characters escaped.
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            out += esc;
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+std::string json_recipient(const queue::RecipientSummary& r) {
+    const queue::RecipientStatus& s = r.status;
+    return "{\"address\": " + json_string(r.path.to_string()) + ", \"state\": " + json_string(queue::state_name(s.state)) +
+           ", \"attempts\": " + std::to_string(s.attempts) + ", \"next_attempt\": " +
+           (s.state == queue::RecipientState::pending ? std::to_string(s.next_attempt_unix) : std::string("null")) +
+           ", \"last_reply\": " + (s.diagnostic.empty() ? std::string("null") : json_string(s.diagnostic)) + "}";
+}
+
+// Postfix's ctime-like "Thu Dec  7 10:00:00" (UTC here).
+std::string mailq_time(std::int64_t t) {
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S", &tm);
+    return buf;
+}
+
 }  // namespace
+
+std::string format_queue_json(const std::vector<queue::MessageSummary>& messages) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        const queue::MessageSummary& m = messages[i];
+        out += (i ? ",\n " : "\n ") + std::string("{\"id\": ") + json_string(m.id) +
+               ", \"sender\": " + json_string(m.sender.to_string()) + ", \"size\": " + std::to_string(m.size_octets) +
+               ", \"arrival\": " + std::to_string(m.arrival_unix_seconds) + ", \"held\": " + (m.held ? "true" : "false") +
+               ", \"recipients\": [";
+        for (std::size_t k = 0; k < m.recipients.size(); ++k)
+            out += (k ? ", " : "") + json_recipient(m.recipients[k]);
+        out += "]}";
+    }
+    return out + (messages.empty() ? "]\n" : "\n]\n");
+}
+
+std::string format_mailq(const std::vector<queue::MessageSummary>& messages) {
+    if (messages.empty()) return "Mail queue is empty\n";
+    std::string out = "-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
+    std::uint64_t octets = 0;
+    for (const queue::MessageSummary& m : messages) {
+        octets += m.size_octets;
+        char line[160];
+        const std::string sender = m.sender.is_null() ? "MAILER-DAEMON" : m.sender.mailbox.to_string();
+        std::snprintf(line, sizeof line, "%-17s %8llu %20.20s  ", (m.id + (m.held ? "!" : "")).c_str(),
+                      static_cast<unsigned long long>(m.size_octets), mailq_time(m.arrival_unix_seconds).c_str());
+        out += line + sender + "\n";
+        for (const queue::RecipientSummary& r : m.recipients) {
+            if (r.status.state != queue::RecipientState::pending) continue;
+            if (!r.status.diagnostic.empty()) out += "(" + r.status.diagnostic.substr(0, 200) + ")\n";
+            out += std::string(50, ' ') + (r.path.kind == core::Path::Kind::mailbox ? r.path.mailbox.to_string()
+                                                                                   : r.path.to_string()) + "\n";
+        }
+        out += "\n";
+    }
+    const std::uint64_t kbytes = (octets + 1023) / 1024;
+    out += "-- " + std::to_string(kbytes) + " Kbytes in " + std::to_string(messages.size()) +
+           (messages.size() == 1 ? " Request.\n" : " Requests.\n");
+    return out;
+}
+
+int print_mailq(const config::Config& config, std::ostream& out, std::ostream& err) {
+    return with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
+        out << format_mailq(spool == nullptr ? std::vector<queue::MessageSummary>{} : spool->list());
+        return 0;
+    });
+}
+
+int print_queue_json(const config::Config& config, std::ostream& out, std::ostream& err) {
+    return with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
+        out << format_queue_json(spool == nullptr ? std::vector<queue::MessageSummary>{} : spool->list());
+        return 0;
+    });
+}
 
 int print_queue_list(const config::Config& config, std::ostream& out, std::ostream& err) {
     return with_spool(config, queue::Spool::Recovery::read_only, err, [&](queue::Spool* spool) {
