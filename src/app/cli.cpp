@@ -190,6 +190,7 @@ private:
         CLI::App* queue = app_.add_subcommand("queue", "Inspect or change the outgoing queue");
         queue->require_subcommand(1);
         queue_list_ = queue->add_subcommand("list", "List queued messages");
+        queue_list_->add_flag("--json", queue_json_, "One JSON document (docs/queue.md)");
         queue_show_ = queue->add_subcommand("show", "Show one queued message");
         queue_delete_ = queue->add_subcommand("delete", "Delete one queued message");
         queue_flush_ = queue->add_subcommand("flush", "Retry every deferred recipient now");
@@ -323,7 +324,7 @@ private:
             return run_dmarc_report_command(config.state_dir, report_domain_, report_since_, report_until_,
                                             config.hostname, io.out, io.err);
         if (*serve_) return commands.serve(config, config_path_.empty());
-        if (*queue_list_) return commands.queue_list(config);
+        if (*queue_list_) return queue_json_ ? print_queue_json(config, io.out, io.err) : commands.queue_list(config);
         if (*queue_show_) return commands.queue_show(config, queue_id_);
         if (*queue_delete_) return commands.queue_delete(config, queue_id_);
         if (*queue_flush_) return run_queue_flush(config, io.out, io.err);
@@ -336,6 +337,7 @@ private:
 
     CLI::App app_{"Pigeon: an SMTP server for submission and inbound mail.", "pigeon"};
     std::string config_path_, queue_id_;
+    bool queue_json_ = false;
     CLI::App *serve_ = nullptr, *check_ = nullptr, *show_ = nullptr, *passwd_ = nullptr;
     CLI::App *queue_list_ = nullptr, *queue_show_ = nullptr, *queue_delete_ = nullptr, *queue_flush_ = nullptr,
              *queue_retry_ = nullptr, *queue_hold_ = nullptr, *queue_release_ = nullptr;

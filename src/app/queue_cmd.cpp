@@ -331,7 +331,7 @@ std::string format_mailq(const std::vector<queue::MessageSummary>& messages) {
         octets += m.size_octets;
         char line[160];
         const std::string sender = m.sender.is_null() ? "MAILER-DAEMON" : m.sender.mailbox.to_string();
-        std::snprintf(line, sizeof line, "%-17s %8llu %20.20s  ", (m.id + (m.held ? "!" : "")).c_str(),
+        std::snprintf(line, sizeof line, "%-17s %8llu %-20.20s ", (m.id + (m.held ? "!" : "")).c_str(),
                       static_cast<unsigned long long>(m.size_octets), mailq_time(m.arrival_unix_seconds).c_str());
         out += line + sender + "\n";
         for (const queue::RecipientSummary& r : m.recipients) {

@@ -281,3 +281,52 @@ BOOST_AUTO_TEST_CASE(a_server_that_does_not_answer_gets_a_clear_refusal_and_noth
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(queue_formats)
+
+namespace {
+queue::MessageSummary summary(const char* id, std::uint64_t size, bool held) {
+    queue::MessageSummary m;
+    m.id = id;
+    m.arrival_unix_seconds = 1796558400;  // 2026-12-06 12:00:00 UTC, a Sunday
+    m.sender = core::Path::of(core::Mailbox::parse("alice@test.example").value());
+    m.size_octets = size;
+    m.held = held;
+    queue::RecipientSummary pending{core::Path::of(core::Mailbox::parse("bob@remote.example").value()), {}};
+    pending.status.attempts = 2;
+    pending.status.next_attempt_unix = 1796562000;
+    pending.status.diagnostic = "451 4.7.1 \"greylisted\"\ttry later";
+    queue::RecipientSummary done{core::Path::of(core::Mailbox::parse("carol@test.example").value()), {}};
+    done.status.state = queue::RecipientState::delivered;
+    m.recipients = {pending, done};
+    return m;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(mailq_has_postfix_layout_and_trailer) {
+    BOOST_TEST(app::format_mailq({}) == "Mail queue is empty\n");
+    const std::string out = app::format_mailq({summary("01NHDNRD0000GBVF", 1500, false), summary("01NHDNRD0000GBVG", 700, true)});
+    BOOST_TEST(out.rfind("-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------\n", 0) == 0u);
+    BOOST_TEST(out.find("01NHDNRD0000GBVF      1500 Sun Dec  6 12:00:00  alice@test.example\n") != std::string::npos);
+    BOOST_TEST(out.find("01NHDNRD0000GBVG!      700 ") != std::string::npos);  // held
+    BOOST_TEST(out.find("(451 4.7.1 \"greylisted\"\ttry later)\n" + std::string(50, ' ') + "bob@remote.example\n") !=
+               std::string::npos);
+    BOOST_TEST(out.find("carol@test.example") == std::string::npos);  // delivered: not listed
+    BOOST_TEST(out.substr(out.size() - 28) == "\n-- 3 Kbytes in 2 Requests.\n");
+    BOOST_TEST(app::format_mailq({summary("01NHDNRD0000GBVF", 1, false)}).find("-- 1 Kbytes in 1 Request.\n") !=
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(queue_json_has_every_field_escaped) {
+    BOOST_TEST(app::format_queue_json({}) == "[]\n");
+    const std::string out = app::format_queue_json({summary("01NHDNRD0000GBVF", 1500, true)});
+    BOOST_TEST(out ==
+               "[\n {\"id\": \"01NHDNRD0000GBVF\", \"sender\": \"<alice@test.example>\", \"size\": 1500, "
+               "\"arrival\": 1796558400, \"held\": true, \"recipients\": ["
+               "{\"address\": \"<bob@remote.example>\", \"state\": \"pending\", \"attempts\": 2, "
+               "\"next_attempt\": 1796562000, \"last_reply\": \"451 4.7.1 \\\"greylisted\\\"\\u0009try later\"}, "
+               "{\"address\": \"<carol@test.example>\", \"state\": \"delivered\", \"attempts\": 0, "
+               "\"next_attempt\": null, \"last_reply\": null}]}\n]\n");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
