@@ -105,7 +105,8 @@ int passwd(const Commands& commands, Io& io) {
     return exit_ok;
 }
 
-// The file's configuration, or the embedded default when `path` is empty.
+}  // namespace
+
 std::optional<config::Config> effective_config(const std::string& path, Io& io) {
     if (path.empty()) return config::default_config(config::system_hostname());
     auto config = config::load_config(path);
@@ -115,8 +116,6 @@ std::optional<config::Config> effective_config(const std::string& path, Io& io) 
     }
     return std::move(config).value();
 }
-
-}  // namespace
 
 namespace {
 

@@ -14,6 +14,7 @@
 // server or touch the queue are injected (`Commands`), so tests can drive the parser.
 #pragma once
 #include <functional>
+#include <optional>
 #include <iosfwd>
 #include <string>
 #include <string_view>
@@ -54,6 +55,10 @@ struct Io {
     std::ostream& err;
     bool stdin_is_tty = false;  // prompt and hide the typed password
 };
+
+// The file's configuration, or the embedded default when `path` is empty; nullopt after
+// printing why the file cannot be used.
+std::optional<config::Config> effective_config(const std::string& path, Io& io);
 
 // args[0] is the program name, as in argv.
 int run_cli(const std::vector<std::string>& args, const Commands& commands, Io io);

@@ -30,14 +30,16 @@ namespace pigeon::app {
 namespace fs = std::filesystem;
 namespace {
 
-std::string when(std::int64_t t) {
+std::string utc_time(std::int64_t t, const char* format) {
     std::time_t tt = static_cast<std::time_t>(t);
     std::tm tm{};
     gmtime_r(&tt, &tm);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+    std::strftime(buf, sizeof buf, format, &tm);
     return buf;
 }
+
+std::string when(std::int64_t t) { return utc_time(t, "%Y-%m-%d %H:%M:%SZ"); }
 
 // "attempts 2, next 2026-11-22 08:15:00Z" for a pending recipient; "" for a final one.
 std::string schedule(const queue::RecipientStatus& s, std::int64_t now) {
@@ -297,14 +299,7 @@ std::string json_recipient(const queue::RecipientSummary& r) {
 }
 
 // Postfix's ctime-like "Thu Dec  7 10:00:00" (UTC here).
-std::string mailq_time(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S", &tm);
-    return buf;
-}
+std::string mailq_time(std::int64_t t) { return utc_time(t, "%a %b %e %H:%M:%S"); }
 
 }  // namespace
 

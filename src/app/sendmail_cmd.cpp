@@ -155,13 +155,7 @@ std::optional<config::Config> queue_config(const SendmailArgs& a, Io& io) {
         if (const char* env = std::getenv("PIGEON_CONFIG"); env != nullptr) path = env;
     std::error_code ec;
     if (path.empty() && std::filesystem::exists(system_config, ec)) path = std::string(system_config);
-    if (path.empty()) return config::default_config(config::system_hostname());
-    auto config = config::load_config(path);
-    if (!config) {
-        io.err << config.error().message << "\n";
-        return std::nullopt;
-    }
-    return std::move(config).value();
+    return effective_config(path, io);
 }
 
 }  // namespace
