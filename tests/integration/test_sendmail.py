@@ -72,6 +72,7 @@ class SendmailTest(unittest.TestCase):
         key_file = os.path.join(cls.srv.state_dir, "s1.key")
         with open(key_file, "w") as f:
             f.write(base64.b64encode(SEED).decode() + "\n")
+        os.chmod(key_file, 0o600)  # a private key others may read is refused
         cls.srv.extra_config = ('\n[[dkim.keys]]\ndomain = "test.example"\nselector = "s1"\nkey_file = %s\n'
                                 '\n[sendmail]\nsocket = %s\n' % (h._toml_str(key_file), h._toml_str(cls.socket)))
         cls.srv.start()
