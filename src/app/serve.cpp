@@ -119,10 +119,9 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
 
 // The configured certificate, or the self-signed one in <state>/tls/ (generated on first
 // start); null after printing why neither can be loaded.
-// A certificate generated as root before the privilege drop belongs to the service user
-// (`owner`), like everything else in the state directory.
-std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs::path& state,
-                                          const std::optional<os::Account>& owner, Logger& log) {
+// A configured certificate is read as root, before the privilege drop; a generated one lives
+// in the state directory and is made and read after it, as the service user.
+std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs::path& state, Logger& log) {
     auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
     try {
         std::string cert = config.tls.cert_file, key = config.tls.key_file;
@@ -140,9 +139,6 @@ std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs
             }
             // Public, but nothing in the state directory is open to others.
             fs::permissions(cert, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
-            for (const std::string& p : {(state / "tls").string(), cert, key})
-                if (owner && !os::owned_by(p, *owner))
-                    if (auto s = os::give_to(p, *owner); !s) throw std::runtime_error(s.error().message);
         } else {
             say("TLS: certificate " + cert + ", key " + key);
         }
@@ -354,11 +350,13 @@ public:
           }) {}
 
     bool choose_account();       // the service user to drop to, or why root may stay
-    bool claim_state_dir();      // create it, owner-only, the service user's, and lock it
+    bool create_state_dir();     // when missing: made for the service user, 0700
     bool open_listeners();       // bound here (as root for ports below 1024) or passed by systemd
-    bool load_tls();             // the configured certificate, or one generated on first start
+    bool load_configured_tls();  // [tls] cert_file and key_file, read before the drop
     bool load_signing_keys();    // DKIM keys for submission, read before the drop
     bool drop_privileges();      // to the service user, for good; root cannot be regained
+    bool claim_state_dir();      // check it is ours, owner-only, and lock it
+    bool load_generated_tls();   // without [tls]: the certificate generated on first start
     bool load_users();           // the directory, with the embedded default's demo user
     bool recover_spool();        // before anything is accepted
     bool open_dns();             // a zone file, or libunbound with DNSSEC validation
@@ -415,6 +413,8 @@ private:
 };
 
 bool ServerProcess::choose_account() {
+    say("pigeon 0.1.0 starting as " + config_.hostname +
+        (embedded_default_ ? " on the embedded default configuration" : ""));
     const bool root = os::started_as_root();
     if (config_.user.empty()) {
         if (root && !config_.allow_root) {
@@ -443,7 +443,7 @@ bool ServerProcess::choose_account() {
 // Everything directly in the state directory must be the service user's: files an earlier
 // run as root left would be unwritable after the drop.
 bool ServerProcess::state_dir_is_the_accounts() {
-    if (!account_ || !os::started_as_root()) return true;
+    if (!account_) return true;
     std::error_code ec;
     std::vector<std::string> foreign;
     if (!os::owned_by(config_.state_dir, *account_)) foreign.push_back(config_.state_dir);
@@ -457,7 +457,9 @@ bool ServerProcess::state_dir_is_the_accounts() {
     return false;
 }
 
-bool ServerProcess::claim_state_dir() {
+// Root only makes the directory (when it is missing) and gives it away: everything inside is
+// made by the service user after the drop, so the service needs no CAP_DAC_OVERRIDE.
+bool ServerProcess::create_state_dir() {
     std::error_code ec;
     const bool created = fs::create_directories(config_.state_dir, ec);
     if (ec) {
@@ -465,11 +467,17 @@ bool ServerProcess::claim_state_dir() {
                   << ec.message() << "\n";
         return false;
     }
+    if (created) fs::permissions(config_.state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     if (created && account_ && os::started_as_root())
         if (auto s = os::give_to(config_.state_dir, *account_); !s) {
             std::cerr << "pigeon: " << s.error().message << "\n";
             return false;
         }
+    return true;
+}
+
+bool ServerProcess::claim_state_dir() {
+    std::error_code ec;
     if (!state_dir_is_the_accounts()) return false;
     fs::permissions(config_.state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
     // Only one server may own a state directory: two would deliver the same spool twice.
@@ -483,14 +491,7 @@ bool ServerProcess::claim_state_dir() {
                   << "\n";
         return false;
     }
-    if (account_ && os::started_as_root() && !os::owned_by(lock.path, *account_))
-        if (auto s = os::give_to(lock.path, *account_); !s) {
-            std::cerr << "pigeon: " << s.error().message << "\n";
-            return false;
-        }
     state_ = fs::absolute(config_.state_dir).lexically_normal();
-    say("pigeon 0.1.0 starting as " + config_.hostname +
-        (embedded_default_ ? " on the embedded default configuration" : ""));
     say("state directory: " + state_.string());
     std::string domains;
     for (const auto& d : config_.local_domains) domains += (domains.empty() ? "" : ", ") + d;
@@ -517,8 +518,15 @@ bool ServerProcess::open_listeners() {
     return true;
 }
 
-bool ServerProcess::load_tls() {
-    tls_context_ = app::load_tls(config_, state_, account_, log_);
+bool ServerProcess::load_configured_tls() {
+    if (config_.tls.self_signed()) return true;
+    tls_context_ = app::load_tls(config_, state_, log_);
+    return tls_context_ != nullptr;
+}
+
+bool ServerProcess::load_generated_tls() {
+    if (!config_.tls.self_signed()) return true;
+    tls_context_ = app::load_tls(config_, state_, log_);
     return tls_context_ != nullptr;
 }
 
@@ -800,9 +808,10 @@ int run_serve(const config::Config& config, bool embedded_default) {
     ServerProcess server(config, embedded_default);
     // As root: what needs root (ports, keys), then the drop; everything after runs as the
     // service user, so every file it creates is that user's.
-    if (!server.choose_account() || !server.claim_state_dir() || !server.open_listeners() || !server.load_tls() ||
-        !server.load_signing_keys() || !server.drop_privileges())
+    if (!server.choose_account() || !server.create_state_dir() || !server.open_listeners() ||
+        !server.load_configured_tls() || !server.load_signing_keys() || !server.drop_privileges())
         return 1;
+    if (!server.claim_state_dir() || !server.load_generated_tls()) return 1;
     if (!server.load_users() || !server.recover_spool() || !server.open_dns()) return 1;
     server.start_local_delivery();
     if (!server.start_outbound()) return 1;
