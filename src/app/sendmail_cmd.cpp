@@ -161,6 +161,20 @@ std::optional<config::Config> queue_config(const SendmailArgs& a, Io& io) {
 }  // namespace
 
 int run_sendmail(const std::vector<std::string>& args, bool mailq, Io& io) {
+    if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+        // sendmail(1)'s own options have no --help; this one is for people (and the man page).
+        io.out << "Hand a message on standard input to the running server (local submission).\n"
+                  "Usage: pigeon sendmail [-t] [-i|-oi] [-f sender] [-F name] [-C config] [-bp] [recipients...]\n"
+                  "  -t          recipients from To:, Cc: and Bcc: (Bcc: is removed)\n"
+                  "  -i, -oi     a line with a single dot is data, not the end\n"
+                  "  -f sender   the envelope sender (yours, unless [sendmail] trusted_users names you)\n"
+                  "  -F name     the full name for a From: field that is added\n"
+                  "  -C config   the configuration file (the socket's path)\n"
+                  "  -bp         list the queue (as mailq)\n"
+                  "Exit status: 0 queued; 64 usage; 75 the server is down (nothing accepted); 77 refused.\n"
+                  "As sendmail or mailq (a link to pigeon), it runs as pigeon sendmail or sendmail -bp.\n";
+        return exit_ok;
+    }
     auto parsed = parse_sendmail_args(args);
     if (!parsed.ok()) {
         io.err << parsed.error().message << "\n";
