@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -25,6 +26,7 @@
 #include "app/dmarc_report.hpp"
 #include "app/local_submit.hpp"
 #include "app/logger.hpp"
+#include "app/metrics.hpp"
 #include "app/outbound_setup.hpp"
 #include "policy/directory.hpp"
 #include "app/services.hpp"
@@ -36,6 +38,7 @@
 #include "delivery/local_delivery.hpp"
 #include "dns/unbound_resolver.hpp"
 #include "dns/zone_resolver.hpp"
+#include "net/metrics_http.hpp"
 #include "net/outbound_runtime.hpp"
 #include "net/resources.hpp"
 #include "net/spill.hpp"
@@ -366,6 +369,7 @@ public:
     bool load_checks();          // the Public Suffix List, the DMARC report records
     void start_services();       // the policy pipeline and the sessions' options
     bool start_local_submission();  // the [sendmail] socket, when configured
+    bool start_metrics();        // [metrics]: /metrics and /healthz on their own thread
     void take_control_requests();  // `pigeon queue ...`, announced with SIGUSR1
     int serve();                 // listen until stopped, then stop the parts in order
 
@@ -386,6 +390,7 @@ private:
     std::optional<policy::Directory> directory_;
     os::SystemClock clock_;
     os::SystemRandom random_;
+    std::optional<ServerMetrics> metrics_;  // [metrics]: before every part that counts
     std::unique_ptr<os::PosixStorage> storage_;
     std::optional<queue::Spool> spool_;
     std::unique_ptr<dns::Resolver> resolver_;
@@ -410,6 +415,8 @@ private:
     std::optional<boost::asio::signal_set> control_signal_;
     std::optional<ControlRequests> control_;
     std::function<void()> wait_for_signal_;
+    std::atomic<bool> serving_{false};  // for /healthz
+    std::optional<net::MetricsEndpoint> metrics_endpoint_;  // last: stops first
 };
 
 bool ServerProcess::choose_account() {
@@ -492,6 +499,11 @@ bool ServerProcess::claim_state_dir() {
         return false;
     }
     state_ = fs::absolute(config_.state_dir).lexically_normal();
+    if (config_.metrics.enabled()) {
+        std::vector<std::string> listeners;
+        for (const auto& l : config_.listeners) listeners.push_back(l.address + ":" + std::to_string(l.port));
+        metrics_.emplace(std::move(listeners), clock_);
+    }
     say("state directory: " + state_.string());
     std::string domains;
     for (const auto& d : config_.local_domains) domains += (domains.empty() ? "" : ", ") + d;
@@ -577,6 +589,7 @@ bool ServerProcess::recover_spool() {
         return false;
     }
     storage_ = std::move(storage).value();
+    if (metrics_) storage_->set_sync_observer([this](std::chrono::nanoseconds t) { metrics_->storage_sync(t); });
     spool_.emplace(*storage_, clock_, random_);
     auto report = spool_->recover();
     if (!report.ok()) {
@@ -592,6 +605,7 @@ bool ServerProcess::recover_spool() {
 bool ServerProcess::open_dns() {
     // For SPF, DKIM, DMARC and MX routing.
     resolver_ = open_resolver(config_.dns, log_);
+    if (resolver_ && metrics_) resolver_ = std::make_unique<MeasuredResolver>(std::move(resolver_), *metrics_);
     return resolver_ != nullptr;
 }
 
@@ -617,6 +631,7 @@ void ServerProcess::start_local_delivery() {
             return delivery::LocalTarget::mailbox(policy::maildir_for(state, *u));
         },
         *writer_, config_.hostname, bounces_);
+    if (metrics_) local_->observe([this](const delivery::DeliveryReport& r) { metrics_->local_report(r); });
     delivery::LocalDeliveryWorker::Options worker_options;
     worker_options.log = [this](std::string_view line) { log_(net::LogLevel::info, line); };
     worker_.emplace(*local_, worker_options);
@@ -640,6 +655,10 @@ bool ServerProcess::start_outbound() {
     }
     options->log = [this](std::string_view line) { log_(net::LogLevel::info, line); };
     options->on_queued = [this](const std::string& id) { worker_->notify(id); };
+    if (metrics_)
+        options->on_outcome = [this](queue::RecipientState state, std::int64_t arrival, std::int64_t now) {
+            metrics_->remote_outcome(state, arrival, now);
+        };
     outbound_ = std::make_unique<delivery::OutboundEngine>(std::move(*options), *spool_, clock_, random_,
                                                            *resolver_, outbound_runtime_);
     say(describe_outbound(config_.outbound));
@@ -657,6 +676,7 @@ void ServerProcess::start_group_commit() {
         if (any_remote && outbound_) outbound_runtime_.post([this, id] { outbound_->notify(id); });
     };
     wake_for_notice_.set(commit_options_.on_committed);
+    if (metrics_) commit_options_.on_batch = [this](std::size_t n) { metrics_->commit_batch(n); };
     committer_.emplace(*spool_, commit_options_);
 }
 
@@ -686,6 +706,14 @@ void ServerProcess::start_services() {
     service_options.storage_low = [this] { return resources_->storage_low(); };
     if (config_.dmarc.check && psl_.loaded()) service_options.org_domain = psl_.function();
     service_options.log = [this](net::LogLevel l, std::string_view t) { log_(l, t); };
+    if (metrics_) {
+        service_options.on_answer = [this](std::size_t listener, std::string_view stage, const smtp::Event& e) {
+            metrics_->answered(listener, stage, e);
+        };
+        service_options.count_verdict = [this](std::string_view check, std::string_view result) {
+            metrics_->verdict(check, result);
+        };
+    }
     services_.emplace(service_options, *directory_, *committer_, clock_, random_, resolver_.get());
 
     options_ = server_options(config_);
@@ -713,6 +741,37 @@ void ServerProcess::start_services() {
     options_.clock = &clock_;
     options_.log = [this](net::LogLevel l, std::string_view t) { log_(l, t); };
     options_.log_level = log_.level();
+    options_.events = metrics_ ? &*metrics_ : nullptr;
+}
+
+// /metrics and /healthz (net/metrics_http.hpp), bound now so that a taken port stops the start.
+bool ServerProcess::start_metrics() {
+    if (!metrics_) return true;
+    metrics_->collect_queue(*spool_);
+    const std::string spool_dir = (state_ / "queue").string();
+    metrics_->collect_free_space([spool_dir] { return net::ServerResources::available_octets(spool_dir); });
+    net::MetricsHandlers handlers;
+    handlers.metrics = [this] { return metrics_->expose(); };
+    handlers.problems = [this] {
+        std::vector<std::string> problems;
+        if (!serving_.load()) problems.push_back("not serving: starting or stopping");
+        if (resources_->storage_low())
+            problems.push_back("spool below its free-disk reserve (limits.spool_min_free_octets = " +
+                               std::to_string(config_.limits.spool_min_free_octets) + "): MAIL gets 452 4.3.1");
+        return problems;
+    };
+    net::MetricsEndpointOptions endpoint;
+    endpoint.address = config_.metrics.address;
+    endpoint.port = config_.metrics.port;
+    try {
+        metrics_endpoint_.emplace(endpoint, std::move(handlers));
+    } catch (const std::exception& e) {
+        std::cerr << "pigeon: " << e.what() << "\n";
+        return false;
+    }
+    metrics_endpoint_->start();
+    say("metrics: http://" + config_.metrics.listen() + "/metrics and /healthz");
+    return true;
 }
 
 bool ServerProcess::start_local_submission() {
@@ -771,7 +830,9 @@ int ServerProcess::serve() {
             std::to_string(lim.shutdown_grace_seconds) + " s to finish)");
         os::notify("READY=1\nSTATUS=serving");
         log_.start_buffering();
+        serving_ = true;
         server.run();
+        serving_ = false;
         log_.stop_buffering();
         if (sendmail_) sendmail_->stop();  // its answers in flight come from the committer
         // Answer what is still in flight while the io_contexts the answers are posted to
@@ -819,6 +880,7 @@ int run_serve(const config::Config& config, bool embedded_default) {
     if (!server.load_checks()) return 1;
     server.start_services();
     if (!server.start_local_submission()) return 1;
+    if (!server.start_metrics()) return 1;
     server.take_control_requests();
     return server.serve();
 }

@@ -25,6 +25,15 @@ unsigned pool_threads(unsigned configured) {
     return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
 }
 
+// The stage a session's question belongs to, for counting its answers.
+const char* stage_of(const smtp::Action& action) {
+    if (std::holds_alternative<smtp::CheckSender>(action)) return "mail";
+    if (std::holds_alternative<smtp::CheckRecipient>(action)) return "rcpt";
+    if (std::holds_alternative<smtp::CheckMessage>(action)) return "data";
+    if (std::holds_alternative<smtp::Enqueue>(action)) return "queue";
+    return "auth";
+}
+
 policy::PipelineOptions check_options(const AppServices::Options& o, boost::asio::thread_pool& pool) {
     policy::PipelineOptions c;
     // Each task is one message's DKIM verification (or its DMARC verdict): at most one per
@@ -47,6 +56,7 @@ policy::PipelineOptions check_options(const AppServices::Options& o, boost::asio
     c.dmarc_recorder = o.dmarc_recorder;
     if (o.log)
         c.log = o.log;
+    c.count = o.count_verdict;
     return c;
 }
 }  // namespace
@@ -70,6 +80,20 @@ void AppServices::stop() {
 }
 
 void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Action& action,
+                         std::function<void(smtp::Event)> done) {
+    if (!options_.on_answer) {
+        answer(connection, action, std::move(done));
+        return;
+    }
+    answer(connection, action,
+           [this, listener = connection.listener, stage = stage_of(action), done = std::move(done)](
+               smtp::Event event) {
+               options_.on_answer(listener, stage, event);
+               done(std::move(event));
+           });
+}
+
+void AppServices::answer(const net::ConnectionInfo& connection, const smtp::Action& action,
                          std::function<void(smtp::Event)> done) {
     const auto role = connection.role;
     if (auto* a = std::get_if<smtp::Authenticate>(&action)) {

@@ -48,6 +48,12 @@ public:
         // (mail already accepted keeps the room it needs). May be empty.
         std::function<bool()> storage_low;
         std::function<void(net::LogLevel, std::string_view)> log;
+        // Sees each answer just before the session gets it (metrics), with the listener of the
+        // connection and the question's stage ("auth", "mail", "rcpt", "data", "queue");
+        // called on the answering thread. May be empty.
+        std::function<void(std::size_t listener, std::string_view stage, const smtp::Event&)> on_answer;
+        // PipelineOptions::count: each SPF, DKIM and DMARC verdict (metrics). May be empty.
+        std::function<void(std::string_view check, std::string_view result)> count_verdict;
     };
 
     // resolver: SPF at MAIL FROM, DKIM keys and DMARC records at the end of DATA; its
@@ -70,6 +76,8 @@ public:
                       std::function<void(core::Reply)> done);
 
 private:
+    void answer(const net::ConnectionInfo& connection, const smtp::Action& action,
+                std::function<void(smtp::Event)> done);
     void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                       std::function<void(smtp::Event)> done);
     bool throttled(const std::string& client);  // client: ConnectionInfo::client_key

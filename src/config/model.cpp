@@ -80,4 +80,10 @@ std::string system_hostname() {
     return valid_hostname(name) ? name : "localhost";
 }
 
+std::string MetricsSettings::listen() const {
+    if (!enabled()) return {};
+    const bool v6 = address.find(':') != std::string::npos;
+    return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
 }  // namespace pigeon::config

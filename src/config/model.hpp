@@ -266,6 +266,16 @@ struct SendmailSettings {
     friend bool operator==(const SendmailSettings&, const SendmailSettings&) = default;
 };
 
+// [metrics]: the Prometheus endpoint (/metrics, /healthz; net/metrics_http.hpp). Off unless
+// `listen` is set: "127.0.0.1:9187" or "[::1]:9187".
+struct MetricsSettings {
+    std::string address;  // empty: no endpoint
+    std::uint16_t port = 0;
+    bool enabled() const { return !address.empty(); }
+    std::string listen() const;  // back to the key's text form
+    friend bool operator==(const MetricsSettings&, const MetricsSettings&) = default;
+};
+
 struct Config {
     std::string hostname;                    // our name in the greeting, EHLO and Received:
     std::vector<std::string> local_domains;  // domains whose mail we deliver here
@@ -289,6 +299,7 @@ struct Config {
     OutboundSettings outbound;
     DeliverySettings delivery;
     SendmailSettings sendmail;
+    MetricsSettings metrics;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

@@ -226,6 +226,13 @@ bool boolean(const Reader& r, const toml::node& n, std::string_view key) {
     r.fail(n, key, "must be true or false, not " + std::string(type_name(n)));
 }
 
+// A port number 1..65535 in decimal.
+bool port_text_ok(const std::string& port) {
+    return !port.empty() && port.size() <= 5 &&
+           std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+           std::stoul(port) >= 1 && std::stoul(port) <= 65535;
+}
+
 // "192.0.2.53" or "192.0.2.53@5353" (libunbound's forwarder syntax).
 std::string forwarder(const Reader& r, const toml::node& n, const std::string& key) {
     const std::string s = r.string(n, key);
@@ -233,10 +240,7 @@ std::string forwarder(const Reader& r, const toml::node& n, const std::string& k
     const std::string ip = s.substr(0, at);
     bool ok = core::is_ipv4_address(ip) || core::is_ipv6_address(ip);
     if (ok && at != std::string::npos) {
-        const std::string port = s.substr(at + 1);
-        ok = !port.empty() && port.size() <= 5 &&
-             std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
-             std::stoul(port) >= 1 && std::stoul(port) <= 65535;
+        ok = port_text_ok(s.substr(at + 1));
     }
     if (!ok) r.fail(n, key, "\"" + s + "\" is not an IP address, optionally with @port");
     return s;
@@ -563,6 +567,25 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
     return out;
 }
 
+// [metrics] listen: "address:port", an IPv6 address in brackets ("[::1]:9187").
+void read_metrics(const Reader& r, const toml::table& t, MetricsSettings& m) {
+    r.only_keys(t, "metrics", {"listen"});
+    const toml::node* n = t.get("listen");
+    if (!n) return;
+    const std::string text = r.string(*n, "metrics.listen");
+    const auto colon = text.rfind(':');
+    std::string host = colon == std::string::npos ? std::string() : text.substr(0, colon);
+    const std::string port = colon == std::string::npos ? std::string() : text.substr(colon + 1);
+    const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+    if (bracketed) host = host.substr(1, host.size() - 2);
+    const bool ip_ok = bracketed ? core::is_ipv6_address(host) : core::is_ipv4_address(host);
+    if (!ip_ok || !port_text_ok(port))
+        r.fail(*n, "metrics.listen",
+               "\"" + text + "\" is not address:port (an IPv6 address in brackets: \"[::1]:9187\")");
+    m.address = host;
+    m.port = static_cast<std::uint16_t>(std::stoul(port));
+}
+
 // [delivery]: read after [[users]], whose addresses and aliases a discard address may not be.
 void read_delivery(const Reader& r, const toml::table& t,
                    const std::vector<std::string>& local_domains, AddressClaims& claims,
@@ -630,7 +653,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
                  "user", "group", "allow_root", "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery",
-                 "sendmail"});
+                 "sendmail", "metrics"});
     Config c = empty_file_config(std::string(default_hostname));
 
     using N = const toml::node*;
@@ -669,6 +692,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("delivery"))
         read_delivery(r, r.table(*n, "delivery"), c.local_domains, claims, c.delivery);
     if (N n = root.get("sendmail")) read_sendmail(r, r.table(*n, "sendmail"), c.sendmail);
+    if (N n = root.get("metrics")) read_metrics(r, r.table(*n, "metrics"), c.metrics);
     return c;
 }
 

@@ -111,6 +111,9 @@ std::string to_toml(const Config& c) {
         o << "\n[sendmail.addresses]\n";
         for (const SendmailAddress& a : c.sendmail.addresses) o << toml_string(a.login) << " = " << toml_string(a.address) << "\n";
     }
+    if (c.metrics.enabled())
+        o << "\n[metrics]\n"
+          << "listen = " << toml_string(c.metrics.listen()) << "  # /metrics and /healthz\n";
     const OutboundSettings& ob = c.outbound;
     o << "\n[outbound]\n"
       << "enabled = " << (ob.enabled ? "true" : "false") << "  # false: remote mail stays queued\n"

@@ -74,6 +74,13 @@ std::vector<queue::Result<DeliveryReport>> LocalDelivery::deliver_batch(
             }
         }
     }
+    if (on_report_) {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            if (first.at(ids[i]) == i && results[i]) {
+                on_report_(*results[i]);
+            }
+        }
+    }
     for (std::size_t i = 0; i < ids.size(); ++i) {
         if (const std::size_t f = first.at(ids[i]); f != i) {
             results[i] = results[f];
@@ -92,6 +99,7 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
     }
     const queue::SpoolEntry& entry = record->entry;
     DeliveryReport report;
+    report.arrival_unix_seconds = entry.arrival_unix_seconds;
     if (entry.held) {
         return report;  // `pigeon queue hold`: kept as it is until it is released
     }

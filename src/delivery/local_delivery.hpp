@@ -71,6 +71,7 @@ struct DeliveryReport {
     std::size_t remote = 0;     // pending recipients that are not local
     bool removed = false;       // the message left the spool
     std::vector<std::string> notes;  // one line per deferred/failed recipient, for the log
+    std::int64_t arrival_unix_seconds = 0;  // when the message was queued
 };
 
 // What a failure notice needs: the time, random bits for its MIME boundary, and whom to
@@ -107,6 +108,10 @@ public:
 
     bool is_local(const core::Path& recipient) const;
 
+    // Sees the report of every message deliver_batch() settled (a repeated id once), after
+    // its removal, on the delivering thread: for metrics. Set before delivery starts.
+    void observe(std::function<void(const DeliveryReport&)> on_report) { on_report_ = std::move(on_report); }
+
 private:
     // deliver() without the final removal: `ready_to_remove` says the message has no pending
     // recipient left (its marks, if any, are durable) and may now be removed.
@@ -122,6 +127,7 @@ private:
     MaildirWriter& writer_;
     std::string hostname_;
     Bounces bounces_;
+    std::function<void(const DeliveryReport&)> on_report_;
 };
 
 class LocalDeliveryWorker {

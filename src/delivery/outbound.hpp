@@ -90,6 +90,10 @@ struct OutboundOptions {
     std::function<void(std::string_view connection, std::string_view line)> trace;
     // A message (a DSN) was committed to the spool: local delivery may want it.
     std::function<void(const std::string& id)> on_queued;
+    // Each recipient's outcome as it is settled, for metrics: its new state (delivered,
+    // pending = deferred, failed), when its message arrived and now (unix seconds). May be empty.
+    std::function<void(queue::RecipientState state, std::int64_t arrival_unix, std::int64_t now_unix)>
+        on_outcome;
 };
 
 struct OutboundStats {

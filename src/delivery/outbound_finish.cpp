@@ -114,6 +114,7 @@ void OutboundEngine::Closing::settle(std::size_t k) {
         if (!fail_if_expired(st, d, rcpt)) defer(st, d, rcpt);
         break;
     }
+    if (engine.options_.on_outcome) engine.options_.on_outcome(st.state, entry.arrival_unix_seconds, now);
     updates.push_back({i, std::move(st)});
 }
 

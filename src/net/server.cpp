@@ -175,6 +175,7 @@ private:
         // cleartext injection (CVE-2011-0411), and the client would wait for a reply until
         // the timeout. (A client's first command rides with its Finished on resumption.)
         if (out.established_now) {
+            count_handshake(true);
             log(LogLevel::info, "TLS established: " + tls_->version() + " " + tls_->cipher_suite());
             if (tls_upgrade_pending_) {
                 tls_upgrade_pending_ = false;
@@ -183,12 +184,21 @@ private:
         }
         input_.append(out.plaintext);
         if (out.closed) {
+            count_handshake(false);  // if it never completed
             if (!out.error.empty()) log(LogLevel::warn, "TLS: " + out.error);
             feed();  // what came before close_notify; nothing more can be answered after it
             input_.clear();
             input_pos_ = 0;
             transport_ended();
         }
+    }
+
+    // Each TLS session counts once: established, or failed (an alert, or the client left
+    // before the handshake finished).
+    void count_handshake(bool ok) {
+        if (!tls_ || tls_counted_) return;
+        tls_counted_ = true;
+        if (server_.options.events) server_.options.events->tls_handshake(info_.listener, ok);
     }
 
     // Hands the session what was read, a slice at a time, until it is used up or the output
@@ -395,6 +405,7 @@ private:
     void finish() {
         if (closed_) return;
         closed_ = true;
+        count_handshake(false);
         timer_.cancel();
         data_timer_.cancel();
         error_code ignored;
@@ -411,6 +422,7 @@ private:
     std::unique_ptr<smtp::Session> session_;
     std::unique_ptr<tls::TlsServerChannel> tls_;
     bool tls_upgrade_pending_ = false;
+    bool tls_counted_ = false;
     asio::steady_timer timer_;       // command timeout, or DATA block timeout
     asio::steady_timer data_timer_;  // the whole DATA phase
     bool in_data_ = false;
@@ -459,16 +471,20 @@ void Server::Impl::admit(std::size_t listener, tcp::socket socket) {
         std::lock_guard lock(mutex);
         if (stopping) return;
         if (total >= options.limits.max_connections) {
+            if (options.events) options.events->refused(listener, ServerEvents::Refusal::too_many_connections);
             refuse(std::move(socket), opts.tls == TlsMode::implicit, "too many connections");
             return;
         }
         if (per_ip[key] >= options.limits.max_connections_per_ip) {
+            if (options.events) options.events->refused(listener, ServerEvents::Refusal::too_many_from_client);
             refuse(std::move(socket), opts.tls == TlsMode::implicit,
                    "too many connections from " + key);
             return;
         }
         ConnectionInfo info{next_id++, opts.role, ip, key, opts.port};
         if (opts.port == 0) info.local_port = acceptors[listener]->local_endpoint().port();
+        info.listener = listener;
+        if (options.events) options.events->accepted(listener);
         connection = std::make_shared<Connection>(*this, std::move(socket), opts, info);
         ++total;
         ++per_ip[key];

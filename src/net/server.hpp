@@ -64,6 +64,17 @@ struct ServerLimits {
 
 using core::LogLevel;
 
+// What the server tells a metrics observer (app/metrics.hpp), by listener index (the order of
+// ServerOptions::listeners). Called from the server's threads; must be cheap and lock-free.
+class ServerEvents {
+public:
+    enum class Refusal { too_many_connections, too_many_from_client };
+    virtual ~ServerEvents() = default;
+    virtual void accepted(std::size_t listener) = 0;
+    virtual void refused(std::size_t listener, Refusal why) = 0;
+    virtual void tls_handshake(std::size_t listener, bool ok) = 0;  // established, or failed first
+};
+
 struct ServerOptions {
     std::vector<ListenerOptions> listeners;
     ServerLimits limits;
@@ -81,6 +92,7 @@ struct ServerOptions {
     std::function<void()> heartbeat;
     // Called once, on the acceptors' thread, when a graceful stop begins (SIGTERM, SIGINT, stop()).
     std::function<void()> on_stopping;
+    ServerEvents* events = nullptr;  // may be null; must outlive the Server
 };
 
 struct ConnectionInfo {
@@ -89,6 +101,7 @@ struct ConnectionInfo {
     std::string peer_address;
     std::string client_key;  // what per-client limits count: net::client_key(peer_address)
     std::uint16_t local_port = 0;
+    std::size_t listener = 0;  // index into ServerOptions::listeners
 };
 
 // What sessions ask of the rest of the server. handle() gets one asynchronous action

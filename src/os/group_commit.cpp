@@ -108,6 +108,9 @@ void GroupCommitter::run() {
             stats_.failures += failures;
             stats_.largest_batch = std::max(stats_.largest_batch, batch.size());
         }
+        if (options_.on_batch) {
+            options_.on_batch(batch.size());
+        }
         for (std::size_t i = 0; i < batch.size(); ++i) {
             const bool ok = outcomes[i].ok();
             const std::string id = ok ? outcomes[i].value() : std::string();

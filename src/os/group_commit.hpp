@@ -40,6 +40,9 @@ public:
         // callback, e.g. to wake the local delivery worker only for messages with local
         // recipients. May be empty.
         std::function<void(const std::string& id, const std::vector<core::Path>& recipients)> on_committed;
+        // Called on the committer thread after each batch: how many requests it held (metrics).
+        // May be empty.
+        std::function<void(std::size_t messages)> on_batch;
     };
 
     struct Stats {

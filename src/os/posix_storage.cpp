@@ -1,6 +1,8 @@
 // pigeon/os/posix_storage.cpp: Storage over openat/write/fdatasync/renameat/unlinkat.
 #include "os/posix_storage.hpp"
 
+#include <chrono>
+
 #include "os/file_io.hpp"
 
 #include <dirent.h>
@@ -311,6 +313,14 @@ Result<std::string> PosixStorage::read_range(const std::string& name, std::uint6
 }
 
 Status PosixStorage::sync() {
+    if (!on_sync_) return barrier();
+    const auto start = std::chrono::steady_clock::now();
+    Status status = barrier();
+    on_sync_(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start));
+    return status;
+}
+
+Status PosixStorage::barrier() {
     // Serialised: a caller whose files an earlier, still running barrier took over must
     // wait for that barrier rather than return on an empty list.
     std::lock_guard barrier(sync_mutex_);

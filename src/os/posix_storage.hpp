@@ -16,6 +16,8 @@
 // covers the caller's writes has completed. This file and src/os/ are the only places that
 // call open/write/fsync/syncfs/rename/unlink/readdir for the spool. Never throws.
 #pragma once
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,12 +56,19 @@ public:
                                             std::uint64_t length) const override;
     queue::Status sync() override;
 
+    // Observes how long each sync() took, waiting for an earlier barrier included (metrics).
+    // Set before the storage is shared between threads; called on the syncing thread.
+    void set_sync_observer(std::function<void(std::chrono::nanoseconds)> observer) {
+        on_sync_ = std::move(observer);
+    }
+
     const std::string& directory() const { return directory_; }
     SyncMode mode() const { return mode_; }
 
 private:
     PosixStorage(std::string directory, int dir_fd, SyncMode mode);
     queue::Status flush_descriptors(std::vector<int>& fds);  // fdatasync + close each
+    queue::Status barrier();  // sync() without the observer
 
     // A file open for appending; closed when the last holder (the cache, a barrier) lets go.
     struct AppendFile {
@@ -81,6 +90,7 @@ private:
     std::vector<int> unsynced_;
     bool dir_dirty_ = false;
     std::string deferred_error_;  // an early flush failed: the next barrier must fail
+    std::function<void(std::chrono::nanoseconds)> on_sync_;
 };
 
 }  // namespace pigeon::os

@@ -57,7 +57,8 @@ void Pipeline::check_spf(const smtp::CheckSender& c, const std::string& label,
     spf::check_host_async(
         *resolver_, check->request,
         [done = std::move(done), settings = options_.spf, check = *check, log = options_.log,
-         label](spf::SpfResult result) {
+         count = options_.count, label](spf::SpfResult result) {
+            if (count) count("spf", spf::verdict_name(result.verdict));
             if (log)
                 log(Level::info,
                     label + " SPF " + spf::verdict_name(result.verdict) + " for " +
@@ -161,6 +162,7 @@ struct Pipeline::InboundMessage : std::enable_shared_from_this<InboundMessage> {
     void decide();  // disposition and Authentication-Results
     void record() const;
     void log_decision() const;
+    void count_results() const;  // PipelineOptions::count
 };
 
 void Pipeline::inbound_message(const smtp::CheckMessage& c, Patch patch, const std::string& label,
@@ -204,6 +206,7 @@ void Pipeline::InboundMessage::conclude(dmarc::DmarcResult answer) {
     record();
     store_patch(patch, verdict);
     log_decision();
+    count_results();
     done(std::move(verdict));
 }
 
@@ -235,6 +238,14 @@ void Pipeline::InboundMessage::log_decision() const {
     line += verdict.accept ? (verdict.folder.empty() ? ": deliver" : ": to " + verdict.folder)
                            : ": refused";
     log(Level::info, line);
+}
+
+void Pipeline::InboundMessage::count_results() const {
+    const auto& count = pipeline.options_.count;
+    if (!count) return;
+    for (const auto& d : request.dkim) count("dkim", dmarc::dkim_result_name(d.result));
+    if (request.dkim.empty()) count("dkim", "none");
+    count("dmarc", dmarc::verdict_name(result.verdict));
 }
 
 void Pipeline::offload(std::function<void()> task) const {

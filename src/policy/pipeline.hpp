@@ -103,6 +103,10 @@ struct PipelineOptions {
     // One line per decision or problem; may be empty.
     using Level = core::LogLevel;  // error, warn or info
     std::function<void(Level, std::string_view line)> log;
+    // Each verdict as it is reached, for metrics: check "spf" (one per evaluation), "dkim"
+    // (one per signature, "none" for a message without one) or "dmarc", and the verdict's
+    // name (spf::verdict_name, dmarc::dkim_result_name, dmarc::verdict_name). May be empty.
+    std::function<void(std::string_view check, std::string_view result)> count;
 };
 
 class Pipeline {

@@ -1080,3 +1080,41 @@ BOOST_AUTO_TEST_CASE(sendmail_parses_round_trips_and_names_bad_keys) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// [metrics] listen: off when absent; IPv4 "address:port" or IPv6 "[address]:port"; a bad form
+// names the key and line; the writer gives it back.
+BOOST_AUTO_TEST_SUITE(metrics_settings)
+
+BOOST_AUTO_TEST_CASE(off_unless_listen_is_set) {
+    BOOST_TEST(!parse("")->metrics.enabled());
+    BOOST_TEST(!parse("[metrics]\n")->metrics.enabled());
+}
+
+BOOST_AUTO_TEST_CASE(ipv4_and_bracketed_ipv6) {
+    const auto v4 = parse("[metrics]\nlisten = \"127.0.0.1:9187\"\n");
+    BOOST_REQUIRE(v4);
+    BOOST_TEST(v4->metrics.address == "127.0.0.1");
+    BOOST_TEST(v4->metrics.port == 9187u);
+    const auto v6 = parse("[metrics]\nlisten = \"[::1]:9187\"\n");
+    BOOST_REQUIRE(v6);
+    BOOST_TEST(v6->metrics.address == "::1");
+    BOOST_TEST(v6->metrics.listen() == "[::1]:9187");
+    for (const auto* text : {"[metrics]\nlisten = \"127.0.0.1:9187\"\n", "[metrics]\nlisten = \"[::1]:9187\"\n"}) {
+        const auto c = parse(text);
+        const auto back = config::parse_config(config::to_toml(*c), "again", "default.example");
+        BOOST_REQUIRE(back);
+        BOOST_TEST((back->metrics == c->metrics));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bad_forms_name_the_key_and_line) {
+    for (const auto* listen : {"9187", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "::1:9187",
+                               "[127.0.0.1]:9187", "localhost:9187", "[::1]:", "127.0.0.1:x"}) {
+        const std::string e = error_of(std::string("\n[metrics]\nlisten = \"") + listen + "\"\n");
+        BOOST_TEST(e.find("config.toml:3: metrics.listen: ") == 0, e);
+    }
+    BOOST_TEST(error_of("[metrics]\nlisten = 9187\n").find("metrics.listen: must be a string") != std::string::npos);
+    BOOST_TEST(error_of("[metrics]\nlisen = \"127.0.0.1:9187\"\n").find("did you mean 'listen'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
