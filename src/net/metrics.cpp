@@ -113,7 +113,7 @@ bool valid_name(const std::string& name, bool colon_allowed) {
     return true;
 }
 
-// Series with the same label values, summed: counters and gauges.
+// Series with the same label values, summed (counters).
 template <class M>
 std::map<std::vector<std::string>, double> merged_values(
     const std::vector<std::pair<const std::vector<std::string>*, const M*>>& series) {
@@ -215,7 +215,6 @@ void Family<M>::write_samples(std::string& out) const {
 }
 
 template class Family<Counter>;
-template class Family<Gauge>;
 template class Family<Histogram>;
 
 // ---------------------------------------------------------------- Registry
@@ -229,36 +228,30 @@ void Registry::check_name(const std::string& name, const std::vector<std::string
         if (f->name() == name) throw std::invalid_argument("metric " + name + " registered twice");
 }
 
+namespace {
+template <class M>
+Family<M>& keep(std::vector<std::unique_ptr<FamilyBase>>& families, std::unique_ptr<Family<M>> family) {
+    auto& ref = *family;
+    families.push_back(std::move(family));
+    return ref;
+}
+}  // namespace
+
 Family<Counter>& Registry::counter(std::string name, std::string help, std::vector<std::string> labels,
                                    std::size_t max_series) {
     check_name(name, labels);
-    auto f = std::make_unique<Family<Counter>>(std::move(name), std::move(help), Type::counter,
-                                               std::move(labels), max_series, [] { return std::make_unique<Counter>(); });
-    auto& ref = *f;
-    families_.push_back(std::move(f));
-    return ref;
-}
-
-Family<Gauge>& Registry::gauge(std::string name, std::string help, std::vector<std::string> labels,
-                               std::size_t max_series) {
-    check_name(name, labels);
-    auto f = std::make_unique<Family<Gauge>>(std::move(name), std::move(help), Type::gauge,
-                                             std::move(labels), max_series, [] { return std::make_unique<Gauge>(); });
-    auto& ref = *f;
-    families_.push_back(std::move(f));
-    return ref;
+    return keep(families_, std::make_unique<Family<Counter>>(std::move(name), std::move(help), Type::counter,
+                                                             std::move(labels), max_series,
+                                                             [] { return std::make_unique<Counter>(); }));
 }
 
 Family<Histogram>& Registry::histogram(std::string name, std::string help, std::vector<double> bounds,
                                        std::vector<std::string> labels, std::size_t max_series) {
     check_name(name, labels);
     Histogram{bounds};  // checks the bounds once, here
-    auto f = std::make_unique<Family<Histogram>>(std::move(name), std::move(help), Type::histogram,
-                                                 std::move(labels), max_series,
-                                                 [bounds] { return std::make_unique<Histogram>(bounds); });
-    auto& ref = *f;
-    families_.push_back(std::move(f));
-    return ref;
+    return keep(families_, std::make_unique<Family<Histogram>>(
+                               std::move(name), std::move(help), Type::histogram, std::move(labels), max_series,
+                               [bounds] { return std::make_unique<Histogram>(bounds); }));
 }
 
 void Registry::collector(std::string name, std::string help, std::vector<std::string> labels,

@@ -2,7 +2,7 @@
 // (format 0.0.4, https://prometheus.io/docs/instrumenting/exposition_formats/).
 //
 // Contract:
-//   - Counter, Gauge and Histogram are updated with relaxed atomics: no lock, no allocation,
+//   - Counter and Histogram are updated with relaxed atomics: no lock, no allocation,
 //     safe from any thread. A histogram's buckets are fixed when it is made; its _count is the
 //     sum of its buckets, so _count always equals the +Inf bucket even mid-update.
 //   - A family is one metric name with fixed label NAMES. Its series (one per set of label
@@ -11,7 +11,7 @@
 //     reference. When every slot is taken, with() returns one shared overflow series whose
 //     label values are all "other": the number of series, and so the memory and the scrape,
 //     is bounded whatever values callers pass.
-//   - Collectors are gauges computed at scrape time (e.g. the queue by state); they run on the
+//   - Gauges are collectors, computed at scrape time (e.g. the queue by state); they run on the
 //     scraping thread and must be quick and thread-safe.
 //   - expose() writes every family in registration order: one # HELP and one # TYPE line each,
 //     then its samples; label values are escaped (backslash, double quote, line feed), and so
@@ -39,16 +39,6 @@ public:
 
 private:
     std::atomic<std::uint64_t> value_{0};
-};
-
-class Gauge {
-public:
-    void set(double v) noexcept { value_.store(v, std::memory_order_relaxed); }
-    void add(double v) noexcept { value_.fetch_add(v, std::memory_order_relaxed); }
-    double value() const noexcept { return value_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<double> value_{0};
 };
 
 class Histogram {
@@ -145,8 +135,6 @@ public:
     // programming error (std::invalid_argument).
     Family<Counter>& counter(std::string name, std::string help, std::vector<std::string> labels = {},
                              std::size_t max_series = 64);
-    Family<Gauge>& gauge(std::string name, std::string help, std::vector<std::string> labels = {},
-                         std::size_t max_series = 64);
     Family<Histogram>& histogram(std::string name, std::string help, std::vector<double> bounds,
                                  std::vector<std::string> labels = {}, std::size_t max_series = 16);
     void collector(std::string name, std::string help, std::vector<std::string> labels,
