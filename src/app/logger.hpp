@@ -1,104 +1,91 @@
-// pigeon/app/logger.hpp: the running server's log, one line per event on standard error.
+// pigeon/app/logger.hpp: the running server's log, one line per event, to standard error, a
+// file or syslog, as text or JSON (app/log_format.hpp shows the lines).
+//
+// Each line is formatted whole. While the server is serving (start_buffering() ..
+// stop_buffering()), info and debug lines are gathered and written by a flusher thread about
+// every 2 ms, one write(2) for many lines (syslog: one datagram per line, from that thread):
+// writing each line at once cost more CPU than the SMTP dialogue. Warnings and errors are
+// written at once (after what is pending), so nothing reorders. Control characters in the text
+// are escaped for every caller and every target (app/log.hpp).
+//
+// Targets:
+//   - stderr: the default.
+//   - file: opened (append, created 0640) when the Logger is made; open_error() says why it
+//     could not be. reopen() (the server calls it on SIGUSR2, after logrotate moved the file)
+//     makes the next write open the path anew; lines written before that went to the old
+//     file, so none is lost. If the new open fails, the old file is kept and a warning written.
+//   - syslog: RFC 3164 datagrams "<PRI>Mmm dd hh:mm:ss pigeon/smtpd[pid]: text" to a Unix
+//     datagram socket (/dev/log unless configured), facility mail unless configured. A line
+//     syslog does not take (no listener) goes to stderr instead, so it is not lost.
 #pragma once
+#include <atomic>
 #include <condition_variable>
-#include <cstring>
-#include <ctime>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unistd.h>
 
-#include "app/log.hpp"
+#include "app/log_format.hpp"
+#include "core/mail_event.hpp"
 #include "net/server.hpp"
-#include "os/file_io.hpp"
 
 namespace pigeon::app {
 
-// One line per event on stderr: "2026-11-22T05:40:00Z info c3 state: Greeted -> CheckingSender".
-// Each line is formatted whole and written with one write(2). While the server is serving
-// (start_buffering() .. stop_buffering()), info and debug lines are gathered and written by a
-// flusher thread about every 2 ms, one write(2) for many lines: a busy server logs a dozen
-// lines per message, and writing each of them at once cost more CPU than the SMTP dialogue.
-// Warnings and errors are written at once (after what is pending), so nothing reorders.
-// Control characters in the text are escaped here, for every caller (app/log.hpp).
+struct LogOptions {
+    enum class Target { standard_error, file, syslog };
+    net::LogLevel level = net::LogLevel::info;
+    LineFormat format = LineFormat::text;
+    Target target = Target::standard_error;
+    std::string file;                        // Target::file
+    std::string syslog_socket = "/dev/log";  // Target::syslog
+    int syslog_facility = 2;                 // RFC 5424 6.2.1: 2 is mail
+};
+
 class Logger {
 public:
-    explicit Logger(net::LogLevel level) : level_(level) {}
-    ~Logger() { stop_buffering(); }
+    explicit Logger(net::LogLevel level);
+    explicit Logger(LogOptions options);
+    ~Logger();
     Logger(const Logger&) = delete;
     Logger& operator=(const Logger&) = delete;
 
-    void operator()(net::LogLevel level, std::string_view text) {
-        if (level > level_) return;
-        std::time_t now = std::time(nullptr);
-        std::tm tm{};
-        gmtime_r(&now, &tm);
-        char stamp[32];
-        const std::size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
-        std::string line;
-        line.reserve(n + 8 + text.size());
-        line.append(stamp, n).append(log_level_name(level)).append(" ");
-        append_log_text(line, text);  // whatever the line quotes, it stays one line
-        line.append("\n");
-        const bool urgent = level <= net::LogLevel::warn;
-        {
-            std::lock_guard lock(mutex_);
-            pending_ += line;
-            if (buffering_ && !urgent && pending_.size() < max_pending_octets) {
-                wake_.notify_one();
-                return;
-            }
-        }
-        flush();
-    }
-    net::LogLevel level() const { return level_; }
+    // Why the configured target could not be opened; empty when it was.
+    const std::string& open_error() const { return open_error_; }
+    net::LogLevel level() const { return options_.level; }
 
-    // Writes what is pending, in order.
-    void flush() {
-        std::lock_guard writer(write_mutex_);
-        std::string out;
-        {
-            std::lock_guard lock(mutex_);
-            out.swap(pending_);
-        }
-        if (!out.empty()) os::write_all(STDERR_FILENO, out);  // nowhere to report a failure
-    }
+    // A line of the server itself (service "master").
+    void operator()(net::LogLevel level, std::string_view text) { write(level, "master", text); }
+    void write(net::LogLevel level, std::string_view service, std::string_view text);
+    // One message or connection event, at info.
+    void event(const core::MailEvent& event);
+    // A sink that writes as `service` ("smtpd", "local", "smtp").
+    std::function<void(net::LogLevel, std::string_view)> sink(std::string service);
 
-    void start_buffering() {
-        std::lock_guard lock(mutex_);
-        if (buffering_) return;
-        buffering_ = true;
-        flusher_ = std::thread([this] { run(); });
-    }
-    void stop_buffering() {
-        {
-            std::lock_guard lock(mutex_);
-            if (!buffering_) return;
-            buffering_ = false;
-        }
-        wake_.notify_one();
-        flusher_.join();
-        flush();
-    }
+    void reopen() { reopen_requested_ = true; }  // async-signal-safe: only sets a flag
+
+    void flush();  // writes what is pending, in order
+    void start_buffering();
+    void stop_buffering();
 
 private:
     static constexpr std::size_t max_pending_octets = 1u << 20;
 
-    void run() {
-        std::unique_lock lock(mutex_);
-        while (buffering_) {
-            wake_.wait(lock, [this] { return !buffering_ || !pending_.empty(); });
-            lock.unlock();
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));  // gather more lines
-            flush();
-            lock.lock();
-        }
-    }
+    template <class Format>
+    void add(net::LogLevel level, Format&& format);
+    void run();
+    void write_out(const std::string& lines);  // with write_mutex_ held
+    void write_syslog(const std::string& lines);
+    bool send_datagram(std::string_view datagram);
+    void reopen_file();
 
-    net::LogLevel level_;
+    LogOptions options_;
+    long pid_;
+    std::string open_error_;
+    int fd_ = -1;  // the file, or the syslog socket (connected lazily)
+    std::atomic<bool> reopen_requested_{false};
     std::mutex mutex_;        // pending_, buffering_
-    std::mutex write_mutex_;  // one writer at a time, so lines leave in order
+    std::mutex write_mutex_;  // one writer at a time, so lines leave in order; fd_
     std::condition_variable wake_;
     std::string pending_;
     bool buffering_ = false;

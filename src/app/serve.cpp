@@ -112,6 +112,20 @@ std::string describe(const config::Listener& l) {
     return s;
 }
 
+LogOptions log_options(const config::Config& config) {
+    LogOptions o;
+    o.level = config.log_level;
+    o.format = config.log.format == config::LogFormat::json ? LineFormat::json : LineFormat::text;
+    switch (config.log.target) {
+        case config::LogTarget::standard_error: o.target = LogOptions::Target::standard_error; break;
+        case config::LogTarget::syslog: o.target = LogOptions::Target::syslog; break;
+        case config::LogTarget::file: o.target = LogOptions::Target::file; break;
+    }
+    o.file = config.log.file;
+    o.syslog_socket = config.log.syslog_socket;
+    return o;
+}
+
 void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::OutboundEngine>& engine,
                    boost::asio::signal_set& control_signal) {
     runtime.call([&] { control_signal.cancel(); });
@@ -344,7 +358,7 @@ struct NoticeWaker {
 class ServerProcess {
 public:
     ServerProcess(const config::Config& config, bool embedded_default)
-        : config_(config), embedded_default_(embedded_default), log_(config.log_level),
+        : config_(config), embedded_default_(embedded_default), log_(log_options(config)),
           // A failed PIGEON_ASSERT goes to the log at error level, among the other lines; the
           // code then keeps its safe fallback (core/assert.hpp). Dev builds still abort after.
           assertions_to_log_([this](const core::AssertionFailure& f) {
@@ -420,6 +434,10 @@ private:
 };
 
 bool ServerProcess::choose_account() {
+    if (!log_.open_error().empty()) {
+        std::cerr << "pigeon: log.file: " << log_.open_error() << "\n";
+        return false;
+    }
     say("pigeon 0.1.0 starting as " + config_.hostname +
         (embedded_default_ ? " on the embedded default configuration" : ""));
     const bool root = os::started_as_root();
@@ -633,7 +651,8 @@ void ServerProcess::start_local_delivery() {
         *writer_, config_.hostname, bounces_);
     if (metrics_) local_->observe([this](const delivery::DeliveryReport& r) { metrics_->local_report(r); });
     delivery::LocalDeliveryWorker::Options worker_options;
-    worker_options.log = [this](std::string_view line) { log_(net::LogLevel::info, line); };
+    worker_options.log = [this](std::string_view line) { log_.write(net::LogLevel::info, "local", line); };
+    worker_options.event = [this](const core::MailEvent& e) { log_.event(e); };
     worker_.emplace(*local_, worker_options);
     if (!config_.delivery.discard.empty()) {
         std::string list;
@@ -653,7 +672,8 @@ bool ServerProcess::start_outbound() {
         std::cerr << "pigeon: " << error << "\n";
         return false;
     }
-    options->log = [this](std::string_view line) { log_(net::LogLevel::info, line); };
+    options->log = [this](std::string_view line) { log_.write(net::LogLevel::info, "smtp", line); };
+    options->event = [this](const core::MailEvent& e) { log_.event(e); };
     options->on_queued = [this](const std::string& id) { worker_->notify(id); };
     if (metrics_)
         options->on_outcome = [this](queue::RecipientState state, std::int64_t arrival, std::int64_t now) {
@@ -705,7 +725,8 @@ void ServerProcess::start_services() {
     service_options.verify_cpu_budget = std::chrono::seconds(lim.verify_cpu_seconds);
     service_options.storage_low = [this] { return resources_->storage_low(); };
     if (config_.dmarc.check && psl_.loaded()) service_options.org_domain = psl_.function();
-    service_options.log = [this](net::LogLevel l, std::string_view t) { log_(l, t); };
+    service_options.log = log_.sink("smtpd");
+    service_options.event = [this](const core::MailEvent& e) { log_.event(e); };
     if (metrics_) {
         service_options.on_answer = [this](std::size_t listener, std::string_view stage, const smtp::Event& e) {
             metrics_->answered(listener, stage, e);
@@ -739,7 +760,8 @@ void ServerProcess::start_services() {
     options_.tls = tls_context_;
     options_.threads = config_.threads;
     options_.clock = &clock_;
-    options_.log = [this](net::LogLevel l, std::string_view t) { log_(l, t); };
+    options_.log = log_.sink("smtpd");
+    options_.event = [this](const core::MailEvent& e) { log_.event(e); };
     options_.log_level = log_.level();
     options_.events = metrics_ ? &*metrics_ : nullptr;
 }
@@ -791,12 +813,18 @@ bool ServerProcess::start_local_submission() {
 // the handler, and on this process's one Spool: a second spool opened by the CLI could write
 // into the segment this one appends to next, or delete segments this one still reads.
 void ServerProcess::take_control_requests() {
-    control_signal_.emplace(outbound_runtime_.context(), SIGUSR1);
+    // SIGUSR2 (logrotate's postrotate): the log file is opened anew (app/logger.hpp).
+    control_signal_.emplace(outbound_runtime_.context(), SIGUSR1, SIGUSR2);
     control_.emplace(state_.string(), *spool_, *worker_, outbound_, log_);
     wait_for_signal_ = [this] {
-        control_signal_->async_wait([this](const boost::system::error_code& ec, int) {
+        control_signal_->async_wait([this](const boost::system::error_code& ec, int signal) {
             if (ec) return;
-            control_->take();
+            if (signal == SIGUSR2) {
+                log_.reopen();
+                say("log file reopened (SIGUSR2)");
+            } else {
+                control_->take();
+            }
             wait_for_signal_();
         });
     };

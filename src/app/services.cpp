@@ -21,6 +21,11 @@ const std::string& decoy_hash() {
 // The CPU time of the verification task running on this pool thread started at this value.
 thread_local std::int64_t task_cpu_start = 0;
 
+core::MailService service_of(const net::ConnectionInfo& connection) {
+    return connection.role == smtp::Role::submission ? core::MailService::submission
+                                                     : core::MailService::smtpd;
+}
+
 unsigned pool_threads(unsigned configured) {
     return configured != 0 ? configured : std::max(1u, std::thread::hardware_concurrency());
 }
@@ -104,20 +109,27 @@ void AppServices::answer(const net::ConnectionInfo& connection, const smtp::Acti
             smtp::Verdict refused;
             refused.accept = false;
             refused.reply = core::Reply(452, "4.3.1", "Insufficient system storage; try again later");
+            log_refusal(connection, "MAIL", c->envelope, nullptr, refused);
             done(std::move(refused));
             return;
         }
-        checks_.check_sender(role, *c, "c" + std::to_string(connection.id), std::move(done));
+        checks_.check_sender(role, *c, "c" + std::to_string(connection.id),
+                             logging_refusals(connection, "MAIL", c->envelope, std::move(done)));
     } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
-        done(checks_.check_recipient(role, *c));
+        smtp::Event verdict = checks_.check_recipient(role, *c);
+        log_refusal(connection, "RCPT", c->envelope, &c->recipient, verdict);
+        done(std::move(verdict));
     } else if (auto* c = std::get_if<smtp::CheckMessage>(&action)) {
-        checks_.check_message(role, *c, "c" + std::to_string(connection.id), std::move(done));
+        checks_.check_message(role, *c, "c" + std::to_string(connection.id),
+                              logging_refusals(connection, "DATA", c->envelope, std::move(done)));
     } else if (auto* e = std::get_if<smtp::Enqueue>(&action)) {
         const auto id = connection.id;
         auto log = options_.log;
         committer_.submit(e->envelope, e->message, e->folder,
-                          [done = std::move(done), id, log](os::GroupCommitter::Outcome outcome) {
+                          [this, done = std::move(done), id, log,
+                           lines = accepted_lines(connection, *e)](os::GroupCommitter::Outcome outcome) mutable {
                               if (outcome.ok()) {
+                                  log_accepted(lines, outcome.value());
                                   done(smtp::Enqueued{outcome.value()});
                               } else {
                                   if (log)
@@ -127,6 +139,45 @@ void AppServices::answer(const net::ConnectionInfo& connection, const smtp::Acti
                               }
                           });
     }
+}
+
+void AppServices::log_refusal(const net::ConnectionInfo& connection, std::string_view stage,
+                              const core::Envelope& envelope, const core::Path* to,
+                              const smtp::Event& verdict) const {
+    const auto* v = std::get_if<smtp::Verdict>(&verdict);
+    if (!options_.event || !v || v->accept) return;
+    options_.event(core::Refused{
+        service_of(connection), std::string(stage), connection.peer_address, v->reply ? core::one_line(*v->reply) : std::string(),
+        core::event_address(envelope.reverse_path), to ? core::event_address(*to) : std::string(),
+        envelope.esmtp, envelope.helo});
+}
+
+std::function<void(smtp::Event)> AppServices::logging_refusals(const net::ConnectionInfo& connection,
+                                                               std::string stage,
+                                                               const core::Envelope& envelope,
+                                                               std::function<void(smtp::Event)> done) const {
+    if (!options_.event) return done;
+    return [this, connection, stage = std::move(stage), envelope, done = std::move(done)](smtp::Event e) {
+        log_refusal(connection, stage, envelope, nullptr, e);
+        done(std::move(e));
+    };
+}
+
+// "client=" (smtpd) and "from=, size=, nrcpt=" (qmgr), once the message is durable.
+AppServices::AcceptedLines AppServices::accepted_lines(const net::ConnectionInfo& connection,
+                                                       const smtp::Enqueue& e) const {
+    if (!options_.event) return {};
+    return {core::MessageReceived{service_of(connection), {}, connection.peer_address,
+                                  e.envelope.auth_identity},
+            core::MessageQueued{{}, core::event_address(e.envelope.reverse_path), e.message.size(),
+                                e.envelope.recipients.size()}};
+}
+
+void AppServices::log_accepted(AcceptedLines& lines, const std::string& queue_id) const {
+    if (!options_.event) return;
+    lines.received.queue_id = lines.queued.queue_id = queue_id;
+    options_.event(lines.received);
+    options_.event(lines.queued);
 }
 
 void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
@@ -151,7 +202,7 @@ void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp
         const bool ok = tls::verify_password(password, hash) && !address.empty() && authzid_ok;
         if (!ok) record_failure(ip);
         if (options_.log)
-            options_.log(net::LogLevel::info, "c" + std::to_string(id) + " AUTH " +
+            options_.log(ok ? net::LogLevel::debug : net::LogLevel::info, "c" + std::to_string(id) + " AUTH " +
                                                   (ok ? "succeeded for " + address : "failed"));
         done(smtp::AuthResult{ok ? smtp::AuthResult::Outcome::ok
                                  : smtp::AuthResult::Outcome::bad_credentials,

@@ -18,6 +18,7 @@
 #include "dns/dns.hpp"
 #include "core/clock.hpp"
 #include "net/local_submission.hpp"
+#include "core/mail_event.hpp"
 #include "net/server.hpp"
 #include "os/group_commit.hpp"
 #include "queue/queue_id.hpp"
@@ -54,6 +55,9 @@ public:
         std::function<void(std::size_t listener, std::string_view stage, const smtp::Event&)> on_answer;
         // PipelineOptions::count: each SPF, DKIM and DMARC verdict (metrics). May be empty.
         std::function<void(std::string_view check, std::string_view result)> count_verdict;
+        // The operator's lines: each message accepted and queued, each refusal
+        // (core/mail_event.hpp). May be empty.
+        std::function<void(const core::MailEvent&)> event;
     };
 
     // resolver: SPF at MAIL FROM, DKIM keys and DMARC records at the end of DATA; its
@@ -80,6 +84,20 @@ private:
                 std::function<void(smtp::Event)> done);
     void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                       std::function<void(smtp::Event)> done);
+    // The refusal's line, when `verdict` refuses; `to` only for RCPT.
+    void log_refusal(const net::ConnectionInfo& connection, std::string_view stage,
+                     const core::Envelope& envelope, const core::Path* to,
+                     const smtp::Event& verdict) const;
+    // done, after logging the refusal it carries, if any.
+    std::function<void(smtp::Event)> logging_refusals(const net::ConnectionInfo& connection,
+                                                      std::string stage, const core::Envelope& envelope,
+                                                      std::function<void(smtp::Event)> done) const;
+    struct AcceptedLines {
+        core::MessageReceived received;
+        core::MessageQueued queued;
+    };
+    AcceptedLines accepted_lines(const net::ConnectionInfo& connection, const smtp::Enqueue& e) const;
+    void log_accepted(AcceptedLines& lines, const std::string& queue_id) const;
     bool throttled(const std::string& client);  // client: ConnectionInfo::client_key
     void record_failure(const std::string& client);
 

@@ -77,6 +77,7 @@ namespace defaults {
 inline constexpr std::string_view state_dir = "./pigeon-data";
 inline constexpr std::string_view local_domain = "localhost";
 inline constexpr LogLevel log_level = LogLevel::info;
+inline constexpr std::string_view syslog_socket = "/dev/log";
 inline constexpr unsigned threads = 0;  // 0: one per CPU core
 inline constexpr std::string_view listen_address = "127.0.0.1";
 // Unprivileged stand-ins for 25 / 587 / 465, so the embedded default runs as any user.
@@ -236,6 +237,17 @@ struct OutboundSettings {
     friend bool operator==(const OutboundSettings&, const OutboundSettings&) = default;
 };
 
+// The operator's log ([log]); the level stays the top-level log_level.
+enum class LogFormat { text, json };
+enum class LogTarget { standard_error, syslog, file };
+struct LogSettings {
+    LogFormat format = LogFormat::text;
+    LogTarget target = LogTarget::standard_error;
+    std::string file;  // required with target = file
+    std::string syslog_socket{defaults::syslog_socket};
+    friend bool operator==(const LogSettings&, const LogSettings&) = default;
+};
+
 // Local delivery ([delivery]).
 struct DeliverySettings {
     // Addresses ("local@domain", the domain in local_domains) whose mail is accepted at RCPT,
@@ -291,6 +303,7 @@ struct Config {
     std::string group;
     bool allow_root = false;
     LogLevel log_level = defaults::log_level;
+    LogSettings log;
     unsigned threads = defaults::threads;
     DnsSettings dns;
     SpfSettings spf;

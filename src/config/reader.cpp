@@ -152,6 +152,22 @@ constexpr std::pair<std::string_view, LogLevel> log_options[] = {
     {"error", LogLevel::error}, {"warn", LogLevel::warn}, {"info", LogLevel::info},
     {"debug", LogLevel::debug}};
 
+constexpr std::pair<std::string_view, LogFormat> log_format_options[] = {
+    {"text", LogFormat::text}, {"json", LogFormat::json}};
+constexpr std::pair<std::string_view, LogTarget> log_target_options[] = {
+    {"stderr", LogTarget::standard_error}, {"syslog", LogTarget::syslog}, {"file", LogTarget::file}};
+
+void read_log(const Reader& r, const toml::table& t, LogSettings& l) {
+    r.only_keys(t, "log", {"format", "target", "file", "syslog_socket"});
+    using N = const toml::node*;
+    if (N n = t.get("format")) l.format = r.choice(*n, "log.format", log_format_options);
+    if (N n = t.get("target")) l.target = r.choice(*n, "log.target", log_target_options);
+    if (N n = t.get("file")) l.file = r.nonempty_string(*n, "log.file");
+    if (N n = t.get("syslog_socket")) l.syslog_socket = r.nonempty_string(*n, "log.syslog_socket");
+    if (l.target == LogTarget::file && l.file.empty())
+        r.fail(t, "log.file", "required with log.target = \"file\"");
+}
+
 void read_limits(const Reader& r, const toml::table& t, Limits& l) {
     r.only_keys(t, "limits",
                 {"max_connections", "max_connections_per_ip", "command_timeout_seconds",
@@ -653,7 +669,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
                  "user", "group", "allow_root", "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery",
-                 "sendmail", "metrics"});
+                 "sendmail", "metrics", "log"});
     Config c = empty_file_config(std::string(default_hostname));
 
     using N = const toml::node*;
@@ -665,6 +681,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (!c.group.empty() && c.user.empty())
         r.fail(*root.get("group"), "group", "is set without user (the group applies to the service user)");
     if (N n = root.get("log_level")) c.log_level = r.choice(*n, "log_level", log_options);
+    if (N n = root.get("log")) read_log(r, r.table(*n, "log"), c.log);
     if (N n = root.get("threads"))
         c.threads = static_cast<unsigned>(r.integer(*n, "threads", 0, bounds::max_threads));
     if (N n = root.get("local_domains")) c.local_domains = read_local_domains(r, *n);

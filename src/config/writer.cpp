@@ -100,6 +100,13 @@ std::string to_toml(const Config& c) {
           << "domain = " << toml_string(k.domain) << "\n"
           << "selector = " << toml_string(k.selector) << "\n"
           << "key_file = " << toml_string(k.key_file) << "\n";
+    const char* formats[] = {"text", "json"};
+    const char* targets[] = {"stderr", "syslog", "file"};
+    o << "\n[log]\n"
+      << "format = " << toml_string(formats[static_cast<int>(c.log.format)]) << "\n"
+      << "target = " << toml_string(targets[static_cast<int>(c.log.target)]) << "\n";
+    if (!c.log.file.empty()) o << "file = " << toml_string(c.log.file) << "\n";
+    o << "syslog_socket = " << toml_string(c.log.syslog_socket) << "\n";
     o << "\n[delivery]\n"
       << "discard = " << string_array(c.delivery.discard)
       << "  # accepted, spooled, then dropped without a copy\n";

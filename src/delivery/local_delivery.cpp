@@ -103,6 +103,21 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
     if (entry.held) {
         return report;  // `pigeon queue hold`: kept as it is until it is released
     }
+    const std::int64_t started = now();
+    // The operator's line for recipient i; the times are filled in at the end.
+    const auto line = [&](std::size_t i, core::RecipientDelivery::Status status, std::string relay,
+                          std::string dsn, std::string detail) {
+        core::RecipientDelivery d;
+        d.service = core::MailService::local;
+        d.queue_id = entry.id;
+        d.to = core::event_address(entry.envelope.recipients[i]);
+        d.relay = std::move(relay);
+        d.dsn = std::move(dsn);
+        d.status = status;
+        d.detail = std::move(detail);
+        report.deliveries.push_back(std::move(d));
+    };
+    using Status = core::RecipientDelivery::Status;
     std::vector<queue::RecipientUpdate> updates;
     std::map<std::filesystem::path, std::size_t> copies;  // maildir -> recipient delivered there
     bool any_pending = false;
@@ -126,6 +141,7 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
             // Accepted and committed like any other mail, then dropped on purpose: nothing
             // to write, nothing that could fail.
             updates.push_back({i, {RecipientState::delivered, "discarded"}});
+            line(i, Status::sent, "none", "2.0.0", "discarded");
             ++report.delivered;
             ++report.discarded;
             break;
@@ -137,6 +153,7 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
             if (const auto it = copies.find(target.maildir); it != copies.end()) {
                 updates.push_back({i, {RecipientState::delivered, "same mailbox as recipient #" +
                                                                       std::to_string(it->second)}});
+                line(i, Status::sent, "local", "2.0.0", "delivered to maildir");
                 ++report.delivered;
                 break;
             }
@@ -151,9 +168,11 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
             if (delivered) {
                 copies.emplace(target.maildir, i);
                 updates.push_back({i, {RecipientState::delivered, delivered->filename().string()}});
+                line(i, Status::sent, "local", "2.0.0", "delivered to maildir");
                 ++report.delivered;
             } else {
                 report.notes.push_back(rcpt.to_string() + ": deferred: " + delivered.error().message);
+                line(i, Status::deferred, "local", "4.3.0", delivered.error().message);
                 ++report.deferred;
                 any_pending = true;
             }
@@ -167,6 +186,7 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
             for (std::size_t k : unknown) {
                 report.notes.push_back(entry.envelope.recipients[updates[k].index].to_string() +
                                        ": failed: " + updates[k].status.diagnostic);
+                line(updates[k].index, Status::bounced, "local", "5.1.1", updates[k].status.diagnostic);
                 ++report.failed;
             }
             any_failed = true;
@@ -175,11 +195,20 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
             for (auto it = unknown.rbegin(); it != unknown.rend(); ++it) {
                 report.notes.push_back(entry.envelope.recipients[updates[*it].index].to_string() +
                                        ": deferred: its failure notice could not be queued");
+                line(updates[*it].index, Status::deferred, "local", "4.3.0",
+                     "its failure notice could not be queued");
                 ++report.deferred;
                 updates.erase(updates.begin() + static_cast<std::ptrdiff_t>(*it));
             }
             any_pending = true;
         }
+    }
+    const std::int64_t finished = now();
+    for (core::RecipientDelivery& d : report.deliveries) {
+        if (bounces_.clock == nullptr) break;  // no clock: delays stay 0
+        d.delay = finished - entry.arrival_unix_seconds;
+        d.delay_before = started - entry.arrival_unix_seconds;
+        d.delay_transmission = finished - started;
     }
     if (updates.empty()) {
         return report;
@@ -203,6 +232,10 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
     }
     ready_to_remove = !any_pending;
     return report;
+}
+
+std::int64_t LocalDelivery::now() const {
+    return bounces_.clock != nullptr ? bounces_.clock->now_unix_seconds() : 0;
 }
 
 bool LocalDelivery::notify_failures(const queue::MessageRecord& record,
@@ -338,6 +371,10 @@ void LocalDeliveryWorker::run() {
             }
             for (const std::string& note : reports[i]->notes) {
                 log("local delivery " + ids[i] + ": " + note);
+            }
+            if (options_.event) {
+                for (const core::RecipientDelivery& d : reports[i]->deliveries) options_.event(d);
+                if (reports[i]->removed) options_.event(core::MessageRemoved{ids[i]});
             }
         }
     }

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "core/address.hpp"
+#include "core/mail_event.hpp"
 #include "delivery/maildir.hpp"
 #include "queue/spool.hpp"
 
@@ -72,6 +73,8 @@ struct DeliveryReport {
     bool removed = false;       // the message left the spool
     std::vector<std::string> notes;  // one line per deferred/failed recipient, for the log
     std::int64_t arrival_unix_seconds = 0;  // when the message was queued
+    // The operator's line for each recipient tried (relay=local), times from Bounces::clock.
+    std::vector<core::RecipientDelivery> deliveries;
 };
 
 // What a failure notice needs: the time, random bits for its MIME boundary, and whom to
@@ -118,6 +121,7 @@ private:
     queue::Result<DeliveryReport> deliver_unremoved(const std::string& id, bool after_restart,
                                                       bool& ready_to_remove);
     // Commits one failure notice for updates[k], k in failed; false if it could not be queued.
+    std::int64_t now() const;  // Bounces::clock, or 0 without one
     bool notify_failures(const queue::MessageRecord& record,
                          const std::vector<queue::RecipientUpdate>& updates,
                          const std::vector<std::size_t>& failed);
@@ -136,6 +140,8 @@ public:
         // How often deferred recipients (a full disk) are retried without a new notify().
         std::chrono::milliseconds rescan_interval{60'000};
         std::function<void(std::string_view line)> log;  // may be empty
+        // Each report's deliveries and each removal (core/mail_event.hpp); may be empty.
+        std::function<void(const core::MailEvent&)> event;
         // The most ids one wake-up takes (and removes with one barrier).
         std::size_t max_batch = 256;
     };

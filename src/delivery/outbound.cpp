@@ -84,6 +84,10 @@ void OutboundEngine::log(const std::string& line) const {
     if (options_.log) options_.log("outbound: " + line);
 }
 
+void OutboundEngine::event(core::MailEvent e) const {
+    if (options_.event) options_.event(e);
+}
+
 std::optional<NextHop> OutboundEngine::fixed_hop(const std::string& domain) const {
     if (auto it = options_.routes.find(domain); it != options_.routes.end()) return it->second;
     return options_.relayhost;
@@ -175,6 +179,7 @@ void OutboundEngine::take(const std::string& id, std::int64_t now) {
             job->fixed = fixed;
             if (!routed.ok()) job->invalid_domain = routed.error().message;
             job->record = shared;
+            job->started_unix = clock_.now_unix_seconds();
             order.push_back(job);
         }
         job->indexes.push_back(i);
@@ -343,6 +348,7 @@ void OutboundEngine::connected(const JobPtr& job, std::unique_ptr<Stream> stream
     conn->key = job->key;
     conn->hop = hop;
     conn->address = address;
+    job->connected_unix = clock_.now_unix_seconds();
     conn->policy = tls;
     if (job->fixed && tls == smtp::ClientTls::required) conn->trust = job->fixed->trust;
     conn->stream = std::move(stream);
@@ -513,6 +519,7 @@ void OutboundEngine::transaction_done(const ConnPtr& conn, smtp::TransactionResu
     for (std::size_t k = 0; k < job->results.size() && k < result.recipients.size(); ++k)
         job->results[k] = std::move(result.recipients[k]);
     job->remote_mta = conn->hop.host;
+    job->relay = conn->hop.host + "[" + conn->address + "]:" + std::to_string(conn->hop.port);
     finish(job);
 }
 

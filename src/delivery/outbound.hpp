@@ -36,6 +36,8 @@
 #include <string>
 #include <vector>
 
+#include "core/mail_event.hpp"
+
 #include "core/address.hpp"
 #include "core/clock.hpp"
 #include "delivery/route.hpp"
@@ -86,6 +88,9 @@ struct OutboundOptions {
     // Which pending recipients are ours to deliver (not local). Required.
     std::function<bool(const core::Path&)> is_remote;
     std::function<void(std::string_view line)> log;       // one line per event; may be empty
+    // The operator's lines: each recipient's attempt and the message's removal
+    // (core/mail_event.hpp); may be empty.
+    std::function<void(const core::MailEvent&)> event;
     // Every SMTP line sent and received ("C: ..." / "S: ..."), with the connection's label.
     std::function<void(std::string_view connection, std::string_view line)> trace;
     // A message (a DSN) was committed to the spool: local delivery may want it.
@@ -152,6 +157,7 @@ private:
     void fail_all(const JobPtr& job, const core::Reply& reply, bool permanent, std::string stage);
     void finish(const JobPtr& job);
     void log(const std::string& line) const;
+    void event(core::MailEvent e) const;
     static smtp::ClientMessage client_message(const Job& job);
     std::optional<NextHop> fixed_hop(const std::string& domain) const;
 

@@ -56,6 +56,8 @@ struct OutboundEngine::Closing {
     void send(Notices& notices, bool delay);
     void keep_owed(const Notices& notices, bool delay);
     void save_states();
+    void report(const core::Path& rcpt, const smtp::RecipientResult& r,
+                core::RecipientDelivery::Status status) const;
 };
 
 void OutboundEngine::finish(const JobPtr& job) {
@@ -104,18 +106,37 @@ void OutboundEngine::Closing::settle(std::size_t k) {
         st.state = RecipientState::delivered;
         ++engine.stats_.delivered;
         engine.log(job.id + ": " + rcpt.to_string() + " delivered: " + st.diagnostic);
+        report(rcpt, r, core::RecipientDelivery::Status::sent);
         break;
     case smtp::Outcome::permanent:
         st.state = RecipientState::failed;
         owe(failed, d, queue::DsnRecipient::Action::failed);
         engine.log(job.id + ": " + rcpt.to_string() + " failed: " + st.diagnostic);
+        report(rcpt, r, core::RecipientDelivery::Status::bounced);
         break;
-    case smtp::Outcome::transient:
-        if (!fail_if_expired(st, d, rcpt)) defer(st, d, rcpt);
+    case smtp::Outcome::transient: {
+        const bool expired = fail_if_expired(st, d, rcpt);
+        if (!expired) defer(st, d, rcpt);
+        report(rcpt, r, expired ? core::RecipientDelivery::Status::bounced
+                                : core::RecipientDelivery::Status::deferred);
         break;
+    }
     }
     if (engine.options_.on_outcome) engine.options_.on_outcome(st.state, entry.arrival_unix_seconds, now);
     updates.push_back({i, std::move(st)});
+}
+
+// "to=<c@d>, relay=..., delay=..., dsn=..., status=..." for this attempt (delays: before the
+// job started / 0 / connecting / the transaction).
+void OutboundEngine::Closing::report(const core::Path& rcpt, const smtp::RecipientResult& r,
+                                     core::RecipientDelivery::Status status) const {
+    const std::int64_t connected = job.connected_unix != 0 ? job.connected_unix : now;
+    const auto dsn = r.reply.enhanced ? r.reply.enhanced->to_string()
+                                      : std::to_string(r.reply.code / 100) + ".0.0";
+    engine.event(core::RecipientDelivery{
+        core::MailService::smtp, entry.id, core::event_address(rcpt), job.relay,
+        now - entry.arrival_unix_seconds, job.started_unix - entry.arrival_unix_seconds,
+        connected - job.started_unix, now - connected, dsn, status, core::one_line(r.reply)});
 }
 
 // A transient failure past the retry period (RFC 5321 4.5.4.1) is a failure.
@@ -217,8 +238,10 @@ void OutboundEngine::Closing::save_states() {
     // removed it first.
     if (Status r = spool.remove(entry.id); !r && !queue::is_unknown_message(r))
         engine.log(entry.id + ": not removed: " + r.error().message);
-    else
+    else {
         engine.log(entry.id + ": done, removed from the queue");
+        if (r) engine.event(core::MessageRemoved{entry.id});
+    }
 }
 
 }  // namespace pigeon::delivery

@@ -2,11 +2,13 @@
 // recipients of one message at one destination, shared by outbound.cpp (routing, connections,
 // the client session) and outbound_finish.cpp (making the results durable). Not for other users.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/mail_event.hpp"
 #include "delivery/outbound.hpp"
 
 namespace pigeon::delivery {
@@ -25,17 +27,16 @@ struct OutboundEngine::Job {
     std::vector<std::optional<smtp::RecipientResult>> results;  // per indexes[k]
     std::string remote_mta;
     std::string last_problem;
+    // For the operator's delivery lines (core::RecipientDelivery), from the injected clock.
+    std::string relay = "none";      // "mx.example[192.0.2.7]:25" once a transaction ran
+    std::int64_t started_unix = 0;   // the job was made
+    std::int64_t connected_unix = 0; // its transaction's connection was up (0: none)
 };
 
 namespace outbound_detail {
 
 // "550 5.1.1 no such user" on one line, for logs, diagnostics and DSNs.
-inline std::string one_line(const core::Reply& r) {
-    std::string s = std::to_string(r.code);
-    if (r.enhanced) s += " " + r.enhanced->to_string();
-    for (std::size_t i = 0; i < r.lines.size(); ++i) s += (i == 0 ? " " : " / ") + r.lines[i];
-    return s;
-}
+using core::one_line;
 }  // namespace outbound_detail
 
 }  // namespace pigeon::delivery

@@ -95,7 +95,8 @@ public:
         config.clock = server_.options.clock;
         config.trace = [this](std::string_view line) { trace(line); };
         session_ = smtp::make_session(std::move(config), smtp::PeerInfo{info_.peer_address});
-        log(LogLevel::info, "connect from " + info_.peer_address + " to port " +
+        event(false);
+        log(LogLevel::debug, "connect from " + info_.peer_address + " to port " +
                                 std::to_string(info_.local_port) + " (" +
                                 smtp::role_name(listener_.role) +
                                 (listener_.tls == TlsMode::implicit ? ", implicit TLS" : "") + ")");
@@ -125,13 +126,21 @@ private:
             server_.options.log(level, "c" + std::to_string(info_.id) + " " + std::string(text));
     }
 
-    // Session trace lines: state changes and refusals at info, the dialogue at debug.
+    // "connect from unknown[ip]" / "disconnect from ...", the operator's lines (core/mail_event.hpp).
+    void event(bool disconnected) const {
+        if (!server_.options.event) return;
+        server_.options.event(core::ClientConnected{
+            listener_.role == smtp::Role::submission ? core::MailService::submission
+                                                     : core::MailService::smtpd,
+            info_.peer_address, disconnected});
+    }
+
+    // Session trace lines: the dialogue and state changes at debug (the operator's info lines
+    // are the events Services logs); at info only what the session notes ("!: ") and the 421s
+    // that end a session on the server's initiative.
     void trace(std::string_view line) const {
         LogLevel level = LogLevel::debug;
-        if (line.rfind("state: ", 0) == 0 || line.rfind("!: ", 0) == 0) level = LogLevel::info;
-        if (line.rfind("S: ", 0) == 0 && line.size() > 3 && (line[3] == '4' || line[3] == '5'))
-            level = LogLevel::info;
-        if (line.find("OK: queued as ") != std::string_view::npos) level = LogLevel::info;
+        if (line.rfind("!: ", 0) == 0 || line.rfind("S: 421 ", 0) == 0) level = LogLevel::info;
         log(level, line);
     }
 
@@ -411,7 +420,8 @@ private:
         error_code ignored;
         socket_.shutdown(tcp::socket::shutdown_both, ignored);
         socket_.close(ignored);
-        log(LogLevel::info, "disconnect");
+        log(LogLevel::debug, "disconnect");
+        event(true);
         server_.release(info_.id, info_.client_key);
     }
 

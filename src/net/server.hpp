@@ -28,6 +28,7 @@
 
 #include "core/clock.hpp"
 #include "core/log_level.hpp"
+#include "core/mail_event.hpp"
 #include "core/tls_mode.hpp"
 #include "smtp/server/session.hpp"
 
@@ -93,6 +94,8 @@ struct ServerOptions {
     // Called once, on the acceptors' thread, when a graceful stop begins (SIGTERM, SIGINT, stop()).
     std::function<void()> on_stopping;
     ServerEvents* events = nullptr;  // may be null; must outlive the Server
+    // The operator's connect and disconnect lines (core/mail_event.hpp); may be empty.
+    std::function<void(const core::MailEvent&)> event;
 };
 
 struct ConnectionInfo {

@@ -276,7 +276,7 @@ class StartedAsRoot(unittest.TestCase):
         try:
             wait_ready(s, proc)
             self.assertEqual(status_fields(proc.pid)["Uid"].split(), ["0"] * 4)
-            self.assertIn("warn running as root (allow_root = true)", s.log_text())
+            self.assertIn("warning: running as root (allow_root = true)", s.log_text())
         finally:
             stop(proc)
 
@@ -316,7 +316,7 @@ class StartedAsRoot(unittest.TestCase):
             wait_ready(s, proc)
             self.assertIn("TLS: certificate " + cert, s.log_text())
             # openssl -days 2: within the 14 days that get a warning at start.
-            self.assertRegex(s.log_text(), r"warn TLS: the certificate for mx.test.example expires on "
+            self.assertRegex(s.log_text(), r"warn pigeon/master\[\d+\]: warning: TLS: the certificate for mx.test.example expires on "
                                            r"\S+ \S+ UTC, in 1 day\(s\): renew it")
             self.assertIn("DKIM: submission signs mail from " + h.DOMAIN, s.log_text())
             with h.SmtpClient(s.ports[2], implicit_tls=True) as c:
