@@ -1,5 +1,6 @@
 // Tests for app/log.hpp: what the server's log writes for hostile text (issue 13, item 5).
 #include "app/log.hpp"
+#include "app/log_format.hpp"
 
 #include <rapidcheck/boost_test.h>
 
@@ -144,6 +145,161 @@ RC_BOOST_PROP(escaped_utf8_ish_text_round_trips, ()) {
     const auto back = unescape(out);
     RC_ASSERT(back.has_value());
     RC_ASSERT(*back == bytes);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// app/log_format.hpp: the operator's lines, as Postfix writes them and as JSON.
+BOOST_AUTO_TEST_SUITE(log_format)
+
+namespace core = pigeon::core;
+using app::LineFormat;
+
+const app::LineHead head{"2026-11-22T05:40:00Z", core::LogLevel::info, "smtpd", 4242};
+
+std::string text_line(const core::MailEvent& e) {
+    std::string out;
+    app::append_event_line(out, LineFormat::text, head, e);
+    return out;
+}
+std::string json_line(const core::MailEvent& e) {
+    std::string out;
+    app::append_event_line(out, LineFormat::json, head, e);
+    return out;
+}
+
+core::RecipientDelivery sent() {
+    core::RecipientDelivery d;
+    d.service = core::MailService::smtp;
+    d.queue_id = "01ABCDEFGH000001";
+    d.to = "carol@example.org";
+    d.relay = "mx.example.org[192.0.2.7]:25";
+    d.delay = 7;
+    d.delay_before = 3;
+    d.delay_setup = 1;
+    d.delay_transmission = 3;
+    d.dsn = "2.0.0";
+    d.status = core::RecipientDelivery::Status::sent;
+    d.detail = "250 2.0.0 OK id=1";
+    return d;
+}
+
+BOOST_AUTO_TEST_CASE(every_event_as_postfix_writes_it) {
+    BOOST_TEST(text_line(core::ClientConnected{core::MailService::smtpd, "192.0.2.1", false}) ==
+               "2026-11-22T05:40:00Z info pigeon/smtpd[4242]: connect from unknown[192.0.2.1]");
+    BOOST_TEST(text_line(core::ClientConnected{core::MailService::submission, "2001:db8::1", true}) ==
+               "2026-11-22T05:40:00Z info pigeon/submission/smtpd[4242]: disconnect from unknown[2001:db8::1]");
+    BOOST_TEST(text_line(core::MessageReceived{core::MailService::submission, "01ABCDEFGH000001",
+                                               "192.0.2.1", "alice@example.org"}) ==
+               "2026-11-22T05:40:00Z info pigeon/submission/smtpd[4242]: 01ABCDEFGH000001: "
+               "client=unknown[192.0.2.1], sasl_username=alice@example.org");
+    BOOST_TEST(text_line(core::MessageReceived{core::MailService::smtpd, "01ABCDEFGH000001", "192.0.2.1", ""}) ==
+               "2026-11-22T05:40:00Z info pigeon/smtpd[4242]: 01ABCDEFGH000001: client=unknown[192.0.2.1]");
+    BOOST_TEST(text_line(core::MessageQueued{"01ABCDEFGH000001", "", 1024, 2}) ==
+               "2026-11-22T05:40:00Z info pigeon/qmgr[4242]: 01ABCDEFGH000001: from=<>, size=1024, "
+               "nrcpt=2 (queue active)");
+    BOOST_TEST(text_line(sent()) ==
+               "2026-11-22T05:40:00Z info pigeon/smtp[4242]: 01ABCDEFGH000001: to=<carol@example.org>, "
+               "relay=mx.example.org[192.0.2.7]:25, delay=7, delays=3/0/1/3, dsn=2.0.0, status=sent "
+               "(250 2.0.0 OK id=1)");
+    BOOST_TEST(text_line(core::MessageRemoved{"01ABCDEFGH000001"}) ==
+               "2026-11-22T05:40:00Z info pigeon/qmgr[4242]: 01ABCDEFGH000001: removed");
+    BOOST_TEST(text_line(core::Refused{core::MailService::smtpd, "RCPT", "192.0.2.1",
+                                       "550 5.1.1 no such user", "a@b.example", "c@d.example", true,
+                                       "client.test"}) ==
+               "2026-11-22T05:40:00Z info pigeon/smtpd[4242]: NOQUEUE: reject: RCPT from "
+               "unknown[192.0.2.1]: 550 5.1.1 no such user; from=<a@b.example> to=<c@d.example> "
+               "proto=ESMTP helo=<client.test>");
+    BOOST_TEST(text_line(core::Refused{core::MailService::smtpd, "MAIL", "192.0.2.1",
+                                       "452 4.3.1 full", "", "", false, "x"}) ==
+               "2026-11-22T05:40:00Z info pigeon/smtpd[4242]: NOQUEUE: reject: MAIL from "
+               "unknown[192.0.2.1]: 452 4.3.1 full; from=<> proto=SMTP helo=<x>");
+}
+
+BOOST_AUTO_TEST_CASE(statuses_deferred_and_bounced) {
+    auto d = sent();
+    d.status = core::RecipientDelivery::Status::deferred;
+    d.dsn = "4.4.1";
+    d.relay = "none";
+    d.detail = "451 4.4.1 connection refused";
+    BOOST_TEST(app::event_text(d) ==
+               "01ABCDEFGH000001: to=<carol@example.org>, relay=none, delay=7, delays=3/0/1/3, "
+               "dsn=4.4.1, status=deferred (451 4.4.1 connection refused)");
+    d.status = core::RecipientDelivery::Status::bounced;
+    BOOST_TEST(app::event_text(d).find("status=bounced (") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(free_text_lines_carry_the_tag_and_postfix_level_words) {
+    std::string out;
+    app::append_line(out, LineFormat::text, head, "ready");
+    BOOST_TEST(out == "2026-11-22T05:40:00Z info pigeon/smtpd[4242]: ready");
+    out.clear();
+    app::LineHead warn = head;
+    warn.level = core::LogLevel::warn;
+    app::append_line(out, LineFormat::text, warn, "disk low");
+    BOOST_TEST(out == "2026-11-22T05:40:00Z warn pigeon/smtpd[4242]: warning: disk low");
+    out.clear();
+    app::append_line(out, LineFormat::text, warn, "disk low", false);  // syslog: no head
+    BOOST_TEST(out == "warning: disk low");
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_carry_every_field) {
+    BOOST_TEST(json_line(sent()) ==
+               R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"smtp","pid":4242,)"
+               R"("event":"delivery","queue_id":"01ABCDEFGH000001","to":"carol@example.org",)"
+               R"("relay":"mx.example.org[192.0.2.7]:25","delay":7,"delays":"3/0/1/3","dsn":"2.0.0",)"
+               R"("status":"sent","detail":"250 2.0.0 OK id=1"})");
+    BOOST_TEST(json_line(core::MessageQueued{"Q1", "a@b", 5, 1}) ==
+               R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"qmgr","pid":4242,)"
+               R"("event":"queued","queue_id":"Q1","from":"a@b","size":5,"nrcpt":1})");
+    BOOST_TEST(json_line(core::MessageReceived{core::MailService::smtpd, "Q1", "192.0.2.1", "bob"}) ==
+               R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"smtpd","pid":4242,)"
+               R"("event":"received","queue_id":"Q1","client_ip":"192.0.2.1","sasl_username":"bob"})");
+    BOOST_TEST(json_line(core::Refused{core::MailService::smtpd, "RCPT", "192.0.2.1", "550 5.1.1 x",
+                                       "a@b", "c@d", true, "h"}) ==
+               R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"smtpd","pid":4242,)"
+               R"("event":"reject","stage":"RCPT","client_ip":"192.0.2.1","reply":"550 5.1.1 x",)"
+               R"("from":"a@b","to":"c@d","proto":"ESMTP","helo":"h"})");
+    BOOST_TEST(json_line(core::MessageRemoved{"Q1"}).ends_with(R"("event":"removed","queue_id":"Q1"})"));
+    BOOST_TEST(json_line(core::ClientConnected{core::MailService::smtpd, "::1", true})
+                   .ends_with(R"("event":"disconnect","client_ip":"::1"})"));
+    std::string out;
+    app::append_line(out, LineFormat::json, head, "ready");
+    BOOST_TEST(out == R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"smtpd","pid":4242,"msg":"ready"})");
+}
+
+BOOST_AUTO_TEST_CASE(hostile_text_is_escaped_in_both_formats) {
+    // A HELO with CR LF, a quote, a backslash and a byte that is not UTF-8.
+    const std::string helo = "evil\r\n2026-01-01T00:00:00Z info forged \"q\" \\ \xff";
+    core::Refused r{core::MailService::smtpd, "RCPT", "192.0.2.1", "550 5.1.1 x", "a@b", "c@d", true, helo};
+    const std::string text = text_line(r);
+    BOOST_TEST(text.find('\n') == std::string::npos);
+    BOOST_TEST(text.find('\r') == std::string::npos);
+    BOOST_TEST(text.ends_with(R"(helo=<evil\r\n2026-01-01T00:00:00Z info forged "q" \\ \xff>)"));
+    const std::string json = json_line(r);
+    BOOST_TEST(json.find('\n') == std::string::npos);
+    // The log's escapes, then JSON's: \r becomes \\r, " becomes \", \ becomes \\\\.
+    BOOST_TEST(json.ends_with(R"("helo":"evil\\r\\n2026-01-01T00:00:00Z info forged \"q\" \\\\ \\xff"})"));
+}
+
+RC_BOOST_PROP(json_strings_are_quoted_without_raw_controls_quotes_or_lone_backslashes,
+              (const std::string& text)) {
+    std::string out;
+    app::append_json_string(out, text);
+    RC_ASSERT(out.size() >= 2u);
+    RC_ASSERT(out.front() == '"');
+    RC_ASSERT(out.back() == '"');
+    for (std::size_t i = 1; i + 1 < out.size(); ++i) {
+        const auto c = static_cast<unsigned char>(out[i]);
+        RC_ASSERT(c >= 0x20u);
+        RC_ASSERT(c != 0x7fu);
+        if (c == '"') RC_FAIL("an unescaped quote");
+        if (c == '\\') {
+            ++i;  // an escape: \" or \\ only
+            RC_ASSERT(i + 1 < out.size());
+            RC_ASSERT(out[i] == '"' || out[i] == '\\');
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -235,7 +235,8 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
     std::stringstream doc;
     doc << in.rdbuf();
     for (const char* key :
-         {"hostname", "local_domains", "state_dir", "user", "group", "allow_root", "log_level", "threads", "tls.cert_file",
+         {"hostname", "local_domains", "state_dir", "user", "group", "allow_root", "log_level", "log.format",
+          "log.target", "log.file", "log.syslog_socket", "threads", "tls.cert_file",
           "tls.key_file", "limits.max_connections", "limits.max_connections_per_ip",
           "limits.command_timeout_seconds", "limits.data_block_timeout_seconds",
           "limits.data_timeout_seconds", "limits.max_message_octets", "limits.max_recipients",
@@ -431,6 +432,35 @@ BOOST_AUTO_TEST_CASE(service_account_keys_are_checked) {
         {"\ngroup = \"mail\"\n",
          "config.toml:2: group: is set without user (the group applies to the service user)"},
         {"allow_root = \"yes\"\n", "config.toml:1: allow_root: must be true or false, not a string"},
+    });
+}
+
+BOOST_AUTO_TEST_CASE(log_table_is_read) {
+    const auto c = parse("[log]\nformat = \"json\"\ntarget = \"file\"\nfile = \"/var/log/pigeon/pigeon.log\"\n");
+    BOOST_REQUIRE_MESSAGE(c, why(c));
+    BOOST_TEST((c->log.format == config::LogFormat::json));
+    BOOST_TEST((c->log.target == config::LogTarget::file));
+    BOOST_TEST(c->log.file == "/var/log/pigeon/pigeon.log");
+    BOOST_TEST(c->log.syslog_socket == "/dev/log");
+    const auto d = parse("");
+    BOOST_REQUIRE_MESSAGE(d, why(d));
+    BOOST_TEST((d->log.format == config::LogFormat::text));
+    BOOST_TEST((d->log.target == config::LogTarget::standard_error));
+    const auto e = parse("[log]\ntarget = \"syslog\"\nsyslog_socket = \"/run/test.sock\"\n");
+    BOOST_REQUIRE_MESSAGE(e, why(e));
+    BOOST_TEST((e->log.target == config::LogTarget::syslog));
+    BOOST_TEST(e->log.syslog_socket == "/run/test.sock");
+}
+
+BOOST_AUTO_TEST_CASE(log_table_is_checked) {
+    check_errors({
+        {"[log]\nformat = \"xml\"\n",
+         "config.toml:2: log.format: \"xml\" is not one of \"text\", \"json\""},
+        {"[log]\ntarget = \"journal\"\n",
+         "config.toml:2: log.target: \"journal\" is not one of \"stderr\", \"syslog\", \"file\""},
+        {"[log]\ntarget = \"file\"\n", "config.toml:1: log.file: required with log.target = \"file\""},
+        {"[log]\nfile = \"\"\n", "config.toml:2: log.file: must not be empty"},
+        {"[log]\nlevel = \"debug\"\n", "config.toml:2: log.level: unknown key"},
     });
 }
 
@@ -969,6 +999,10 @@ rc::Gen<Config> gen_config() {
         c.log_level = *rc::gen::element(LogLevel::error, LogLevel::warn, LogLevel::info,
                                         LogLevel::debug);
         c.threads = *rc::gen::inRange(0u, 1025u);
+        c.log.format = *rc::gen::element(config::LogFormat::text, config::LogFormat::json);
+        c.log.target = *rc::gen::element(config::LogTarget::standard_error, config::LogTarget::syslog,
+                                         config::LogTarget::file);
+        if (c.log.target == config::LogTarget::file) c.log.file = *rc::gen::nonEmpty(gen_text());
         if (*rc::gen::arbitrary<bool>()) c.tls = {*rc::gen::nonEmpty(gen_text()),
                                                   *rc::gen::nonEmpty(gen_text())};
 

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""The server's log (stderr): one line per session state change and per transaction outcome,
-and never a password or AUTH credentials in any form, at log_level "info" and "debug"; text
-quoted from the network (here a hostile DNS TXT record) is escaped and never breaks a line.
+"""The server's log (stderr): at "info", one Postfix-shaped line per connection and message event
+(connect, client=, from=/size=/nrcpt=, NOQUEUE: reject, disconnect); at "debug" also one line per
+session state change and the dialogue. Never a password or AUTH credentials in any form, at either
+level; text quoted from the network (here a hostile DNS TXT record) is escaped and never breaks a
+line.
 
 usage: test_logs.py PIGEON_BINARY   (or PIGEON_BIN=...)
 """
@@ -20,7 +22,8 @@ h.strip_binary_arg()
 
 ALICE, BOB = h.address("alice"), h.address("bob")
 WRONG_PASSWORD = "Wr0ng-but-s3cret-pw"
-LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (error|warn|info|debug) (.*)$")
+LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (error|warn|info|debug) "
+                     r"pigeon/([a-z/]+)\[(\d+)\]: (.*)$")
 STATE_RE = re.compile(r"^c(\d+) state: (\w+) -> (\w+)$")
 
 
@@ -79,7 +82,7 @@ class Session:
 def scenario(srv):
     """Runs the scripted sessions one after another; returns (sessions, queued ids, auth counts)."""
     sessions, queued = [], []
-    auth = {"ok": 0, "failed": 0}
+    auth = {"ok": 0, "failed": 0, "rejects": []}  # rejects: (stage, code) the policy refused
 
     # 1. Inbound: accepted and refused recipients, one queued message, one refused message.
     s = Session(srv.ports["inbound"])
@@ -88,6 +91,7 @@ def scenario(srv):
     s.cmd("RCPT TO:<%s>" % BOB, 250)
     s.cmd("RCPT TO:<nobody@test.example>", 550)
     s.cmd("RCPT TO:<victim@elsewhere.example>", 554)
+    auth["rejects"] += [("RCPT", "550"), ("RCPT", "554")]
     s.cmd("DATA", 354)
     r = s.raw(b"Subject: log test\r\n\r\nhello\r\n.\r\n", 1)[0]
     queued.append(h.QUEUE_ID.search(r.lines[0]).group(1))
@@ -131,6 +135,7 @@ def scenario(srv):
     s.cmd(b64(h.password("bob")), 235)
     auth["ok"] += 1
     s.cmd("MAIL FROM:<%s>" % ALICE, 553)
+    auth["rejects"].append(("MAIL", "553"))
     s.close()
     sessions.append(s)
 
@@ -154,6 +159,7 @@ class Logs(unittest.TestCase):
         srv = h.PigeonServer(BIN, log_level=level)
         try:
             srv.start()
+            self.pid = srv.proc.pid
             sessions, queued, auth = scenario(srv)
             srv.wait_for_messages("bob", 2, timeout=20)
             srv.wait_for_messages("alice", 1, timeout=20)
@@ -170,19 +176,48 @@ class Logs(unittest.TestCase):
         messages = []
         for line in lines:
             m = LINE_RE.match(line)
-            self.assertIsNotNone(m, "a log line without time stamp and level: %r" % line)
+            self.assertIsNotNone(m, "a log line without time stamp, level and tag: %r" % line)
             if level == "info":
                 self.assertNotEqual(m.group(1), "debug", line)
-            messages.append(m.group(2))
+            self.assertEqual(m.group(3), str(self.pid), line)
+            messages.append(m.group(4))
 
         # Never a password, nor base64 of one, nor an AUTH initial response or SASL response.
         for secret in secrets():
             self.assertNotIn(secret, log, "a credential leaked into the %s log" % level)
 
-        # Connections in the order they were made: c<id> for each "connect from".
-        conn_ids = [m.split(" ", 1)[0] for m in messages if re.match(r"^c\d+ connect from ", m)]
-        self.assertEqual(len(conn_ids), len(sessions) + 1, conn_ids)  # + swaks
+        # The operator's lines (Postfix's shapes): one connect and one disconnect per session.
+        n_sessions = len(sessions) + 1  # + swaks
+        self.assertEqual(sum(1 for m in messages if m == "connect from unknown[127.0.0.1]"), n_sessions)
+        self.assertEqual(sum(1 for m in messages if m == "disconnect from unknown[127.0.0.1]"), n_sessions)
+        # Each queued message: one client= line and one from=, size=, nrcpt= line.
+        for qid in queued:
+            client = [m for m in messages if m.startswith(qid + ": client=unknown[127.0.0.1]")]
+            self.assertEqual(len(client), 1, (qid, client))
+            active = [m for m in messages if re.match(
+                r"^%s: from=<[^>]*>, size=\d+, nrcpt=1 \(queue active\)$" % qid, m)]
+            self.assertEqual(len(active), 1, (qid, active))
+        # Submission's messages name the SASL user.
+        self.assertTrue(any(re.match(r"^\w+: client=unknown\[127\.0\.0\.1\], sasl_username=%s$"
+                                     % re.escape(ALICE), m) for m in messages), messages)
+        # Each refusal of the policy: one NOQUEUE line with the reply and the envelope so far.
+        rejects = [re.match(r"^NOQUEUE: reject: (\w+) from unknown\[127\.0\.0\.1\]: (\d{3}) .*; "
+                            r"from=<[^>]*>( to=<[^>]*>)? proto=ESMTP helo=<client\.test>$", m)
+                   for m in messages if m.startswith("NOQUEUE: ")]
+        self.assertTrue(all(rejects), [m for m in messages if m.startswith("NOQUEUE: ")])
+        self.assertEqual([(r.group(1), r.group(2)) for r in rejects], auth["rejects"])
+        self.assertEqual(sum(1 for m in messages if re.match(r"^c\d+ AUTH failed$", m)), auth["failed"])
+        self.assertEqual(sum(1 for m in messages if re.match(r"^c\d+ AUTH succeeded for ", m)),
+                         auth["ok"] if level == "debug" else 0)
+        self.assertTrue(any(m.startswith("ready") for m in messages))
+        self.assertEqual(messages[-1], "stopped")
+        if level == "info":
+            self.assertFalse([m for m in messages if STATE_RE.match(m) or re.match(r"^c\d+ [CS]: ", m)])
+            return
 
+        # Debug: the connections in the order they were made, c<id> for each "connect from".
+        conn_ids = [m.split(" ", 1)[0] for m in messages if re.match(r"^c\d+ connect from ", m)]
+        self.assertEqual(len(conn_ids), n_sessions, conn_ids)
         # One line per state change: per connection, the changes form one unbroken chain
         # from Connected, with no repeated or no-op line.
         chains = {}
@@ -204,9 +239,7 @@ class Logs(unittest.TestCase):
                     "CheckingRecipient", "RcptGiven", "CheckingRecipient", "RcptGiven",
                     "ReceivingData", "CheckingMessage", "Enqueuing", "Greeted"]
         self.assertEqual(first[:len(expected)], expected)
-
-        # One line per transaction outcome: each queued id once; each refusal the client got
-        # logged for its connection, in order.
+        # Each queued id once in the dialogue; every negative reply the client got is there.
         for qid in queued:
             n = sum(1 for m in messages if ("queued as " + qid) in m)
             self.assertEqual(n, 1, "queued id %s logged %d times" % (qid, n))
@@ -214,17 +247,13 @@ class Logs(unittest.TestCase):
             logged = [m.split(" S: ", 1)[1] for m in messages
                       if m.startswith(cid + " S: ") and m.split(" S: ", 1)[1][:1] in "45"]
             self.assertEqual(logged, s.negative_lines(), cid)
-        self.assertEqual(sum(1 for m in messages if re.match(r"^c\d+ AUTH failed$", m)), auth["failed"])
-        self.assertEqual(sum(1 for m in messages if re.match(r"^c\d+ AUTH succeeded for ", m)), auth["ok"])
         for cid in conn_ids:
             self.assertEqual(messages.count(cid + " disconnect"), 1, cid)
-        self.assertTrue(any(m.startswith("ready") for m in messages))
-        self.assertEqual(messages[-1], "stopped")
 
-    def test_info_log_has_state_changes_and_outcomes_and_no_credentials(self):
+    def test_info_log_has_message_events_and_no_credentials(self):
         self.run_level("info")
 
-    def test_debug_log_has_state_changes_and_outcomes_and_no_credentials(self):
+    def test_debug_log_has_state_changes_and_the_dialogue_and_no_credentials(self):
         self.run_level("debug")
 
     def test_debug_log_hides_sasl_responses_sent_after_a_refused_auth(self):
