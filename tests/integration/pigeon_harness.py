@@ -224,7 +224,7 @@ class PigeonServer:
                                      stderr=subprocess.STDOUT, env=env,
                                      preexec_fn=_die_with_parent)
         _live_servers.append(self)
-        ok = wait_until(lambda: self.proc.poll() is not None or " ready" in self.log_text(),
+        ok = wait_until(lambda: self.proc.poll() is not None or re.search(r'[ "]ready', self.log_text()),  # text or JSON log
                         ready_timeout)
         if self.proc.poll() is not None or not ok:
             text = self.log_text()
