@@ -9,6 +9,7 @@ usage: test_oplog.py PIGEON_BINARY   (or PIGEON_BIN=...)
 import json
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
@@ -203,9 +204,14 @@ class OperatorLog(unittest.TestCase):
                          ("RCPT", "nobody@test.example", "sender@example.org", "client.test", "550"))
         self.assertEqual(len(by("connect")), len(by("disconnect")))
 
+    def private_path(self, name):
+        """A path in a directory of this test's own, removed when the test ends."""
+        d = tempfile.mkdtemp(prefix="pigeon-oplog-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return os.path.join(d, name)
+
     def test_file_target_is_reopened_on_sigusr2_and_loses_nothing(self):
-        log_dir = tempfile.mkdtemp(prefix="pigeon-oplog-")
-        log_file = os.path.join(log_dir, "pigeon.log")
+        log_file = self.private_path("pigeon.log")
         srv = FileServer(BIN, log_file,
                          extra_config='\n[log]\ntarget = "file"\nfile = "%s"\n' % log_file)
         try:
@@ -243,8 +249,7 @@ class OperatorLog(unittest.TestCase):
                 self.assertIn(qid + ": removed", new)
 
     def test_syslog_target_sends_tagged_datagrams(self):
-        sock_dir = tempfile.mkdtemp(prefix="pigeon-syslog-")
-        sock_path = os.path.join(sock_dir, "log")
+        sock_path = self.private_path("log")
         srv = SyslogServer(BIN, sock_path,
                            extra_config='\n[log]\ntarget = "syslog"\nsyslog_socket = "%s"\n' % sock_path)
         try:
