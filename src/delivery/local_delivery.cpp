@@ -369,9 +369,8 @@ void LocalDeliveryWorker::run() {
                 log("local delivery " + ids[i] + ": " + reports[i].error().message);
                 continue;
             }
-            for (const std::string& note : reports[i]->notes) {
-                log("local delivery " + ids[i] + ": " + note);
-            }
+            if (!options_.event)
+                for (const std::string& note : reports[i]->notes) log("local delivery " + ids[i] + ": " + note);
             if (options_.event) {
                 for (const core::RecipientDelivery& d : reports[i]->deliveries) options_.event(d);
                 if (reports[i]->removed) options_.event(core::MessageRemoved{ids[i]});

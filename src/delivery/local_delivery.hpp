@@ -139,7 +139,9 @@ public:
     struct Options {
         // How often deferred recipients (a full disk) are retried without a new notify().
         std::chrono::milliseconds rescan_interval{60'000};
-        std::function<void(std::string_view line)> log;  // may be empty
+        // May be empty. With `event` set, the reports' notes are not logged: each is a delivery
+        // event's line already.
+        std::function<void(std::string_view line)> log;
         // Each report's deliveries and each removal (core/mail_event.hpp); may be empty.
         std::function<void(const core::MailEvent&)> event;
         // The most ids one wake-up takes (and removes with one barrier).

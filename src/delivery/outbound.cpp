@@ -84,6 +84,10 @@ void OutboundEngine::log(const std::string& line) const {
     if (options_.log) options_.log("outbound: " + line);
 }
 
+void OutboundEngine::log_unless_reported(const std::string& line) const {
+    if (!options_.event) log(line);
+}
+
 void OutboundEngine::event(core::MailEvent e) const {
     if (options_.event) options_.event(e);
 }

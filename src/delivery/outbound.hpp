@@ -87,7 +87,9 @@ struct OutboundOptions {
     std::shared_ptr<tls::TlsContext> tls_context;         // client context; null: no TLS at all
     // Which pending recipients are ours to deliver (not local). Required.
     std::function<bool(const core::Path&)> is_remote;
-    std::function<void(std::string_view line)> log;       // one line per event; may be empty
+    // One line per event; may be empty. With `event` set, a recipient's outcome and the
+    // removal are only the event's line (no text line beside it).
+    std::function<void(std::string_view line)> log;
     // The operator's lines: each recipient's attempt and the message's removal
     // (core/mail_event.hpp); may be empty.
     std::function<void(const core::MailEvent&)> event;
@@ -157,6 +159,7 @@ private:
     void fail_all(const JobPtr& job, const core::Reply& reply, bool permanent, std::string stage);
     void finish(const JobPtr& job);
     void log(const std::string& line) const;
+    void log_unless_reported(const std::string& line) const;  // log(), when no event says it
     void event(core::MailEvent e) const;
     static smtp::ClientMessage client_message(const Job& job);
     std::optional<NextHop> fixed_hop(const std::string& domain) const;

@@ -105,13 +105,13 @@ void OutboundEngine::Closing::settle(std::size_t k) {
     case smtp::Outcome::delivered:
         st.state = RecipientState::delivered;
         ++engine.stats_.delivered;
-        engine.log(job.id + ": " + rcpt.to_string() + " delivered: " + st.diagnostic);
+        engine.log_unless_reported(job.id + ": " + rcpt.to_string() + " delivered: " + st.diagnostic);
         report(rcpt, r, core::RecipientDelivery::Status::sent);
         break;
     case smtp::Outcome::permanent:
         st.state = RecipientState::failed;
         owe(failed, d, queue::DsnRecipient::Action::failed);
-        engine.log(job.id + ": " + rcpt.to_string() + " failed: " + st.diagnostic);
+        engine.log_unless_reported(job.id + ": " + rcpt.to_string() + " failed: " + st.diagnostic);
         report(rcpt, r, core::RecipientDelivery::Status::bounced);
         break;
     case smtp::Outcome::transient: {
@@ -145,7 +145,7 @@ bool OutboundEngine::Closing::fail_if_expired(RecipientStatus& st, queue::DsnRec
     if (!queue::expired(engine.options_.retry, entry.arrival_unix_seconds, now)) return false;
     st.state = RecipientState::failed;
     owe(failed, d, queue::DsnRecipient::Action::failed);
-    engine.log(job.id + ": " + rcpt.to_string() + " failed, retries exhausted: " + st.diagnostic);
+    engine.log_unless_reported(job.id + ": " + rcpt.to_string() + " failed, retries exhausted: " + st.diagnostic);
     return true;
 }
 
@@ -161,8 +161,8 @@ void OutboundEngine::Closing::defer(RecipientStatus& st, queue::DsnRecipient& d,
         st.delay_notified = true;
     }
     ++engine.stats_.deferred;
-    engine.log(job.id + ": " + rcpt.to_string() + " deferred: " + st.diagnostic +
-               "; next attempt in " + seconds_text(st.next_attempt_unix - now));
+    engine.log_unless_reported(job.id + ": " + rcpt.to_string() + " deferred: " + st.diagnostic +
+                               "; next attempt in " + seconds_text(st.next_attempt_unix - now));
 }
 
 // Records that the recipient whose update comes next is owed a notice.
@@ -239,7 +239,7 @@ void OutboundEngine::Closing::save_states() {
     if (Status r = spool.remove(entry.id); !r && !queue::is_unknown_message(r))
         engine.log(entry.id + ": not removed: " + r.error().message);
     else {
-        engine.log(entry.id + ": done, removed from the queue");
+        engine.log_unless_reported(entry.id + ": done, removed from the queue");
         if (r) engine.event(core::MessageRemoved{entry.id});
     }
 }

@@ -211,7 +211,7 @@ zone:
     def test_mismatching_tlsa_defers(self):
         tok = "dane-bad-%d" % os.getpid()
         self.submit("user@bad.dane.example", tok)
-        self.assertTrue(h.wait_until(lambda: "user@bad.dane.example> deferred" in self.srv.log_text(),
+        self.assertTrue(h.wait_until(lambda: "to=<user@bad.dane.example>, relay=none" in self.srv.log_text() and "status=deferred" in self.srv.log_text(),
                                      30), self.srv.log_text()[-3000:])
         self.assertIn("DANE", self.srv.log_text())
         self.assertNotIn("bad.dane.example", self.pf.log())
@@ -223,7 +223,7 @@ zone:
         tok = "dane-strip-%d" % os.getpid()
         self.submit("user@strip.dane.example", tok)
         self.assertTrue(h.wait_until(
-            lambda: "user@strip.dane.example> deferred" in self.srv.log_text(), 30),
+            lambda: "to=<user@strip.dane.example>, relay=none" in self.srv.log_text() and "status=deferred" in self.srv.log_text(), 30),
             self.srv.log_text()[-3000:])
         self.assertTrue(any(c.upper().startswith("EHLO") for c in self.strip.commands),
                         self.strip.commands)
