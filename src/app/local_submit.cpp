@@ -129,10 +129,13 @@ void AppServices::submit_local(const policy::LocalCaller& caller, const net::Loc
     core::MessageRef message(with_from(submission.message, submission.request.name, envelope.reverse_path.mailbox.to_string()));
     std::string received = received_field(options_.hostname, submission.uid, clock_.now_unix_seconds());
     auto log = options_.log;
+    auto event = options_.event;
+    const std::uint32_t uid = submission.uid;
     const std::string who = "sendmail uid " + std::to_string(submission.uid) + " (" + caller.login + ")";
     checks_.check_local_message(
         smtp::CheckMessage{envelope, message}, caller,
-        [this, envelope, message, received = std::move(received), log, who, done = std::move(done)](smtp::Event e) mutable {
+        [this, envelope, message, received = std::move(received), log, event, uid, who,
+         done = std::move(done)](smtp::Event e) mutable {
             const auto* v = std::get_if<smtp::Verdict>(&e);
             if (v == nullptr || !v->accept) {
                 const core::Reply reply = v ? refusal(*v, core::Reply(550, "5.7.1", "Message refused"))
@@ -144,15 +147,24 @@ void AppServices::submit_local(const policy::LocalCaller& caller, const net::Loc
             std::string prefix = received + v->prepend;
             core::MessageRef stored = v->replacement ? message.with_prefix(prefix.append(*v->replacement), v->replaced_octets)
                                                      : message.with_prefix(std::move(prefix));
+            // "uid= from=" (pickup) and "from=, size=, nrcpt=" (qmgr), once the message is durable.
+            core::MessagePickedUp picked{{}, uid, core::event_address(envelope.reverse_path)};
+            core::MessageQueued queued{{}, picked.from, stored.size(), envelope.recipients.size()};
             committer_.submit(envelope, std::move(stored), v->folder,
-                              [log, who, from = envelope.reverse_path.to_string(), done = std::move(done)](
-                                  os::GroupCommitter::Outcome outcome) {
+                              [log, event, who, picked = std::move(picked), queued = std::move(queued),
+                               done = std::move(done)](os::GroupCommitter::Outcome outcome) mutable {
                                   if (!outcome.ok()) {
                                       if (log) log(net::LogLevel::error, who + " spool: " + outcome.error().message);
                                       done(core::Reply(451, "4.3.0", "Local error in processing; try again later"));
                                       return;
                                   }
-                                  if (log) log(net::LogLevel::info, who + " from=" + from + " queued as " + outcome.value());
+                                  if (event) {
+                                      picked.queue_id = queued.queue_id = outcome.value();
+                                      event(picked);
+                                      event(queued);
+                                  } else if (log) {
+                                      log(net::LogLevel::info, who + " from=<" + picked.from + "> queued as " + outcome.value());
+                                  }
                                   done(core::Reply(250, "2.0.0", "Ok: queued as " + outcome.value()));
                               });
         });

@@ -26,6 +26,9 @@ std::string text_of(const core::MessageReceived& e) {
     if (!e.sasl_username.empty()) s += ", sasl_username=" + e.sasl_username;
     return s;
 }
+std::string text_of(const core::MessagePickedUp& e) {
+    return e.queue_id + ": uid=" + std::to_string(e.uid) + " from=<" + e.from + ">";
+}
 std::string text_of(const core::MessageQueued& e) {
     return e.queue_id + ": from=<" + e.from + ">, size=" + std::to_string(e.size) +
            ", nrcpt=" + std::to_string(e.nrcpt) + " (queue active)";
@@ -78,6 +81,9 @@ void members_of(JsonMembers& j, const core::MessageReceived& e) {
     j.str("event", "received").str("queue_id", e.queue_id).str("client_ip", e.client_ip);
     if (!e.sasl_username.empty()) j.str("sasl_username", e.sasl_username);
 }
+void members_of(JsonMembers& j, const core::MessagePickedUp& e) {
+    j.str("event", "pickup").str("queue_id", e.queue_id).num("uid", e.uid).str("from", e.from);
+}
 void members_of(JsonMembers& j, const core::MessageQueued& e) {
     j.str("event", "queued").str("queue_id", e.queue_id).str("from", e.from);
     j.num("size", static_cast<std::int64_t>(e.size)).num("nrcpt", static_cast<std::int64_t>(e.nrcpt));
@@ -97,7 +103,9 @@ void members_of(JsonMembers& j, const core::Refused& e) {
     j.str("proto", e.esmtp ? "ESMTP" : "SMTP").str("helo", e.helo);
 }
 
-// The spool's events are the queue manager's; the others say whose they are.
+// The spool's events are the queue manager's, pigeon sendmail's are pickup's; the others say
+// whose they are.
+core::MailService service_of(const core::MessagePickedUp&) { return core::MailService::pickup; }
 core::MailService service_of(const core::MessageQueued&) { return core::MailService::qmgr; }
 core::MailService service_of(const core::MessageRemoved&) { return core::MailService::qmgr; }
 template <class Event>

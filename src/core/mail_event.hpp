@@ -8,7 +8,7 @@
 //     whoever makes the event, so deterministic code stays deterministic.
 //   - Text fields are as received (addresses, HELO, replies); the log escapes them.
 //   - `service` is the Postfix program the line stands for: smtpd (inbound), submission/smtpd,
-//     qmgr (the spool), local (Maildir), smtp (outbound).
+//     qmgr (the spool), local (Maildir), smtp (outbound), pickup (pigeon sendmail).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,9 +33,9 @@ inline std::string one_line(const Reply& r) {
     return s;
 }
 
-enum class MailService { smtpd, submission, qmgr, local, smtp };
+enum class MailService { smtpd, submission, qmgr, local, smtp, pickup };
 
-// "smtpd", "submission/smtpd", "qmgr", "local", "smtp".
+// "smtpd", "submission/smtpd", "qmgr", "local", "smtp", "pickup".
 inline const char* mail_service_name(MailService s) {
     switch (s) {
         case MailService::smtpd: return "smtpd";
@@ -43,6 +43,7 @@ inline const char* mail_service_name(MailService s) {
         case MailService::qmgr: return "qmgr";
         case MailService::local: return "local";
         case MailService::smtp: return "smtp";
+        case MailService::pickup: return "pickup";
     }
     return "?";
 }
@@ -60,6 +61,14 @@ struct MessageReceived {
     std::string queue_id;
     std::string client_ip;
     std::string sasl_username;  // empty: not authenticated
+};
+
+// A local program's message (pigeon sendmail) was accepted, as Postfix's pickup says it:
+// "QUEUEID: uid=1000 from=<alice@example.org>".
+struct MessagePickedUp {
+    std::string queue_id;
+    std::uint32_t uid = 0;  // the caller's, from SO_PEERCRED
+    std::string from;       // the reverse path, without angle brackets
 };
 
 // A message is durable in the spool: "QUEUEID: from=<a@b>, size=N, nrcpt=N (queue active)".
@@ -114,7 +123,7 @@ struct Refused {
     std::string helo;
 };
 
-using MailEvent = std::variant<ClientConnected, MessageReceived, MessageQueued, RecipientDelivery,
-                               MessageRemoved, Refused>;
+using MailEvent = std::variant<ClientConnected, MessageReceived, MessagePickedUp, MessageQueued,
+                               RecipientDelivery, MessageRemoved, Refused>;
 
 }  // namespace pigeon::core

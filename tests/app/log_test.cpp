@@ -195,6 +195,9 @@ BOOST_AUTO_TEST_CASE(every_event_as_postfix_writes_it) {
                "client=unknown[192.0.2.1], sasl_username=alice@example.org");
     BOOST_TEST(text_line(core::MessageReceived{core::MailService::smtpd, "01ABCDEFGH000001", "192.0.2.1", ""}) ==
                "2026-11-22T05:40:00Z info pigeon/smtpd[4242]: 01ABCDEFGH000001: client=unknown[192.0.2.1]");
+    BOOST_TEST(text_line(core::MessagePickedUp{"01ABCDEFGH000001", 1000, "alice@example.org"}) ==
+               "2026-11-22T05:40:00Z info pigeon/pickup[4242]: 01ABCDEFGH000001: uid=1000 "
+               "from=<alice@example.org>");
     BOOST_TEST(text_line(core::MessageQueued{"01ABCDEFGH000001", "", 1024, 2}) ==
                "2026-11-22T05:40:00Z info pigeon/qmgr[4242]: 01ABCDEFGH000001: from=<>, size=1024, "
                "nrcpt=2 (queue active)");
@@ -252,6 +255,9 @@ BOOST_AUTO_TEST_CASE(json_lines_carry_every_field) {
     BOOST_TEST(json_line(core::MessageQueued{"Q1", "a@b", 5, 1}) ==
                R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"qmgr","pid":4242,)"
                R"("event":"queued","queue_id":"Q1","from":"a@b","size":5,"nrcpt":1})");
+    BOOST_TEST(json_line(core::MessagePickedUp{"Q1", 1000, "a@b"}) ==
+               R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"pickup","pid":4242,)"
+               R"("event":"pickup","queue_id":"Q1","uid":1000,"from":"a@b"})");
     BOOST_TEST(json_line(core::MessageReceived{core::MailService::smtpd, "Q1", "192.0.2.1", "bob"}) ==
                R"({"ts":"2026-11-22T05:40:00Z","level":"info","service":"smtpd","pid":4242,)"
                R"("event":"received","queue_id":"Q1","client_ip":"192.0.2.1","sasl_username":"bob"})");

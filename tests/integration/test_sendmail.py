@@ -14,6 +14,7 @@ sendmail -bp / mailq list the queue in Postfix's layout.
 import base64
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,12 @@ class SendmailTest(unittest.TestCase):
         self.assertIn(("from userid %d" % self.user.pw_uid).encode(), head)
         self.assertIn(b"d=test.example", head)
         self.assertTrue(dkim_verifies(raw), "dkimpy refused the signature")
+        # The operator's log says it as Postfix's pickup and qmgr do (docs/operations.md, Logs).
+        log = self.srv.log_text()
+        picked = re.findall(r"pigeon/pickup\[\d+\]: (\w+): uid=%d from=<%s>" % (self.user.pw_uid, re.escape(CALLER)), log)
+        self.assertTrue(picked, log[-3000:])
+        self.assertTrue(any(re.search(r"pigeon/qmgr\[\d+\]: %s: from=<%s>, size=\d+, nrcpt=1 \(queue active\)"
+                                      % (qid, re.escape(CALLER)), log) for qid in picked), log[-3000:])
 
     def test_t_takes_to_cc_bcc_and_bcc_is_removed(self):
         tok = token("bcc")
