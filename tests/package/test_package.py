@@ -12,7 +12,8 @@ dpkg database and alternatives are not touched, and everything goes when the nam
 systemd is not PID 1 here, so the postinst enables the units but starts nothing, and the test
 starts the installed /usr/sbin/pigeon itself, as root in a chroot, as systemd would.
 
-It then checks what the package installed (binary, conffile, man pages, units, user, modes,
+It then checks what the package installed (binary, conffiles, the logrotate snippet (which
+`logrotate -d` must accept), man pages, units, user, modes,
 the sendmail alternative), runs the installed binary with the packaged /etc/pigeon/pigeon.toml
 adapted to loopback ports and a zone-file DNS, delivers one message with smtplib, checks the
 process credentials and the owner and mode of every file the server wrote under
@@ -143,6 +144,9 @@ def check_install(root, deb):
 
     r = root.chroot(["dpkg-query", "-W", "-f", "${Conffiles}", "pigeon"])
     check("/etc/pigeon/pigeon.toml" in r.stdout, "/etc/pigeon/pigeon.toml is a conffile")
+    check("/etc/logrotate.d/pigeon" in r.stdout, "/etc/logrotate.d/pigeon is a conffile")
+    check(owner_mode(root.path("/etc/logrotate.d/pigeon")) == (0, 0, 0o644), "/etc/logrotate.d/pigeon is root 0644")
+    check_logrotate(root)
     r = root.chroot(["update-alternatives", "--query", "sendmail"])
     check("Alternative: /usr/lib/pigeon/sendmail" in r.stdout and "/usr/bin/mailq" in r.stdout,
           "sendmail is an alternative with mailq as its slave")
@@ -177,6 +181,16 @@ def check_install(root, deb):
     out = (r.stdout + r.stderr).strip()
     check(r.returncode == 0 and not out, "systemd-analyze verify accepts the units%s" % (": " + out if out else ""))
     return True
+
+
+def check_logrotate(root):
+    """logrotate (debug mode: nothing is rotated) parses the installed snippet, with its user
+    and group resolved in the root, and finds the file it names."""
+    r = root.chroot(["logrotate", "-d", "--state", "/tmp/logrotate.state", "/etc/logrotate.d/pigeon"])
+    out = r.stdout + r.stderr
+    errors = [ln for ln in out.splitlines() if ln.startswith("error:")]
+    check(r.returncode == 0 and not errors and "/var/log/pigeon/pigeon.log" in out,
+          "logrotate -d accepts /etc/logrotate.d/pigeon (exit %d)%s" % (r.returncode, "".join("\n      " + e for e in errors)))
 
 
 def adapted_config(root, ports, zone_path, password_hash):
