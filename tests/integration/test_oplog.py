@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The operator's log (issue 15, "Logs operators can read"): Postfix-shaped lines that pflogsumm
 (Debian's, a real log reader) counts right; JSON lines that Python's json reads with every field;
-a file target that logrotate can move (SIGUSR2 reopens it, no line lost); the syslog target's
+a remote bounce counted as bounced; a file target that logrotate can move (SIGUSR2 reopens it, no line lost); the syslog target's
 datagrams, read from a socket the test owns (never the machine's syslog).
 
 usage: test_oplog.py PIGEON_BINARY   (or PIGEON_BIN=...)
@@ -20,6 +20,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
 import pigeon_harness as h  # noqa: E402
 
 BIN = h.pigeon_binary()
@@ -95,6 +96,16 @@ def send_inbound(srv, to, subject):
         s.sendmail("sender@example.org", [to], "Subject: %s\r\n\r\nhello\r\n" % subject)
 
 
+def submit_remote(srv, subject):
+    """Alice, authenticated on submission, sends to REMOTE."""
+    with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=15) as s:
+        s.ehlo("client.test")
+        s.starttls(context=h.client_tls_context())
+        s.ehlo("client.test")
+        s.login(ALICE, h.password("alice"))
+        s.sendmail(ALICE, [REMOTE], "From: %s\r\nSubject: %s\r\n\r\nbody\r\n" % (ALICE, subject))
+
+
 def send_scenario(srv):
     """3 local messages, 1 refused at RCPT, 1 remote (deferred). Returns the counts sent."""
     for i, to in enumerate((BOB, ALICE, BOB)):
@@ -105,12 +116,7 @@ def send_scenario(srv):
         code, _ = s.rcpt("nobody@test.example")
         assert code == 550, code
         s.rset()
-    with smtplib.SMTP("127.0.0.1", srv.ports["submission"], timeout=15) as s:
-        s.ehlo("client.test")
-        s.starttls(context=h.client_tls_context())
-        s.ehlo("client.test")
-        s.login(ALICE, h.password("alice"))
-        s.sendmail(ALICE, [REMOTE], "From: %s\r\nSubject: out\r\n\r\nbody\r\n" % ALICE)
+    submit_remote(srv, "out")
     srv.wait_for_messages("bob", 2, timeout=20)
     srv.wait_for_messages("alice", 1, timeout=20)
     assert h.wait_until(lambda: "status=deferred" in srv.log_text() or
@@ -158,6 +164,27 @@ class OperatorLog(unittest.TestCase):
                          % (QID, re.escape(BOB)))
         self.assertRegex(text, r"pigeon/submission/smtpd\[\d+\]: %s: client=unknown\[127\.0\.0\.1\], "
                                r"sasl_username=%s" % (QID, re.escape(ALICE)))
+
+    def test_pflogsumm_counts_a_bounce(self):
+        """A remote recipient the next hop refuses (smtp-sink, 5xx at RCPT): status=bounced, and
+        the failure notice delivered to the (local) sender is a delivery of its own."""
+        with peers.SmtpSink(hard=["RCPT"]) as sink:
+            srv = h.PigeonServer(BIN, zone=ZONE, extra_config="\n[outbound]\nmx_port = %d\n" % sink.port)
+            try:
+                srv.start()
+                submit_remote(srv, "bounce me")
+                notices = srv.wait_for_messages("alice", 1, timeout=30)
+                self.assertEqual(len(notices), 1, srv.log_text()[-3000:])
+                self.assertEqual(srv.stop(), 0)
+                totals, report = pflogsumm_totals(srv.log_path)
+                text = srv.log_text()
+            finally:
+                srv.cleanup()
+        self.assertEqual(totals, {"received": 1, "delivered": 1, "rejected": 0, "deferred": 0, "bounced": 1}, report)
+        self.assertRegex(text, r"pigeon/smtp\[\d+\]: %s: to=<%s>, relay=mx\.remote\.example\[127\.0\.0\.1\]:%d, "
+                               r"delay=\d+, delays=\d+/0/\d+/\d+, dsn=5\.\d+\.\d+, status=bounced \(5\d\d "
+                         % (QID, REMOTE, sink.port))
+        self.assertEqual(len(re.findall(r"status=bounced", text)), 1, text[-3000:])  # one line per event
 
     def test_json_lines_carry_the_fields(self):
         srv = h.PigeonServer(BIN, zone=ZONE,
