@@ -1,5 +1,6 @@
 // pigeon/app/cli.cpp: the CLI11 command tree and the commands that need nothing but a config.
 #include "app/cli.hpp"
+#include "os/privilege.hpp"
 
 #include "app/auth_commands.hpp"
 #include "app/dmarc_report.hpp"
@@ -177,6 +178,10 @@ private:
         show_ = app_.add_subcommand("show-config",
                                     "Print the effective configuration, defaults filled in, as TOML");
         show_->add_option("--config,-c", config_path_, config_help);
+        reload_ = app_.add_subcommand("reload",
+                                      "Make the running server re-read its configuration (as SIGHUP does) and "
+                                      "print the outcome; exits 1 when it keeps the old one");
+        reload_->add_option("--config,-c", config_path_, config_help);
         passwd_ = app_.add_subcommand("passwd",
                                       "Read a password on standard input and print its hash for [[users]]");
         // Parsed by run_sendmail_names before CLI11; here for --help.
@@ -322,7 +327,16 @@ private:
         if (*dmarc_report_)
             return run_dmarc_report_command(config.state_dir, report_domain_, report_since_, report_until_,
                                             config.hostname, io.out, io.err);
-        if (*serve_) return commands.serve(config, config_path_.empty());
+        if (*serve_) return commands.serve(config, config_path_);
+        // Root acting on a service user's state directory acts as that user (os/privilege.hpp),
+        // so that the control requests and spool files it writes stay the server's.
+        if (*reload_ || *queue_list_ || *queue_show_ || *queue_delete_ || *queue_flush_ || *queue_retry_ ||
+            *queue_hold_ || *queue_release_)
+            if (auto s = os::become_owner_of(config.state_dir); !s) {
+                io.err << "pigeon: cannot act as the owner of " << config.state_dir << ": " << s.error().message << "\n";
+                return exit_failure;
+            }
+        if (*reload_) return run_reload(config, io.out, io.err);
         if (*queue_list_) return queue_json_ ? print_queue_json(config, io.out, io.err) : commands.queue_list(config);
         if (*queue_show_) return commands.queue_show(config, queue_id_);
         if (*queue_delete_) return commands.queue_delete(config, queue_id_);
@@ -337,7 +351,7 @@ private:
     CLI::App app_{"Pigeon: an SMTP server for submission and inbound mail.", "pigeon"};
     std::string config_path_, queue_id_;
     bool queue_json_ = false;
-    CLI::App *serve_ = nullptr, *check_ = nullptr, *show_ = nullptr, *passwd_ = nullptr;
+    CLI::App *serve_ = nullptr, *check_ = nullptr, *show_ = nullptr, *passwd_ = nullptr, *reload_ = nullptr;
     CLI::App *queue_list_ = nullptr, *queue_show_ = nullptr, *queue_delete_ = nullptr, *queue_flush_ = nullptr,
              *queue_retry_ = nullptr, *queue_hold_ = nullptr, *queue_release_ = nullptr;
     SpfCheckArgs spf_args_;

@@ -6,6 +6,7 @@
 //   pigeon show-config [--config FILE]     print the effective configuration as TOML
 //   pigeon passwd                          read a password on stdin, print its hash
 //   pigeon queue list|show ID|delete ID|flush|retry ID [--config FILE]
+//   pigeon reload [--config FILE]          the running server re-reads its configuration
 //   pigeon --version                       "pigeon 0.1.0";  --help on every command
 // Exit status: 0 success; 1 the command failed; 2 the configuration is invalid or cannot be
 // read (the message names the file, line and key); 64 (EX_USAGE) the command line is wrong.
@@ -35,7 +36,9 @@ inline constexpr int exit_usage = 64;  // EX_USAGE, sysexits.h
 struct Io;
 
 struct Commands {
-    std::function<int(const config::Config&, bool embedded_default)> serve;
+    // config_path: the file the configuration was read from (reloads read it again); empty:
+    // the embedded default.
+    std::function<int(const config::Config&, const std::string& config_path)> serve;
     std::function<int(const config::Config&)> queue_list;
     std::function<int(const config::Config&, const std::string& id)> queue_show;
     std::function<int(const config::Config&, const std::string& id)> queue_delete;

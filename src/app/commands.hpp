@@ -4,7 +4,8 @@
 // 1 failure). They are implemented outside the CLI layer (serve.cpp, queue_cmd.cpp) and
 // wired to the command line by main.cpp, so the parsing in cli.cpp is testable without them.
 //   run_serve         runs until SIGTERM/SIGINT, then shuts down within
-//                     limits.shutdown_grace_seconds. embedded_default: no --config was given
+//                     limits.shutdown_grace_seconds; SIGHUP reloads config_path (live reload,
+//                     config/reload.hpp). An empty config_path: no --config was given
 //                     (create the state dir, the self-signed certificate and, when
 //                     config.create_demo_user, the demo user, printing its password once).
 //   run_queue_list    prints the queued messages.
@@ -34,7 +35,14 @@
 
 namespace pigeon::app {
 
-int run_serve(const config::Config& config, bool embedded_default);
+int run_serve(const config::Config& config, const std::string& config_path);
+// `pigeon reload`: asks the server running on config.state_dir to re-read its configuration
+// file (control request "reload") and prints its answer: 0 reloaded (the text says what needs
+// a restart, if anything), 1 the server kept its configuration (the error, with key and line),
+// no server answered, or the request could not be sent.
+inline constexpr std::chrono::milliseconds reload_answer_wait{30'000};
+int run_reload(const config::Config& config, std::ostream& out, std::ostream& err,
+               std::chrono::milliseconds wait = reload_answer_wait);
 int run_queue_list(const config::Config& config);
 int run_queue_show(const config::Config& config, const std::string& id);
 int run_queue_delete(const config::Config& config, const std::string& id);

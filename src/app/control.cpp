@@ -109,8 +109,13 @@ struct Verb {
 constexpr Verb verbs[] = {
     {ControlRequest::Kind::flush, "flush"},    {ControlRequest::Kind::retry, "retry"},
     {ControlRequest::Kind::remove, "delete"},  {ControlRequest::Kind::hold, "hold"},
-    {ControlRequest::Kind::release, "release"},
+    {ControlRequest::Kind::release, "release"}, {ControlRequest::Kind::reload, "reload"},
 };
+
+// Requests about the whole server, not one message: no id.
+bool without_id(ControlRequest::Kind kind) {
+    return kind == ControlRequest::Kind::flush || kind == ControlRequest::Kind::reload;
+}
 
 std::string_view word_of(ControlRequest::Kind kind) {
     for (const Verb& v : verbs)
@@ -192,11 +197,11 @@ void remove_stale_answers(const fs::path& dir) {
 
 bool wants_answer(ControlRequest::Kind kind) {
     return kind == ControlRequest::Kind::remove || kind == ControlRequest::Kind::hold ||
-           kind == ControlRequest::Kind::release;
+           kind == ControlRequest::Kind::release || kind == ControlRequest::Kind::reload;
 }
 
 std::string format_control_request(const ControlRequest& request) {
-    if (request.kind == ControlRequest::Kind::flush) return "flush\n";
+    if (without_id(request.kind)) return std::string(word_of(request.kind)) + "\n";
     return std::string(word_of(request.kind)) + " " + request.id + "\n";
 }
 
@@ -205,11 +210,12 @@ queue::Result<ControlRequest> parse_control_request(std::string_view text) {
     if (text.empty() || text.back() != '\n') return queue::Error{"not one line ending in a newline"};
     text.remove_suffix(1);
     if (text.find('\n') != std::string_view::npos) return queue::Error{"more than one line"};
-    if (text == "flush") return ControlRequest{ControlRequest::Kind::flush, {}, {}};
+    for (const Verb& v : verbs)
+        if (without_id(v.kind) && text == v.word) return ControlRequest{v.kind, {}, {}};
     const std::size_t space = text.find(' ');
     const std::string_view word = text.substr(0, space);
     for (const Verb& v : verbs) {
-        if (v.kind == ControlRequest::Kind::flush || word != v.word || space == std::string_view::npos)
+        if (without_id(v.kind) || word != v.word || space == std::string_view::npos)
             continue;
         const std::string_view id = text.substr(space + 1);
         if (!queue::is_valid_queue_id(id)) return queue::Error{"'" + std::string(id.substr(0, 20)) + "' is not a queue id"};

@@ -30,8 +30,9 @@
 //                       as long for the answer and else reports `unknown`. A request that
 //                       changes a message never waits for a later start: the caller asked
 //                       about the spool as it is now.
-// File content: "flush\n", "retry <id>\n", "delete <id>\n", "hold <id>\n" or "release <id>\n",
-// nothing else (at most 64 octets); <id> is a queue id (queue/queue_id.hpp).
+// File content: "flush\n", "retry <id>\n", "delete <id>\n", "hold <id>\n", "release <id>\n" or
+// "reload\n" (`pigeon reload`: re-read the configuration file; answered like the message
+// requests), nothing else (at most 64 octets); <id> is a queue id (queue/queue_id.hpp).
 // Only one server owns a state directory (the lock), so the reader needs no lock of its own.
 //   try_lock_state_dir  flock(LOCK_EX|LOCK_NB) on <state>/pigeon.lock (created 0600 if missing):
 //                       held (the caller now owns the directory: `pigeon serve`, or the queue
@@ -66,11 +67,11 @@ private:
 StateLock try_lock_state_dir(const std::string& state_dir);
 
 struct ControlRequest {
-    enum class Kind { flush, retry, remove, hold, release };
+    enum class Kind { flush, retry, remove, hold, release, reload };
     ControlRequest(Kind k = Kind::flush, std::string i = {}, std::string n = {})
         : kind(k), id(std::move(i)), name(std::move(n)) {}
     Kind kind;
-    std::string id;    // all but flush: the queue id
+    std::string id;    // all but flush and reload: the queue id
     std::string name;  // set by take_control_requests: what answer_control_request needs
     friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };

@@ -98,6 +98,8 @@ void AppServices::submit_local(const policy::LocalCaller& caller, const net::Loc
         done(core::Reply(452, "4.3.1", "Insufficient system storage; try again later"));
         return;
     }
+    // The current snapshot, kept until the answer (app/services.hpp).
+    std::shared_ptr<const Generation> g = current_generation();
     core::Envelope envelope;
     const std::string sender = submission.request.from.value_or(caller.address);
     auto mailbox = core::Mailbox::parse(sender);
@@ -120,21 +122,21 @@ void AppServices::submit_local(const policy::LocalCaller& caller, const net::Loc
             return;
         }
         const core::Path path = core::Path::of(std::move(rcpt).value());
-        if (auto v = checks_.check_recipient(smtp::Role::submission, smtp::CheckRecipient{envelope, path}); !v.accept) {
+        if (auto v = g->checks.check_recipient(smtp::Role::submission, smtp::CheckRecipient{envelope, path}); !v.accept) {
             done(refusal(v, core::Reply(550, "5.1.1", "Recipient refused")));
             return;
         }
         envelope.recipients.push_back(path);
     }
     core::MessageRef message(with_from(submission.message, submission.request.name, envelope.reverse_path.mailbox.to_string()));
-    std::string received = received_field(options_.hostname, submission.uid, clock_.now_unix_seconds());
+    std::string received = received_field(g->settings.hostname, submission.uid, clock_.now_unix_seconds());
     auto log = options_.log;
     auto event = options_.event;
     const std::uint32_t uid = submission.uid;
     const std::string who = "sendmail uid " + std::to_string(submission.uid) + " (" + caller.login + ")";
-    checks_.check_local_message(
+    g->checks.check_local_message(
         smtp::CheckMessage{envelope, message}, caller,
-        [this, envelope, message, received = std::move(received), log, event, uid, who,
+        [this, g, envelope, message, received = std::move(received), log, event, uid, who,
          done = std::move(done)](smtp::Event e) mutable {
             const auto* v = std::get_if<smtp::Verdict>(&e);
             if (v == nullptr || !v->accept) {
@@ -171,7 +173,6 @@ void AppServices::submit_local(const policy::LocalCaller& caller, const net::Loc
 }
 
 net::LocalSubmissionServer::Options local_submission_options(const config::Config& config, AppServices& services,
-                                                             const policy::Directory& directory,
                                                              std::function<void(net::LogLevel, std::string_view)> log) {
     net::LocalSubmissionServer::Options o;
     o.path = config.sendmail.socket;
@@ -179,8 +180,8 @@ net::LocalSubmissionServer::Options local_submission_options(const config::Confi
     o.max_recipients = config.limits.max_recipients;
     o.timeout = std::chrono::seconds(config.limits.data_timeout_seconds);
     o.log = [log](std::string_view text) { log(net::LogLevel::warn, text); };
-    o.submit = [&config, &services, &directory, log](net::LocalSubmission s, std::function<void(core::Reply)> done) {
-        const auto caller = local_caller(config, directory, s.uid);
+    o.submit = [&config, &services, log](net::LocalSubmission s, std::function<void(core::Reply)> done) {
+        const auto caller = local_caller(config, *services.directory(), s.uid);
         if (!caller) {
             log(net::LogLevel::warn, "sendmail: uid " + std::to_string(s.uid) + " has no login name: refused");
             done(core::Reply(550, "5.7.1", "Your uid has no login name here"));

@@ -12,7 +12,8 @@
 //                      written as a quoted-string when it holds specials (RFC 5322 3.2.3).
 //   local_submission_options  the socket's options (path and bounds from the configuration;
 //                      the request timeout is limits.data_timeout_seconds) with `submit` running
-//                      AppServices::submit_local for the caller; an unknown uid gets 550 5.7.1.
+//                      AppServices::submit_local for the caller (found in the current snapshot's
+//                      directory, so a reload's users apply); an unknown uid gets 550 5.7.1.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -35,7 +36,6 @@ policy::LocalCaller local_caller_for_login(const config::Config& config, const p
 std::string with_from(std::string message, std::string_view name, std::string_view address);
 
 net::LocalSubmissionServer::Options local_submission_options(const config::Config& config, AppServices& services,
-                                                             const policy::Directory& directory,
                                                              std::function<void(net::LogLevel, std::string_view)> log);
 
 }  // namespace pigeon::app

@@ -56,7 +56,7 @@ std::optional<delivery::NextHop> next_hop(const config::NextHopSettings& h, std:
 }  // namespace
 
 std::optional<delivery::OutboundOptions> outbound_options(const config::Config& config,
-                                                          const policy::Directory& directory,
+                                                          std::shared_ptr<const policy::Directory> directory,
                                                           std::string& error) {
     const config::OutboundSettings& ob = config.outbound;
     delivery::OutboundOptions o;
@@ -83,9 +83,9 @@ std::optional<delivery::OutboundOptions> outbound_options(const config::Config& 
     o.command_timeout = std::chrono::seconds(ob.command_timeout_seconds);
     o.data_timeout = std::chrono::seconds(ob.data_timeout_seconds);
     o.tls_context = tls::TlsContext::client_only();
-    o.is_remote = [&directory](const core::Path& p) {
+    o.is_remote = [directory = std::move(directory)](const core::Path& p) {
         return p.kind == core::Path::Kind::mailbox &&
-               !directory.is_local_domain(p.mailbox.domain().lowercase());
+               !directory->is_local_domain(p.mailbox.domain().lowercase());
     };
     return o;
 }

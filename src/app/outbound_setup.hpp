@@ -2,6 +2,7 @@
 // routing, the relayhost and per-domain routes (their trust stores and passwords read here),
 // retries and connection limits.
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -12,10 +13,10 @@
 namespace pigeon::app {
 
 // The options for delivery::OutboundEngine; nullopt with `error` set when a next hop's
-// trust store or password file cannot be read. `directory` must outlive the options (it
-// tells local recipients from remote ones).
+// trust store or password file cannot be read. The options keep `directory` (it tells local
+// recipients from remote ones).
 std::optional<delivery::OutboundOptions> outbound_options(const config::Config& config,
-                                                          const policy::Directory& directory,
+                                                          std::shared_ptr<const policy::Directory> directory,
                                                           std::string& error);
 
 // One log line: where remote mail goes, with what TLS, and the retry schedule.

@@ -1,6 +1,7 @@
 // pigeon serve: builds the running server from a Config: state directory and its lock, TLS
 // certificate (generated on first start when none is configured), the demo user of the
-// embedded default, the spool (recovered), local delivery, and the listeners.
+// embedded default, the spool (recovered), local delivery, and the listeners. Reloads the
+// configuration live on SIGHUP or `pigeon reload` (ServerProcess::reload).
 #include <fcntl.h>
 #include <cstdlib>
 #include <sys/file.h>
@@ -28,6 +29,9 @@
 #include "app/logger.hpp"
 #include "app/metrics.hpp"
 #include "app/outbound_setup.hpp"
+#include "app/serve_setup.hpp"
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/post.hpp>
 #include "policy/directory.hpp"
 #include "app/services.hpp"
 #include <botan/auto_rng.h>
@@ -61,57 +65,6 @@ namespace pigeon::app {
 namespace fs = std::filesystem;
 namespace {
 
-// The embedded default's demo user: created once, its password printed once; afterwards only
-// its hash is kept, in <state>/demo-user (address on the first line, hash on the second).
-bool load_or_create_demo_user(const config::Config& config, config::User& user, Logger& log) {
-    const auto path = fs::path(config.state_dir) / "demo-user";
-    user.address = "demo@" + (config.local_domains.empty() ? std::string("localhost")
-                                                          : config.local_domains.front());
-    std::ifstream in(path);
-    std::string address, hash;
-    if (in && std::getline(in, address) && std::getline(in, hash) && !hash.empty()) {
-        user.address = address;
-        user.password_hash = hash;
-        log(net::LogLevel::info, "demo user " + user.address +
-                                     " (its password was printed at first start; delete " +
-                                     path.string() + " to make a new one)");
-        return true;
-    }
-    const std::string password = tls::generate_password();
-    user.password_hash = tls::hash_password(password);
-    const auto tmp = path.string() + ".tmp";
-    {
-        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) return false;
-        const std::string text = user.address + "\n" + user.password_hash + "\n";
-        bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-        ::close(fd);
-        if (!ok) return false;
-    }
-    fs::rename(tmp, path);
-    std::cout << "\n  Demo user created: " << user.address << "\n  Password:          " << password
-              << "\n  (shown only this once; only its hash is stored, in " << path.string()
-              << ")\n\n"
-              << std::flush;
-    return true;
-}
-
-std::string describe(const config::Listener& l) {
-    std::string s = l.address + ":" + std::to_string(l.port) + " ";
-    if (l.role == smtp::Role::inbound) {
-        s += "inbound (MX)";
-    } else {
-        s += "submission, AUTH required";
-    }
-    switch (l.tls) {
-        case core::TlsMode::none: s += ", no TLS"; break;
-        case core::TlsMode::starttls: s += ", STARTTLS offered"; break;
-        case core::TlsMode::implicit: s += ", implicit TLS"; break;
-    }
-    return s;
-}
-
 LogOptions log_options(const config::Config& config) {
     LogOptions o;
     o.level = config.log_level;
@@ -134,160 +87,24 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
     engine.reset();
 }
 
-// The configured certificate, or the self-signed one in <state>/tls/ (generated on first
-// start); null after printing why neither can be loaded.
-// A configured certificate is read as root, before the privilege drop; a generated one lives
-// in the state directory and is made and read after it, as the service user.
-std::shared_ptr<tls::TlsContext> load_tls(const config::Config& config, const fs::path& state, Logger& log) {
-    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
-    try {
-        std::string cert = config.tls.cert_file, key = config.tls.key_file;
-        if (config.tls.self_signed()) {
-            fs::create_directories(state / "tls");
-            fs::permissions(state / "tls", fs::perms::owner_all, fs::perm_options::replace);
-            cert = (state / "tls" / "cert.pem").string();
-            key = (state / "tls" / "key.pem").string();
-            if (!fs::exists(cert) || !fs::exists(key)) {
-                tls::generate_self_signed(config.hostname, cert, key);
-                say("TLS: generated a self-signed certificate for " + config.hostname + " in " +
-                    (state / "tls").string());
-            } else {
-                say("TLS: using the self-signed certificate in " + (state / "tls").string());
-            }
-            // Public, but nothing in the state directory is open to others.
-            fs::permissions(cert, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
-        } else {
-            say("TLS: certificate " + cert + ", key " + key);
-        }
-        if (auto s = os::check_private_key_file(key); !s) throw std::runtime_error(s.error().message);
-        auto context = tls::TlsContext::from_pem_files(cert, key);
-        if (auto w = tls::expiry_warning(*context, std::chrono::system_clock::now()))
-            log(net::LogLevel::warn, "TLS: " + *w);
-        return context;
-    } catch (const std::exception& e) {
-        std::cerr << "pigeon: TLS: " << e.what() << "\n";
-        return nullptr;
-    }
-}
-
-// A zone file (tests, offline demos) or libunbound with DNSSEC validation; null after printing
-// why it cannot be had.
-std::unique_ptr<dns::Resolver> open_resolver(const config::DnsSettings& dns, Logger& log) {
-    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
-    if (!dns.zone_file.empty()) {
-        auto zone = dns::ZoneResolver::load(dns.zone_file);
-        if (!zone.ok()) {
-            std::cerr << "pigeon: dns.zone_file: " << zone.error().message << "\n";
-            return nullptr;
-        }
-        say("DNS: answers from the zone file " + dns.zone_file + " only");
-        return std::make_unique<dns::ZoneResolver>(std::move(zone).value());
-    } else {
-        dns::UnboundOptions dns_options;
-        dns_options.trust_anchor_file = dns.trust_anchor_file;
-        dns_options.forwarders = dns.forwarders;
-        for (const auto& z : dns.stub_zones)
-            dns_options.stub_zones.push_back(dns::StubZone{z.zone, z.addresses});
-        dns_options.timeout = std::chrono::milliseconds(dns.timeout_seconds * 1000);
-        auto unbound = dns::UnboundResolver::create(dns_options);
-        if (!unbound.ok()) {
-            std::cerr << "pigeon: DNS resolver: " << unbound.error().message << "\n";
-            return nullptr;
-        }
-        say("DNS: libunbound with DNSSEC validation (" +
-            (dns.forwarders.empty() ? std::string("recursing from the root")
-                                           : "forwarding to " + std::to_string(dns.forwarders.size()) +
-                                                 " resolver(s)") +
-            "), " + std::to_string(dns.timeout_seconds) + " s per lookup");
-        return std::move(unbound).value();
-    }
-}
-
-// The SPF and DKIM/DMARC checks as configured, in the start-up log.
-void describe_checks(const config::Config& config, const dmarc::PslOrganizationalDomain& psl, Logger& log) {
-    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
-    if (config.spf.check)
-        say(std::string("SPF: checked for inbound mail; fail is ") +
-            (config.spf.reject_fail ? "refused (550 5.7.23)" : "delivered and recorded") +
-            ", temperror is " +
-            (config.spf.temperror == config::SpfTempErrorAction::defer ? "deferred (451 4.4.3)"
-                                                               : "delivered and recorded"));
-    else
-        say("SPF: not checked (spf.check = false)");
-
-    if (config.dmarc.check) {
-        if (psl.loaded())
-            say(std::string("DKIM and DMARC: checked for inbound mail; p=reject is ") +
-                (config.dmarc.enforce ? "refused (550 5.7.1), p=quarantine goes to Junk"
-                                      : "only recorded (dmarc.enforce = false)"));
-        else
-            log(net::LogLevel::warn,
-                "DMARC: the Public Suffix List could not be loaded; DKIM/DMARC checks are off");
-    }
-}
-
-// The DKIM signing keys of [[dkim.keys]]; false after printing which file is unreadable or
-// not a key.
-bool load_signing_keys(const std::vector<config::DkimKey>& dkim_keys, Botan::RandomNumberGenerator& signing_rng,
-                       Logger& log, std::vector<AppServices::Options::SigningKey>& signing_keys) {
-    auto say = [&](std::string_view text) { log(net::LogLevel::info, text); };
-    for (const auto& k : dkim_keys) {
-        if (auto s = os::check_private_key_file(k.key_file); !s) {
-            std::cerr << "pigeon: dkim key: " << s.error().message << "\n";
-            return false;
-        }
-        std::ifstream in(k.key_file, std::ios::binary);
-        std::stringstream text;
-        text << in.rdbuf();
-        if (!in) {
-            std::cerr << "pigeon: dkim key " << k.key_file << ": cannot read it\n";
-            return false;
-        }
-        auto key = dkim::load_private_key(text.str(), signing_rng);
-        if (!key.ok()) {
-            std::cerr << "pigeon: dkim key " << k.key_file << ": " << key.error().message << "\n";
-            return false;
-        }
-        const bool ed25519 = key.value()->algo_name() == "Ed25519";
-        signing_keys.push_back({k.domain, k.selector, key.value(),
-                                ed25519 ? dkim::Algorithm::ed25519_sha256
-                                        : dkim::Algorithm::rsa_sha256});
-        say("DKIM: submission signs mail from " + k.domain + " with selector " + k.selector +
-            " (" + (ed25519 ? "ed25519-sha256" : "rsa-sha256") + ")");
-    }
-    return true;
-}
-
-// The listeners and connection limits of the configuration, for net::Server.
-net::ServerOptions server_options(const config::Config& config) {
-    const auto& lim = config.limits;
-    net::ServerOptions options;
-    for (const auto& l : config.listeners)
-        options.listeners.push_back(net::ListenerOptions{
-            l.address, l.port, l.role, l.tls});
-    options.limits.max_connections = lim.max_connections;
-    options.limits.max_connections_per_ip = lim.max_connections_per_ip;
-    options.limits.command_timeout = std::chrono::seconds(lim.command_timeout_seconds);
-    options.limits.data_block_timeout = std::chrono::seconds(lim.data_block_timeout_seconds);
-    options.limits.data_timeout = std::chrono::seconds(lim.data_timeout_seconds);
-    options.limits.shutdown_grace = std::chrono::seconds(lim.shutdown_grace_seconds);
-    options.limits.ipv6_prefix_bits = lim.ipv6_prefix_bits;
-    return options;
-}
-
 // `pigeon queue flush|retry|delete|hold|release`, as the running server carries them out on its
 // one Spool (app/control.hpp); each message request is answered, each problem logged.
 class ControlRequests {
 public:
+    // reload: carries out `pigeon reload` and answers it (ServerProcess::reload, elsewhere).
     ControlRequests(std::string state, queue::Spool& spool, delivery::LocalDeliveryWorker& worker,
-                    const std::unique_ptr<delivery::OutboundEngine>& outbound, Logger& log)
-        : state_(std::move(state)), spool_(spool), worker_(worker), outbound_(outbound), log_(log) {}
+                    const std::unique_ptr<delivery::OutboundEngine>& outbound, Logger& log,
+                    std::function<void(const ControlRequest&)> reload)
+        : state_(std::move(state)), spool_(spool), worker_(worker), outbound_(outbound), log_(log),
+          reload_(std::move(reload)) {}
 
     // Takes every request waiting in <state>/control/ and carries it out.
     void take() {
         std::vector<std::string> problems;
         for (const ControlRequest& req : take_control_requests(state_, &problems)) {
-            if (req.kind == ControlRequest::Kind::flush) {
+            if (req.kind == ControlRequest::Kind::reload) {
+                reload_(req);
+            } else if (req.kind == ControlRequest::Kind::flush) {
                 say("queue flush requested: every deferred recipient is due now");
                 if (outbound_) outbound_->flush();
                 else if (auto s = spool_.reschedule_all(0); !s) log_(net::LogLevel::warn, "queue flush: " + s.error().message);
@@ -330,6 +147,7 @@ private:
     delivery::LocalDeliveryWorker& worker_;
     const std::unique_ptr<delivery::OutboundEngine>& outbound_;
     Logger& log_;
+    std::function<void(const ControlRequest&)> reload_;
 };
 
 // Failure notices that local delivery queues wake the deliverers like any committed message;
@@ -357,8 +175,11 @@ struct NoticeWaker {
 // destroyed in the reverse order, which is the order the parts can stop in.
 class ServerProcess {
 public:
-    ServerProcess(const config::Config& config, bool embedded_default)
-        : config_(config), embedded_default_(embedded_default), log_(log_options(config)),
+    // config_path: the file `config` was read from, read again at each reload; empty: the
+    // embedded default.
+    ServerProcess(const config::Config& config, std::string config_path)
+        : config_(config), running_(config), config_path_(std::move(config_path)),
+          embedded_default_(config_path_.empty()), log_(log_options(config)),
           // A failed PIGEON_ASSERT goes to the log at error level, among the other lines; the
           // code then keeps its safe fallback (core/assert.hpp). Dev builds still abort after.
           assertions_to_log_([this](const core::AssertionFailure& f) {
@@ -384,15 +205,36 @@ public:
     void start_services();       // the policy pipeline and the sessions' options
     bool start_local_submission();  // the [sendmail] socket, when configured
     bool start_metrics();        // [metrics]: /metrics and /healthz on their own thread
-    void take_control_requests();  // `pigeon queue ...`, announced with SIGUSR1
+    void take_control_requests();  // `pigeon queue ...` and `pigeon reload` (SIGUSR1), SIGHUP
     int serve();                 // listen until stopped, then stop the parts in order
 
 private:
+    struct ReloadOutcome {
+        bool ok = false;
+        std::string text;  // what was applied (and what needs a restart), or why nothing was
+    };
+    // Reads the configuration again and applies what it can (config/reload.hpp) to connections
+    // accepted from now on; on any error nothing changes. Runs on reload_pool_ only.
+    ReloadOutcome reload();
+    void post_reload(std::function<void(const ReloadOutcome&)> then);
+    std::vector<config::User> users_of(const config::Config& config);  // with the demo user
+    net::LiveSettings live_settings(const config::Config& config, std::shared_ptr<tls::TlsContext> tls,
+                                    std::shared_ptr<const net::ServicesSnapshot> snapshot);
+    AppServices::Settings service_settings(const config::Config& config,
+                                           std::shared_ptr<const policy::Directory> directory,
+                                           std::vector<AppServices::SigningKey> keys);
+    std::optional<delivery::OutboundOptions> engine_options(const config::Config& config,
+                                                            std::shared_ptr<const policy::Directory> directory,
+                                                            std::string& error);
+    std::shared_ptr<const policy::Directory> directory() const;
+    bool load_tls();  // the certificate of config_ (configured or generated), or false after saying why
     void say(std::string_view text) { log_(net::LogLevel::info, text); }
     void stop_after_failure();
     bool state_dir_is_the_accounts();
 
-    config::Config config_;
+    const config::Config config_;  // as started; never changes (other threads read it)
+    config::Config running_;       // as last reloaded; touched by the reload thread only
+    const std::string config_path_;
     bool embedded_default_;
     Logger log_;
     core::ScopedAssertionHandler assertions_to_log_;
@@ -401,7 +243,8 @@ private:
     fs::path state_;
     std::vector<net::OpenedListener> listeners_;  // in config_.listeners' order
     std::shared_ptr<tls::TlsContext> tls_context_;
-    std::optional<policy::Directory> directory_;
+    mutable std::mutex directory_mutex_;
+    std::shared_ptr<const policy::Directory> directory_;  // the current one, under directory_mutex_
     os::SystemClock clock_;
     os::SystemRandom random_;
     std::optional<ServerMetrics> metrics_;  // [metrics]: before every part that counts
@@ -419,17 +262,20 @@ private:
     std::optional<os::GroupCommitter> committer_;
     dmarc::PslOrganizationalDomain psl_;
     Botan::AutoSeeded_RNG signing_rng_;
-    std::vector<AppServices::Options::SigningKey> signing_keys_;
+    std::vector<AppServices::SigningKey> signing_keys_;
     std::optional<DmarcRecorder> dmarc_recorder_;
     std::optional<net::ServerResources> resources_;
     std::optional<AppServices> services_;
     std::unique_ptr<net::LocalSubmissionServer> sendmail_;
     net::ServerOptions options_;
     std::optional<net::SpillDirectory> spill_;
-    std::optional<boost::asio::signal_set> control_signal_;
+    std::optional<boost::asio::signal_set> control_signal_;  // SIGUSR1 (control requests), SIGHUP
     std::optional<ControlRequests> control_;
     std::function<void()> wait_for_signal_;
     std::atomic<bool> serving_{false};  // for /healthz
+    std::mutex server_mutex_;           // guards server_ and options_ against a reload
+    net::Server* server_ = nullptr;     // while serve() runs it
+    boost::asio::thread_pool reload_pool_{1};  // reloads, one at a time, off the I/O threads
     std::optional<net::MetricsEndpoint> metrics_endpoint_;  // last: stops first
 };
 
@@ -548,22 +394,30 @@ bool ServerProcess::open_listeners() {
     return true;
 }
 
-bool ServerProcess::load_configured_tls() {
-    if (config_.tls.self_signed()) return true;
-    tls_context_ = app::load_tls(config_, state_, log_);
-    return tls_context_ != nullptr;
+bool ServerProcess::load_tls() {
+    auto context = app::load_tls(config_, state_, log_);
+    if (!context) {
+        std::cerr << "pigeon: " << context.error().message << "\n";
+        return false;
+    }
+    tls_context_ = std::move(context).value();
+    return true;
 }
 
-bool ServerProcess::load_generated_tls() {
-    if (!config_.tls.self_signed()) return true;
-    tls_context_ = app::load_tls(config_, state_, log_);
-    return tls_context_ != nullptr;
-}
+bool ServerProcess::load_configured_tls() { return config_.tls.self_signed() || load_tls(); }
+
+bool ServerProcess::load_generated_tls() { return !config_.tls.self_signed() || load_tls(); }
 
 bool ServerProcess::load_signing_keys() {
-    // Read once at start, as root if started so: a broken key stops the server with the
-    // file's name rather than sending unsigned mail unnoticed.
-    return app::load_signing_keys(config_.dkim_keys, signing_rng_, log_, signing_keys_);
+    // Read at start, as root if started so: a broken key stops the server with the file's
+    // name rather than sending unsigned mail unnoticed.
+    auto keys = app::load_signing_keys(config_.dkim_keys, signing_rng_, log_);
+    if (!keys) {
+        std::cerr << "pigeon: " << keys.error().message << "\n";
+        return false;
+    }
+    signing_keys_ = std::move(keys).value();
+    return true;
 }
 
 bool ServerProcess::drop_privileges() {
@@ -586,17 +440,32 @@ bool ServerProcess::drop_privileges() {
     return true;
 }
 
-bool ServerProcess::load_users() {
-    std::vector<config::User> users = config_.users;
-    if (config_.create_demo_user) {
+// The configured users, and the embedded default's demo user first; throws when the demo
+// user's file cannot be written.
+std::vector<config::User> ServerProcess::users_of(const config::Config& config) {
+    std::vector<config::User> users = config.users;
+    if (config.create_demo_user) {
         config::User demo;
-        if (!load_or_create_demo_user(config_, demo, log_)) {
-            std::cerr << "pigeon: cannot write the demo user file in " << state_ << "\n";
-            return false;
-        }
+        if (!load_or_create_demo_user(config, demo, log_))
+            throw std::runtime_error("cannot write the demo user file in " + state_.string());
         users.insert(users.begin(), demo);
     }
-    directory_.emplace(config_.local_domains, users, config_.delivery.discard);
+    return users;
+}
+
+std::shared_ptr<const policy::Directory> ServerProcess::directory() const {
+    std::lock_guard lock(directory_mutex_);
+    return directory_;
+}
+
+bool ServerProcess::load_users() {
+    try {
+        directory_ = std::make_shared<const policy::Directory>(config_.local_domains, users_of(config_),
+                                                               config_.delivery.discard);
+    } catch (const std::exception& e) {
+        std::cerr << "pigeon: " << e.what() << "\n";
+        return false;
+    }
     return true;
 }
 
@@ -622,9 +491,14 @@ bool ServerProcess::recover_spool() {
 
 bool ServerProcess::open_dns() {
     // For SPF, DKIM, DMARC and MX routing.
-    resolver_ = open_resolver(config_.dns, log_);
-    if (resolver_ && metrics_) resolver_ = std::make_unique<MeasuredResolver>(std::move(resolver_), *metrics_);
-    return resolver_ != nullptr;
+    auto resolver = open_resolver(config_.dns, log_);
+    if (!resolver) {
+        std::cerr << "pigeon: " << resolver.error().message << "\n";
+        return false;
+    }
+    resolver_ = std::move(resolver).value();
+    if (metrics_) resolver_ = std::make_unique<MeasuredResolver>(std::move(resolver_), *metrics_);
+    return true;
 }
 
 void ServerProcess::start_local_delivery() {
@@ -636,10 +510,12 @@ void ServerProcess::start_local_delivery() {
     bounces_.on_queued = [this](const std::string& id, const std::vector<core::Path>& to) {
         wake_for_notice_(id, to);
     };
-    const policy::Directory& directory = *directory_;
     local_.emplace(
         *spool_,
-        [&directory, state = state_](const core::Path& rcpt) {
+        // The current directory: a user a reload removed is unknown from then on.
+        [this, state = state_](const core::Path& rcpt) {
+            const auto current = directory();
+            const policy::Directory& directory = *current;
             if (rcpt.kind != core::Path::Kind::postmaster &&
                 !directory.is_local_domain(rcpt.mailbox.domain().lowercase()))
                 return delivery::LocalTarget::remote();
@@ -667,11 +543,24 @@ bool ServerProcess::start_outbound() {
         return true;
     }
     std::string error;
-    auto options = outbound_options(config_, *directory_, error);
+    auto options = engine_options(config_, directory_, error);
     if (!options) {
         std::cerr << "pigeon: " << error << "\n";
         return false;
     }
+    outbound_ = std::make_unique<delivery::OutboundEngine>(std::move(*options), *spool_, clock_, random_,
+                                                           *resolver_, outbound_runtime_);
+    say(describe_outbound(config_.outbound));
+    for (const std::string& w : config::credential_warnings(config_)) log_(net::LogLevel::warn, "config: " + w);
+    return true;
+}
+
+// The outbound engine's options for `config` (routes, relayhost and their password files),
+// with this server's callbacks; nullopt with `error` set when a file cannot be read.
+std::optional<delivery::OutboundOptions> ServerProcess::engine_options(
+    const config::Config& config, std::shared_ptr<const policy::Directory> directory, std::string& error) {
+    auto options = outbound_options(config, std::move(directory), error);
+    if (!options) return std::nullopt;
     options->log = [this](std::string_view line) { log_.write(net::LogLevel::info, "smtp", line); };
     options->event = [this](const core::MailEvent& e) { log_.event(e); };
     options->on_queued = [this](const std::string& id) { worker_->notify(id); };
@@ -679,11 +568,7 @@ bool ServerProcess::start_outbound() {
         options->on_outcome = [this](queue::RecipientState state, std::int64_t arrival, std::int64_t now) {
             metrics_->remote_outcome(state, arrival, now);
         };
-    outbound_ = std::make_unique<delivery::OutboundEngine>(std::move(*options), *spool_, clock_, random_,
-                                                           *resolver_, outbound_runtime_);
-    say(describe_outbound(config_.outbound));
-    for (const std::string& w : config::credential_warnings(config_)) log_(net::LogLevel::warn, "config: " + w);
-    return true;
+    return options;
 }
 
 void ServerProcess::start_group_commit() {
@@ -714,17 +599,12 @@ void ServerProcess::start_services() {
         lim.message_memory_octets, (state_ / "queue").string(), lim.spool_min_free_octets,
         [this](std::string_view t) { log_(net::LogLevel::warn, t); }});
     AppServices::Options service_options;
-    service_options.hostname = config_.hostname;
     service_options.auth_failures_per_ip_per_minute = lim.auth_failures_per_ip_per_minute;
-    service_options.spf = config_.spf;
-    service_options.dmarc = config_.dmarc;
-    service_options.dkim_keys = std::move(signing_keys_);
     service_options.rng = &signing_rng_;
     service_options.dmarc_recorder = &*dmarc_recorder_;
     service_options.verify_threads = lim.verify_threads;
     service_options.verify_cpu_budget = std::chrono::seconds(lim.verify_cpu_seconds);
     service_options.storage_low = [this] { return resources_->storage_low(); };
-    if (config_.dmarc.check && psl_.loaded()) service_options.org_domain = psl_.function();
     service_options.log = log_.sink("smtpd");
     service_options.event = [this](const core::MailEvent& e) { log_.event(e); };
     if (metrics_) {
@@ -735,7 +615,11 @@ void ServerProcess::start_services() {
             metrics_->verdict(check, result);
         };
     }
-    services_.emplace(service_options, *directory_, *committer_, clock_, random_, resolver_.get());
+    services_.emplace(service_options, service_settings(config_, directory_, std::move(signing_keys_)), *committer_,
+                      clock_, random_, resolver_.get());
+    // Messages past the threshold are received into unnamed files beside the spool (same file
+    // system, so the free-disk reserve covers them) instead of memory.
+    if (lim.message_spill_octets > 0) spill_.emplace((state_ / "incoming").string());
 
     options_ = server_options(config_);
     for (std::size_t i = 0; i < listeners_.size(); ++i) options_.listeners[i].fd = listeners_[i].fd;
@@ -748,22 +632,48 @@ void ServerProcess::start_services() {
         options_.heartbeat = [] { os::notify("WATCHDOG=1"); };
     }
     options_.on_stopping = [] { os::notify("STOPPING=1"); };
-    options_.session = config::session_config(config_);
-    options_.session.resources = &*resources_;
-    // Messages past the threshold are received into unnamed files beside the spool (same file
-    // system, so the free-disk reserve covers them) instead of memory.
-    if (lim.message_spill_octets > 0) {
-        spill_.emplace((state_ / "incoming").string());
-        options_.session.spill = &*spill_;
-        options_.session.spill_threshold_octets = lim.message_spill_octets;
-    }
-    options_.tls = tls_context_;
+    net::LiveSettings live = live_settings(config_, tls_context_, services_->current());
+    options_.limits = live.limits;
+    options_.session = std::move(live.session);
+    options_.tls = std::move(live.tls);
+    options_.snapshot = std::move(live.snapshot);
     options_.threads = config_.threads;
     options_.clock = &clock_;
     options_.log = log_.sink("smtpd");
     options_.event = [this](const core::MailEvent& e) { log_.event(e); };
     options_.log_level = log_.level();
     options_.events = metrics_ ? &*metrics_ : nullptr;
+}
+
+// What AppServices answers sessions from, for `config`.
+AppServices::Settings ServerProcess::service_settings(const config::Config& config,
+                                                      std::shared_ptr<const policy::Directory> directory,
+                                                      std::vector<AppServices::SigningKey> keys) {
+    AppServices::Settings settings;
+    settings.hostname = config.hostname;
+    settings.directory = std::move(directory);
+    settings.spf = config.spf;
+    settings.dmarc = config.dmarc;
+    settings.dkim_keys = std::move(keys);
+    if (config.dmarc.check && psl_.loaded()) settings.org_domain = psl_.function();
+    return settings;
+}
+
+// The limits, session options and certificate of `config`, for net::Server (at start and at
+// each reload); the memory and spill bounds are the ones made at start.
+net::LiveSettings ServerProcess::live_settings(const config::Config& config, std::shared_ptr<tls::TlsContext> tls,
+                                               std::shared_ptr<const net::ServicesSnapshot> snapshot) {
+    net::LiveSettings live;
+    live.limits = server_limits(config.limits);
+    live.session = config::session_config(config);
+    live.session.resources = &*resources_;
+    if (spill_) {
+        live.session.spill = &*spill_;
+        live.session.spill_threshold_octets = config.limits.message_spill_octets;
+    }
+    live.tls = std::move(tls);
+    live.snapshot = std::move(snapshot);
+    return live;
 }
 
 // /metrics and /healthz (net/metrics_http.hpp), bound now so that a taken port stops the start.
@@ -799,7 +709,7 @@ bool ServerProcess::start_metrics() {
 bool ServerProcess::start_local_submission() {
     if (config_.sendmail.socket.empty()) return true;
     auto started = net::LocalSubmissionServer::start(
-        local_submission_options(config_, *services_, *directory_, [this](net::LogLevel l, std::string_view t) { log_(l, t); }));
+        local_submission_options(config_, *services_, [this](net::LogLevel l, std::string_view t) { log_(l, t); }));
     if (!started.ok()) {
         std::cerr << "pigeon: sendmail.socket: " << started.error().message << "\n";
         return false;
@@ -812,16 +722,26 @@ bool ServerProcess::start_local_submission() {
 // Request files in <state>/control/ (app/control.hpp). Handled on the outbound loop, never in
 // the handler, and on this process's one Spool: a second spool opened by the CLI could write
 // into the segment this one appends to next, or delete segments this one still reads.
+// SIGHUP reloads the configuration (the outcome only logged); `pigeon reload` is a control
+// request, answered with the outcome.
 void ServerProcess::take_control_requests() {
     // SIGUSR2 (logrotate's postrotate): the log file is opened anew (app/logger.hpp).
-    control_signal_.emplace(outbound_runtime_.context(), SIGUSR1, SIGUSR2);
-    control_.emplace(state_.string(), *spool_, *worker_, outbound_, log_);
+    control_signal_.emplace(outbound_runtime_.context(), SIGUSR1, SIGUSR2, SIGHUP);
+    control_.emplace(state_.string(), *spool_, *worker_, outbound_, log_, [this](const ControlRequest& req) {
+        post_reload([this, req](const ReloadOutcome& outcome) {
+            if (queue::Status a = answer_control_request(state_.string(), req, outcome.ok, outcome.text); !a)
+                log_(net::LogLevel::warn, "control: cannot answer reload: " + a.error().message);
+        });
+    });
     wait_for_signal_ = [this] {
         control_signal_->async_wait([this](const boost::system::error_code& ec, int signal) {
             if (ec) return;
             if (signal == SIGUSR2) {
                 log_.reopen();
                 say("log file reopened (SIGUSR2)");
+            } else if (signal == SIGHUP) {
+                say("reload requested (SIGHUP)");
+                post_reload([](const ReloadOutcome&) {});
             } else {
                 control_->take();
             }
@@ -840,7 +760,10 @@ void ServerProcess::take_control_requests() {
 int ServerProcess::serve() {
     const auto& lim = config_.limits;
     try {
+        std::unique_lock server_lock(server_mutex_);
         net::Server server(options_, *services_);
+        server_ = &server;
+        server_lock.unlock();
         auto ports = server.bound_ports();
         for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
             auto l = config_.listeners[i];
@@ -861,6 +784,10 @@ int ServerProcess::serve() {
         serving_ = true;
         server.run();
         serving_ = false;
+        reload_pool_.join();  // a reload under way finishes; none starts (server_ is going)
+        server_lock.lock();
+        server_ = nullptr;
+        server_lock.unlock();
         log_.stop_buffering();
         if (sendmail_) sendmail_->stop();  // its answers in flight come from the committer
         // Answer what is still in flight while the io_contexts the answers are posted to
@@ -882,6 +809,87 @@ int ServerProcess::serve() {
     return 0;
 }
 
+void ServerProcess::post_reload(std::function<void(const ReloadOutcome&)> then) {
+    boost::asio::post(reload_pool_, [this, then = std::move(then)] {
+        os::notify("RELOADING=1");
+        const ReloadOutcome outcome = reload();
+        os::notify("READY=1\nSTATUS=serving");
+        then(outcome);
+    });
+}
+
+ServerProcess::ReloadOutcome ServerProcess::reload() {
+    const std::string source = config_path_.empty() ? std::string("the embedded default") : config_path_;
+    auto fail = [&](const std::string& why) {
+        log_(net::LogLevel::error, "reload: " + why + " (nothing changed: the running configuration stays)");
+        return ReloadOutcome{false, why};
+    };
+    auto next = config_path_.empty() ? queue::Result<config::Config>(config::default_config(running_.hostname))
+                                     : [&]() -> queue::Result<config::Config> {
+        auto c = config::load_config(config_path_);
+        if (!c) return queue::Error{c.error().message};
+        return std::move(c).value();
+    }();
+    if (!next) return fail(next.error().message);
+    const config::ReloadPlan plan = config::plan_reload(running_, next.value());
+    const config::Config& config = plan.effective;
+    say("reload: read " + source);
+    try {
+        // Everything is loaded first; only then is anything swapped in.
+        std::shared_ptr<tls::TlsContext> tls = tls_context_;
+        if (!config.tls.self_signed() || !running_.tls.self_signed()) {
+            auto loaded = app::load_tls(config, state_, log_);
+            if (!loaded) return fail(loaded.error().message);
+            tls = std::move(loaded).value();
+        }
+        auto keys = app::load_signing_keys(config.dkim_keys, signing_rng_, log_);
+        if (!keys) return fail(keys.error().message);
+        const std::size_t key_count = keys->size();
+        auto directory = std::make_shared<const policy::Directory>(config.local_domains, users_of(config),
+                                                                   config.delivery.discard);
+        std::optional<delivery::OutboundOptions> outbound;
+        if (outbound_) {
+            std::string error;
+            outbound = engine_options(config, directory, error);
+            if (!outbound) return fail(error);
+        }
+        auto snapshot = services_->prepare(service_settings(config, directory, std::move(keys).value()));
+        {
+            std::lock_guard lock(server_mutex_);
+            if (server_ == nullptr) return fail("the server is not serving (starting or stopping)");
+            server_->reconfigure(live_settings(config, tls, snapshot));  // throws before changing anything
+        }
+        services_->use(snapshot);
+        {
+            std::lock_guard lock(directory_mutex_);
+            directory_ = directory;
+        }
+        if (outbound)
+            outbound_runtime_.post([this, o = std::make_shared<delivery::OutboundOptions>(std::move(*outbound))] {
+                outbound_->reconfigure(std::move(*o));
+            });
+        tls_context_ = tls;
+        describe_checks(config, psl_, log_);
+        if (outbound_) say(describe_outbound(config.outbound));
+        for (const std::string& w : config::credential_warnings(config)) log_(net::LogLevel::warn, "config: " + w);
+        running_ = config;
+        std::string text = "reloaded " + source + ": " + std::to_string(config.users.size()) + " user(s), " +
+                           std::to_string(config.local_domains.size()) + " local domain(s), " +
+                           std::to_string(key_count) + " DKIM key(s); new connections use it";
+        if (!plan.needs_restart.empty()) {
+            std::string keys_changed;
+            for (const auto& k : plan.needs_restart) keys_changed += (keys_changed.empty() ? "" : ", ") + k;
+            log_(net::LogLevel::warn, "reload: changed, but only a restart applies it (the running value stays): " +
+                                          keys_changed);
+            text += "; needs a restart to apply: " + keys_changed;
+        }
+        say("reload: done: " + text);
+        return ReloadOutcome{true, text};
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+}
+
 void ServerProcess::stop_after_failure() {
     if (sendmail_) sendmail_->stop();
     committer_->stop();
@@ -893,8 +901,8 @@ void ServerProcess::stop_after_failure() {
 }  // namespace
 
 // The table of contents of a running server: each step in start order.
-int run_serve(const config::Config& config, bool embedded_default) {
-    ServerProcess server(config, embedded_default);
+int run_serve(const config::Config& config, const std::string& config_path) {
+    ServerProcess server(config, config_path);
     // As root: what needs root (ports, keys), then the drop; everything after runs as the
     // service user, so every file it creates is that user's.
     if (!server.choose_account() || !server.create_state_dir() || !server.open_listeners() ||

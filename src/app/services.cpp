@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <stdexcept>
 #include <thread>
 
+#include "core/assert.hpp"
 #include "os/cpu_time.hpp"
 
 #include "tls/password.hpp"
@@ -39,7 +41,8 @@ const char* stage_of(const smtp::Action& action) {
     return "auth";
 }
 
-policy::PipelineOptions check_options(const AppServices::Options& o, boost::asio::thread_pool& pool) {
+policy::PipelineOptions check_options(const AppServices::Options& o, const AppServices::Settings& s,
+                                      boost::asio::thread_pool& pool) {
     policy::PipelineOptions c;
     // Each task is one message's DKIM verification (or its DMARC verdict): at most one per
     // session at a time, so the queue is bounded by the number of connections.
@@ -52,11 +55,11 @@ policy::PipelineOptions check_options(const AppServices::Options& o, boost::asio
     const std::int64_t budget_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(o.verify_cpu_budget).count();
     c.over_budget = [budget_ns] { return os::thread_cpu_nanoseconds() - task_cpu_start > budget_ns; };
-    c.hostname = o.hostname;
-    c.spf = o.spf;
-    c.dmarc = o.dmarc;
-    c.org_domain = o.org_domain;
-    c.dkim_keys = o.dkim_keys;
+    c.hostname = s.hostname;
+    c.spf = s.spf;
+    c.dmarc = s.dmarc;
+    c.org_domain = s.org_domain;
+    c.dkim_keys = s.dkim_keys;
     c.rng = o.rng;
     c.dmarc_recorder = o.dmarc_recorder;
     if (o.log)
@@ -66,16 +69,43 @@ policy::PipelineOptions check_options(const AppServices::Options& o, boost::asio
 }
 }  // namespace
 
-AppServices::AppServices(Options options, const policy::Directory& directory,
+AppServices::AppServices(Options options, Settings settings,
                          os::GroupCommitter& committer, const core::Clock& clock,
                          queue::RandomSource& random, dns::Resolver* resolver)
     : options_(std::move(options)),
-      directory_(directory),
       committer_(committer),
       clock_(clock),
+      random_(random),
+      resolver_(resolver),
       verify_pool_(pool_threads(options_.verify_threads)),
-      checks_(check_options(options_, verify_pool_), directory, clock, random, resolver),
-      auth_failures_(options_.auth_failures_per_ip_per_minute) {}
+      auth_failures_(options_.auth_failures_per_ip_per_minute) {
+    use(prepare(std::move(settings)));
+}
+
+std::shared_ptr<const net::ServicesSnapshot> AppServices::prepare(Settings settings) {
+    if (settings.directory == nullptr) throw std::invalid_argument("AppServices::Settings.directory is required");
+    auto options = check_options(options_, settings, verify_pool_);
+    return std::make_shared<const Generation>(std::move(settings), std::move(options), clock_, random_, resolver_);
+}
+
+void AppServices::use(std::shared_ptr<const net::ServicesSnapshot> snapshot) {
+    auto g = std::static_pointer_cast<const Generation>(std::move(snapshot));
+    PIGEON_ASSERT(g != nullptr, "use() gets a snapshot made by prepare()");
+    if (g == nullptr) return;
+    std::lock_guard lock(current_mutex_);
+    current_.swap(g);  // the old one, if last, goes when `g` does: outside the lock
+}
+
+std::shared_ptr<const AppServices::Generation> AppServices::current_generation() const {
+    std::lock_guard lock(current_mutex_);
+    return current_;
+}
+
+std::shared_ptr<const net::ServicesSnapshot> AppServices::current() const { return current_generation(); }
+
+std::shared_ptr<const policy::Directory> AppServices::directory() const {
+    return current_generation()->settings.directory;
+}
 
 AppServices::~AppServices() { stop(); }
 
@@ -86,11 +116,20 @@ void AppServices::stop() {
 
 void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Action& action,
                          std::function<void(smtp::Event)> done) {
+    // The connection's snapshot, which the connection keeps alive; without one (a Services
+    // user that does not reload), the current one, kept alive by the answer's callback.
+    std::shared_ptr<const Generation> g;
+    if (connection.snapshot) {
+        g = std::static_pointer_cast<const Generation>(connection.snapshot);
+    } else {
+        g = current_generation();
+        done = [g, done = std::move(done)](smtp::Event e) { done(std::move(e)); };
+    }
     if (!options_.on_answer) {
-        answer(connection, action, std::move(done));
+        answer(*g, connection, action, std::move(done));
         return;
     }
-    answer(connection, action,
+    answer(*g, connection, action,
            [this, listener = connection.listener, stage = stage_of(action), done = std::move(done)](
                smtp::Event event) {
                options_.on_answer(listener, stage, event);
@@ -98,11 +137,11 @@ void AppServices::handle(const net::ConnectionInfo& connection, const smtp::Acti
            });
 }
 
-void AppServices::answer(const net::ConnectionInfo& connection, const smtp::Action& action,
+void AppServices::answer(const Generation& g, const net::ConnectionInfo& connection, const smtp::Action& action,
                          std::function<void(smtp::Event)> done) {
     const auto role = connection.role;
     if (auto* a = std::get_if<smtp::Authenticate>(&action)) {
-        authenticate(connection, *a, std::move(done));
+        authenticate(g, connection, *a, std::move(done));
     } else if (auto* c = std::get_if<smtp::CheckSender>(&action)) {
         if (options_.storage_low && options_.storage_low()) {
             // RFC 5321 4.2.2 / RFC 3463 X.3.1: a temporary refusal; the client retries later.
@@ -113,15 +152,15 @@ void AppServices::answer(const net::ConnectionInfo& connection, const smtp::Acti
             done(std::move(refused));
             return;
         }
-        checks_.check_sender(role, *c, "c" + std::to_string(connection.id),
-                             logging_refusals(connection, "MAIL", c->envelope, std::move(done)));
+        g.checks.check_sender(role, *c, "c" + std::to_string(connection.id),
+                              logging_refusals(connection, "MAIL", c->envelope, std::move(done)));
     } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
-        smtp::Event verdict = checks_.check_recipient(role, *c);
+        smtp::Event verdict = g.checks.check_recipient(role, *c);
         log_refusal(connection, "RCPT", c->envelope, &c->recipient, verdict);
         done(std::move(verdict));
     } else if (auto* c = std::get_if<smtp::CheckMessage>(&action)) {
-        checks_.check_message(role, *c, "c" + std::to_string(connection.id),
-                              logging_refusals(connection, "DATA", c->envelope, std::move(done)));
+        g.checks.check_message(role, *c, "c" + std::to_string(connection.id),
+                               logging_refusals(connection, "DATA", c->envelope, std::move(done)));
     } else if (auto* e = std::get_if<smtp::Enqueue>(&action)) {
         const auto id = connection.id;
         auto log = options_.log;
@@ -180,8 +219,9 @@ void AppServices::log_accepted(AcceptedLines& lines, const std::string& queue_id
     options_.event(lines.queued);
 }
 
-void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
+void AppServices::authenticate(const Generation& g, const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                                std::function<void(smtp::Event)> done) {
+    const policy::Directory& directory = *g.settings.directory;
     const std::string ip = connection.client_key.empty() ? connection.peer_address
                                                          : connection.client_key;
     if (throttled(ip)) {
@@ -191,9 +231,9 @@ void AppServices::authenticate(const net::ConnectionInfo& connection, const smtp
         done(smtp::AuthResult{smtp::AuthResult::Outcome::temporary_failure, {}});
         return;
     }
-    const config::User* user = directory_.login(a.authcid);
+    const config::User* user = directory.login(a.authcid);
     // PLAIN's authorization identity, when given, must be the user itself: no proxy logins.
-    const bool authzid_ok = a.authzid.empty() || (user && directory_.login(a.authzid) == user);
+    const bool authzid_ok = a.authzid.empty() || (user && directory.login(a.authzid) == user);
     std::string hash = user ? user->password_hash : decoy_hash();
     std::string address = user ? user->address : std::string();
     boost::asio::post(auth_pool_, [this, ip, hash = std::move(hash), address = std::move(address),

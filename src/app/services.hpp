@@ -3,11 +3,21 @@
 // an IPv4 address or an IPv6 /N network, policy/auth_throttle.hpp), the sender/recipient/message
 // policy and SPF/DKIM/DMARC (pipeline.hpp, shared with the simulator; the crypto on a bounded
 // pool), and the durable spool (group commit).
+//
+// Live reload: what a configuration decides (the directory of users, aliases and domains, the
+// host name, SPF/DMARC settings, the signing keys) is one Settings value, made into a snapshot
+// (prepare) and made current (use). The server hands each connection the snapshot current at
+// its accept (net::ConnectionInfo::snapshot) and every question of that connection is answered
+// from it, so an open session keeps the users and policy it started with. Local submission and
+// connections without a snapshot get the current one. The pools, the AUTH failure throttle and
+// the spool are shared by every snapshot and live as long as the AppServices.
 #pragma once
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "policy/auth_throttle.hpp"
@@ -27,16 +37,21 @@ namespace pigeon::app {
 
 class AppServices final : public net::Services {
 public:
-    struct Options {
+    using SigningKey = policy::SigningKey;
+    // What a live reload replaces (see the top).
+    struct Settings {
         std::string hostname;
-        std::uint32_t auth_failures_per_ip_per_minute = 5;
+        std::shared_ptr<const policy::Directory> directory;  // required
         config::SpfSettings spf;      // inbound MAIL FROM
         config::DmarcSettings dmarc;  // inbound end of DATA (DKIM, DMARC, Authentication-Results)
         // The organizational domain (RFC 7489 3.2, the Public Suffix List); empty: no DMARC.
         std::function<std::string(std::string_view)> org_domain;
         // Submission signs with every key of the message's From: domain ([[dkim.keys]]).
-        using SigningKey = policy::SigningKey;
         std::vector<SigningKey> dkim_keys;
+    };
+    // What stays for the AppServices' life.
+    struct Options {
+        std::uint32_t auth_failures_per_ip_per_minute = 5;
         Botan::RandomNumberGenerator* rng = nullptr;  // for signing (Botan's API takes one)
         // Records each DMARC evaluation for aggregate reports; may be null.
         policy::DmarcRecordSink* dmarc_recorder = nullptr;
@@ -63,11 +78,21 @@ public:
     // resolver: SPF at MAIL FROM, DKIM keys and DMARC records at the end of DATA; its
     // answers come back on the resolver's thread and are handed on at once (the crypto goes
     // to the verification pool). Null turns SPF, DKIM verification and DMARC off.
-    AppServices(Options options, const policy::Directory& directory, os::GroupCommitter& committer,
+    // `settings` is the first current snapshot.
+    AppServices(Options options, Settings settings, os::GroupCommitter& committer,
                 const core::Clock& clock, queue::RandomSource& random,
                 dns::Resolver* resolver = nullptr);
     ~AppServices() override;
     void stop();  // waits for credential checks and verifications in progress
+
+    // A snapshot of `settings` (its policy pipeline built), for net::LiveSettings::snapshot and
+    // use(). Thread-safe.
+    std::shared_ptr<const net::ServicesSnapshot> prepare(Settings settings);
+    // Makes a snapshot from prepare() current. Thread-safe.
+    void use(std::shared_ptr<const net::ServicesSnapshot> snapshot);
+    std::shared_ptr<const net::ServicesSnapshot> current() const;
+    // The current snapshot's directory (local submission's callers). Thread-safe.
+    std::shared_ptr<const policy::Directory> directory() const;
 
     void handle(const net::ConnectionInfo& connection, const smtp::Action& action,
                 std::function<void(smtp::Event)> done) override;
@@ -80,9 +105,11 @@ public:
                       std::function<void(core::Reply)> done);
 
 private:
-    void answer(const net::ConnectionInfo& connection, const smtp::Action& action,
+    struct Generation;  // one snapshot: its Settings and the Pipeline built on them
+    std::shared_ptr<const Generation> current_generation() const;
+    void answer(const Generation& g, const net::ConnectionInfo& connection, const smtp::Action& action,
                 std::function<void(smtp::Event)> done);
-    void authenticate(const net::ConnectionInfo& connection, const smtp::Authenticate& a,
+    void authenticate(const Generation& g, const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                       std::function<void(smtp::Event)> done);
     // The refusal's line, when `verdict` refuses; `to` only for RCPT.
     void log_refusal(const net::ConnectionInfo& connection, std::string_view stage,
@@ -102,13 +129,27 @@ private:
     void record_failure(const std::string& client);
 
     Options options_;
-    const policy::Directory& directory_;
     os::GroupCommitter& committer_;
     const core::Clock& clock_;
-    boost::asio::thread_pool verify_pool_;  // DKIM crypto and DMARC verdicts; before checks_
-    policy::Pipeline checks_;     // the policy questions (shared with the simulator)
+    queue::RandomSource& random_;
+    dns::Resolver* resolver_;
+    boost::asio::thread_pool verify_pool_;  // DKIM crypto and DMARC verdicts; before generations
+    mutable std::mutex current_mutex_;
+    std::shared_ptr<const Generation> current_;  // under current_mutex_
     policy::AuthFailureThrottle auth_failures_;  // bounded; pruned as it grows
     boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread
+};
+
+// One snapshot. Its Pipeline refers to settings.directory, which it owns. The last reference
+// to an old one is dropped by a connection's end or an answer's callback, never while its
+// Pipeline is running a step (the caller of handle() holds the connection, and an async step's
+// callback is released after it has returned).
+struct AppServices::Generation final : net::ServicesSnapshot {
+    Generation(Settings s, policy::PipelineOptions options, const core::Clock& clock, queue::RandomSource& random,
+               dns::Resolver* resolver)
+        : settings(std::move(s)), checks(std::move(options), *settings.directory, clock, random, resolver) {}
+    const Settings settings;
+    mutable policy::Pipeline checks;  // the policy questions (shared with the simulator; thread-safe)
 };
 
 }  // namespace pigeon::app

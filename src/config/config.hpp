@@ -3,6 +3,7 @@
 #pragma once
 #include "config/model.hpp"
 #include "config/reader.hpp"
+#include "config/reload.hpp"
 #include "config/session.hpp"
 #include "config/validate.hpp"
 #include "config/writer.hpp"

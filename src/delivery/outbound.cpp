@@ -99,6 +99,8 @@ std::optional<NextHop> OutboundEngine::fixed_hop(const std::string& domain) cons
 
 void OutboundEngine::start() { notify({}); }
 
+void OutboundEngine::reconfigure(OutboundOptions options) { options_ = std::move(options); }
+
 void OutboundEngine::notify(const std::string& id) {
     if (stopping_) return;
     auto alive = alive_;

@@ -125,6 +125,9 @@ public:
     void notify(const std::string& id);  // a message was committed: look at it now
     void flush();                        // every deferred recipient is due now
     void retry(const std::string& id);   // that message's deferred recipients are due now
+    // Live reload: every later routing decision, connection and retry uses `options`; jobs
+    // already routed keep their next hop and their connection. The callbacks are replaced too.
+    void reconfigure(OutboundOptions options);
     // Stop: no new connections; open ones are closed; `done` runs once nothing is left.
     void stop(std::function<void()> done);
     const OutboundStats& stats() const { return stats_; }

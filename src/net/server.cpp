@@ -57,6 +57,7 @@ struct Server::Impl {
     std::unordered_map<std::string, std::size_t> per_ip;  // by client_key
     std::map<std::uint64_t, std::weak_ptr<Connection>> connections;
     bool stopping = false;
+    std::shared_ptr<const LiveSettings> live;  // what the next connection gets (reconfigure)
 
     void log(LogLevel level, std::string_view text) const {
         if (options.log && level <= options.log_level) options.log(level, text);
@@ -75,11 +76,12 @@ struct Server::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
     Connection(Server::Impl& server, tcp::socket socket, const ListenerOptions& listener,
-               ConnectionInfo info)
+               ConnectionInfo info, std::shared_ptr<const LiveSettings> settings)
         : server_(server),
           socket_(std::move(socket)),
           listener_(listener),
           info_(std::move(info)),
+          settings_(std::move(settings)),
           timer_(socket_.get_executor()),
           data_timer_(socket_.get_executor()) {}
 
@@ -87,9 +89,9 @@ public:
     tcp::socket::executor_type executor() { return socket_.get_executor(); }
 
     void start() {
-        smtp::SessionConfig config = server_.options.session;
+        smtp::SessionConfig config = settings_->session;
         config.role = listener_.role;
-        const bool have_cert = server_.options.tls && server_.options.tls->has_certificate();
+        const bool have_cert = settings_->tls && settings_->tls->has_certificate();
         config.tls_available = listener_.tls == TlsMode::starttls && have_cert;
         config.tls_active = listener_.tls == TlsMode::implicit;
         config.clock = server_.options.clock;
@@ -106,7 +108,7 @@ public:
                 finish();
                 return;
             }
-            tls_ = std::make_unique<tls::TlsServerChannel>(server_.options.tls);
+            tls_ = std::make_unique<tls::TlsServerChannel>(settings_->tls);
         }
         execute(session_->start());
         read();
@@ -264,7 +266,7 @@ private:
                 progress = true;
                 send_text(send->bytes);
             } else if (std::holds_alternative<smtp::BeginTls>(action)) {
-                tls_ = std::make_unique<tls::TlsServerChannel>(server_.options.tls);
+                tls_ = std::make_unique<tls::TlsServerChannel>(settings_->tls);
                 tls_upgrade_pending_ = true;
             } else if (std::holds_alternative<smtp::Close>(action)) {
                 close_after_write_ = true;
@@ -319,7 +321,7 @@ private:
     void update_data_timer() {
         const bool in_data = session_->state() == "ReceivingData";
         if (in_data && !in_data_) {
-            data_timer_.expires_after(server_.options.limits.data_timeout);
+            data_timer_.expires_after(settings_->limits.data_timeout);
             data_timer_.async_wait([self = shared_from_this()](error_code ec) {
                 if (!ec) self->on_timeout("DATA phase exceeded data_timeout");
             });
@@ -330,7 +332,7 @@ private:
     }
 
     void arm_timer() {
-        const auto& limits = server_.options.limits;
+        const auto& limits = settings_->limits;
         timer_.expires_after(session_->state() == "ReceivingData" ? limits.data_block_timeout
                                                                   : limits.command_timeout);
         timer_.async_wait([self = shared_from_this()](error_code ec) {
@@ -356,7 +358,7 @@ private:
     // not hold the connection open (nor a stopping server's run()): it gets the command
     // timeout to take them, or the shutdown grace period when the server is stopping.
     void arm_final_write_timer() {
-        const auto& limits = server_.options.limits;
+        const auto& limits = settings_->limits;
         timer_.expires_after(draining_ ? std::max(limits.shutdown_grace, std::chrono::seconds(1))
                                        : limits.command_timeout);
         timer_.async_wait([self = shared_from_this()](error_code ec) {
@@ -429,6 +431,7 @@ private:
     tcp::socket socket_;
     ListenerOptions listener_;
     ConnectionInfo info_;
+    const std::shared_ptr<const LiveSettings> settings_;  // taken at accept; kept to the end
     std::unique_ptr<smtp::Session> session_;
     std::unique_ptr<tls::TlsServerChannel> tls_;
     bool tls_upgrade_pending_ = false;
@@ -474,28 +477,29 @@ void Server::Impl::admit(std::size_t listener, tcp::socket socket) {
     if (remote.address().is_v6() && remote.address().to_v6().is_v4_mapped())
         ip = remote.address().to_v6().to_v4().to_string();
     const auto& opts = options.listeners[listener];
-    // One client is one IPv4 address or one IPv6 /N network (net/client_key.hpp).
-    std::string key = client_key(ip, options.limits.ipv6_prefix_bits);
     std::shared_ptr<Connection> connection;
     {
         std::lock_guard lock(mutex);
         if (stopping) return;
-        if (total >= options.limits.max_connections) {
+        const std::shared_ptr<const LiveSettings> settings = live;
+        const ServerLimits& limits = settings->limits;
+        // One client is one IPv4 address or one IPv6 /N network (net/client_key.hpp).
+        std::string key = client_key(ip, limits.ipv6_prefix_bits);
+        if (total >= limits.max_connections) {
             if (options.events) options.events->refused(listener, ServerEvents::Refusal::too_many_connections);
             refuse(std::move(socket), opts.tls == TlsMode::implicit, "too many connections");
             return;
         }
-        if (per_ip[key] >= options.limits.max_connections_per_ip) {
+        if (per_ip[key] >= limits.max_connections_per_ip) {
             if (options.events) options.events->refused(listener, ServerEvents::Refusal::too_many_from_client);
             refuse(std::move(socket), opts.tls == TlsMode::implicit,
                    "too many connections from " + key);
             return;
         }
-        ConnectionInfo info{next_id++, opts.role, ip, key, opts.port};
+        ConnectionInfo info{next_id++, opts.role, ip, key, opts.port, listener, settings->snapshot};
         if (opts.port == 0) info.local_port = acceptors[listener]->local_endpoint().port();
-        info.listener = listener;
         if (options.events) options.events->accepted(listener);
-        connection = std::make_shared<Connection>(*this, std::move(socket), opts, info);
+        connection = std::make_shared<Connection>(*this, std::move(socket), opts, info, settings);
         ++total;
         ++per_ip[key];
         connections[info.id] = connection;
@@ -512,7 +516,7 @@ void Server::Impl::refuse(tcp::socket socket, bool tls, const std::string& why) 
         return;
     }
     auto text = std::make_shared<std::string>(
-        core::format_reply(smtp::replies::too_many_connections.reply({options.session.hostname, why})));
+        core::format_reply(smtp::replies::too_many_connections.reply({live->session.hostname, why})));
     asio::async_write(*sock, asio::buffer(*text), [sock, text](error_code, std::size_t) {
         error_code ignored;
         sock->shutdown(tcp::socket::shutdown_both, ignored);
@@ -539,22 +543,24 @@ void Server::Impl::finish_if_done() {
 }
 
 void Server::Impl::begin_stop() {
+    std::chrono::seconds grace;
     {
         std::lock_guard lock(mutex);
         if (stopping) return;
         stopping = true;
+        grace = live->limits.shutdown_grace;
     }
     if (heartbeat_timer) heartbeat_timer->cancel();
     if (options.on_stopping) options.on_stopping();
     log(LogLevel::info, "stopping: no new connections; idle sessions get 421 now, busy ones "
-                        "within " + std::to_string(options.limits.shutdown_grace.count()) + " s");
+                        "within " + std::to_string(grace.count()) + " s");
     for (auto& acceptor : acceptors) {
         error_code ignored;
         acceptor->close(ignored);
     }
     shut_down_connections(false);
     grace_timer = std::make_unique<asio::steady_timer>(*contexts[0]);
-    grace_timer->expires_after(options.limits.shutdown_grace);
+    grace_timer->expires_after(grace);
     grace_timer->async_wait([this](error_code ec) {
         if (!ec) shut_down_connections(true);
     });
@@ -595,6 +601,7 @@ Server::Server(ServerOptions options, Services& services)
         impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
         impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
     }
+    impl_->live = std::make_shared<const LiveSettings>(LiveSettings{o.limits, o.session, o.tls, o.snapshot});
     for (const auto& l : o.listeners) {
         if (l.tls != TlsMode::none && !(o.tls && o.tls->has_certificate()))
             throw std::runtime_error("listener " + l.address + ":" + std::to_string(l.port) +
@@ -630,6 +637,16 @@ std::vector<std::uint16_t> Server::bound_ports() const {
         ports.push_back(ec ? 0 : endpoint.port());
     }
     return ports;
+}
+
+void Server::reconfigure(LiveSettings settings) {
+    for (const auto& l : impl_->options.listeners)
+        if (l.tls != TlsMode::none && !(settings.tls && settings.tls->has_certificate()))
+            throw std::invalid_argument("listener " + l.address + ":" + std::to_string(l.port) +
+                                        " uses TLS but the new settings have no certificate");
+    auto next = std::make_shared<const LiveSettings>(std::move(settings));
+    std::lock_guard lock(impl_->mutex);
+    impl_->live = std::move(next);
 }
 
 std::size_t Server::connection_count() const {

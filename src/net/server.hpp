@@ -17,6 +17,11 @@
 //     inside a transaction may finish it (they get 421 as soon as they are idle) until the grace
 //     period ends, and then get 421 too. run() returns when every connection has closed.
 //   - It never logs credentials (the session redacts them before they reach the trace).
+//   - Live reload (reconfigure): the limits, the session options, the TLS certificate and the
+//     services' snapshot are one LiveSettings value. Each connection takes the one current when
+//     it is accepted and keeps it to the end, so an open session finishes with the settings it
+//     started with; connections accepted afterwards get the new value. Listeners, threads,
+//     clock and log sink are fixed for the Server's life.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -76,6 +81,14 @@ public:
     virtual void tls_handshake(std::size_t listener, bool ok) = 0;  // established, or failed first
 };
 
+// What a Services implementation attaches to a connection when it is accepted (its
+// configuration at that moment, for live reload): kept alive as long as the connection and
+// handed back in every ConnectionInfo. Opaque here; the implementation knows its type.
+class ServicesSnapshot {
+public:
+    virtual ~ServicesSnapshot() = default;
+};
+
 struct ServerOptions {
     std::vector<ListenerOptions> listeners;
     ServerLimits limits;
@@ -96,6 +109,15 @@ struct ServerOptions {
     ServerEvents* events = nullptr;  // may be null; must outlive the Server
     // The operator's connect and disconnect lines (core/mail_event.hpp); may be empty.
     std::function<void(const core::MailEvent&)> event;
+    std::shared_ptr<const ServicesSnapshot> snapshot;  // may be null
+};
+
+// What Server::reconfigure replaces (the same fields of ServerOptions).
+struct LiveSettings {
+    ServerLimits limits;
+    smtp::SessionConfig session;
+    std::shared_ptr<tls::TlsContext> tls;
+    std::shared_ptr<const ServicesSnapshot> snapshot;
 };
 
 struct ConnectionInfo {
@@ -105,6 +127,8 @@ struct ConnectionInfo {
     std::string client_key;  // what per-client limits count: net::client_key(peer_address)
     std::uint16_t local_port = 0;
     std::size_t listener = 0;  // index into ServerOptions::listeners
+    // The services' snapshot current when the connection was accepted (LiveSettings::snapshot).
+    std::shared_ptr<const ServicesSnapshot> snapshot;
 };
 
 // What sessions ask of the rest of the server. handle() gets one asynchronous action
@@ -130,6 +154,10 @@ public:
     void run();   // serves until stop() and every connection has closed
     void stop();  // thread-safe and signal-safe to call from another thread; graceful
     std::size_t connection_count() const;
+    // Live reload: connections accepted from now on use `settings`; open ones keep theirs.
+    // Thread-safe. Throws std::invalid_argument (nothing changed) when a TLS listener would be
+    // left without a certificate. session.role/tls_* are set per listener, as at construction.
+    void reconfigure(LiveSettings settings);
 
 private:
     friend class Connection;

@@ -114,6 +114,20 @@ core::Status<PrivilegeError> drop_to(const Account& account) {
     return {};
 }
 
+core::Status<PrivilegeError> become_owner_of(const std::string& path) {
+    struct stat st {};
+    if (::geteuid() != 0 || ::stat(path.c_str(), &st) != 0 || st.st_uid == 0) return {};
+    Account owner;
+    owner.uid = st.st_uid;
+    owner.gid = st.st_gid;
+    const struct passwd* pw = ::getpwuid(st.st_uid);
+    const struct group* gr = ::getgrgid(st.st_gid);
+    owner.user = pw ? pw->pw_name : "uid " + std::to_string(st.st_uid);
+    owner.group = gr ? gr->gr_name : "gid " + std::to_string(st.st_gid);
+    if (owner.gid == 0) return {};  // not a service account's directory
+    return drop_to(owner);
+}
+
 core::Status<PrivilegeError> give_to(const std::string& path, const Account& account) {
     if (::lchown(path.c_str(), account.uid, account.gid) != 0)
         return fail("chown " + account.user + ":" + account.group + " " + path + ": " + errno_text());
@@ -131,6 +145,17 @@ core::Status<PrivilegeError> check_private_key_file(const std::string& path) {
     if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
         return fail(path + " is a private key readable or writable by every user (mode " + octal_mode(st.st_mode) +
                     "); refusing to use it. Fix: chmod o-rwx " + path);
+    if (::access(path.c_str(), R_OK) != 0) {
+        // After the privilege drop (a live reload) keys are read as the service user.
+        const std::string why = errno_text();
+        const struct passwd* pw = ::getpwuid(::getuid());
+        const struct group* gr = ::getgrgid(::getgid());
+        const std::string user = pw ? pw->pw_name : "uid " + std::to_string(::getuid());
+        const std::string group = gr ? gr->gr_name : std::to_string(::getgid());
+        return fail("cannot read " + path + " as " + user + ": " + why +
+                    ". A reload reads keys as the service user: give it the file's group, e.g. chgrp " + group + " " +
+                    path + "; chmod 0640 " + path);
+    }
     return {};
 }
 

@@ -14,9 +14,15 @@
 //   - give_to(path, account): chown (not following a symbolic link) to the account. For what
 //     the server creates as root before the drop (the state directory, its lock).
 //   - owned_by(path, account): the file's owner is the account's uid.
+//   - become_owner_of(path): run as root, drops for good (as drop_to) to the owner and group of
+//     `path` when neither is root's; otherwise (not root, no such path, a root-owned path) does
+//     nothing. For the CLI acting on a server's state directory (`pigeon queue`, `pigeon
+//     reload` from root's shell or certbot's hook): what it writes there stays the server's.
 //   - check_private_key_file(path): the file (following links, as opening it does) must not be
 //     readable or writable by others (no o+r, o+w): an error names the file, its mode and the
-//     command that fixes it. Group access is allowed (Debian's ssl-cert group reads keys).
+//     command that fixes it. Group access is allowed (Debian's ssl-cert group reads keys). It
+//     must also be readable by the real uid (access(2)): after the drop, at a live reload, an
+//     error says how to let the service user read it.
 #pragma once
 #include <sys/types.h>
 
@@ -41,6 +47,7 @@ bool started_as_root();
 core::Result<Account, PrivilegeError> find_account(const std::string& user, const std::string& group);
 core::Status<PrivilegeError> drop_to(const Account& account);
 core::Status<PrivilegeError> give_to(const std::string& path, const Account& account);
+core::Status<PrivilegeError> become_owner_of(const std::string& path);
 bool owned_by(const std::string& path, const Account& account);
 core::Status<PrivilegeError> check_private_key_file(const std::string& path);
 

@@ -41,8 +41,8 @@ struct Run {
 
 app::Commands fake_commands(Calls& calls) {
     return app::Commands{
-        .serve = [&](const Config& c, bool embedded) {
-            calls.log.push_back(embedded ? "serve embedded" : "serve file");
+        .serve = [&](const Config& c, const std::string& path) {
+            calls.log.push_back(path.empty() ? "serve embedded" : "serve file");
             calls.config = c;
             return 0;
         },

@@ -122,11 +122,15 @@ BOOST_AUTO_TEST_CASE(parse_is_strict) {
     BOOST_TEST(!pigeon::app::parse_control_request("release 0123456789ABCDEF \n").ok());
     BOOST_TEST(!pigeon::app::parse_control_request("flush 0123456789ABCDEF\n").ok());
     BOOST_TEST(!pigeon::app::parse_control_request("DELETE 0123456789ABCDEF\n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("reload 0123456789ABCDEF\n").ok());
+    BOOST_TEST(!pigeon::app::parse_control_request("reload \n").ok());
+    BOOST_TEST(pigeon::app::parse_control_request("reload\n").ok());
+    BOOST_TEST(pigeon::app::wants_answer(ControlRequest::Kind::reload));
     using K = ControlRequest::Kind;
     for (const ControlRequest& r : {ControlRequest{K::flush, {}}, ControlRequest{K::retry, "0123456789ABCDEF"},
                                     ControlRequest{K::remove, "0123456789ABCDEF"},
                                     ControlRequest{K::hold, "0123456789ABCDEF"},
-                                    ControlRequest{K::release, "0123456789ABCDEF"}}) {
+                                    ControlRequest{K::release, "0123456789ABCDEF"}, ControlRequest{K::reload, {}}}) {
         const auto back = pigeon::app::parse_control_request(pigeon::app::format_control_request(r));
         BOOST_REQUIRE(back.ok());
         BOOST_TEST((back.value() == r));

@@ -1082,6 +1082,44 @@ RC_BOOST_PROP(to_toml_round_trips, ()) {
     RC_ASSERT(back.value() == c);
 }
 
+// Live reload (config/reload.hpp): what applies, what waits for a restart.
+RC_BOOST_PROP(reload_applies_all_but_the_restart_only_keys, ()) {
+    const Config running = *gen_config();
+    const Config next = *gen_config();
+    const config::ReloadPlan plan = config::plan_reload(running, next);
+    // Nothing needs a restart exactly when everything of the new file applies.
+    RC_ASSERT(plan.needs_restart.empty() == (plan.effective == next));
+    // The effective configuration agrees with the running one on every restart-only key...
+    RC_ASSERT(config::plan_reload(running, plan.effective).needs_restart.empty());
+    RC_ASSERT(plan.effective.listeners == running.listeners);
+    RC_ASSERT(plan.effective.hostname == running.hostname);
+    RC_ASSERT(plan.effective.limits.verify_threads == running.limits.verify_threads);
+    // ...and takes the rest from the new file.
+    RC_ASSERT(plan.effective.users == next.users);
+    RC_ASSERT(plan.effective.local_domains == next.local_domains);
+    RC_ASSERT(plan.effective.tls == next.tls);
+    RC_ASSERT(plan.effective.spf == next.spf);
+    RC_ASSERT(plan.effective.dmarc == next.dmarc);
+    RC_ASSERT(plan.effective.limits.max_recipients == next.limits.max_recipients);
+    RC_ASSERT(plan.effective.limits.command_timeout_seconds == next.limits.command_timeout_seconds);
+}
+
+BOOST_AUTO_TEST_CASE(reload_names_each_restart_only_key) {
+    const Config running = config::default_config("mx.example");
+    Config next = running;
+    next.listeners[0].port = 2626;
+    next.limits.verify_threads = 3;
+    next.limits.max_recipients = 500;
+    next.users.push_back(config::User{"new@localhost", "$argon2id$x", {}});
+    const config::ReloadPlan plan = config::plan_reload(running, next);
+    BOOST_TEST((plan.needs_restart == std::vector<std::string>{"listeners", "limits.verify_threads"}));
+    BOOST_TEST(plan.effective.listeners[0].port == running.listeners[0].port);
+    BOOST_TEST(plan.effective.limits.verify_threads == running.limits.verify_threads);
+    BOOST_TEST(plan.effective.limits.max_recipients == 500u);
+    BOOST_TEST(plan.effective.users.size() == 1u);
+    BOOST_TEST(config::plan_reload(running, running).needs_restart.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(sendmail_section)

@@ -259,6 +259,40 @@ class StartedAsRoot(unittest.TestCase):
         finally:
             self.assertEqual(stop(proc), 0, s.log_text())
 
+    def test_reload_from_root_reads_keys_as_the_service_user(self):
+        s0 = Setup()
+        self.addCleanup(s0.cleanup)
+        cert, key = self_signed(s0.root)  # root's, 0600: readable at start (as root) only
+        s = Setup(top='user = "nobody"\ngroup = "nogroup"',
+                  extra="\n[tls]\ncert_file = %s\nkey_file = %s\n" % (h._toml_str(cert), h._toml_str(key)))
+        self.addCleanup(s.cleanup)
+        proc = start(s)
+        try:
+            wait_ready(s, proc)
+
+            def reload():  # as certbot's deploy hook runs it: root, with the server's config
+                return subprocess.run([BIN, "reload", "--config", s.config], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, env=env(), timeout=60)
+            r = reload()
+            self.assertEqual(r.returncode, 1, r.stdout)
+            err = r.stderr.decode()
+            self.assertIn("cannot read %s as nobody" % key, err)
+            self.assertIn("chgrp nogroup %s; chmod 0640 %s" % (key, key), err)
+            self.assertTrue(proc.poll() is None)
+            os.chown(key, 0, NOGROUP.gr_gid)
+            os.chmod(key, 0o640)
+            r = reload()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("reloaded " + s.config, r.stdout.decode())
+            deliver(s.ports[0], "after-reload-token")
+            self.assertTrue(wait_delivered(s.state, "after-reload-token"), s.log_text())
+        finally:
+            self.assertEqual(stop(proc), 0, s.log_text())
+        # The CLI acted as nobody: nothing it left in the state directory is root's.
+        for top, dirs, files in os.walk(s.state):
+            for name in [top] + [os.path.join(top, n) for n in dirs + files]:
+                self.assertEqual(os.lstat(name).st_uid, NOBODY.pw_uid, name)
+
     def test_root_without_user_refuses_to_start_and_says_why(self):
         s = Setup()
         self.addCleanup(s.cleanup)

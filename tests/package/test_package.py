@@ -274,6 +274,14 @@ def check_serve(root):
         check(owner_mode(message)[:2] == (uid, gid) and owner_mode(message)[2] & 0o077 == 0,
               "the Maildir message is pigeon:pigeon and private (mode %o)" % owner_mode(message)[2])
         check_state_tree(root, uid, gid)
+
+        # systemctl reload runs the unit's ExecReload as root: the server answers it.
+        reload = [w.replace("/etc/pigeon/pigeon.toml", "/etc/pigeon-test/pigeon.toml")
+                  for w in unit_setting(root, "ExecReload")]
+        r = root.chroot(reload)
+        check(r.returncode == 0 and "reloaded /etc/pigeon-test/pigeon.toml" in r.stdout,
+              "the unit's ExecReload (%s) reloads the running server: %s%s"
+              % (" ".join(reload), r.stdout.strip(), r.stderr.strip()))
         return True
     finally:
         if proc.poll() is None:
