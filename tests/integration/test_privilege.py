@@ -443,6 +443,11 @@ class SocketActivation(unittest.TestCase):
             self.assertTrue(wait_delivered(s.state, "activated-token"), s.log_text())
             # Pings at half the interval: several within a second and a half.
             self.assertTrue(notify.wait_for("WATCHDOG=1", 5, count=4), notify.messages)
+            # A reload says RELOADING=1, then READY=1 again, as Type=notify expects.
+            proc.send_signal(signal.SIGHUP)
+            self.assertTrue(notify.wait_for("RELOADING=1", 30), notify.messages)
+            self.assertTrue(notify.wait_for("READY=1", 30, count=2), notify.messages)
+            self.assertTrue(h.wait_until(lambda: "reload: done" in s.log_text(), 10), s.log_text())
         finally:
             status = stop(proc)
         self.assertEqual(status, 0, s.log_text())
