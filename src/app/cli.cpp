@@ -199,10 +199,21 @@ private:
         queue_delete_ = queue->add_subcommand("delete", "Delete one queued message");
         queue_flush_ = queue->add_subcommand("flush", "Retry every deferred recipient now");
         queue_retry_ = queue->add_subcommand("retry", "Retry one queued message now");
-        queue_hold_ = queue->add_subcommand("hold", "Keep one queued message but deliver it only after release");
-        queue_release_ = queue->add_subcommand("release", "Deliver a held message again");
-        for (CLI::App* sub : {queue_show_, queue_delete_, queue_retry_, queue_hold_, queue_release_})
+        queue_hold_ = queue->add_subcommand("hold", "Keep a queued message (or --all) but deliver it only after release");
+        queue_release_ = queue->add_subcommand("release", "Deliver a held message (or --all) again");
+        for (CLI::App* sub : {queue_show_, queue_delete_, queue_retry_})
             sub->add_option("ID", queue_id_, "Queue id")->required();
+        for (CLI::App* sub : {queue_hold_, queue_release_}) add_id_or_all(sub);
+    }
+
+    // hold and release: exactly one of a queue id and --all.
+    void add_id_or_all(CLI::App* sub) {
+        CLI::Option* id = sub->add_option("ID", queue_id_, "Queue id");
+        CLI::Option* all = sub->add_flag("--all", queue_all_, "Every queued message");
+        id->excludes(all);
+        sub->callback([id, all] {
+            if (id->count() == 0 && all->count() == 0) throw CLI::RequiredError("ID or --all");
+        });
     }
 
     void add_spf_commands() {
@@ -342,15 +353,16 @@ private:
         if (*queue_delete_) return commands.queue_delete(config, queue_id_);
         if (*queue_flush_) return run_queue_flush(config, io.out, io.err);
         if (*queue_retry_) return run_queue_retry(config, queue_id_, io.out, io.err);
-        if (*queue_hold_) return run_queue_change(config, ControlRequest::Kind::hold, queue_id_, io.out, io.err);
+        using K = ControlRequest::Kind;
+        if (*queue_hold_) return run_queue_change(config, queue_all_ ? K::hold_all : K::hold, queue_id_, io.out, io.err);
         if (*queue_release_)
-            return run_queue_change(config, ControlRequest::Kind::release, queue_id_, io.out, io.err);
+            return run_queue_change(config, queue_all_ ? K::release_all : K::release, queue_id_, io.out, io.err);
         return exit_usage;  // unreachable: a subcommand is required
     }
 
     CLI::App app_{"Pigeon: an SMTP server for submission and inbound mail.", "pigeon"};
     std::string config_path_, queue_id_;
-    bool queue_json_ = false;
+    bool queue_json_ = false, queue_all_ = false;
     CLI::App *serve_ = nullptr, *check_ = nullptr, *show_ = nullptr, *passwd_ = nullptr, *reload_ = nullptr;
     CLI::App *queue_list_ = nullptr, *queue_show_ = nullptr, *queue_delete_ = nullptr, *queue_flush_ = nullptr,
              *queue_retry_ = nullptr, *queue_hold_ = nullptr, *queue_release_ = nullptr;

@@ -16,6 +16,11 @@
 //                     state lock; else the server does and answers (app/control.hpp), and
 //                     without its answer within `wait` (control_answer_wait from the command
 //                     line) nothing is changed and they fail.
+//                     kind hold_all / release_all (id empty): every queued message, the same
+//                     way; it prints "held N of M queued message(s)" (hold_all_messages).
+//   hold_all_messages on a spool this process owns (the server's, or the CLI's under the
+//                     lock): Spool::hold_all, then on_released(id) for each message released
+//                     (the server wakes its deliverers); the text says how many changed.
 //   run_queue_flush   every deferred recipient is due now; run_queue_retry: one message's.
 //                     With no server running (its <state>/pigeon.lock is free) they change the
 //                     spool directly; else they ask the server (app/control.hpp). 0 done or
@@ -24,6 +29,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -49,6 +55,8 @@ int run_queue_delete(const config::Config& config, const std::string& id);
 inline constexpr std::chrono::milliseconds control_answer_wait{10'000};
 int run_queue_change(const config::Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
                      std::ostream& err, std::chrono::milliseconds wait = control_answer_wait);
+queue::Result<std::string> hold_all_messages(queue::Spool& spool, bool held,
+                                             const std::function<void(const std::string&)>& on_released);
 int print_queue_list(const config::Config& config, std::ostream& out, std::ostream& err);
 // `pigeon queue list --json`: one JSON array, a message an object: id, sender, size (octets),
 // arrival (unix seconds), held, recipients (address, state, attempts, next_attempt: unix

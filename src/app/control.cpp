@@ -101,7 +101,7 @@ void remove_pid_file(const std::string& state_dir) {
 
 namespace {
 
-// The request verbs, one per kind; all but flush take a queue id.
+// The request verbs, one per kind; takes_id() says which take a queue id.
 struct Verb {
     ControlRequest::Kind kind;
     std::string_view word;
@@ -110,12 +110,8 @@ constexpr Verb verbs[] = {
     {ControlRequest::Kind::flush, "flush"},    {ControlRequest::Kind::retry, "retry"},
     {ControlRequest::Kind::remove, "delete"},  {ControlRequest::Kind::hold, "hold"},
     {ControlRequest::Kind::release, "release"}, {ControlRequest::Kind::reload, "reload"},
+    {ControlRequest::Kind::hold_all, "hold-all"}, {ControlRequest::Kind::release_all, "release-all"},
 };
-
-// Requests about the whole server, not one message: no id.
-bool without_id(ControlRequest::Kind kind) {
-    return kind == ControlRequest::Kind::flush || kind == ControlRequest::Kind::reload;
-}
 
 std::string_view word_of(ControlRequest::Kind kind) {
     for (const Verb& v : verbs)
@@ -197,12 +193,18 @@ void remove_stale_answers(const fs::path& dir) {
 
 bool wants_answer(ControlRequest::Kind kind) {
     return kind == ControlRequest::Kind::remove || kind == ControlRequest::Kind::hold ||
-           kind == ControlRequest::Kind::release || kind == ControlRequest::Kind::reload;
+           kind == ControlRequest::Kind::release || kind == ControlRequest::Kind::hold_all ||
+           kind == ControlRequest::Kind::release_all || kind == ControlRequest::Kind::reload;
+}
+
+bool takes_id(ControlRequest::Kind kind) {
+    return kind == ControlRequest::Kind::retry || kind == ControlRequest::Kind::remove ||
+           kind == ControlRequest::Kind::hold || kind == ControlRequest::Kind::release;
 }
 
 std::string format_control_request(const ControlRequest& request) {
-    if (without_id(request.kind)) return std::string(word_of(request.kind)) + "\n";
-    return std::string(word_of(request.kind)) + " " + request.id + "\n";
+    const std::string word(word_of(request.kind));
+    return takes_id(request.kind) ? word + " " + request.id + "\n" : word + "\n";
 }
 
 queue::Result<ControlRequest> parse_control_request(std::string_view text) {
@@ -211,12 +213,11 @@ queue::Result<ControlRequest> parse_control_request(std::string_view text) {
     text.remove_suffix(1);
     if (text.find('\n') != std::string_view::npos) return queue::Error{"more than one line"};
     for (const Verb& v : verbs)
-        if (without_id(v.kind) && text == v.word) return ControlRequest{v.kind, {}, {}};
+        if (!takes_id(v.kind) && text == v.word) return ControlRequest{v.kind, {}, {}};
     const std::size_t space = text.find(' ');
     const std::string_view word = text.substr(0, space);
     for (const Verb& v : verbs) {
-        if (without_id(v.kind) || word != v.word || space == std::string_view::npos)
-            continue;
+        if (!takes_id(v.kind) || word != v.word || space == std::string_view::npos) continue;
         const std::string_view id = text.substr(space + 1);
         if (!queue::is_valid_queue_id(id)) return queue::Error{"'" + std::string(id.substr(0, 20)) + "' is not a queue id"};
         return ControlRequest{v.kind, std::string(id), {}};

@@ -22,7 +22,7 @@
 //                       older than stale_answer_age (their CLI gave up) are deleted.
 //   answer_control_request (server) writes "<name>.ans" atomically: "ok <text>\n" or
 //                       "error <text>\n" (the text on one line, cut to max_answer_text_octets).
-//   ask_server          (CLI, for delete/hold/release) posts the request, signals the server
+//   ask_server          (CLI, for delete/hold/release and hold/release --all) posts the request, signals the server
 //                       and waits up to `wait` for its answer (polling; the answer file is
 //                       deleted once read). Without an answer it withdraws the request: if
 //                       the file was still there the server never saw it and NOTHING was
@@ -30,7 +30,8 @@
 //                       as long for the answer and else reports `unknown`. A request that
 //                       changes a message never waits for a later start: the caller asked
 //                       about the spool as it is now.
-// File content: "flush\n", "retry <id>\n", "delete <id>\n", "hold <id>\n", "release <id>\n" or
+// File content: "flush\n", "retry <id>\n", "delete <id>\n", "hold <id>\n" or "release <id>\n",
+// "hold-all\n" or "release-all\n" (every queued message; the answer says how many changed),
 // "reload\n" (`pigeon reload`: re-read the configuration file; answered like the message
 // requests), nothing else (at most 64 octets); <id> is a queue id (queue/queue_id.hpp).
 // Only one server owns a state directory (the lock), so the reader needs no lock of its own.
@@ -67,17 +68,20 @@ private:
 StateLock try_lock_state_dir(const std::string& state_dir);
 
 struct ControlRequest {
-    enum class Kind { flush, retry, remove, hold, release, reload };
+    enum class Kind { flush, retry, remove, hold, release,
+                      hold_all, release_all, reload };
     ControlRequest(Kind k = Kind::flush, std::string i = {}, std::string n = {})
         : kind(k), id(std::move(i)), name(std::move(n)) {}
     Kind kind;
-    std::string id;    // all but flush and reload: the queue id
+    std::string id;    // retry, remove, hold, release: the queue id
     std::string name;  // set by take_control_requests: what answer_control_request needs
     friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };
 
-// Whether the CLI waits for the server's answer to this kind (it changes one message).
+// Whether the CLI waits for the server's answer to this kind (it changes messages).
 bool wants_answer(ControlRequest::Kind kind);
+// Whether the request names one message (its id follows the verb).
+bool takes_id(ControlRequest::Kind kind);
 
 struct ControlAnswer {
     // done/refused: the server's answer (refused: e.g. no such message); no_answer: nothing

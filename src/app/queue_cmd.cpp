@@ -5,8 +5,9 @@
 // own Spool makes the change (app/control.hpp): a second Spool writing beside it could append
 // to the segment the server appends to next, or migrate and delete its segments.
 // flush and retry move deferred recipients' next attempt to now; a request no server answers
-// waits for the next start. delete, hold and release wait for the server's answer; without
-// one they withdraw the request, change nothing and fail.
+// waits for the next start. delete, hold and release (of one message or, --all, of every
+// queued one) wait for the server's answer; without one they withdraw the request, change
+// nothing and fail.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -212,10 +213,16 @@ int reschedule_now(const config::Config& config, const std::string& id, std::ost
 const char* verb_done(ControlRequest::Kind kind) {
     switch (kind) {
         case ControlRequest::Kind::remove: return "deleted";
-        case ControlRequest::Kind::hold: return "held";
-        case ControlRequest::Kind::release: return "released";
+        case ControlRequest::Kind::hold:
+        case ControlRequest::Kind::hold_all: return "held";
+        case ControlRequest::Kind::release:
+        case ControlRequest::Kind::release_all: return "released";
         default: return "changed";
     }
+}
+
+bool changes_all(ControlRequest::Kind kind) {
+    return kind == ControlRequest::Kind::hold_all || kind == ControlRequest::Kind::release_all;
 }
 
 queue::Status apply_directly(queue::Spool& spool, ControlRequest::Kind kind, const std::string& id) {
@@ -223,28 +230,51 @@ queue::Status apply_directly(queue::Spool& spool, ControlRequest::Kind kind, con
     return spool.hold(id, kind == ControlRequest::Kind::hold);
 }
 
-// delete/hold/release of one message: directly under the lock, else by the server's answer.
+// No server runs and none can start while we hold the lock: change the spool here.
+int change_here(const config::Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
+                std::ostream& err) {
+    return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
+        if (changes_all(kind)) {
+            if (spool == nullptr) {
+                out << "queue is empty\n";
+                return 0;
+            }
+            auto done = hold_all_messages(*spool, kind == ControlRequest::Kind::hold_all, nullptr);
+            if (!done.ok()) {
+                err << "pigeon: " << done.error().message << "\n";
+                return 1;
+            }
+            out << *done << "\n";
+            return 0;
+        }
+        if (!has_message(spool, id, err)) return 1;
+        if (auto s = apply_directly(*spool, kind, id); !s.ok()) {
+            err << "pigeon: " << id << ": " << s.error().message << "\n";
+            return 1;
+        }
+        out << verb_done(kind) << " " << id << "\n";
+        return 0;
+    });
+}
+
+// delete/hold/release of one message, or hold/release of all (id empty): directly under the
+// lock, else by the server's answer.
 int change_message(const config::Config& config, ControlRequest::Kind kind, const std::string& id, std::ostream& out,
                    std::ostream& err, std::chrono::milliseconds wait) {
-    if (!valid_queue_id(id, err)) return 1;
+    const bool all = changes_all(kind);
+    if (!all && !valid_queue_id(id, err)) return 1;
     std::error_code ec;
     if (fs::status(config.state_dir, ec).type() != fs::file_type::directory) {
+        if (all) {
+            out << "queue is empty (no state directory " << config.state_dir << ")\n";
+            return 0;
+        }
         err << "pigeon: no message " << id << " in the queue (no state directory " << config.state_dir << ")\n";
         return 1;
     }
     const std::optional<StateLock> lock = lock_state_dir(config, err);
     if (!lock) return 1;
-    if (lock->outcome == StateLock::Outcome::held) {
-        return with_spool(config, queue::Spool::Recovery::repair, err, [&](queue::Spool* spool) {
-            if (!has_message(spool, id, err)) return 1;
-            if (auto s = apply_directly(*spool, kind, id); !s.ok()) {
-                err << "pigeon: " << id << ": " << s.error().message << "\n";
-                return 1;
-            }
-            out << verb_done(kind) << " " << id << "\n";
-            return 0;
-        });
-    }
+    if (lock->outcome == StateLock::Outcome::held) return change_here(config, kind, id, out, err);
     // A server owns the spool: only it may write to it. Ask it, and wait for its answer.
     auto answer = ask_server(config.state_dir, ControlRequest{kind, id, {}}, wait);
     if (!answer.ok()) {
@@ -252,9 +282,10 @@ int change_message(const config::Config& config, ControlRequest::Kind kind, cons
         return 1;
     }
     const std::string seconds = std::to_string((wait.count() + 999) / 1000);
+    const std::string what = all ? "the queued messages were" : id + " was";
     switch (answer->outcome) {
         case ControlAnswer::Outcome::done:
-            out << verb_done(kind) << " " << id << " (by the running server)\n";
+            out << (all ? answer->text : verb_done(kind) + (" " + id)) << " (by the running server)\n";
             return 0;
         case ControlAnswer::Outcome::refused:
             err << "pigeon: the running server refused: " << answer->text << "\n";
@@ -265,8 +296,8 @@ int change_message(const config::Config& config, ControlRequest::Kind kind, cons
             return 1;
         case ControlAnswer::Outcome::unknown:
             err << "pigeon: the server took the request but did not answer within " << 2 * wait.count() / 1000
-                << " s; whether " << id << " was " << verb_done(kind) << " is unknown (see `pigeon queue show "
-                << id << "`)\n";
+                << " s; whether " << what << " " << verb_done(kind) << " is unknown (see `pigeon queue "
+                << (all ? std::string("list") : "show " + id) << "`)\n";
             return 1;
     }
     return 1;
@@ -302,6 +333,16 @@ std::string json_recipient(const queue::RecipientSummary& r) {
 std::string mailq_time(std::int64_t t) { return utc_time(t, "%a %b %e %H:%M:%S"); }
 
 }  // namespace
+
+queue::Result<std::string> hold_all_messages(queue::Spool& spool, bool held,
+                                             const std::function<void(const std::string&)>& on_released) {
+    auto changed = spool.hold_all(held);
+    if (!changed.ok()) return changed.error();
+    if (!held && on_released)
+        for (const std::string& id : *changed) on_released(id);
+    return std::string(held ? "held " : "released ") + std::to_string(changed->size()) + " of " +
+           std::to_string(spool.size()) + " queued message(s)";
+}
 
 std::string format_queue_json(const std::vector<queue::MessageSummary>& messages) {
     std::string out = "[";

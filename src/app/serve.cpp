@@ -87,8 +87,9 @@ void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::Outbound
     engine.reset();
 }
 
-// `pigeon queue flush|retry|delete|hold|release`, as the running server carries them out on its
-// one Spool (app/control.hpp); each message request is answered, each problem logged.
+// `pigeon queue flush|retry|delete|hold|release` (hold and release also --all), as the running
+// server carries them out on its one Spool (app/control.hpp); each message request is answered,
+// each problem logged.
 class ControlRequests {
 public:
     // reload: carries out `pigeon reload` and answers it (ServerProcess::reload, elsewhere).
@@ -112,6 +113,8 @@ public:
                 say("queue retry " + req.id + " requested");
                 if (outbound_) outbound_->retry(req.id);
                 else if (auto s = spool_.reschedule(req.id, 0); !s) log_(net::LogLevel::warn, "queue retry: " + s.error().message);
+            } else if (req.kind == ControlRequest::Kind::hold_all || req.kind == ControlRequest::Kind::release_all) {
+                hold_all(req);
             } else {
                 std::string what = format_control_request(req);  // "hold <id>\n"
                 what.pop_back();
@@ -125,16 +128,29 @@ public:
     }
 
 private:
+    // hold-all / release-all: answered with how many messages changed.
+    void hold_all(const ControlRequest& req) {
+        std::string what = format_control_request(req);
+        what.pop_back();
+        const auto done = hold_all_messages(spool_, req.kind == ControlRequest::Kind::hold_all,
+                                            [this](const std::string& id) { wake(id); });
+        const std::string text = done ? *done : done.error().message;
+        say("queue " + what + " requested: " + text);
+        if (queue::Status a = answer_control_request(state_, req, done.ok(), text); !a)
+            log_(net::LogLevel::warn, "control: cannot answer " + what + ": " + a.error().message);
+    }
+    // A released message: its deliverers look at it now (its retry schedule still applies).
+    void wake(const std::string& id) {
+        worker_.notify(id);
+        if (outbound_) outbound_->notify(id);
+    }
     queue::Status change_message(const ControlRequest& req) {
         switch (req.kind) {
             case ControlRequest::Kind::remove: return spool_.remove(req.id);
             case ControlRequest::Kind::hold: return spool_.hold(req.id, true);
             case ControlRequest::Kind::release: {
                 queue::Status s = spool_.hold(req.id, false);
-                if (s) {  // its deliverers look at it now (its retry schedule still applies)
-                    worker_.notify(req.id);
-                    if (outbound_) outbound_->notify(req.id);
-                }
+                if (s) wake(req.id);
                 return s;
             }
             default: return queue::Error{"not a message request"};

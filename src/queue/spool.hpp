@@ -162,6 +162,10 @@ public:
     // kept as they are. An unknown id is Error "no message <id> in the queue". Holding a held
     // message, or releasing one that is not held, changes nothing and is ok.
     Status hold(const std::string& id, bool held);
+    // hold() for every message (`queue hold --all` / `release --all`): one state file per
+    // message whose flag changes, then one sync, as reschedule_all. The ids changed, in index
+    // order; on an error no index entry changes.
+    Result<std::vector<std::string>> hold_all(bool held);
 
     // The envelope and newest recipient states of one message, without reading its octets
     // (the outbound engine builds its mark() updates from this). Error for an unknown id.

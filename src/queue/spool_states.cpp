@@ -264,4 +264,20 @@ Status Spool::hold(const std::string& id, bool held) {
     });
 }
 
+Result<std::vector<std::string>> Spool::hold_all(bool held) {
+    std::lock_guard update_lock(update_mutex_);
+    std::vector<StateChange> changes;
+    std::vector<std::string> ids;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, x] : index_) {
+            if (x.entry.held == held) continue;
+            changes.push_back(StateChange{id, x.entry.status, held});
+            ids.push_back(id);
+        }
+    }
+    if (Status s = persist_states(std::move(changes)); !s) return s.error();
+    return ids;
+}
+
 }  // namespace pigeon::queue

@@ -125,6 +125,24 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_64) {
     BOOST_TEST(calls.log.empty());
 }
 
+// hold and release take exactly one of ID and --all; the error names what is wrong.
+BOOST_AUTO_TEST_CASE(hold_and_release_need_an_id_or_all_not_both) {
+    Calls calls;
+    for (const std::string verb : {"hold", "release"}) {
+        const Run neither = run({"queue", verb}, calls);
+        BOOST_TEST(neither.status == app::exit_usage);
+        BOOST_TEST(neither.err.find("ID or --all is required") != std::string::npos, neither.err);
+        const Run both = run({"queue", verb, "--all", "0123456789ABCDEF"}, calls);
+        BOOST_TEST(both.status == app::exit_usage);
+        BOOST_TEST(both.err.find("excludes --all") != std::string::npos, both.err);
+        const Run unknown = run({"queue", verb, "--every"}, calls);
+        BOOST_TEST(unknown.status == app::exit_usage);
+        BOOST_TEST(unknown.err.find("--every") != std::string::npos, unknown.err);
+        BOOST_TEST(run({"queue", verb, "--help"}, calls).out.find("--all") != std::string::npos);
+    }
+    BOOST_TEST(calls.log.empty());
+}
+
 BOOST_AUTO_TEST_CASE(check_config_summarises_a_valid_file) {
     Calls calls;
     const Run r = run({"check-config", "--config", PIGEON_SOURCE_DIR "/docs/pigeon.example.toml"},

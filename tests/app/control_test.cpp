@@ -147,6 +147,23 @@ BOOST_AUTO_TEST_CASE(request_texts_are_the_documented_lines) {
     BOOST_TEST(!pigeon::app::wants_answer(K::retry));
 }
 
+// `queue hold --all` / `release --all`: verbs without an id, answered like the one-message ones.
+BOOST_AUTO_TEST_CASE(hold_all_and_release_all_are_lines_without_an_id) {
+    using K = ControlRequest::Kind;
+    BOOST_TEST(pigeon::app::format_control_request({K::hold_all}) == "hold-all\n");
+    BOOST_TEST(pigeon::app::format_control_request({K::release_all}) == "release-all\n");
+    for (const K kind : {K::hold_all, K::release_all}) {
+        const auto back = pigeon::app::parse_control_request(pigeon::app::format_control_request({kind}));
+        BOOST_REQUIRE(back.ok());
+        BOOST_TEST((back.value() == ControlRequest{kind}));
+        BOOST_TEST(pigeon::app::wants_answer(kind));
+        BOOST_TEST(!pigeon::app::takes_id(kind));
+    }
+    for (const char* bad : {"hold-all 0123456789ABCDEF\n", "hold-all \n", "hold-all", "release-all\r\n",
+                            "HOLD-ALL\n", "hold all\n", "release-all\nrelease-all\n"})
+        BOOST_TEST(!pigeon::app::parse_control_request(bad).ok(), bad);
+}
+
 BOOST_AUTO_TEST_CASE(answers_round_trip_and_their_parser_is_strict) {
     using O = pigeon::app::ControlAnswer::Outcome;
     const auto ok = pigeon::app::parse_control_answer(pigeon::app::format_control_answer(true, "done"));

@@ -232,6 +232,49 @@ BOOST_AUTO_TEST_CASE(delete_hold_release_without_a_server_change_the_spool_direc
     BOOST_TEST(!fs::exists(s.path / "control"));  // nothing was sent
 }
 
+// hold --all / release --all without a server: every message, under the lock; the text says how
+// many changed; a missing state directory is an empty queue. With a server they are requests.
+BOOST_AUTO_TEST_CASE(hold_all_and_release_all_change_every_message) {
+    using K = app::ControlRequest::Kind;
+    State s;
+    auto r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::hold_all, "", o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "queue is empty\n");
+    const std::string a = s.queue_message({"bob@example.net"}, later);
+    const std::string b = s.queue_message({"carol@example.com"}, later);
+    const std::string c = s.queue_message({"dave@example.com"}, later);
+    BOOST_REQUIRE(app::run_queue_change(s.config, K::hold, b, std::cout, std::cerr) == 0);
+    r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::hold_all, "", o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "held 2 of 3 queued message(s)\n");
+    r = capture([&](auto& o, auto& e) { return app::print_queue_json(s.config, o, e); });
+    BOOST_TEST(r.out.find("\"held\": false") == std::string::npos, r.out);
+    r = capture([&](auto& o, auto& e) { return app::run_queue_change(s.config, K::release_all, "", o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "released 3 of 3 queued message(s)\n");
+    r = capture([&](auto& o, auto& e) { return app::print_queue_json(s.config, o, e); });
+    BOOST_TEST(r.out.find("\"held\": true") == std::string::npos, r.out);
+    BOOST_TEST(s.states(c)[0].attempts == 2u);  // the states stay as they were
+    BOOST_TEST(!fs::exists(s.path / "control"));  // nothing was sent
+
+    // A server holds the lock and never answers: nothing changes, the request is withdrawn.
+    FakeServerLock lock(s.path);
+    r = capture([&](auto& o, auto& e) {
+        return app::run_queue_change(s.config, K::hold_all, "", o, e, std::chrono::milliseconds(100));
+    });
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.err.find("did not answer within 1 s; nothing was changed") != std::string::npos, r.err);
+    BOOST_TEST(app::take_control_requests(s.config.state_dir, nullptr).empty());
+    r = capture([&](auto& o, auto& e) { return app::print_queue_json(s.config, o, e); });
+    BOOST_TEST(r.out.find("\"held\": true") == std::string::npos, r.out);
+
+    State none;
+    none.config.state_dir = (none.path / "missing").string();
+    r = capture([&](auto& o, auto& e) { return app::run_queue_change(none.config, K::release_all, "", o, e); });
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out.find("queue is empty (no state directory") == 0u, r.out);
+}
+
 // Held messages are not flushed, and a queue of only held messages is not "empty"; retry of
 // a held message reschedules it (it is tried once released).
 BOOST_AUTO_TEST_CASE(flush_skips_held_messages_and_says_so) {

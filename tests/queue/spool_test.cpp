@@ -4,6 +4,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -439,6 +440,45 @@ BOOST_AUTO_TEST_CASE(hold_and_release_persist_and_hide_the_message_from_delivere
     BOOST_REQUIRE(third.recover().ok());
     BOOST_TEST(!third.entry(id)->held);
     BOOST_TEST(third.with_pending(all) == std::vector<std::string>{id});
+}
+
+// `queue hold --all` / `release --all`: only the messages whose flag changes are written and
+// returned; one failing barrier changes none of them.
+BOOST_AUTO_TEST_CASE(hold_all_changes_every_message_not_yet_so_durably) {
+    Harness h;
+    BOOST_REQUIRE(h.spool.recover().ok());
+    const auto a = *h.spool.commit(spool_submission("a"));
+    const auto b = *h.spool.commit(spool_submission("b"));
+    const auto c = *h.spool.commit(spool_submission("c"));
+    const auto all = [](const core::Path&) { return true; };
+    BOOST_REQUIRE(h.spool.hold(b, true).ok());
+    auto sorted = [](std::vector<std::string> ids) {
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    const auto held = h.spool.hold_all(true);
+    BOOST_REQUIRE(held.ok());
+    BOOST_TEST(sorted(*held) == sorted({a, c}));
+    BOOST_TEST(h.spool.with_pending(all).empty());
+    const auto again = h.spool.hold_all(true);
+    BOOST_REQUIRE(again.ok());
+    BOOST_TEST(again->empty());
+
+    h.storage.crash();  // returned ok: durable
+    Spool after(h.storage, h.clock, h.random, layout());
+    BOOST_REQUIRE(after.recover().ok());
+    for (const auto& id : {a, b, c}) BOOST_TEST(after.entry(id)->held);
+
+    BOOST_REQUIRE(after.hold(a, false).ok());
+    h.storage.fail_syncs("disk gone");
+    BOOST_TEST(!after.hold_all(false).ok());
+    h.storage.fail_syncs(std::nullopt);
+    BOOST_TEST(after.entry(b)->held);  // the failed release changed nothing
+    BOOST_TEST(after.entry(c)->held);
+    const auto released = after.hold_all(false);
+    BOOST_REQUIRE(released.ok());
+    BOOST_TEST(sorted(*released) == sorted({b, c}));
+    BOOST_TEST(sorted(after.with_pending(all)) == sorted({a, b, c}));
 }
 
 // A hold whose barrier fails is not durable and not applied; after a crash at any point of
