@@ -15,9 +15,11 @@ starts the installed /usr/sbin/pigeon itself, as root in a chroot, as systemd wo
 It then checks what the package installed (binary, conffiles, the logrotate snippet (which
 `logrotate -d` must accept), man pages, units, user, modes,
 the sendmail alternative), runs the installed binary with the packaged /etc/pigeon/pigeon.toml
-adapted to loopback ports and a zone-file DNS, delivers one message with smtplib, checks the
-process credentials and the owner and mode of every file the server wrote under
-/var/lib/pigeon, stops it, and purges the package.
+adapted to loopback ports and a zone-file DNS, delivers one message with smtplib, hands one
+to it through the sendmail alternative as an unprivileged user (over the packaged
+[sendmail] socket in /run/pigeon, made as pigeon.service's RuntimeDirectory= and ExecStartPre=+
+make it), checks the process credentials and the owner and mode of every file the server wrote
+under /var/lib/pigeon, stops it, and purges the package.
 
 Needs root (mounts, chroot). Every wait is bounded; the server is killed at the end in any case.
 """
@@ -231,6 +233,8 @@ def check_serve(root):
         harness._die_with_parent()
         os.umask(unit_umask(root))
 
+    if not prepare_runtime_directory(root, uid, gid):
+        return False
     # As pigeon.service starts it: root, with the unit's capability bounding set and
     # NoNewPrivileges (setpriv), and its UMask.
     proc = subprocess.Popen(["chroot", root.merged, "setpriv", "--no-new-privs", "--bounding-set",
@@ -273,6 +277,7 @@ def check_serve(root):
             check(b"Delivered by the installed package." in f.read(), "the message reached alice's Maildir")
         check(owner_mode(message)[:2] == (uid, gid) and owner_mode(message)[2] & 0o077 == 0,
               "the Maildir message is pigeon:pigeon and private (mode %o)" % owner_mode(message)[2])
+        check_sendmail(root, new, uid, gid)
         check_state_tree(root, uid, gid)
 
         # systemctl reload runs the unit's ExecReload as root: the server answers it.
@@ -295,6 +300,63 @@ def check_serve(root):
         with open(log_path) as f:
             text = f.read()
         print("      serve log: " + text.strip().replace("\n", "\n      serve log: ")[-6000:])
+
+
+def unit_settings(root, key):
+    """Every value of `key` in the installed pigeon.service, in order."""
+    with open(root.path("/lib/systemd/system/pigeon.service")) as f:
+        return re.findall(r"(?m)^%s=(.*)$" % key, f.read())
+
+
+def prepare_runtime_directory(root, uid, gid):
+    """What systemd does for pigeon.service before ExecStart: RuntimeDirectory= (made root's,
+    as the unit has no User=, with RuntimeDirectoryMode=), then the privileged ("+")
+    ExecStartPre= commands, which hand it to pigeon. True when /run/pigeon is then pigeon's,
+    0755."""
+    names, modes = unit_settings(root, "RuntimeDirectory"), unit_settings(root, "RuntimeDirectoryMode")
+    if not check(names == ["pigeon"] and modes == ["0755"],
+                 "pigeon.service has RuntimeDirectory=pigeon, RuntimeDirectoryMode=0755: %r %r" % (names, modes)):
+        return False
+    run_dir = root.path("/run/pigeon")
+    os.makedirs(run_dir)
+    os.chmod(run_dir, int(modes[0], 8))
+    for cmd in unit_settings(root, "ExecStartPre"):
+        if cmd.startswith("+"):
+            r = root.chroot(cmd[1:].split())
+            check(r.returncode == 0, "ExecStartPre=%s: %s" % (cmd, (r.stdout + r.stderr).strip()))
+    return check(owner_mode(run_dir) == (uid, gid, 0o755),
+                 "/run/pigeon is pigeon:pigeon 0755 when the server starts: %r" % (owner_mode(run_dir),))
+
+
+def check_sendmail(root, new, uid, gid):
+    """An unprivileged user (nobody) hands a message to the running server with the sendmail
+    of the alternative: /usr/sbin/sendmail when it is the alternative's link, else (another
+    MTA's real file there, as Postfix's on a test machine) the alternative's target. It
+    reaches the packaged socket without -C and the message arrives in alice's Maildir."""
+    sock = root.path("/run/pigeon/sendmail.sock")
+    st = os.lstat(sock) if os.path.exists(sock) else None
+    check(st is not None and stat.S_ISSOCK(st.st_mode) and (st.st_uid, st.st_gid) == (uid, gid)
+          and stat.S_IMODE(st.st_mode) == 0o666,
+          "the server made /run/pigeon/sendmail.sock, pigeon's, mode 0666")
+    linked = os.path.realpath(root.path("/usr/sbin/sendmail")) == root.path("/usr/sbin/pigeon")
+    sendmail = "/usr/sbin/sendmail" if linked else "/usr/lib/pigeon/sendmail"
+    before = set(os.listdir(new))
+    body = ("To: %s@%s\r\nSubject: via sendmail\r\n\r\nHanded over by the packaged sendmail.\r\n"
+            % (USER, DOMAIN))
+    r = root.chroot(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sendmail, "-i",
+                     "%s@%s" % (USER, DOMAIN)], input=body, env={"PATH": "/usr/sbin:/usr/bin:/bin"})
+    if not check(r.returncode == 0, "%s as nobody queues the message (exit %d) %s"
+                 % (sendmail, r.returncode, (r.stdout + r.stderr).strip())):
+        return
+
+    def arrived():
+        return [n for n in os.listdir(new) if n not in before]
+    if not check(harness.wait_until(lambda: bool(arrived()), 20), "the sendmail message arrives in alice's Maildir"):
+        return
+    with open(os.path.join(new, arrived()[0]), "rb") as f:
+        raw = f.read()
+    check(b"Handed over by the packaged sendmail." in raw and b"nobody@" + DOMAIN.encode() in raw,
+          "it is the message sent, from nobody@%s" % DOMAIN)
 
 
 def unit_setting(root, key):
