@@ -2,7 +2,7 @@
 // bytes, as a server meets a request file anyone with write access to <state>/control/ could
 // leave, and as the CLI meets the server's answer file. Invariants: no crash; a request that
 // parses formats back to exactly its bytes (the format is canonical) and names a valid queue
-// id unless it is flush; an answer that parses formats back to its bytes, and its text is one
+// id exactly when its kind takes one (not flush, hold-all, release-all, reload); an answer that parses formats back to its bytes, and its text is one
 // line of at most max_answer_text_octets.
 #include <cstddef>
 #include <cstdint>
@@ -17,8 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
     if (auto r = parse_control_request(bytes); r.ok()) {
         if (format_control_request(*r) != bytes) __builtin_trap();
-        if (r->kind != ControlRequest::Kind::flush && !pigeon::queue::is_valid_queue_id(r->id)) __builtin_trap();
-        if (r->kind == ControlRequest::Kind::flush && !r->id.empty()) __builtin_trap();
+        if (takes_id(r->kind) && !pigeon::queue::is_valid_queue_id(r->id)) __builtin_trap();
+        if (!takes_id(r->kind) && !r->id.empty()) __builtin_trap();
     }
     if (auto a = parse_control_answer(bytes); a.ok()) {
         const bool ok = a->outcome == ControlAnswer::Outcome::done;
