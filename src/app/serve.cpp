@@ -79,6 +79,13 @@ LogOptions log_options(const config::Config& config) {
     return o;
 }
 
+// "a, b, c" for the log.
+std::string comma_list(const std::vector<std::string>& items) {
+    std::string list;
+    for (const auto& item : items) list += (list.empty() ? "" : ", ") + item;
+    return list;
+}
+
 void stop_outbound(net::AsioRuntime& runtime, std::unique_ptr<delivery::OutboundEngine>& engine,
                    boost::asio::signal_set& control_signal) {
     runtime.call([&] { control_signal.cancel(); });
@@ -289,7 +296,7 @@ private:
     std::optional<ControlRequests> control_;
     std::function<void()> wait_for_signal_;
     std::atomic<bool> serving_{false};  // for /healthz
-    std::mutex server_mutex_;           // guards server_ and options_ against a reload
+    std::mutex server_mutex_;           // guards server_ (serve() sets and clears it, a reload uses it)
     net::Server* server_ = nullptr;     // while serve() runs it
     boost::asio::thread_pool reload_pool_{1};  // reloads, one at a time, off the I/O threads
     std::optional<net::MetricsEndpoint> metrics_endpoint_;  // last: stops first
@@ -385,9 +392,7 @@ bool ServerProcess::claim_state_dir() {
         metrics_.emplace(std::move(listeners), clock_);
     }
     say("state directory: " + state_.string());
-    std::string domains;
-    for (const auto& d : config_.local_domains) domains += (domains.empty() ? "" : ", ") + d;
-    say("local domains (mail for these is delivered here): " + domains);
+    say("local domains (mail for these is delivered here): " + comma_list(config_.local_domains));
     return true;
 }
 
@@ -547,9 +552,7 @@ void ServerProcess::start_local_delivery() {
     worker_options.event = [this](const core::MailEvent& e) { log_.event(e); };
     worker_.emplace(*local_, worker_options);
     if (!config_.delivery.discard.empty()) {
-        std::string list;
-        for (const auto& a : config_.delivery.discard) list += (list.empty() ? "" : ", ") + a;
-        say("delivery: mail to " + list + " is accepted, queued durably, then discarded ([delivery] discard)");
+        say("delivery: mail to " + comma_list(config_.delivery.discard) + " is accepted, queued durably, then discarded ([delivery] discard)");
     }
 }
 
@@ -840,12 +843,8 @@ ServerProcess::ReloadOutcome ServerProcess::reload() {
         log_(net::LogLevel::error, "reload: " + why + " (nothing changed: the running configuration stays)");
         return ReloadOutcome{false, why};
     };
-    auto next = config_path_.empty() ? queue::Result<config::Config>(config::default_config(running_.hostname))
-                                     : [&]() -> queue::Result<config::Config> {
-        auto c = config::load_config(config_path_);
-        if (!c) return queue::Error{c.error().message};
-        return std::move(c).value();
-    }();
+    auto next = config_path_.empty() ? core::Result<config::Config>(config::default_config(running_.hostname))
+                                     : config::load_config(config_path_);
     if (!next) return fail(next.error().message);
     const config::ReloadPlan plan = config::plan_reload(running_, next.value());
     const config::Config& config = plan.effective;
@@ -893,8 +892,7 @@ ServerProcess::ReloadOutcome ServerProcess::reload() {
                            std::to_string(config.local_domains.size()) + " local domain(s), " +
                            std::to_string(key_count) + " DKIM key(s); new connections use it";
         if (!plan.needs_restart.empty()) {
-            std::string keys_changed;
-            for (const auto& k : plan.needs_restart) keys_changed += (keys_changed.empty() ? "" : ", ") + k;
+            const std::string keys_changed = comma_list(plan.needs_restart);
             log_(net::LogLevel::warn, "reload: changed, but only a restart applies it (the running value stays): " +
                                           keys_changed);
             text += "; needs a restart to apply: " + keys_changed;

@@ -34,6 +34,15 @@ constexpr std::size_t output_high_water_octets = 32 * 1024;
 // name, 8 octets answered with about 130 plus the hostname (<= 255), i.e. at most 128 EHLOs x
 // ~385 octets = 48 KiB over the mark (about 20 KiB with a typical hostname).
 constexpr std::size_t feed_slice_octets = 1024;
+
+// A listener that needs a certificate `tls` does not give it, or null.
+const ListenerOptions* tls_listener_without_certificate(const std::vector<ListenerOptions>& listeners,
+                                                        const std::shared_ptr<tls::TlsContext>& tls) {
+    const bool have_cert = tls && tls->has_certificate();
+    for (const auto& l : listeners)
+        if (l.tls != TlsMode::none && !have_cert) return &l;
+    return nullptr;
+}
 }
 
 class Connection;
@@ -602,10 +611,10 @@ Server::Server(ServerOptions options, Services& services)
         impl_->guards.push_back(asio::make_work_guard(*impl_->contexts.back()));
     }
     impl_->live = std::make_shared<const LiveSettings>(LiveSettings{o.limits, o.session, o.tls, o.snapshot});
+    if (const ListenerOptions* l = tls_listener_without_certificate(o.listeners, o.tls))
+        throw std::runtime_error("listener " + l->address + ":" + std::to_string(l->port) +
+                                 " uses TLS but no certificate is loaded");
     for (const auto& l : o.listeners) {
-        if (l.tls != TlsMode::none && !(o.tls && o.tls->has_certificate()))
-            throw std::runtime_error("listener " + l.address + ":" + std::to_string(l.port) +
-                                     " uses TLS but no certificate is loaded");
         auto acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts[0]);
         if (l.fd >= 0) {
             const bool v6 = asio::ip::make_address(l.address).is_v6();
@@ -640,10 +649,9 @@ std::vector<std::uint16_t> Server::bound_ports() const {
 }
 
 void Server::reconfigure(LiveSettings settings) {
-    for (const auto& l : impl_->options.listeners)
-        if (l.tls != TlsMode::none && !(settings.tls && settings.tls->has_certificate()))
-            throw std::invalid_argument("listener " + l.address + ":" + std::to_string(l.port) +
-                                        " uses TLS but the new settings have no certificate");
+    if (const ListenerOptions* l = tls_listener_without_certificate(impl_->options.listeners, settings.tls))
+        throw std::invalid_argument("listener " + l->address + ":" + std::to_string(l->port) +
+                                    " uses TLS but the new settings have no certificate");
     auto next = std::make_shared<const LiveSettings>(std::move(settings));
     std::lock_guard lock(impl_->mutex);
     impl_->live = std::move(next);
