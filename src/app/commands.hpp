@@ -1,7 +1,7 @@
 // pigeon/app/commands.hpp: the subcommands that run the server or touch its state.
 //
 // Contract: each takes a validated Config and returns the process exit status (0 success,
-// 1 failure). They are implemented outside the CLI layer (serve.cpp, queue_cmd.cpp) and
+// 1 failure). They are implemented outside the CLI layer (serve*.cpp, queue_cmd.cpp) and
 // wired to the command line by main.cpp, so the parsing in cli.cpp is testable without them.
 //   run_serve         runs until SIGTERM/SIGINT, then shuts down within
 //                     limits.shutdown_grace_seconds; SIGHUP reloads config_path (live reload,

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -15,8 +16,16 @@ namespace {
 
 constexpr int file_mode = 0640;
 
+// A file it creates gets file_mode exactly: the unit's UMask=0077 would make it 0600, and the
+// log group (adm, through a set-group-ID /var/log/pigeon) could not read it.
 int open_log_file(const std::string& path) {
-    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, file_mode);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, file_mode);
+    if (fd >= 0) {
+        ::fchmod(fd, file_mode);
+        return fd;
+    }
+    if (errno != EEXIST) return -1;
+    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
 }
 
 // RFC 3164 4.1.1-2: "<PRI>" (facility * 8 + severity) and the local time "Mmm dd hh:mm:ss ".
@@ -47,16 +56,31 @@ LogOptions at_level(net::LogLevel level) {
 
 Logger::Logger(net::LogLevel level) : Logger(at_level(level)) {}
 
-Logger::Logger(LogOptions options) : options_(std::move(options)), pid_(static_cast<long>(::getpid())) {
-    if (options_.target == LogOptions::Target::file) {
-        fd_ = open_log_file(options_.file);
-        if (fd_ < 0) open_error_ = "cannot open the log file " + options_.file + ": " + std::strerror(errno);
-    }
-}
+Logger::Logger(LogOptions options) : options_(std::move(options)), pid_(static_cast<long>(::getpid())) {}
 
 Logger::~Logger() {
     stop_buffering();
+    flush();
+    if (!held_.empty()) os::write_all(STDERR_FILENO, held_);
     if (fd_ >= 0) ::close(fd_);
+}
+
+bool Logger::open() {
+    if (options_.target != LogOptions::Target::file) return true;
+    flush();
+    std::lock_guard writer(write_mutex_);
+    opened_ = true;
+    fd_ = open_log_file(options_.file);
+    if (fd_ < 0) {
+        open_error_ = "cannot open the log file " + options_.file + " as uid " + std::to_string(::geteuid()) + ": " +
+                      std::strerror(errno);
+        if (!held_.empty()) os::write_all(STDERR_FILENO, held_);
+    } else if (!held_.empty() && os::write_all(fd_, held_) != 0) {
+        os::write_all(STDERR_FILENO, held_);
+    }
+    held_.clear();
+    held_.shrink_to_fit();
+    return fd_ >= 0;
 }
 
 template <class Format>
@@ -126,6 +150,14 @@ void Logger::write_out(const std::string& lines) {
             os::write_all(STDERR_FILENO, lines);  // nowhere to report a failure
             break;
         case LogOptions::Target::file:
+            if (!opened_) {  // before open(): held, in order, within a bound
+                if (held_.size() + lines.size() > max_held_octets) {
+                    os::write_all(STDERR_FILENO, held_);
+                    held_.clear();
+                }
+                held_ += lines;
+                break;
+            }
             if (reopen_requested_.exchange(false)) reopen_file();
             if (fd_ < 0 || os::write_all(fd_, lines) != 0) os::write_all(STDERR_FILENO, lines);
             break;

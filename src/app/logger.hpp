@@ -10,8 +10,12 @@
 //
 // Targets:
 //   - stderr: the default.
-//   - file: opened (append, created 0640) when the Logger is made; open_error() says why it
-//     could not be. reopen() (the server calls it on SIGUSR2, after logrotate moved the file)
+//   - file: opened (append; created 0640 whatever the umask) by open(), which the server calls
+//     after dropping privileges, so the file belongs to the service user and a reopen, which runs
+//     as that user, can open it again. Lines before open() are held in memory (up to
+//     max_held_octets, beyond which they go to stderr) and written first, in order; if the open
+//     fails, or open() is never called, they go to stderr, so none is lost. open_error() says
+//     why the file could not be opened. reopen() (the server calls it on SIGUSR2, after logrotate moved the file)
 //     makes the next write open the path anew; lines written before that went to the old
 //     file, so none is lost. If the new open fails, the old file is kept and a warning written.
 //   - syslog: RFC 3164 datagrams "<PRI>Mmm dd hh:mm:ss pigeon/smtpd[pid]: text" to a Unix
@@ -50,7 +54,10 @@ public:
     Logger(const Logger&) = delete;
     Logger& operator=(const Logger&) = delete;
 
-    // Why the configured target could not be opened; empty when it was.
+    // Opens the file target (other targets need nothing). False, with open_error() saying why,
+    // when it cannot. Called once.
+    bool open();
+    // Why the configured target could not be opened; empty when it was (or is not yet).
     const std::string& open_error() const { return open_error_; }
     net::LogLevel level() const { return options_.level; }
 
@@ -70,6 +77,7 @@ public:
 
 private:
     static constexpr std::size_t max_pending_octets = 1u << 20;
+    static constexpr std::size_t max_held_octets = 1u << 20;
 
     template <class Format>
     void add(net::LogLevel level, Format&& format);
@@ -83,6 +91,8 @@ private:
     long pid_;
     std::string open_error_;
     int fd_ = -1;  // the file, or the syslog socket (connected lazily)
+    bool opened_ = false;  // file target: open() has run (fd_ is valid when it succeeded)
+    std::string held_;     // file target: lines written before open(); under write_mutex_
     std::atomic<bool> reopen_requested_{false};
     std::mutex mutex_;        // pending_, buffering_
     std::mutex write_mutex_;  // one writer at a time, so lines leave in order; fd_
