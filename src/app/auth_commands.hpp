@@ -33,12 +33,15 @@
 #include <istream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/auth_results.hpp"
+#include "core/result.hpp"
 #include "dns/dns.hpp"
 
 namespace pigeon::app {
@@ -109,5 +112,22 @@ dkim::DkimVerification verify_dkim(dns::Resolver& resolver, const std::string& m
 std::string render(const dmarc::ResInfo& info);
 
 }  // namespace auth_cmd
+
+// pigeon srs forward|reverse: the Sender Rewriting Scheme of policy/srs.hpp, with libsrs2's
+// (postsrsd's) format and secret file (one secret a line, the first signs). forward prints each
+// address rewritten (or as it was: the null sender, an address already @ --domain); reverse
+// prints each decoded address, or names the refusal on stderr. 0 when every address went
+// through, 1 when one was refused, 2 for bad arguments (a missing or empty secret file).
+struct SrsArgs {
+    bool reverse = false;
+    std::string domain, secret_file;
+    std::vector<std::string> addresses;
+    std::optional<std::int64_t> day;  // days since 1970-01-01 UTC; default today
+    unsigned max_age_days = 21;
+};
+int run_srs(const SrsArgs& args, std::ostream& out, std::ostream& err);
+// The secrets of a postsrsd-style file: every non-empty line, verbatim (a trailing CR
+// dropped); an error naming the file when it has none.
+core::Result<std::vector<std::string>> parse_srs_secrets(std::string_view text, const std::string& file);
 
 }  // namespace pigeon::app

@@ -135,13 +135,15 @@ public:
         add_sim_commands();
         add_dkim_commands();
         add_dmarc_commands();
+        add_srs_commands();
         for (CLI::App* sub : {queue_list_, queue_show_, queue_delete_, queue_flush_, queue_retry_, queue_hold_,
                               queue_release_})
             sub->add_option("--config,-c", config_path_, config_help);
     }
 
-    // A usage error exits 64, except for the spf, dkim and dmarc tools, which promise 2 for bad
-    // arguments (docs/spf.md, docs/dkim.md, docs/dmarc.md); --help and --version exit 0.
+    // A usage error exits 64, except for the spf, dkim, dmarc and srs tools, which promise 2 for
+    // bad arguments (docs/spf.md, docs/dkim.md, docs/dmarc.md, docs/routing.md); --help and
+    // --version exit 0.
     std::optional<int> parse(const std::vector<std::string>& args, Io& io) {
         std::vector<const char*> argv;
         for (const std::string& a : args) argv.push_back(a.c_str());
@@ -151,7 +153,8 @@ public:
         } catch (const CLI::ParseError& e) {
             const int code = app_.exit(e, io.out, io.err);
             if (code == 0) return exit_ok;
-            const bool tool = args.size() > 1 && (args[1] == "spf" || args[1] == "dkim" || args[1] == "dmarc");
+            const bool tool = args.size() > 1 && (args[1] == "spf" || args[1] == "dkim" || args[1] == "dmarc" ||
+                                                  args[1] == "srs");
             return tool ? 2 : exit_usage;
         }
         return std::nullopt;
@@ -276,6 +279,23 @@ private:
         dkim_verify_->add_flag("--explain", verify_args_.explain, "Show the data hashed and the DNS records used");
     }
 
+    void add_srs_commands() {
+        CLI::App* srs = app_.add_subcommand("srs", "Sender Rewriting Scheme tools (libsrs2's format, as postsrsd)");
+        srs->require_subcommand(1);
+        srs_forward_ = srs->add_subcommand("forward", "Rewrite envelope senders as a forwarder does");
+        srs_reverse_ = srs->add_subcommand("reverse", "Decode SRS addresses back to the senders they stand for");
+        for (CLI::App* sub : {srs_forward_, srs_reverse_}) {
+            sub->add_option("ADDRESS", srs_args_.addresses, "Addresses, one result a line")->required();
+            sub->add_option("--domain", srs_args_.domain, "The forwarding domain (the SRS addresses' @domain)")
+                ->required();
+            sub->add_option("--secret-file", srs_args_.secret_file,
+                            "Secrets, one a line; the first signs, all verify (postsrsd's file)")
+                ->required();
+            sub->add_option("--day", srs_day_, "The day, in days since 1970-01-01 UTC (default: today)");
+            sub->add_option("--max-age", srs_args_.max_age_days, "Days an SRS0 address stays valid (default 21)");
+        }
+    }
+
     void add_dmarc_commands() {
         CLI::App* dmarc = app_.add_subcommand("dmarc", "DMARC (RFC 7489) tools");
         dmarc->require_subcommand(1);
@@ -303,6 +323,11 @@ private:
         if (*dkim_sign_) return run_dkim_sign(sign_args_, io.in, io.out, io.err);
         if (*dkim_verify_) return run_dkim_verify(verify_args_, io.in, io.out, io.err);
         if (*dmarc_check_) return run_dmarc_check(dmarc_args_, io.in, io.out, io.err);
+        if (*srs_forward_ || *srs_reverse_) {
+            srs_args_.reverse = static_cast<bool>(*srs_reverse_);
+            if (srs_reverse_->count("--day") + srs_forward_->count("--day") > 0) srs_args_.day = srs_day_;
+            return run_srs(srs_args_, io.out, io.err);
+        }
         if (*sim_run_) {
             if (!commands.sim_run) return exit_usage;
             if (*sim_seed_option_) sim_args_.seed = sim_seed_;
@@ -379,6 +404,9 @@ private:
     DmarcCheckArgs dmarc_args_;
     CLI::App *dkim_keygen_ = nullptr, *dkim_sign_ = nullptr, *dkim_verify_ = nullptr;
     CLI::App *dmarc_check_ = nullptr, *dmarc_report_ = nullptr;
+    SrsArgs srs_args_;
+    std::int64_t srs_day_ = 0;
+    CLI::App *srs_forward_ = nullptr, *srs_reverse_ = nullptr;
     std::string report_domain_, report_since_, report_until_;
 };
 
