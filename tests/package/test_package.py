@@ -19,7 +19,9 @@ adapted to loopback ports and a zone-file DNS, delivers one message with smtplib
 to it through the sendmail alternative as an unprivileged user (over the packaged
 [sendmail] socket in /run/pigeon, made as pigeon.service's RuntimeDirectory= and ExecStartPre=+
 make it), checks the process credentials and the owner and mode of every file the server wrote
-under /var/lib/pigeon, stops it, and purges the package.
+under /var/lib/pigeon, checks its [log] target = "file" log in /var/log/pigeon (written as
+pigeon, the lines from before the drop included, reopened after a logrotate-style move),
+stops it, and purges the package.
 
 Needs root (mounts, chroot). Every wait is bounded; the server is killed at the end in any case.
 """
@@ -44,6 +46,7 @@ import pigeon_harness as harness  # noqa: E402  (free ports, the zone, bounded w
 DOMAIN = "test.example"
 USER = "alice"
 PASSWORD = "alice-Packaged-pw!"
+LOG_FILE = "/var/log/pigeon/pigeon.log"
 UNITS = ("pigeon.service", "pigeon.socket")
 failures = []
 passed = []
@@ -208,7 +211,46 @@ def adapted_config(root, ports, zone_path, password_hash):
     text = text.replace("#hostname = \"mail.example.org\"", 'hostname = "mx.%s"' % DOMAIN)
     text = text.replace("#local_domains = [\"example.org\"]", 'local_domains = ["%s"]' % DOMAIN)
     text += ('\n[[users]]\naddress = "%s@%s"\npassword_hash = "%s"\n' % (USER, DOMAIN, password_hash))
+    # The file target the package makes room for (/var/log/pigeon, its logrotate snippet).
+    text, n = re.subn(r"(?m)^\[log\]$", '[log]\ntarget = "file"\nfile = "%s"' % LOG_FILE, text)
+    if n == 0:
+        text += '\n[log]\ntarget = "file"\nfile = "%s"\n' % LOG_FILE
     return text
+
+
+def check_log_file(root, proc, uid):
+    """[log] target = "file" under the unit's settings: the server, dropped to pigeon, writes
+    /var/log/pigeon/pigeon.log (pigeon:adm 0640 despite UMask=0077), the start-up lines it
+    wrote as root included; after a logrotate-style move and SIGUSR2 it creates the file anew,
+    as pigeon."""
+    adm = root.ids("pigeon", "adm")[1]
+    logs = root.path("/var/log/pigeon")
+    check(owner_mode(logs) == (uid, adm, 0o2750),
+          "/var/log/pigeon is pigeon:adm 2750 (%d:%d %o)" % owner_mode(logs))
+    check("/var/log/pigeon" in unit_setting(root, "ReadWritePaths"),
+          "pigeon.service may write /var/log/pigeon (ReadWritePaths=%s)" % " ".join(unit_setting(root, "ReadWritePaths")))
+    path = root.path(LOG_FILE)
+    if not check(os.path.exists(path), "the server created %s" % LOG_FILE):
+        return
+    check(owner_mode(path) == (uid, adm, 0o640), "%s is pigeon:adm 0640 (%d:%d %o)" % ((LOG_FILE,) + owner_mode(path)))
+    with open(path) as f:
+        text = f.read()
+    check("starting as mx.%s" % DOMAIN in text and "privileges: now pigeon:pigeon" in text and
+          "from=<someone@example.org>" in text,
+          "the log file holds the lines from before the drop (start-up) and after it (the message)")
+    os.rename(path, path + ".1")
+    os.kill(_server_pid(proc), signal.SIGUSR2)
+    reload = [w.replace("/etc/pigeon/pigeon.toml", "/etc/pigeon-test/pigeon.toml") for w in unit_setting(root, "ExecReload")]
+    root.chroot(reload)  # a line to write after the move
+
+    def reopened():
+        try:
+            with open(path) as f:
+                return "log file reopened (SIGUSR2)" in f.read()
+        except OSError:
+            return False
+    if check(harness.wait_until(reopened, 20), "after the move and SIGUSR2 the server, as pigeon, opens %s anew" % LOG_FILE):
+        check(owner_mode(path) == (uid, adm, 0o640), "the new %s is pigeon:adm 0640 (%d:%d %o)" % ((LOG_FILE,) + owner_mode(path)))
 
 
 def check_serve(root):
@@ -279,6 +321,7 @@ def check_serve(root):
               "the Maildir message is pigeon:pigeon and private (mode %o)" % owner_mode(message)[2])
         check_sendmail(root, new, uid, gid)
         check_state_tree(root, uid, gid)
+        check_log_file(root, proc, uid)
 
         # systemctl reload runs the unit's ExecReload as root: the server answers it.
         reload = [w.replace("/etc/pigeon/pigeon.toml", "/etc/pigeon-test/pigeon.toml")
@@ -299,6 +342,12 @@ def check_serve(root):
         log.close()
         with open(log_path) as f:
             text = f.read()
+        for name in (LOG_FILE + ".1", LOG_FILE):
+            try:
+                with open(root.path(name)) as f:
+                    text += f.read()
+            except OSError:
+                pass
         print("      serve log: " + text.strip().replace("\n", "\n      serve log: ")[-6000:])
 
 
@@ -407,6 +456,7 @@ def check_purge(root, delivered):
     check(not os.path.exists(root.path("/etc/pigeon/pigeon.toml")), "purge removed the conffile")
     check(not os.path.exists(root.path("/var/lib/pigeon/queue")), "purge removed the queue")
     check(not os.path.exists(root.path("/etc/pigeon")), "purge left no /etc/pigeon")
+    check(not os.path.exists(root.path("/var/log/pigeon")), "purge removed /var/log/pigeon and its logs")
     if delivered:
         check(os.path.isdir(root.path("/var/lib/pigeon/mail/%s/%s/Maildir/new" % (DOMAIN, USER))),
               "purge kept the mailbox that holds mail")
