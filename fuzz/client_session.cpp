@@ -4,9 +4,11 @@
 // sanitizer report; exactly one ClientDone per Deliver, in order, one result per recipient
 // in order; a recipient is delivered only if the transaction was not connection-level; no
 // ClientSend after ClientClose; every ClientSend ends in CRLF; under tls=required nothing but
-// EHLO, STARTTLS and QUIT goes out in clear; AUTH never goes out in clear.
+// EHLO, STARTTLS and QUIT goes out in clear; AUTH never goes out in clear. In LMTP mode
+// (ClientConfig::lmtp, RFC 2033; as delivery/lmtp.cpp runs it: no TLS, no AUTH) the same
+// hold, and neither EHLO nor HELO is ever sent.
 //
-// Input: byte 0 = configuration bits, then chunks. A chunk starting with 0xfe is a control
+// Input: byte 0 = configuration bits (low two bits 11: LMTP), then chunks. A chunk starting with 0xfe is a control
 // chunk: its second byte picks an event (Deliver, Quit, TlsReady, TlsFailed, Timeout, eof).
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +27,7 @@ using namespace pigeon;
 struct Driver {
     std::unique_ptr<smtp::ClientSession> session;
     smtp::ClientTls tls = smtp::ClientTls::opportunistic;
+    bool lmtp = false;
     bool in_tls = false;
     bool closed = false;
     std::vector<std::size_t> expected;  // recipient count per Deliver
@@ -36,6 +39,7 @@ struct Driver {
             clear_line += c;
             if (c != '\n') continue;
             if (clear_line.rfind("AUTH", 0) == 0) __builtin_trap();
+            if (lmtp && (clear_line.rfind("EHLO ", 0) == 0 || clear_line.rfind("HELO ", 0) == 0)) __builtin_trap();
             if (tls == smtp::ClientTls::required && clear_line.rfind("EHLO ", 0) != 0 &&
                 clear_line != "STARTTLS\r\n" && clear_line != "QUIT\r\n")
                 __builtin_trap();
@@ -89,6 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     config.tls = static_cast<smtp::ClientTls>(data[0] % 3);
     config.tls_active = data[0] & 4u;
     if (data[0] & 8u) config.credentials = smtp::ClientCredentials{"user", "secret"};
+    if ((data[0] & 3u) == 3u) {
+        config.lmtp = d.lmtp = true;
+        config.tls = smtp::ClientTls::none;
+        config.tls_active = false;
+        config.credentials.reset();
+    }
     d.tls = config.tls;
     d.in_tls = config.tls_active;
     d.session = smtp::make_client_session(config);

@@ -202,7 +202,7 @@ bool ClientBase::peer_offers(std::string_view keyword) const {
 std::string_view ClientBase::waiting_for() const {
     switch (wait_) {
         case ClientWait::greeting: return "greeting";
-        case ClientWait::ehlo: return "EHLO";
+        case ClientWait::ehlo: return config_.lmtp ? "LHLO" : "EHLO";
         case ClientWait::helo: return "HELO";
         case ClientWait::starttls: return "STARTTLS";
         case ClientWait::tls_handshake: return "TLS handshake";
@@ -260,10 +260,30 @@ void ClientBase::handle_reply(core::Reply reply) {
             return;
         }
     }
+    if (config_.lmtp && wait_ == ClientWait::ehlo && reply.code >= 400) {
+        // RFC 2033 4.1: LMTP has no HELO to fall back to; the store is unusable for now.
+        abort_connection(reply, true);
+        return;
+    }
+    if (config_.lmtp && wait_ == ClientWait::data_end && message_sent_ && lmtp_reply_settles_one(reply))
+        return;  // the last recipient's reply goes through the machine as SMTP's one reply does
     PeerReply e{std::move(reply), {}};
     if (wait_ == ClientWait::ehlo && e.reply.code < 300) e.extensions = parse_extensions(e.reply);
     fire(e);
     advance();
+}
+
+bool ClientBase::lmtp_reply_settles_one(const core::Reply& r) {
+    // RFC 2033 4.2: after the final ".", one reply for each RCPT that got a 2xx, in order.
+    std::size_t open = 0;
+    std::size_t first = tx_results_.size();
+    for (std::size_t i = 0; i < tx_results_.size(); ++i) {
+        if (rcpt_state_[i] != RcptState::accepted) continue;
+        if (open++ == 0) first = i;
+    }
+    if (open < 2) return false;
+    settle_recipient(first, r, true, "end of data");
+    return true;
 }
 
 void ClientBase::advance() {
@@ -334,7 +354,7 @@ void ClientBase::enter_state(const char* name, ClientWait wait) {
 
 void ClientBase::send_ehlo() {
     esmtp_ = true;
-    send_line("EHLO " + config_.hostname);
+    send_line((config_.lmtp ? "LHLO " : "EHLO ") + config_.hostname);  // RFC 2033 4.1
 }
 
 void ClientBase::send_helo() {

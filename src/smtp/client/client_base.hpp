@@ -131,6 +131,9 @@ private:
     enum class RcptState { pending, accepted, done };
 
     void handle_reply(core::Reply reply);
+    // LMTP after the final ".": settles the first accepted recipient still open with `r`
+    // and says true while more accepted recipients wait for their replies.
+    bool lmtp_reply_settles_one(const core::Reply& r);
     void advance();  // Idle with work queued: start it; else announce ClientIdle
     bool reply_allowed(const core::Reply& r) const;  // RFC 5321 4.3.2
     void fail_connection(const core::Reply& reply, bool from_peer, Outcome outcome,

@@ -63,6 +63,10 @@ struct ClientConfig {
     ClientTls tls = ClientTls::opportunistic;
     bool tls_active = false;             // the transport is already TLS (implicit TLS, port 465)
     std::optional<ClientCredentials> credentials;  // AUTH after TLS; never sent without TLS
+    // LMTP (RFC 2033) instead of SMTP: LHLO instead of EHLO (no HELO fallback: a refused
+    // LHLO fails the connection), and after the final "." one reply per accepted RCPT, in
+    // the order of the RCPTs (RFC 2033 4.2), each deciding its own recipient.
+    bool lmtp = false;
     // "C: ...", "S: ...", "state: A -> B" (AUTH secrets masked); optional.
     std::function<void(std::string_view)> trace;
 };
