@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "app/server_process.hpp"
+#include "core/ascii.hpp"
 
 namespace pigeon::app {
 
@@ -84,7 +85,7 @@ void ServerProcess::start_local_delivery() {
     local_.emplace(
         *spool_,
         // The current directory: a user a reload removed is unknown from then on.
-        [this, state = state_](const core::Path& rcpt) {
+        [this, state = state_, settings = config_.delivery](const core::Path& rcpt) {
             const auto current = directory();
             const policy::Directory& directory = *current;
             if (rcpt.kind != core::Path::Kind::postmaster &&
@@ -93,17 +94,58 @@ void ServerProcess::start_local_delivery() {
             const config::User* u = directory.recipient(rcpt);
             if (u == nullptr && directory.discards(rcpt)) return delivery::LocalTarget::discard();
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
-            return delivery::LocalTarget::mailbox(policy::maildir_for(state, *u));
+            // [delivery] lmtp: the store knows the user by the user's own address.
+            if (const std::string endpoint = settings.lmtp_for(core::ascii_lower(u->address.substr(u->address.rfind('@') + 1)));
+                !endpoint.empty()) {
+                if (auto m = core::Mailbox::parse(u->address))
+                    return delivery::LocalTarget::lmtp(endpoint, core::Path::of(std::move(m).value()));
+            }
+            // [delivery] maildir; the configured users were checked against it at load.
+            auto dir = policy::maildir_for(state, settings.maildir, *u);
+            if (!dir) return delivery::LocalTarget::unknown("550 5.1.3 " + dir.error().message);
+            return delivery::LocalTarget::mailbox(std::move(dir).value());
         },
         *writer_, config_.hostname, bounces_);
     if (metrics_) local_->observe([this](const delivery::DeliveryReport& r) { metrics_->local_report(r); });
     delivery::LocalDeliveryWorker::Options worker_options;
     worker_options.log = [this](std::string_view line) { log_.write(net::LogLevel::info, "local", line); };
     worker_options.event = [this](const core::MailEvent& e) { log_.event(e); };
+    if (!config_.delivery.lmtp.empty() || !config_.delivery.lmtp_domains.empty()) start_lmtp(worker_options);
     worker_.emplace(*local_, worker_options);
     if (!config_.delivery.discard.empty()) {
         say("delivery: mail to " + comma_list(config_.delivery.discard) + " is accepted, queued durably, then discarded ([delivery] discard)");
     }
+}
+
+void ServerProcess::start_lmtp(delivery::LocalDeliveryWorker::Options& worker_options) {
+    // LMTP runs on the local delivery worker's thread (blocking, bounded waits), never on an
+    // I/O thread; deferred recipients follow the outbound retry schedule.
+    delivery::LmtpOptions options;
+    options.hostname = config_.hostname;
+    options.connect_timeout = std::chrono::seconds(config_.outbound.connect_timeout_seconds);
+    options.reply_timeout = std::chrono::seconds(config_.outbound.command_timeout_seconds);
+    options.data_timeout = std::chrono::seconds(config_.outbound.data_timeout_seconds);
+    lmtp_pool_.emplace(options, delivery::socket_connector());
+    delivery::LmtpDelivery lmtp;
+    lmtp.deliver = [this](const std::string& endpoint, smtp::ClientMessage m) {
+        return lmtp_pool_->deliver(endpoint, std::move(m));
+    };
+    const auto& ob = config_.outbound;
+    lmtp.retry.first_retry_seconds = ob.first_retry_seconds;
+    lmtp.retry.max_retry_interval_seconds = ob.max_retry_interval_seconds;
+    lmtp.retry.give_up_after_seconds = ob.give_up_after_seconds;
+    lmtp.retry.delay_warning_after_seconds = 0;  // no delay notices for a local store
+    local_->use_lmtp(std::move(lmtp));
+    worker_options.on_idle = [this] { lmtp_pool_->close_idle(); };
+    worker_options.log_rescans = true;  // retries of the store show in the log
+    worker_options.idle_interval = options.idle_timeout;
+    // Rescan as often as the first retry is due (at most once a minute, as without LMTP).
+    worker_options.rescan_interval =
+        std::min<std::chrono::milliseconds>(worker_options.rescan_interval, std::chrono::seconds(ob.first_retry_seconds));
+    std::string where = config_.delivery.lmtp.empty() ? std::string("the Maildir") : "LMTP " + config_.delivery.lmtp;
+    for (const auto& [domain, endpoint] : config_.delivery.lmtp_domains)
+        where += "; " + domain + ": " + (endpoint == "maildir" ? std::string("the Maildir") : "LMTP " + endpoint);
+    say("delivery: local mailboxes to " + where);
 }
 
 bool ServerProcess::start_outbound() {

@@ -35,6 +35,7 @@
 #include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/psl_org_domain.hpp"
 #include "core/assert.hpp"
+#include "delivery/lmtp.hpp"
 #include "delivery/local_delivery.hpp"
 #include "delivery/outbound.hpp"
 #include "dns/unbound_resolver.hpp"
@@ -116,7 +117,8 @@ public:
     bool load_users();           // the directory, with the embedded default's demo user
     bool recover_spool();        // before anything is accepted
     bool open_dns();             // a zone file, or libunbound with DNSSEC validation
-    void start_local_delivery(); // local users' Maildirs, from their own thread
+    void start_local_delivery(); // local users' Maildirs (or LMTP), from their own thread
+    void start_lmtp(delivery::LocalDeliveryWorker::Options& worker_options);  // [delivery] lmtp
     bool start_outbound();       // MX routing, the relayhost or a route (when enabled)
     void start_group_commit();   // one fsync for many messages; wakes the deliverer each needs
     bool load_checks();          // the Public Suffix List, the DMARC report records
@@ -172,6 +174,7 @@ private:
     std::optional<delivery::MaildirWriter> writer_;
     NoticeWaker wake_for_notice_;
     delivery::Bounces bounces_;
+    std::optional<delivery::LmtpPool> lmtp_pool_;  // [delivery] lmtp; used by worker_'s thread only
     std::optional<delivery::LocalDelivery> local_;
     std::optional<delivery::LocalDeliveryWorker> worker_;
     os::GroupCommitter::Options commit_options_;

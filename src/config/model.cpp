@@ -80,6 +80,12 @@ std::string system_hostname() {
     return valid_hostname(name) ? name : "localhost";
 }
 
+std::string DeliverySettings::lmtp_for(std::string_view domain) const {
+    for (const auto& [d, endpoint] : lmtp_domains)
+        if (d == domain) return endpoint == "maildir" ? std::string() : endpoint;
+    return lmtp;
+}
+
 std::string MetricsSettings::listen() const {
     if (!enabled()) return {};
     const bool v6 = address.find(':') != std::string::npos;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/log_level.hpp"
@@ -255,6 +256,16 @@ struct DeliverySettings {
     // written (Postfix's discard(8)): no-reply addresses, benchmark sinks. Never a user's
     // address or alias, never postmaster.
     std::vector<std::string> discard;
+    // Where local mailboxes are (config/maildir_template.hpp): "/var/vmail/%d/%n/Maildir";
+    // empty: <state_dir>/mail/%d/%n/Maildir.
+    std::string maildir;
+    // LMTP (RFC 2033) instead of the Maildir: "unix:/run/dovecot/lmtp" or "127.0.0.1:24"
+    // ("[::1]:24"); empty: the Maildir. [delivery.lmtp_domains] overrides it per local domain
+    // (kept lower case), where "maildir" names the embedded Maildir store.
+    std::string lmtp;
+    std::vector<std::pair<std::string, std::string>> lmtp_domains;  // domain -> endpoint
+    // The endpoint for a local domain (lower case): lmtp_domains, else lmtp; "": the Maildir.
+    std::string lmtp_for(std::string_view domain) const;
     friend bool operator==(const DeliverySettings&, const DeliverySettings&) = default;
 };
 

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "config/lmtp_endpoint.hpp"
+#include "config/maildir_template.hpp"
 #include "config/validate.hpp"
 #include "core/address.hpp"
 #include "core/ascii.hpp"
@@ -606,7 +608,34 @@ void read_metrics(const Reader& r, const toml::table& t, MetricsSettings& m) {
 void read_delivery(const Reader& r, const toml::table& t,
                    const std::vector<std::string>& local_domains, AddressClaims& claims,
                    DeliverySettings& d) {
-    r.only_keys(t, "delivery", {"discard"});
+    r.only_keys(t, "delivery", {"discard", "maildir", "lmtp", "lmtp_domains"});
+    if (const toml::node* m = t.get("maildir")) {
+        d.maildir = r.string(*m, "delivery.maildir");
+        if (auto problem = maildir_template_problem(d.maildir)) r.fail(*m, "delivery.maildir", *problem);
+    }
+    if (const toml::node* l = t.get("lmtp")) {
+        d.lmtp = r.string(*l, "delivery.lmtp");
+        if (auto e = parse_lmtp_endpoint(d.lmtp); !e) r.fail(*l, "delivery.lmtp", e.error().message);
+    }
+    if (const toml::node* l = t.get("lmtp_domains")) {
+        for (auto&& [domain, endpoint] : r.table(*l, "delivery.lmtp_domains")) {
+            const std::string key = join_key("delivery.lmtp_domains", domain.str());
+            const std::string name = core::ascii_lower(domain.str());
+            const std::string text = r.string(endpoint, key);
+            if (std::none_of(local_domains.begin(), local_domains.end(),
+                             [&](const std::string& ld) { return core::ascii_lower(ld) == name; }))
+                r.fail(endpoint, key, "domain \"" + std::string(domain.str()) + "\" is not in local_domains");
+            if (std::any_of(d.lmtp_domains.begin(), d.lmtp_domains.end(),
+                            [&](const auto& entry) { return entry.first == name; }))
+                r.fail(endpoint, key, "domain \"" + std::string(domain.str()) + "\" is listed twice (names match ignoring case)");
+            if (text != "maildir")
+                if (auto e = parse_lmtp_endpoint(text); !e)
+                    r.fail(endpoint, key, e.error().message + " (or \"maildir\" for the embedded store)");
+            d.lmtp_domains.emplace_back(name, text);
+        }
+        // Sorted by the lower-cased name, so the shown configuration reads back the same.
+        std::sort(d.lmtp_domains.begin(), d.lmtp_domains.end());
+    }
     const toml::node* n = t.get("discard");
     if (!n) return;
     const toml::array& arr = r.array(*n, "delivery.discard");
@@ -708,6 +737,18 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("users")) c.users = read_users(r, *n, c.local_domains, claims);
     if (N n = root.get("delivery"))
         read_delivery(r, r.table(*n, "delivery"), c.local_domains, claims, c.delivery);
+    // Every user's Maildir must be placeable under the template (config/maildir_template.hpp).
+    const std::string tmpl = c.delivery.maildir.empty() ? "/mail/%d/%n/Maildir" : c.delivery.maildir;
+    for (std::size_t i = 0; i < c.users.size(); ++i) {
+        auto placed = expand_maildir(tmpl, c.users[i].address);
+        if (placed) continue;
+        const std::string why = "user \"" + c.users[i].address + "\": " + placed.error().message;
+        if (N m = c.delivery.maildir.empty() ? nullptr : root.get("delivery")->as_table()->get("maildir"))
+            r.fail(*m, "delivery.maildir", why);
+        const toml::node* user = root.get("users")->as_array()->get(i);
+        const toml::node* address = user->as_table() ? user->as_table()->get("address") : nullptr;
+        r.fail(address ? *address : *user, index_key("users", i) + ".address", why);
+    }
     if (N n = root.get("sendmail")) read_sendmail(r, r.table(*n, "sendmail"), c.sendmail);
     if (N n = root.get("metrics")) read_metrics(r, r.table(*n, "metrics"), c.metrics);
     return c;

@@ -28,6 +28,10 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
     keep(plan, "sendmail", e.sendmail, running.sendmail);
     keep(plan, "metrics", e.metrics, running.metrics);
     keep(plan, "outbound.enabled", e.outbound.enabled, running.outbound.enabled);
+    // Local delivery reads these once, when its resolver and LMTP clients start.
+    keep(plan, "delivery.maildir", e.delivery.maildir, running.delivery.maildir);
+    keep(plan, "delivery.lmtp", e.delivery.lmtp, running.delivery.lmtp);
+    keep(plan, "delivery.lmtp_domains", e.delivery.lmtp_domains, running.delivery.lmtp_domains);
     Limits& l = e.limits;
     const Limits& r = running.limits;
     keep(plan, "limits.message_memory_octets", l.message_memory_octets, r.message_memory_octets);

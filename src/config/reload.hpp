@@ -9,7 +9,8 @@
 //       but those below; [spf]; [dmarc]; [outbound] but `enabled`; [delivery] discard.
 //   Restart only: what is bound or opened once, or sized at start: listeners, user, group,
 //       allow_root, state_dir, threads, hostname, log_level, [log], [dns], [sendmail], [metrics],
-//       outbound.enabled, and limits.message_memory_octets, spool_min_free_octets,
+//       outbound.enabled, [delivery] maildir, lmtp and lmtp_domains (local delivery
+//       reads them when it starts), and limits.message_memory_octets, spool_min_free_octets,
 //       message_spill_octets, verify_threads, verify_cpu_seconds, auth_failures_per_ip_per_minute.
 #pragma once
 #include <string>

@@ -110,6 +110,13 @@ std::string to_toml(const Config& c) {
     o << "\n[delivery]\n"
       << "discard = " << string_array(c.delivery.discard)
       << "  # accepted, spooled, then dropped without a copy\n";
+    if (!c.delivery.maildir.empty()) o << "maildir = " << toml_string(c.delivery.maildir) << "\n";
+    if (!c.delivery.lmtp.empty()) o << "lmtp = " << toml_string(c.delivery.lmtp) << "\n";
+    if (!c.delivery.lmtp_domains.empty()) {
+        o << "\n[delivery.lmtp_domains]\n";
+        for (const auto& [domain, endpoint] : c.delivery.lmtp_domains)
+            o << toml_string(domain) << " = " << toml_string(endpoint) << "\n";
+    }
     o << "\n[sendmail]\n"
       << "socket = " << toml_string(c.sendmail.socket) << "  # empty: no local submission\n"
       << "trusted_users = " << string_array(c.sendmail.trusted_users) << "\n";

@@ -123,6 +123,10 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
     bool any_pending = false;
     bool any_failed = false;
     std::vector<std::size_t> unknown;  // positions in updates of recipients that failed here
+    std::map<std::size_t, FailureInfo> failure_info;  // of those, the ones not "no such user"
+    LmtpGroups lmtp_groups;  // endpoint -> (recipient index, the user's address), in order
+    std::vector<std::pair<std::size_t, std::size_t>> lmtp_same;  // (recipient, the one it shares)
+    std::map<std::size_t, std::string> lmtp_endpoint;  // recipient index -> its endpoint (relay=)
 
     for (std::size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
         const queue::RecipientStatus& status = entry.status[i];
@@ -145,6 +149,21 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
             ++report.delivered;
             ++report.discarded;
             break;
+        case LocalTarget::Kind::lmtp: {
+            if (!lmtp_.deliver || status.next_attempt_unix > started) {
+                any_pending = true;  // not now: its next attempt is not due (or no LMTP)
+                break;
+            }
+            auto& group = lmtp_groups[target.endpoint];
+            lmtp_endpoint[i] = target.endpoint;
+            const auto same = std::find_if(group.begin(), group.end(),
+                                           [&](const auto& g) { return g.second == target.address; });
+            if (same != group.end())
+                lmtp_same.emplace_back(i, same->first);  // one copy per mailbox, as for Maildirs
+            else
+                group.emplace_back(i, target.address);
+            break;
+        }
         case LocalTarget::Kind::unknown:
             unknown.push_back(updates.size());
             updates.push_back({i, {RecipientState::failed, target.reason}});
@@ -180,13 +199,63 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
         }
         }
     }
+    if (!lmtp_groups.empty()) {
+        // The store's answer per recipient (RFC 2033 4.2), mapped onto the spool's states.
+        auto results = send_lmtp(*record, lmtp_groups);
+        for (const auto& [i, shared] : lmtp_same) {
+            const auto it = std::find_if(results.begin(), results.end(), [&](const auto& r) { return r.first == shared; });
+            if (it == results.end()) continue;
+            smtp::RecipientResult copy = it->second;  // (emplace_back may move the vector)
+            results.emplace_back(i, std::move(copy));
+        }
+        for (const auto& [i, r] : results) {
+            const std::string relay = "lmtp:" + lmtp_endpoint[i];
+            const std::string text = core::format_reply(r.reply);
+            const std::string reply_line = text.substr(0, text.find("\r\n"));
+            const auto enhanced = r.reply.enhanced;
+            if (r.outcome == smtp::Outcome::delivered) {
+                updates.push_back({i, {RecipientState::delivered, relay + ": " + reply_line}});
+                line(i, Status::sent, relay, enhanced ? enhanced->to_string() : "2.0.0", reply_line);
+                ++report.delivered;
+                continue;
+            }
+            const bool gave_up = r.outcome == smtp::Outcome::transient &&
+                                 queue::expired(lmtp_.retry, entry.arrival_unix_seconds, started);
+            if (r.outcome == smtp::Outcome::permanent || gave_up) {
+                FailureInfo info;
+                info.status = r.outcome == smtp::Outcome::permanent && enhanced ? *enhanced
+                              : r.outcome == smtp::Outcome::permanent        ? core::EnhancedStatus{5, 0, 0}
+                                                                             : core::EnhancedStatus{4, 4, 7};
+                if (gave_up) info.status = core::EnhancedStatus{5, 4, 7};  // RFC 3463: delivery time expired
+                info.relay = relay;
+                info.from_peer = r.from_peer && !gave_up;
+                failure_info[updates.size()] = info;
+                unknown.push_back(updates.size());
+                updates.push_back({i, {RecipientState::failed, (gave_up ? "gave up: " : "") + reply_line}});
+                continue;
+            }
+            queue::RecipientStatus st = entry.status[i];
+            st.diagnostic = reply_line;
+            ++st.attempts;
+            st.next_attempt_unix = queue::next_attempt_at(lmtp_.retry, st.attempts, started,
+                                                          bounces_.random ? bounces_.random->next_u64() : 0);
+            updates.push_back({i, st});
+            report.notes.push_back(entry.envelope.recipients[i].to_string() + ": deferred: " + reply_line);
+            line(i, Status::deferred, relay, enhanced ? enhanced->to_string() : "4.0.0", reply_line);
+            ++report.deferred;
+            any_pending = true;
+        }
+    }
     if (!unknown.empty()) {
         // The failure notice first, durably; only then the states that say it was sent.
-        if (notify_failures(*record, updates, unknown)) {
+        if (notify_failures(*record, updates, unknown, failure_info)) {
             for (std::size_t k : unknown) {
                 report.notes.push_back(entry.envelope.recipients[updates[k].index].to_string() +
                                        ": failed: " + updates[k].status.diagnostic);
-                line(updates[k].index, Status::bounced, "local", "5.1.1", updates[k].status.diagnostic);
+                const auto info = failure_info.find(k);
+                line(updates[k].index, Status::bounced, info == failure_info.end() ? "local" : info->second.relay,
+                     info == failure_info.end() ? "5.1.1" : info->second.status.to_string(),
+                     updates[k].status.diagnostic);
                 ++report.failed;
             }
             any_failed = true;
@@ -195,8 +264,9 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
             for (auto it = unknown.rbegin(); it != unknown.rend(); ++it) {
                 report.notes.push_back(entry.envelope.recipients[updates[*it].index].to_string() +
                                        ": deferred: its failure notice could not be queued");
-                line(updates[*it].index, Status::deferred, "local", "4.3.0",
-                     "its failure notice could not be queued");
+                const auto info = failure_info.find(*it);
+                line(updates[*it].index, Status::deferred, info == failure_info.end() ? "local" : info->second.relay,
+                     "4.3.0", "its failure notice could not be queued");
                 ++report.deferred;
                 updates.erase(updates.begin() + static_cast<std::ptrdiff_t>(*it));
             }
@@ -240,7 +310,8 @@ std::int64_t LocalDelivery::now() const {
 
 bool LocalDelivery::notify_failures(const queue::MessageRecord& record,
                                     const std::vector<queue::RecipientUpdate>& updates,
-                                    const std::vector<std::size_t>& failed) {
+                                    const std::vector<std::size_t>& failed,
+                                    const std::map<std::size_t, FailureInfo>& info) {
     if (bounces_.clock == nullptr || bounces_.random == nullptr) {
         return true;  // not configured to send notices (see the header)
     }
@@ -258,6 +329,10 @@ bool LocalDelivery::notify_failures(const queue::MessageRecord& record,
         d.recipient = entry.envelope.recipients[updates[k].index];
         d.action = queue::DsnRecipient::Action::failed;
         d.status = core::EnhancedStatus{5, 1, 1};  // RFC 3463: bad destination mailbox address
+        if (const auto it = info.find(k); it != info.end()) {
+            d.status = it->second.status;  // the store's own, from its reply
+            d.diagnostic_from_peer = it->second.from_peer;
+        }
         d.diagnostic = updates[k].status.diagnostic;
         d.last_attempt_unix = now;
         req.recipients.push_back(std::move(d));
@@ -278,15 +353,17 @@ bool LocalDelivery::notify_failures(const queue::MessageRecord& record,
     return true;
 }
 
-std::size_t LocalDelivery::deliver_pending(bool after_restart) {
+std::size_t LocalDelivery::deliver_pending(bool after_restart, const PendingObserver& each) {
     const auto ids = spool_.with_pending([this](const core::Path& p) { return is_local(p); });
     // In batches, so a backlog (say after a restart) costs one removal barrier per batch, not
     // one per message. Errors leave a message as it was; the next scan retries it.
     for (std::size_t start = 0; start < ids.size(); start += pending_batch_messages) {
         const std::size_t end = std::min(ids.size(), start + pending_batch_messages);
-        deliver_batch(std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(start),
-                                               ids.begin() + static_cast<std::ptrdiff_t>(end)),
-                      after_restart);
+        const std::vector<std::string> batch(ids.begin() + static_cast<std::ptrdiff_t>(start),
+                                             ids.begin() + static_cast<std::ptrdiff_t>(end));
+        const auto results = deliver_batch(batch, after_restart);
+        if (each)
+            for (std::size_t i = 0; i < batch.size() && i < results.size(); ++i) each(batch[i], results[i]);
     }
     return ids.size();
 }
@@ -336,7 +413,10 @@ void LocalDeliveryWorker::run() {
     bool first = true;   // that first pass also looks for copies a reader moved to cur/
     for (;;) {
         if (rescan) {
-            const std::size_t n = delivery_.deliver_pending(first);
+            const std::size_t n =
+                options_.log_rescans
+                    ? delivery_.deliver_pending(first, [this](const std::string& id, const auto& r) { report(id, r); })
+                    : delivery_.deliver_pending(first);
             first = false;
             std::lock_guard lock(mutex_);
             attempts_ += n;
@@ -344,8 +424,24 @@ void LocalDeliveryWorker::run() {
         std::vector<std::string> ids;
         {
             std::unique_lock lock(mutex_);
-            const bool woken = wake_.wait_for(lock, options_.rescan_interval,
-                                              [this] { return stopping_ || !ids_.empty(); });
+            bool woken = false;
+            if (!options_.on_idle) {
+                woken = wake_.wait_for(lock, options_.rescan_interval,
+                                       [this] { return stopping_ || !ids_.empty(); });
+            } else {
+                // In slices of idle_interval, with on_idle between them (outside the lock).
+                const auto until = std::chrono::steady_clock::now() + options_.rescan_interval;
+                for (;;) {
+                    const auto slice = std::min<std::chrono::steady_clock::duration>(
+                        options_.idle_interval, until - std::chrono::steady_clock::now());
+                    woken = wake_.wait_for(lock, std::max(slice, std::chrono::steady_clock::duration::zero()),
+                                           [this] { return stopping_ || !ids_.empty(); });
+                    if (woken || std::chrono::steady_clock::now() >= until) break;
+                    lock.unlock();
+                    options_.on_idle();
+                    lock.lock();
+                }
+            }
             if (stopping_) {
                 return;
             }
@@ -364,18 +460,20 @@ void LocalDeliveryWorker::run() {
             attempts_ += n;
         }
         const auto reports = delivery_.deliver_batch(ids);
-        for (std::size_t i = 0; i < ids.size() && i < reports.size(); ++i) {
-            if (!reports[i]) {
-                log("local delivery " + ids[i] + ": " + reports[i].error().message);
-                continue;
-            }
-            if (!options_.event)
-                for (const std::string& note : reports[i]->notes) log("local delivery " + ids[i] + ": " + note);
-            if (options_.event) {
-                for (const core::RecipientDelivery& d : reports[i]->deliveries) options_.event(d);
-                if (reports[i]->removed) options_.event(core::MessageRemoved{ids[i]});
-            }
-        }
+        for (std::size_t i = 0; i < ids.size() && i < reports.size(); ++i) report(ids[i], reports[i]);
+    }
+}
+
+void LocalDeliveryWorker::report(const std::string& id, const queue::Result<DeliveryReport>& result) const {
+    if (!result) {
+        log("local delivery " + id + ": " + result.error().message);
+        return;
+    }
+    if (!options_.event)
+        for (const std::string& note : result->notes) log("local delivery " + id + ": " + note);
+    if (options_.event) {
+        for (const core::RecipientDelivery& d : result->deliveries) options_.event(d);
+        if (result->removed) options_.event(core::MessageRemoved{id});
     }
 }
 

@@ -7,6 +7,15 @@
 //            (full disk...) leaves it pending, to be retried: nothing is half-delivered
 //   discard  delivered with the diagnostic "discarded", no copy written anywhere (Postfix's
 //            discard(8): no-reply addresses, benchmark sinks)
+//   lmtp     handed to a mail store over LMTP (use_lmtp(), delivery/lmtp.hpp), as the user's
+//            address (a folder hint "Junk" as the detail: user+Junk@domain, which Dovecot's
+//            lmtp_save_to_detail_mailbox files in Junk). The store's reply per recipient
+//            decides: 2xx delivered; 4xx (or no connection, or a timeout) left pending with
+//            the next attempt after the queue's backoff (queue/retry.hpp: attempts and
+//            next_attempt_unix, and failed once the retry period is over); 5xx failed with a
+//            failure notice exactly as `unknown` below, its status from the store's reply.
+//            Recipients of one message for the same endpoint go in one LMTP transaction; one
+//            not yet due for its next attempt is left as it is.
 //   unknown  marked failed with the resolver's reason (no such local user: a user removed
 //            from the configuration after the message was accepted). With Bounces set, a
 //            failure notice (RFC 3464 DSN, queue/dsn.hpp) to the sender is committed to the
@@ -36,6 +45,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -45,20 +55,28 @@
 #include "core/address.hpp"
 #include "core/mail_event.hpp"
 #include "delivery/maildir.hpp"
+#include "queue/retry.hpp"
 #include "queue/spool.hpp"
+#include "smtp/client/session.hpp"
 
 namespace pigeon::delivery {
 
 struct LocalTarget {
-    enum class Kind { remote, mailbox, discard, unknown };
+    enum class Kind { remote, mailbox, discard, unknown, lmtp };
     Kind kind = Kind::remote;
     std::filesystem::path maildir;  // Kind::mailbox: the Maildir root (see maildir_path())
     std::string reason;             // Kind::unknown: stored as the failure diagnostic
 
+    std::string endpoint;           // Kind::lmtp: "unix:/run/dovecot/lmtp", "127.0.0.1:24"
+    core::Path address;             // Kind::lmtp: the address the store knows the user by
+
     static LocalTarget remote() { return {}; }
-    static LocalTarget mailbox(std::filesystem::path dir) { return {Kind::mailbox, std::move(dir), {}}; }
-    static LocalTarget discard() { return {Kind::discard, {}, {}}; }
-    static LocalTarget unknown(std::string why) { return {Kind::unknown, {}, std::move(why)}; }
+    static LocalTarget lmtp(std::string endpoint, core::Path address) {
+        return {Kind::lmtp, {}, {}, std::move(endpoint), std::move(address)};
+    }
+    static LocalTarget mailbox(std::filesystem::path dir) { return {Kind::mailbox, std::move(dir), {}, {}, {}}; }
+    static LocalTarget discard() { return {Kind::discard, {}, {}, {}, {}}; }
+    static LocalTarget unknown(std::string why) { return {Kind::unknown, {}, std::move(why), {}, {}}; }
 };
 
 // Must be thread-safe and quick (a table lookup); called outside every lock.
@@ -85,6 +103,13 @@ struct Bounces {
     std::function<void(const std::string& id, const std::vector<core::Path>& recipients)> on_queued;
 };
 
+// LMTP delivery for LocalTarget::Kind::lmtp: the (blocking) transaction, and the backoff of
+// deferred recipients. deliver() is called on the delivering thread only.
+struct LmtpDelivery {
+    std::function<smtp::TransactionResult(const std::string& endpoint, smtp::ClientMessage message)> deliver;
+    queue::RetryPolicy retry;
+};
+
 class LocalDelivery {
 public:
     // hostname: written into Maildir file names (maildir_delivery_name), and the reporting
@@ -107,9 +132,15 @@ public:
     // deliver_batch() for every message with a pending local recipient, in batches of
     // pending_batch_messages (one removal barrier each); returns how many it tried.
     static constexpr std::size_t pending_batch_messages = 256;
-    std::size_t deliver_pending(bool after_restart = false);
+    // each (optional): every id tried and its result, in order.
+    using PendingObserver = std::function<void(const std::string& id, const queue::Result<DeliveryReport>& result)>;
+    std::size_t deliver_pending(bool after_restart = false, const PendingObserver& each = {});
 
     bool is_local(const core::Path& recipient) const;
+
+    // Enables LocalTarget::Kind::lmtp (without it such recipients stay pending). Set before
+    // delivery starts.
+    void use_lmtp(LmtpDelivery lmtp) { lmtp_ = std::move(lmtp); }
 
     // Sees the report of every message deliver_batch() settled (a repeated id once), after
     // its removal, on the delivering thread: for metrics. Set before delivery starts.
@@ -122,9 +153,21 @@ private:
                                                       bool& ready_to_remove);
     // Commits one failure notice for updates[k], k in failed; false if it could not be queued.
     std::int64_t now() const;  // Bounces::clock, or 0 without one
+    // How a failure is reported when it is not "no such user" (5.1.1, relay=local).
+    struct FailureInfo {
+        core::EnhancedStatus status{5, 1, 1};
+        std::string relay = "local";
+        bool from_peer = false;  // the diagnostic is the store's reply
+    };
     bool notify_failures(const queue::MessageRecord& record,
                          const std::vector<queue::RecipientUpdate>& updates,
-                         const std::vector<std::size_t>& failed);
+                         const std::vector<std::size_t>& failed,
+                         const std::map<std::size_t, FailureInfo>& info = {});
+    // One LMTP transaction per endpoint for the recipients grouped there (index, address);
+    // one result per recipient in each group's order (local_delivery_lmtp.cpp).
+    using LmtpGroups = std::map<std::string, std::vector<std::pair<std::size_t, core::Path>>>;
+    std::vector<std::pair<std::size_t, smtp::RecipientResult>> send_lmtp(const queue::MessageRecord& record,
+                                                                          const LmtpGroups& groups);
 
     queue::Spool& spool_;
     LocalResolver resolver_;
@@ -132,6 +175,7 @@ private:
     std::string hostname_;
     Bounces bounces_;
     std::function<void(const DeliveryReport&)> on_report_;
+    LmtpDelivery lmtp_;
 };
 
 class LocalDeliveryWorker {
@@ -146,6 +190,13 @@ public:
         std::function<void(const core::MailEvent&)> event;
         // The most ids one wake-up takes (and removes with one barrier).
         std::size_t max_batch = 256;
+        // Called at least every idle_interval while the worker waits (LMTP: QUIT sessions
+        // idle too long); may be empty, and then the worker waits as before.
+        std::function<void()> on_idle;
+        std::chrono::milliseconds idle_interval{10'000};
+        // Log (or send as events) what the periodic rescans deliver and defer too, not only
+        // what notify() asked for: LMTP retries show in the log. Off: the log stays as it was.
+        bool log_rescans = false;
     };
 
     // Starts the thread, which first delivers everything pending in the spool (recovery).
@@ -162,6 +213,7 @@ public:
 private:
     void run();
     void log(const std::string& line) const;
+    void report(const std::string& id, const queue::Result<DeliveryReport>& result) const;
 
     LocalDelivery& delivery_;
     Options options_;

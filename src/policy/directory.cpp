@@ -1,5 +1,6 @@
 #include "policy/directory.hpp"
 
+#include "config/maildir_template.hpp"
 #include "core/ascii.hpp"
 
 #include <algorithm>
@@ -84,6 +85,17 @@ bool Directory::may_send_as(const config::User& user, std::string_view address) 
 
 std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const config::User& user) {
     return state_dir / "mail" / domain_of(user.address) / local_of(user.address) / "Maildir";
+}
+
+core::Result<std::filesystem::path> maildir_for(const std::filesystem::path& state_dir,
+                                                 std::string_view maildir_template,
+                                                 const config::User& user) {
+    // The default keeps state_dir as given (it may be relative): expand its tail only.
+    const bool fallback = maildir_template.empty();
+    auto expanded = config::expand_maildir(fallback ? "/mail/%d/%n/Maildir" : maildir_template, user.address);
+    if (!expanded) return std::move(expanded).error();
+    if (fallback) return state_dir / expanded->substr(1);
+    return std::filesystem::path(*expanded);
 }
 
 smtp::Verdict check_sender(const Directory& dir, smtp::Role role, const smtp::CheckSender& c) {

@@ -32,6 +32,7 @@
 
 #include "config/model.hpp"
 #include "core/address.hpp"
+#include "core/result.hpp"
 #include "smtp/server/session.hpp"
 
 namespace pigeon::policy {
@@ -64,6 +65,11 @@ private:
 
 // The Maildir of a user: <state_dir>/mail/<domain>/<local part>/Maildir (lower case).
 std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const config::User& user);
+// The same under `[delivery] maildir` (config/maildir_template.hpp): an empty template is the
+// layout above; an address the template cannot place safely is an error, never a path.
+core::Result<std::filesystem::path> maildir_for(const std::filesystem::path& state_dir,
+                                                 std::string_view maildir_template,
+                                                 const config::User& user);
 
 smtp::Verdict check_sender(const Directory& dir, smtp::Role role, const smtp::CheckSender& c);
 smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp::CheckRecipient& c);

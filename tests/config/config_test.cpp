@@ -258,7 +258,7 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "outbound.relayhost.password_file", "outbound.routes.domain", "outbound.routes.host",
           "outbound.routes.port", "outbound.routes.tls", "outbound.relayhost.ca_file",
           "outbound.routes.ca_file", "dns.stub_zones.zone",
-          "dns.stub_zones.addresses", "delivery.discard"}) {
+          "dns.stub_zones.addresses", "delivery.discard", "delivery.maildir", "delivery.lmtp", "delivery.lmtp_domains"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
         }
@@ -1187,6 +1187,91 @@ BOOST_AUTO_TEST_CASE(bad_forms_name_the_key_and_line) {
     }
     BOOST_TEST(error_of("[metrics]\nlisten = 9187\n").find("metrics.listen: must be a string") != std::string::npos);
     BOOST_TEST(error_of("[metrics]\nlisen = \"127.0.0.1:9187\"\n").find("did you mean 'listen'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+
+BOOST_AUTO_TEST_SUITE(delivery_store)
+
+// [delivery] maildir: read, shown and read back; a bad template or a user it cannot place is
+// an error naming the file, the line and the key.
+BOOST_AUTO_TEST_CASE(delivery_maildir_parses_round_trips_and_names_errors) {
+    const auto empty = parse("");
+    BOOST_REQUIRE_MESSAGE(empty.ok(), why(empty));
+    BOOST_TEST(empty.value().delivery.maildir.empty());
+    BOOST_TEST(config::to_toml(empty.value()).find("maildir =") == std::string::npos);
+
+    const auto r = parse("[delivery]\nmaildir = \"/var/vmail/%d/%n/Maildir\"\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    BOOST_TEST(r.value().delivery.maildir == "/var/vmail/%d/%n/Maildir");
+    const std::string text = config::to_toml(r.value());
+    BOOST_TEST(text.find("\nmaildir = \"/var/vmail/%d/%n/Maildir\"\n") != std::string::npos, text);
+    const auto back = config::parse_config(text, "shown");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == r.value()));
+
+    const std::string odd_user = "[[users]]\naddress = \"a/b@localhost\"\npassword_hash = \"" +
+                                 argon_hash + "\"\n";
+    config_file::check_errors({
+        {"[delivery]\nmaildir = \"/var/vmail/%h/Maildir\"\n",
+         "config.toml:2: delivery.maildir: has an unknown expansion %h (%d domain, %n local part, "
+         "%u whole address, %% a percent sign)"},
+        {"[delivery]\nmaildir = \"vmail/%d/%n\"\n",
+         "config.toml:2: delivery.maildir: must be an absolute path (it starts with '/')"},
+        {"[delivery]\nmaildir = \"/var/../%n\"\n", "config.toml:2: delivery.maildir: has a \".\" or \"..\" component"},
+        {"[delivery]\nmaildir = 5\n", "config.toml:2: delivery.maildir: must be a string, not an integer"},
+        // '/' is atext (RFC 5322 3.2.3): a valid address, but not a path component.
+        {odd_user, "config.toml:2: users[0].address: user \"a/b@localhost\": %n of \"a/b@localhost\" "
+                   "holds '/': not usable in a Maildir path"},
+        {odd_user + "[delivery]\nmaildir = \"/v/%u\"\n",
+         "config.toml:5: delivery.maildir: user \"a/b@localhost\": %u of \"a/b@localhost\" holds '/': "
+         "not usable in a Maildir path"},
+    });
+}
+
+
+// [delivery] lmtp and [delivery.lmtp_domains]: endpoints read, shown and read back; each
+// refusal names the key.
+BOOST_AUTO_TEST_CASE(delivery_lmtp_parses_round_trips_and_names_errors) {
+    const auto r = parse(
+        "local_domains = [\"Example.org\", \"other.test\", \"third.test\"]\n"
+        "[delivery]\nlmtp = \"unix:/run/dovecot/lmtp\"\n"
+        "[delivery.lmtp_domains]\n\"other.test\" = \"127.0.0.1:2424\"\n\"Third.Test\" = \"maildir\"\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    const auto& d = r.value().delivery;
+    BOOST_TEST(d.lmtp == "unix:/run/dovecot/lmtp");
+    BOOST_TEST(d.lmtp_for("example.org") == "unix:/run/dovecot/lmtp");
+    BOOST_TEST(d.lmtp_for("other.test") == "127.0.0.1:2424");
+    BOOST_TEST(d.lmtp_for("third.test") == "");  // the embedded Maildir
+    const std::string text = config::to_toml(r.value());
+    const auto back = config::parse_config(text, "shown");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == r.value()));
+    BOOST_TEST(config::to_toml(parse("").value()).find("lmtp") == std::string::npos);
+
+    const std::string bad_address =
+        " is neither unix:/path nor address:port with an IP address (\"127.0.0.1:24\", \"[::1]:24\"; names are "
+        "not resolved)";
+    config_file::check_errors({
+        {"[delivery]\nlmtp = \"dovecot:24\"\n", "config.toml:2: delivery.lmtp: \"dovecot:24\"" + bad_address},
+        {"[delivery]\nlmtp = \"127.0.0.1:0\"\n", "config.toml:2: delivery.lmtp: \"127.0.0.1:0\"" + bad_address},
+        {"[delivery]\nlmtp = \"[::1]:99999\"\n", "config.toml:2: delivery.lmtp: \"[::1]:99999\"" + bad_address},
+        {"[delivery]\nlmtp = \"unix:run/lmtp\"\n",
+         "config.toml:2: delivery.lmtp: \"unix:run/lmtp\": the socket must be an absolute path "
+         "(unix:/run/dovecot/lmtp)"},
+        {"[delivery]\nlmtp = \"unix:/" + std::string(120, 'x') + "\"\n",
+         "config.toml:2: delivery.lmtp: \"unix:/" + std::string(120, 'x') +
+             "\": the socket path is longer than a Unix socket path may be (107)"},
+        {"[delivery.lmtp_domains]\n\"elsewhere.test\" = \"[::1]:24\"\n",
+         "config.toml:2: delivery.lmtp_domains.elsewhere.test: domain \"elsewhere.test\" is not in local_domains"},
+        {"[delivery.lmtp_domains]\n\"localhost\" = \"maildir\"\n\"LocalHost\" = \"maildir\"\n",
+         "config.toml:2: delivery.lmtp_domains.localhost: domain \"localhost\" is listed twice (names match ignoring "
+         "case)"},
+        {"[delivery.lmtp_domains]\n\"localhost\" = \"store\"\n",
+         "config.toml:2: delivery.lmtp_domains.localhost: \"store\"" + bad_address +
+             " (or \"maildir\" for the embedded store)"},
+    });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -129,7 +129,8 @@ class PigeonServer:
     """One `pigeon serve` process with its own state directory and loopback ports."""
 
     def __init__(self, binary, state_dir=None, limits=None, log_level="info", threads=2,
-                 ports=None, zone=None, spf=None, dmarc=None, extra_config="", dns_lines=None):
+                 ports=None, zone=None, spf=None, dmarc=None, extra_config="", dns_lines=None,
+                 extra_users=None):
         self.binary = binary
         self.own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="pigeon-it-")
@@ -142,6 +143,8 @@ class PigeonServer:
         # send: it is on only where a test asks for it (test_dmarc.py).
         self.dmarc = {"check": False} if dmarc is None else dict(dmarc)
         self.extra_config = extra_config  # raw TOML appended to the generated file
+        self.users = dict(USERS)  # login -> (password, aliases): USERS and extra_users
+        self.users.update(extra_users or {})
         # Raw TOML lines for [dns] instead of the zone file (e.g. libunbound with stub zones).
         self.dns_lines = dns_lines
         self.log_level = log_level
@@ -201,7 +204,7 @@ class PigeonServer:
             lines += ["", "[[listeners]]", 'address = "127.0.0.1"',
                       "port = %d" % self.ports[name], "role = %s" % _toml_str(role),
                       "tls = %s" % _toml_str(tls)]
-        for user, (pw, aliases) in USERS.items():
+        for user, (pw, aliases) in self.users.items():
             lines += ["", "[[users]]", "address = %s" % _toml_str(address(user)),
                       "password_hash = %s" % _toml_str(hash_password(self.binary, pw))]
             if aliases:
@@ -587,3 +590,194 @@ def field_names(raw):
 
 
 QUEUE_ID = re.compile(r"queued as ([0-9A-Z]{16})")
+
+
+# ---------------------------------------------------------------------- a private Dovecot
+
+DOVECOT = "/usr/sbin/dovecot"
+VMAIL = "vmail"  # Dovecot refuses uid 0 for mail users: mailboxes belong to this one
+
+
+def ensure_vmail_user():
+    """The mail user Dovecot's mailboxes belong to (useradd -r, no home, no shell)."""
+    import pwd
+    try:
+        return pwd.getpwnam(VMAIL)
+    except KeyError:
+        subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", VMAIL], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        return pwd.getpwnam(VMAIL)
+
+
+class DovecotPeer(peers.Managed):
+    """`dovecot -F -c DIR/dovecot.conf` as this process's child: its own base_dir, state,
+    log and passwd-file under a temporary directory; IMAP on a loopback port, LMTP on the
+    Unix socket DIR/run/lmtp (self.lmtp_endpoint, for Pigeon's [delivery] lmtp). Mailboxes
+    are DIR/vmail/%d/%n/Maildir (self.maildir_template), owned by the vmail user. Quarantined
+    mail arrives as user+Junk@domain (recipient_delimiter = +) and lmtp_save_to_detail_mailbox
+    files it in Junk, created on first use (lda_mailbox_autocreate). This is the configuration
+    docs/operations.md shows ("Pigeon and Dovecot")."""
+
+    def __init__(self, users, domain=DOMAIN):
+        self.users = dict(users)  # login -> password; the address is login@domain
+        self.domain = domain
+        self.proc = None
+        self._watchdog = None
+        self.dir = tempfile.mkdtemp(prefix="dovecot-it-")
+        os.chmod(self.dir, 0o755)  # dovecot and vmail must reach what is below
+        self.imap_port = free_port()
+        self.vmail = ensure_vmail_user()
+
+    @property
+    def lmtp_endpoint(self):
+        return "unix:" + os.path.join(self.dir, "run", "lmtp")
+
+    @property
+    def maildir_template(self):
+        return os.path.join(self.dir, "vmail", "%d", "%n", "Maildir")
+
+    def maildir(self, user):
+        return os.path.join(self.dir, "vmail", self.domain, user, "Maildir")
+
+    @property
+    def log_path(self):
+        return os.path.join(self.dir, "dovecot.log")
+
+    def config_text(self):
+        d = self.dir
+        return """# Pigeon + Dovecot (docs/operations.md): IMAP for the users, LMTP for Pigeon.
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{d}/vmail/%d/%n/Maildir
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+# Quarantine: Pigeon sends DMARC-quarantined mail to user+Junk@domain.
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = yes
+lda_mailbox_autocreate = yes
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  unix_listener lmtp {{
+    mode = 0666
+  }}
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/users
+}}
+""".format(d=d, port=self.imap_port)
+
+    def _prepare(self):
+        for sub in ("run", "state", "vmail"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        os.chmod(os.path.join(self.dir, "run"), 0o755)
+        os.chown(os.path.join(self.dir, "vmail"), self.vmail.pw_uid, self.vmail.pw_gid)
+        with open(os.path.join(self.dir, "users"), "w") as f:
+            for login, pw in self.users.items():
+                f.write("%s@%s:{PLAIN}%s:%d:%d::%s\n" % (login, self.domain, pw, self.vmail.pw_uid,
+                                                      self.vmail.pw_gid, os.path.join(self.dir, "vmail")))
+        os.chmod(os.path.join(self.dir, "users"), 0o644)
+        with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
+            f.write(self.config_text())
+
+    def start(self, ready_timeout=20):
+        assert self.proc is None, "already running"
+        peers._become_subreaper()
+        self._prepare()
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", os.path.join(self.dir, "dovecot.conf")],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self._track()
+        lmtp = self.lmtp_endpoint[len("unix:"):]
+        ok = wait_until(lambda: self.proc.poll() is not None or
+                        (peers.port_accepts(self.imap_port) and os.path.exists(lmtp)), ready_timeout)
+        if self.proc.poll() is not None or not ok:
+            text = self.log()
+            self.stop()
+            raise RuntimeError("dovecot did not start:\n" + text)
+        return self
+
+    def stop(self):
+        """Stops the master and its children (SIGTERM, then SIGKILL to the group)."""
+        if self.proc is not None:
+            self._stop_group(grace=5)
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def give_mailboxes_to_vmail(self):
+        """chown -R vmail: what Pigeon (running as root here) wrote under the template."""
+        for root, dirs, files in os.walk(os.path.join(self.dir, "vmail")):
+            for name in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.chown(name, self.vmail.pw_uid, self.vmail.pw_gid)
+
+    def imap_messages(self, user, mailbox="INBOX", timeout=10):
+        """[bytes] of every message in the user's mailbox, read over IMAP (imaplib)."""
+        import imaplib
+        m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=timeout)
+        try:
+            m.login("%s@%s" % (user, self.domain), self.users[user])
+            typ, _ = m.select('"%s"' % mailbox, readonly=True)
+            if typ != "OK":
+                return []
+            typ, data = m.search(None, "ALL")
+            out = []
+            for num in data[0].split():
+                typ, parts = m.fetch(num, "(BODY.PEEK[])")
+                out.append(parts[0][1])
+            return out
+        finally:
+            try:
+                m.logout()
+            except Exception:  # noqa: BLE001 - the server may be gone already
+                pass
+
+    def imap_mailboxes(self, user, timeout=10):
+        import imaplib
+        m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=timeout)
+        try:
+            m.login("%s@%s" % (user, self.domain), self.users[user])
+            typ, data = m.list()
+            return [line.decode(errors="replace") for line in data if line]
+        finally:
+            m.logout()
+
+    def wait_for_imap(self, user, token, mailbox="INBOX", timeout=20):
+        """The messages of `mailbox` holding token, once there is one (bounded wait)."""
+        tok = token.encode() if isinstance(token, str) else token
+        found = []
+
+        def look():
+            found[:] = [m for m in self.imap_messages(user, mailbox) if tok in m]
+            return bool(found)
+        wait_until(look, timeout, interval=0.2)
+        return list(found)

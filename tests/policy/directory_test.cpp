@@ -153,4 +153,22 @@ BOOST_AUTO_TEST_CASE(maildir_paths_are_lower_case) {
                "/srv/state/mail/test.example/alice/Maildir");
 }
 
+// [delivery] maildir: an empty template is the layout above, byte for byte; a template puts
+// the Maildir where Dovecot's mail_location says; an address it cannot place is an error.
+BOOST_AUTO_TEST_CASE(maildir_paths_follow_the_template) {
+    config::User u{"Alice@Test.Example", "", {}};
+    auto same = policy::maildir_for("/srv/state", "", u);
+    BOOST_REQUIRE(same.ok());
+    BOOST_TEST(same.value() == policy::maildir_for("/srv/state", u));
+    auto relative = policy::maildir_for("state", "", u);
+    BOOST_REQUIRE(relative.ok());
+    BOOST_TEST(relative.value().string() == "state/mail/test.example/alice/Maildir");
+    auto vmail = policy::maildir_for("/srv/state", "/var/vmail/%d/%n/Maildir", u);
+    BOOST_REQUIRE(vmail.ok());
+    BOOST_TEST(vmail.value().string() == "/var/vmail/test.example/alice/Maildir");
+    config::User slash{"a/b@test.example", "", {}};
+    BOOST_TEST(!policy::maildir_for("/srv/state", "", slash).ok());
+    BOOST_TEST(!policy::maildir_for("/srv/state", "/var/vmail/%u", slash).ok());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
