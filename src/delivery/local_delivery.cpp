@@ -223,10 +223,8 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
                                  queue::expired(lmtp_.retry, entry.arrival_unix_seconds, started);
             if (r.outcome == smtp::Outcome::permanent || gave_up) {
                 FailureInfo info;
-                info.status = r.outcome == smtp::Outcome::permanent && enhanced ? *enhanced
-                              : r.outcome == smtp::Outcome::permanent        ? core::EnhancedStatus{5, 0, 0}
-                                                                             : core::EnhancedStatus{4, 4, 7};
-                if (gave_up) info.status = core::EnhancedStatus{5, 4, 7};  // RFC 3463: delivery time expired
+                // The store's status; past the retry period RFC 3463's "delivery time expired".
+                info.status = gave_up ? core::EnhancedStatus{5, 4, 7} : enhanced.value_or(core::EnhancedStatus{5, 0, 0});
                 info.relay = relay;
                 info.from_peer = r.from_peer && !gave_up;
                 failure_info[updates.size()] = info;

@@ -613,7 +613,8 @@ class DovecotPeer(peers.Managed):
     """`dovecot -F -c DIR/dovecot.conf` as this process's child: its own base_dir, state,
     log and passwd-file under a temporary directory; IMAP on a loopback port, LMTP on the
     Unix socket DIR/run/lmtp (self.lmtp_endpoint, for Pigeon's [delivery] lmtp). Mailboxes
-    are DIR/vmail/%d/%n/Maildir (self.maildir_template), owned by the vmail user. Quarantined
+    are DIR/vmail/%d/%n/Maildir (self.maildir_template), owned by the vmail user. LMTP also
+    listens on a loopback port (self.lmtp_tcp_endpoint). Quarantined
     mail arrives as user+Junk@domain (recipient_delimiter = +) and lmtp_save_to_detail_mailbox
     files it in Junk, created on first use (lda_mailbox_autocreate). This is the configuration
     docs/operations.md shows ("Pigeon and Dovecot")."""
@@ -626,11 +627,16 @@ class DovecotPeer(peers.Managed):
         self.dir = tempfile.mkdtemp(prefix="dovecot-it-")
         os.chmod(self.dir, 0o755)  # dovecot and vmail must reach what is below
         self.imap_port = free_port()
+        self.lmtp_port = free_port()  # LMTP over TCP as well: self.lmtp_tcp_endpoint
         self.vmail = ensure_vmail_user()
 
     @property
     def lmtp_endpoint(self):
         return "unix:" + os.path.join(self.dir, "run", "lmtp")
+
+    @property
+    def lmtp_tcp_endpoint(self):
+        return "127.0.0.1:%d" % self.lmtp_port
 
     @property
     def maildir_template(self):
@@ -675,6 +681,10 @@ service lmtp {{
   unix_listener lmtp {{
     mode = 0666
   }}
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
 }}
 passdb {{
   driver = passwd-file
@@ -684,7 +694,7 @@ userdb {{
   driver = passwd-file
   args = username_format=%u {d}/users
 }}
-""".format(d=d, port=self.imap_port)
+""".format(d=d, port=self.imap_port, lmtp_port=self.lmtp_port)
 
     def _prepare(self):
         for sub in ("run", "state", "vmail"):
@@ -709,7 +719,8 @@ userdb {{
         self._track()
         lmtp = self.lmtp_endpoint[len("unix:"):]
         ok = wait_until(lambda: self.proc.poll() is not None or
-                        (peers.port_accepts(self.imap_port) and os.path.exists(lmtp)), ready_timeout)
+                        (peers.port_accepts(self.imap_port) and peers.port_accepts(self.lmtp_port) and
+                         os.path.exists(lmtp)), ready_timeout)
         if self.proc.poll() is not None or not ok:
             text = self.log()
             self.stop()

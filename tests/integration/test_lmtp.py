@@ -10,6 +10,7 @@ reads it back.
 - DMARC p=quarantine: the message is in bob's Junk mailbox over IMAP, not in INBOX;
 - Dovecot stopped: the recipient is deferred (the queue keeps it), and delivered once Dovecot
   runs again (retried with the queue's backoff, first_retry_seconds = 1);
+- the same over TCP ([delivery] lmtp = "127.0.0.1:port");
 - [delivery] maildir with Dovecot's letters and no LMTP: Dovecot (mail_location with %d/%n)
   serves what Pigeon wrote.
 
@@ -139,6 +140,23 @@ class LmtpToDovecot(unittest.TestCase):
         found = self.dovecot.wait_for_imap("bob", tok, timeout=30)
         self.assertEqual(len(found), 1, self.srv.log_text())
         self.assertTrue(h.wait_until(lambda: BOB not in self.srv.queue_list(), 10))
+
+
+class LmtpOverTcp(unittest.TestCase):
+    """[delivery] lmtp = "127.0.0.1:port": the same delivery over a TCP connection."""
+
+    def test_delivered_over_tcp(self):
+        with h.DovecotPeer(DOVECOT_USERS) as dovecot:
+            extra = '\n[delivery]\nlmtp = %s\n' % h._toml_str(dovecot.lmtp_tcp_endpoint)
+            with h.PigeonServer(BIN, extra_config=extra) as srv:
+                tok = token("tcp")
+                text = message("a@example.org", BOB, tok)
+                self.assertEqual(send(srv, "a@example.org", BOB, text), 250)
+                found = dovecot.wait_for_imap("bob", tok)
+                self.assertEqual(len(found), 1, srv.log_text() + dovecot.log())
+                self.assertTrue(found[0].endswith(text.encode("utf-8")))
+                self.assertTrue(h.wait_until(lambda: "relay=lmtp:%s" % dovecot.lmtp_tcp_endpoint in srv.log_text(),
+                                             10), srv.log_text())
 
 
 class MaildirTemplateForDovecot(unittest.TestCase):

@@ -94,7 +94,8 @@ struct TransactionResult {
     std::vector<RecipientResult> recipients;  // same order as ClientMessage::recipients
     // The failure was about this host/connection, not these recipients (greeting, EHLO,
     // STARTTLS/TLS, AUTH, lost connection, timeout, malformed or unexpected reply): the engine
-    // may try the next MX host.
+    // may try the next MX host. In LMTP mode recipients answered after the "." before the
+    // failure keep their own outcome (delivered included).
     bool connection_level = false;
     // Connection lost or timed out after the final "." before its reply: the peer may have
     // the message (RFC 1047).
