@@ -109,8 +109,9 @@ class BenchPigeon(peers.Managed):
     name = "Pigeon"
 
     def __init__(self, binary, workdir, password_hash, dkim_key=None, sink_port=None,
-                 max_connections=12000):
+                 max_connections=12000, log_level="info"):
         self.binary = binary
+        self.log_level = log_level
         self.root = tempfile.mkdtemp(prefix="pigeon-bench-", dir=workdir)
         self.password_hash = password_hash
         self.dkim_key = dkim_key
@@ -139,7 +140,7 @@ class BenchPigeon(peers.Managed):
             "local_domains = [%s]" % _toml(BENCH_DOMAIN),
             "state_dir = %s" % _toml(self.root),
             "allow_root = true  # the benchmark runs as root, beside Postfix",
-            'log_level = "info"',
+            "log_level = %s" % _toml(self.log_level),
             "threads = 0",
             "",
             "[limits]",
