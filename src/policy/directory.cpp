@@ -122,10 +122,6 @@ smtp::Verdict check_recipient(const Directory& dir, smtp::Role role, const smtp:
     return refuse(554, "5.7.1", path.to_string() + ": Relay access denied");
 }
 
-namespace {
-
-// A submitted message's header: every From: address owned (`owns`), refused naming `who`;
-// the stamp for a missing Date: or Message-ID:.
 smtp::Verdict check_submitted_header(std::string_view message, const std::function<bool(std::string_view)>& owns,
                                      const std::string& who, const MessageStamp& stamp) {
     auto header = core::parse_header(message);
@@ -149,8 +145,6 @@ smtp::Verdict check_submitted_header(std::string_view message, const std::functi
     if (!has_id) v.prepend += "Message-ID: " + stamp.message_id + "\r\n";
     return v;
 }
-
-}  // namespace
 
 smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
                             const MessageStamp& stamp) {

@@ -25,6 +25,7 @@
 // decide, and treating "Bob" and "bob" as two users invites confusion).
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,12 @@ struct MessageStamp {
 };
 smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
                             const MessageStamp& stamp);
+
+// A submitted message's header: every From: address owned (`owns`), else 553 5.7.1 naming
+// `who`; 550 5.6.0 without a parsable header or From:; the stamp for a missing Date: or
+// Message-ID:. check_message's rule, shared with the [directory] backends' path (pipeline.cpp).
+smtp::Verdict check_submitted_header(std::string_view message, const std::function<bool(std::string_view)>& owns,
+                                     const std::string& who, const MessageStamp& stamp);
 
 // The Unix user behind a local submission: its login, the address it is mapped to, that
 // address's aliases (when it is a [[users]] address) and whether it may name any sender

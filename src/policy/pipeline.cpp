@@ -7,6 +7,7 @@
 #include "auth/dmarc/auth_results.hpp"
 #include "auth/dmarc/report.hpp"
 #include "auth/spf/spf.hpp"
+#include "core/ascii.hpp"
 
 namespace pigeon::policy {
 
@@ -35,10 +36,18 @@ Pipeline::Pipeline(PipelineOptions options, const Directory& directory, const co
 
 void Pipeline::check_sender(smtp::Role role, const smtp::CheckSender& c, const std::string& label,
                             std::function<void(smtp::Event)> done) {
-    if (role == smtp::Role::inbound)
+    if (role == smtp::Role::inbound) {
         check_spf(c, label, std::move(done));
-    else
+    } else if (options_.users) {
+        // The backend's addresses for this login (user_directory.hpp).
+        const std::string login = core::ascii_lower(c.envelope.auth_identity);
+        options_.users->senders(login, [login, sender = c.envelope.reverse_path, done = std::move(done)](
+                                           Lookup<std::vector<std::string>> answer) {
+            done(sender_verdict(answer, login, sender));
+        });
+    } else {
         done(policy::check_sender(directory_, role, c));
+    }
 }
 
 // SPF at MAIL FROM (RFC 7208 2.4), asynchronously: the resolver answers from its own thread
@@ -74,6 +83,24 @@ smtp::Verdict Pipeline::check_recipient(smtp::Role role, const smtp::CheckRecipi
     return policy::check_recipient(directory_, role, c);
 }
 
+bool Pipeline::asks_directory(const core::Path& path) const {
+    // <Postmaster>, discard addresses, other domains: the configuration's rules, at once.
+    return options_.users && path.kind == core::Path::Kind::mailbox &&
+           directory_.is_local_domain(path.mailbox.domain().lowercase()) && !directory_.discards(path);
+}
+
+void Pipeline::check_recipient(smtp::Role role, const smtp::CheckRecipient& c, std::function<void(smtp::Event)> done) {
+    const auto& path = c.recipient;
+    if (!asks_directory(path)) {
+        done(policy::check_recipient(directory_, role, c));
+        return;
+    }
+    options_.users->recipient(core::ascii_lower(path.mailbox.to_string()),
+                              [path, done = std::move(done)](Lookup<std::string> answer) {
+                                  done(recipient_verdict(answer, path));
+                              });
+}
+
 // ---- end of DATA ----
 
 void Pipeline::check_message(smtp::Role role, const smtp::CheckMessage& c, const std::string& label,
@@ -104,6 +131,21 @@ void Pipeline::check_local_message(const smtp::CheckMessage& c, const LocalCalle
 // Submission: ownership of From: and the stamp (directory.hpp), then DKIM signing.
 void Pipeline::submission_message(const smtp::CheckMessage& c, Patch patch,
                                   std::function<void(smtp::Event)> done) {
+    if (options_.users) {
+        // From: must be one of the backend's addresses for this login.
+        const std::string login = core::ascii_lower(c.envelope.auth_identity);
+        options_.users->senders(login, [this, login, c, patch = std::move(patch), done = std::move(done)](
+                                           Lookup<std::vector<std::string>> answer) mutable {
+            if (answer.status == Found::unavailable) {
+                done(directory_unavailable());
+                return;
+            }
+            const auto owns = [&](std::string_view a) { return may_send_as(answer.value, login, a); };
+            sign_if_accepted(check_submitted_header(c.message.contiguous(), owns, login, stamp()), c,
+                             std::move(patch), std::move(done));
+        });
+        return;
+    }
     sign_if_accepted(policy::check_message(directory_, smtp::Role::submission, c, stamp()), c, std::move(patch),
                      std::move(done));
 }

@@ -46,6 +46,7 @@
 #include "config/model.hpp"
 #include "auth/dmarc/report.hpp"
 #include "policy/directory.hpp"
+#include "policy/user_directory.hpp"
 #include "auth/dkim/dkim.hpp"
 #include "auth/dmarc/auth_results.hpp"
 #include "auth/dmarc/dmarc.hpp"
@@ -107,6 +108,10 @@ struct PipelineOptions {
     // (one per signature, "none" for a message without one) or "dmarc", and the verdict's
     // name (spf::verdict_name, dmarc::dkim_result_name, dmarc::verdict_name). May be empty.
     std::function<void(std::string_view check, std::string_view result)> count;
+    // [directory] backend (user_directory.hpp): who the users are, asked asynchronously at
+    // RCPT (local domains), MAIL and end of DATA on submission. Null: the configuration's
+    // [[users]] in the Directory, answered at once (the simulator, the default).
+    std::shared_ptr<UserDirectory> users;
 };
 
 class Pipeline {
@@ -119,6 +124,12 @@ public:
     void check_sender(smtp::Role role, const smtp::CheckSender& c, const std::string& label,
                       std::function<void(smtp::Event)> done);
     smtp::Verdict check_recipient(smtp::Role role, const smtp::CheckRecipient& c) const;
+    // As above, asking PipelineOptions::users for a local-domain recipient when there is one
+    // (`done` then runs on the directory's thread, or at once from its cache); without one,
+    // `done` gets check_recipient's answer before this returns.
+    void check_recipient(smtp::Role role, const smtp::CheckRecipient& c, std::function<void(smtp::Event)> done);
+    // True when the asynchronous check_recipient would ask PipelineOptions::users about `path`.
+    bool asks_directory(const core::Path& path) const;
     void check_message(smtp::Role role, const smtp::CheckMessage& c, const std::string& label,
                        std::function<void(smtp::Event)> done);
 

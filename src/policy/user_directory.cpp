@@ -1,0 +1,49 @@
+#include "policy/user_directory.hpp"
+
+#include <algorithm>
+
+#include "core/ascii.hpp"
+
+namespace pigeon::policy {
+namespace {
+
+smtp::Verdict refuse(int code, const char* enhanced, std::string text) {
+    smtp::Verdict v;
+    v.accept = false;
+    v.reply = core::Reply(code, enhanced, std::move(text));
+    return v;
+}
+
+}  // namespace
+
+smtp::Verdict directory_unavailable() {
+    return refuse(451, "4.3.0", "User directory temporarily unavailable; try again later");
+}
+
+smtp::Verdict recipient_verdict(const Lookup<std::string>& answer, const core::Path& recipient) {
+    switch (answer.status) {
+    case Found::yes: return smtp::Verdict{};
+    case Found::no: return refuse(550, "5.1.1", recipient.to_string() + ": Recipient address rejected: User unknown");
+    case Found::unavailable: break;
+    }
+    return directory_unavailable();
+}
+
+bool may_send_as(const std::vector<std::string>& addresses, const std::string& login, std::string_view address) {
+    const std::string wanted = core::ascii_lower(address);
+    if (core::ascii_lower(login) == wanted) return true;
+    return std::any_of(addresses.begin(), addresses.end(),
+                       [&](const std::string& a) { return core::ascii_lower(a) == wanted; });
+}
+
+smtp::Verdict sender_verdict(const Lookup<std::vector<std::string>>& answer, const std::string& login,
+                             const core::Path& sender) {
+    if (answer.status == Found::unavailable) return directory_unavailable();
+    const std::vector<std::string> none;
+    const auto& addresses = answer.ok() ? answer.value : none;
+    if (sender.kind == core::Path::Kind::mailbox && may_send_as(addresses, login, sender.mailbox.to_string()))
+        return smtp::Verdict{};
+    return refuse(553, "5.7.1", "Sender address " + sender.to_string() + " not owned by user " + login);
+}
+
+}  // namespace pigeon::policy
