@@ -289,6 +289,26 @@ struct SendmailSettings {
     friend bool operator==(const SendmailSettings&, const SendmailSettings&) = default;
 };
 
+// [directory]: where the users are (docs/configuration.md "[directory]"). The default, "toml",
+// is [[users]] in this file; the others replace [[users]] for recipients, logins and senders
+// (local_domains and [delivery] discard stay here).
+struct DirectorySettings {
+    enum class Backend { toml, passwd_file, sqlite, postgresql };
+    Backend backend = Backend::toml;
+    std::string path;      // passwd-file, sqlite: the file
+    std::string conninfo;  // postgresql: a libpq connection string
+    // SQL, one parameter ($1, or ? for SQLite) bound to the lower-cased address or login:
+    std::string recipient_query;  // first column of the first row: the address that receives
+    std::string login_query;      // first column of the first row: the password hash
+    std::string sender_query;     // first column of each row: an address the login may use
+    std::uint32_t cache_seconds = 30;
+    std::uint32_t cache_entries = 10000;
+    std::uint32_t timeout_ms = 2000;
+    std::uint32_t max_lookups = 64;  // in flight at once; more are answered "unavailable"
+    std::uint32_t threads = 2;       // the backend's own pool
+    friend bool operator==(const DirectorySettings&, const DirectorySettings&) = default;
+};
+
 // [metrics]: the Prometheus endpoint (/metrics, /healthz; net/metrics_http.hpp). Off unless
 // `listen` is set: "127.0.0.1:9187" or "[::1]:9187".
 struct MetricsSettings {
@@ -324,6 +344,7 @@ struct Config {
     DeliverySettings delivery;
     SendmailSettings sendmail;
     MetricsSettings metrics;
+    DirectorySettings directory;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

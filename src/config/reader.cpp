@@ -694,11 +694,60 @@ void read_sendmail(const Reader& r, const toml::table& t, SendmailSettings& s) {
     }
 }
 
+constexpr std::pair<std::string_view, DirectorySettings::Backend> directory_backend_options[] = {
+    {"toml", DirectorySettings::Backend::toml},
+    {"passwd-file", DirectorySettings::Backend::passwd_file},
+    {"sqlite", DirectorySettings::Backend::sqlite},
+    {"postgresql", DirectorySettings::Backend::postgresql}};
+
+// [directory]: the backend and the keys it needs; a key the backend does not use is an error
+// (a typo or a forgotten backend line must not be silently ignored).
+void read_directory(const Reader& r, const toml::table& t, DirectorySettings& d) {
+    r.only_keys(t, "directory", {"backend", "path", "conninfo", "recipient_query", "login_query", "sender_query",
+                                 "cache_seconds", "cache_entries", "timeout_ms", "max_lookups", "threads"});
+    using B = DirectorySettings::Backend;
+    if (const toml::node* n = t.get("backend")) d.backend = r.choice(*n, "directory.backend", directory_backend_options);
+    const auto text = [&](const char* name, std::string& out) -> const toml::node* {
+        const toml::node* n = t.get(name);
+        if (n) out = r.nonempty_string(*n, join_key("directory", name));
+        return n;
+    };
+    const toml::node* path = text("path", d.path);
+    const toml::node* conninfo = text("conninfo", d.conninfo);
+    const bool sql = d.backend == B::sqlite || d.backend == B::postgresql;
+    const char* queries[] = {"recipient_query", "login_query", "sender_query"};
+    std::string* fields[] = {&d.recipient_query, &d.login_query, &d.sender_query};
+    for (int i = 0; i < 3; ++i) {
+        const toml::node* q = text(queries[i], *fields[i]);
+        if (q && !sql) r.fail(*q, join_key("directory", queries[i]), "applies to backend \"sqlite\" or \"postgresql\" only");
+        if (q && d.backend == B::postgresql && fields[i]->find("$1") == std::string::npos)
+            r.fail(*q, join_key("directory", queries[i]), "must take the address as the parameter $1");
+        if (q && d.backend == B::sqlite && fields[i]->find_first_of("?$:@") == std::string::npos)
+            r.fail(*q, join_key("directory", queries[i]), "must take the address as a parameter (? or $1)");
+    }
+    const auto number = [&](const char* name, std::uint32_t& out, std::int64_t lo, std::int64_t hi) {
+        if (const toml::node* n = t.get(name))
+            out = static_cast<std::uint32_t>(r.integer(*n, join_key("directory", name), lo, hi));
+    };
+    number("cache_seconds", d.cache_seconds, 0, 3600);
+    number("cache_entries", d.cache_entries, 0, 10'000'000);
+    number("timeout_ms", d.timeout_ms, 10, 60'000);
+    number("max_lookups", d.max_lookups, 1, 100'000);
+    number("threads", d.threads, 1, 64);
+    const bool file = d.backend == B::passwd_file || d.backend == B::sqlite;
+    if (path && !file) r.fail(*path, "directory.path", "applies to backend \"passwd-file\" or \"sqlite\" only");
+    if (conninfo && d.backend != B::postgresql) r.fail(*conninfo, "directory.conninfo", "applies to backend \"postgresql\" only");
+    if (file && d.path.empty()) r.fail(t, "directory.path", "is required for this backend");
+    if (d.backend == B::postgresql && d.conninfo.empty()) r.fail(t, "directory.conninfo", "is required for backend \"postgresql\"");
+    if (sql && d.recipient_query.empty()) r.fail(t, "directory.recipient_query", "is required for an SQL backend");
+    if (sql && d.login_query.empty()) r.fail(t, "directory.login_query", "is required for an SQL backend");
+}
+
 Config read_config(const Reader& r, const toml::table& root, std::string_view default_hostname) {
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
                  "user", "group", "allow_root", "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery",
-                 "sendmail", "metrics", "log"});
+                 "sendmail", "metrics", "log", "directory"});
     Config c = empty_file_config(std::string(default_hostname));
 
     using N = const toml::node*;
@@ -751,6 +800,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     }
     if (N n = root.get("sendmail")) read_sendmail(r, r.table(*n, "sendmail"), c.sendmail);
     if (N n = root.get("metrics")) read_metrics(r, r.table(*n, "metrics"), c.metrics);
+    if (N n = root.get("directory")) read_directory(r, r.table(*n, "directory"), c.directory);
     return c;
 }
 

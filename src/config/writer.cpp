@@ -125,6 +125,21 @@ std::string to_toml(const Config& c) {
         o << "\n[sendmail.addresses]\n";
         for (const SendmailAddress& a : c.sendmail.addresses) o << toml_string(a.login) << " = " << toml_string(a.address) << "\n";
     }
+    if (const DirectorySettings& d = c.directory; d.backend != DirectorySettings::Backend::toml) {
+        const char* backends[] = {"toml", "passwd-file", "sqlite", "postgresql"};
+        o << "\n[directory]\n"
+          << "backend = " << toml_string(backends[static_cast<int>(d.backend)]) << "\n";
+        if (!d.path.empty()) o << "path = " << toml_string(d.path) << "\n";
+        if (!d.conninfo.empty()) o << "conninfo = " << toml_string(d.conninfo) << "\n";
+        if (!d.recipient_query.empty()) o << "recipient_query = " << toml_string(d.recipient_query) << "\n";
+        if (!d.login_query.empty()) o << "login_query = " << toml_string(d.login_query) << "\n";
+        if (!d.sender_query.empty()) o << "sender_query = " << toml_string(d.sender_query) << "\n";
+        o << "cache_seconds = " << d.cache_seconds << "\n"
+          << "cache_entries = " << d.cache_entries << "\n"
+          << "timeout_ms = " << d.timeout_ms << "\n"
+          << "max_lookups = " << d.max_lookups << "\n"
+          << "threads = " << d.threads << "\n";
+    }
     if (c.metrics.enabled())
         o << "\n[metrics]\n"
           << "listen = " << toml_string(c.metrics.listen()) << "  # /metrics and /healthz\n";
