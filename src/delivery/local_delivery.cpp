@@ -164,6 +164,12 @@ queue::Result<DeliveryReport> LocalDelivery::deliver_unremoved(const std::string
                 group.emplace_back(i, target.address);
             break;
         }
+        case LocalTarget::Kind::defer:
+            report.notes.push_back(rcpt.to_string() + ": deferred: " + target.reason);
+            line(i, Status::deferred, "local", "4.3.0", target.reason);
+            ++report.deferred;
+            any_pending = true;
+            break;
         case LocalTarget::Kind::unknown:
             unknown.push_back(updates.size());
             updates.push_back({i, {RecipientState::failed, target.reason}});

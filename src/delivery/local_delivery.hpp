@@ -62,10 +62,12 @@
 namespace pigeon::delivery {
 
 struct LocalTarget {
-    enum class Kind { remote, mailbox, discard, unknown, lmtp };
+    // defer: local, but who receives cannot be known now (the user directory is
+    // unavailable): the recipient stays pending and is retried, never bounced.
+    enum class Kind { remote, mailbox, discard, unknown, lmtp, defer };
     Kind kind = Kind::remote;
     std::filesystem::path maildir;  // Kind::mailbox: the Maildir root (see maildir_path())
-    std::string reason;             // Kind::unknown: stored as the failure diagnostic
+    std::string reason;             // Kind::unknown: stored as the failure diagnostic; defer: logged
 
     std::string endpoint;           // Kind::lmtp: "unix:/run/dovecot/lmtp", "127.0.0.1:24"
     core::Path address;             // Kind::lmtp: the address the store knows the user by
@@ -77,6 +79,7 @@ struct LocalTarget {
     static LocalTarget mailbox(std::filesystem::path dir) { return {Kind::mailbox, std::move(dir), {}, {}, {}}; }
     static LocalTarget discard() { return {Kind::discard, {}, {}, {}, {}}; }
     static LocalTarget unknown(std::string why) { return {Kind::unknown, {}, std::move(why), {}, {}}; }
+    static LocalTarget defer(std::string why) { return {Kind::defer, {}, std::move(why), {}, {}}; }
 };
 
 // Must be thread-safe and quick (a table lookup); called outside every lock.

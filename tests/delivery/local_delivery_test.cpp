@@ -52,6 +52,7 @@ struct World {
     queue::Spool spool{storage, clock, random};
     test::SeededRandom maildir_random{6};
     delivery::MaildirWriter writer{clock, maildir_random, "mx.local.example", 77};
+    bool directory_down = false;  // dana's answer: deferred while it is set
     delivery::LocalDelivery local{spool, [this](const core::Path& p) { return resolve(p); }, writer};
 
     World() { BOOST_REQUIRE(spool.recover().ok()); }
@@ -62,6 +63,10 @@ struct World {
         }
         const std::string& user = p.mailbox.local_part();
         if (user == "noreply") return LocalTarget::discard();
+        if (user == "dana") {
+            if (directory_down) return LocalTarget::defer("user directory unavailable: connection refused");
+            return LocalTarget::mailbox(box(user));
+        }
         if (user != "bob" && user != "carol") return LocalTarget::unknown("5.1.1 no such user here");
         return LocalTarget::mailbox(box(user));
     }
@@ -86,6 +91,29 @@ struct World {
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(local_delivery)
+
+// A [directory] backend that is down at delivery time: the recipient stays pending (retried
+// by the rescan, with no failure notice), the others are delivered; once it answers again the
+// message is delivered and removed.
+BOOST_AUTO_TEST_CASE(a_deferred_target_stays_pending_and_is_never_bounced) {
+    World w;
+    w.directory_down = true;
+    const auto id = w.commit({"dana@local.example", "bob@local.example"});
+    auto report = w.local.deliver(id);
+    BOOST_REQUIRE_MESSAGE(report.ok(), test::why(report));
+    BOOST_TEST(report->delivered == 1u);
+    BOOST_TEST(report->deferred == 1u);
+    BOOST_TEST(report->failed == 0u);
+    BOOST_TEST(!report->removed);
+    BOOST_REQUIRE(report->notes.size() == 1u);
+    BOOST_TEST(report->notes[0] == "<dana@local.example>: deferred: user directory unavailable: connection refused");
+    BOOST_TEST(w.spool.size() == 1u);  // no failure notice was queued
+    w.directory_down = false;
+    BOOST_TEST(w.local.deliver_pending(false) == 1u);
+    BOOST_TEST(count_files(w.box("dana") / "new") == 1u);
+    BOOST_TEST(count_files(w.box("bob") / "new") == 1u);  // not written twice
+    BOOST_TEST(w.spool.size() == 0u);
+}
 
 BOOST_AUTO_TEST_CASE(all_local_recipients_delivered_then_removed) {
     World w;
