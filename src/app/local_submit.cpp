@@ -122,6 +122,12 @@ void AppServices::submit_local(const policy::LocalCaller& caller, const net::Loc
             return;
         }
         const core::Path path = core::Path::of(std::move(rcpt).value());
+        // With a [directory] backend, a local user is checked at delivery (an unknown one gets
+        // a failure notice): the backend's answer is asynchronous and this loop is not.
+        if (g->checks.asks_directory(path)) {
+            envelope.recipients.push_back(path);
+            continue;
+        }
         if (auto v = g->checks.check_recipient(smtp::Role::submission, smtp::CheckRecipient{envelope, path}); !v.accept) {
             done(refusal(v, core::Reply(550, "5.1.1", "Recipient refused")));
             return;

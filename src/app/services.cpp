@@ -65,6 +65,7 @@ policy::PipelineOptions check_options(const AppServices::Options& o, const AppSe
     if (o.log)
         c.log = o.log;
     c.count = o.count_verdict;
+    c.users = s.users;
     return c;
 }
 }  // namespace
@@ -154,6 +155,13 @@ void AppServices::answer(const Generation& g, const net::ConnectionInfo& connect
         }
         g.checks.check_sender(role, *c, "c" + std::to_string(connection.id),
                               logging_refusals(connection, "MAIL", c->envelope, std::move(done)));
+    } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action); c && g.settings.users) {
+        g.checks.check_recipient(role, *c,
+                                 [this, connection, envelope = c->envelope, to = c->recipient,
+                                  done = std::move(done)](smtp::Event verdict) {
+                                     log_refusal(connection, "RCPT", envelope, &to, verdict);
+                                     done(std::move(verdict));
+                                 });
     } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action)) {
         smtp::Event verdict = g.checks.check_recipient(role, *c);
         log_refusal(connection, "RCPT", c->envelope, &c->recipient, verdict);
@@ -229,6 +237,10 @@ void AppServices::authenticate(const Generation& g, const net::ConnectionInfo& c
             options_.log(net::LogLevel::warn, "c" + std::to_string(connection.id) +
                                                   " AUTH refused: too many failures from " + ip);
         done(smtp::AuthResult{smtp::AuthResult::Outcome::temporary_failure, {}});
+        return;
+    }
+    if (g.settings.users) {
+        authenticate_from(*g.settings.users, connection, a, ip, std::move(done));
         return;
     }
     const config::User* user = directory.login(a.authcid);

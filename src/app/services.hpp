@@ -48,6 +48,9 @@ public:
         std::function<std::string(std::string_view)> org_domain;
         // Submission signs with every key of the message's From: domain ([[dkim.keys]]).
         std::vector<SigningKey> dkim_keys;
+        // [directory] backend (directory/runtime/backends.hpp): recipients, logins and senders
+        // instead of directory's [[users]]; null: [[users]].
+        std::shared_ptr<policy::UserDirectory> users;
     };
     // What stays for the AppServices' life.
     struct Options {
@@ -111,6 +114,10 @@ private:
                 std::function<void(smtp::Event)> done);
     void authenticate(const Generation& g, const net::ConnectionInfo& connection, const smtp::Authenticate& a,
                       std::function<void(smtp::Event)> done);
+    // AUTH against Settings::users (services_directory.cpp): the login's hash from the backend,
+    // verified on auth_pool_; the backend unavailable -> 454 4.7.0, not counted as a failure.
+    void authenticate_from(policy::UserDirectory& users, const net::ConnectionInfo& connection,
+                           const smtp::Authenticate& a, std::string client, std::function<void(smtp::Event)> done);
     // The refusal's line, when `verdict` refuses; `to` only for RCPT.
     void log_refusal(const net::ConnectionInfo& connection, std::string_view stage,
                      const core::Envelope& envelope, const core::Path* to,
