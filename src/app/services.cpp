@@ -65,7 +65,6 @@ policy::PipelineOptions check_options(const AppServices::Options& o, const AppSe
     if (o.log)
         c.log = o.log;
     c.count = o.count_verdict;
-    c.users = s.users;
     return c;
 }
 }  // namespace
@@ -155,7 +154,7 @@ void AppServices::answer(const Generation& g, const net::ConnectionInfo& connect
         }
         g.checks.check_sender(role, *c, "c" + std::to_string(connection.id),
                               logging_refusals(connection, "MAIL", c->envelope, std::move(done)));
-    } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action); c && g.settings.users) {
+    } else if (auto* c = std::get_if<smtp::CheckRecipient>(&action); c && g.settings.directory->backend()) {
         g.checks.check_recipient(role, *c,
                                  [this, connection, envelope = c->envelope, to = c->recipient,
                                   done = std::move(done)](smtp::Event verdict) {
@@ -239,8 +238,8 @@ void AppServices::authenticate(const Generation& g, const net::ConnectionInfo& c
         done(smtp::AuthResult{smtp::AuthResult::Outcome::temporary_failure, {}});
         return;
     }
-    if (g.settings.users) {
-        authenticate_from(*g.settings.users, connection, a, ip, std::move(done));
+    if (directory.backend()) {
+        authenticate_from(*directory.backend(), connection, a, ip, std::move(done));
         return;
     }
     const config::User* user = directory.login(a.authcid);

@@ -48,9 +48,6 @@ public:
         std::function<std::string(std::string_view)> org_domain;
         // Submission signs with every key of the message's From: domain ([[dkim.keys]]).
         std::vector<SigningKey> dkim_keys;
-        // [directory] backend (directory/runtime/backends.hpp): recipients, logins and senders
-        // instead of directory's [[users]]; null: [[users]].
-        std::shared_ptr<policy::UserDirectory> users;
     };
     // What stays for the AppServices' life.
     struct Options {

@@ -801,6 +801,8 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("sendmail")) read_sendmail(r, r.table(*n, "sendmail"), c.sendmail);
     if (N n = root.get("metrics")) read_metrics(r, r.table(*n, "metrics"), c.metrics);
     if (N n = root.get("directory")) read_directory(r, r.table(*n, "directory"), c.directory);
+    if (N n = root.get("users"); n && c.directory.backend != DirectorySettings::Backend::toml && !c.users.empty())
+        r.fail(*n, "users", "are not read with a [directory] backend: keep the users in the backend");
     return c;
 }
 

@@ -36,8 +36,8 @@ std::string local_of(std::string_view address) {
 }  // namespace
 
 Directory::Directory(std::vector<std::string> local_domains, std::vector<config::User> users,
-                     std::vector<std::string> discard)
-    : users_(std::move(users)) {
+                     std::vector<std::string> discard, std::shared_ptr<UserDirectory> backend)
+    : users_(std::move(users)), backend_(std::move(backend)) {
     for (auto& d : local_domains) domains_.push_back(core::ascii_lower(d));
     for (auto& a : discard) discard_.push_back(core::ascii_lower(a));
 }

@@ -26,6 +26,7 @@
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,7 @@
 #include "config/model.hpp"
 #include "core/address.hpp"
 #include "core/result.hpp"
+#include "policy/user_directory.hpp"
 #include "smtp/server/session.hpp"
 
 namespace pigeon::policy {
@@ -43,8 +45,10 @@ class Directory {
 public:
     // discard: [delivery] discard, addresses accepted like a user's whose mail is dropped at
     // local delivery (the configuration keeps them apart from users and aliases).
+    // backend: [directory] backend (user_directory.hpp) that answers for the users instead of
+    // `users` (then empty); null: `users` ([[users]]).
     Directory(std::vector<std::string> local_domains, std::vector<config::User> users,
-              std::vector<std::string> discard = {});
+              std::vector<std::string> discard = {}, std::shared_ptr<UserDirectory> backend = nullptr);
 
     bool is_local_domain(std::string_view domain) const;
     // The user who logs in with this name (their address), or null.
@@ -57,11 +61,14 @@ public:
     bool discards(const core::Path& path) const;
     bool may_send_as(const config::User& user, std::string_view address) const;
     const std::vector<config::User>& users() const { return users_; }
+    // The [directory] backend, or null. The pipeline, AUTH and local delivery ask it.
+    const std::shared_ptr<UserDirectory>& backend() const { return backend_; }
 
 private:
     std::vector<std::string> domains_;  // lower case
     std::vector<config::User> users_;
     std::vector<std::string> discard_;  // lower case
+    std::shared_ptr<UserDirectory> backend_;
 };
 
 // The Maildir of a user: <state_dir>/mail/<domain>/<local part>/Maildir (lower case).

@@ -38,10 +38,10 @@ void Pipeline::check_sender(smtp::Role role, const smtp::CheckSender& c, const s
                             std::function<void(smtp::Event)> done) {
     if (role == smtp::Role::inbound) {
         check_spf(c, label, std::move(done));
-    } else if (options_.users) {
+    } else if (directory_.backend()) {
         // The backend's addresses for this login (user_directory.hpp).
         const std::string login = core::ascii_lower(c.envelope.auth_identity);
-        options_.users->senders(login, [login, sender = c.envelope.reverse_path, done = std::move(done)](
+        directory_.backend()->senders(login, [login, sender = c.envelope.reverse_path, done = std::move(done)](
                                            Lookup<std::vector<std::string>> answer) {
             done(sender_verdict(answer, login, sender));
         });
@@ -85,7 +85,7 @@ smtp::Verdict Pipeline::check_recipient(smtp::Role role, const smtp::CheckRecipi
 
 bool Pipeline::asks_directory(const core::Path& path) const {
     // <Postmaster>, discard addresses, other domains: the configuration's rules, at once.
-    return options_.users && path.kind == core::Path::Kind::mailbox &&
+    return directory_.backend() && path.kind == core::Path::Kind::mailbox &&
            directory_.is_local_domain(path.mailbox.domain().lowercase()) && !directory_.discards(path);
 }
 
@@ -95,7 +95,7 @@ void Pipeline::check_recipient(smtp::Role role, const smtp::CheckRecipient& c, s
         done(policy::check_recipient(directory_, role, c));
         return;
     }
-    options_.users->recipient(core::ascii_lower(path.mailbox.to_string()),
+    directory_.backend()->recipient(core::ascii_lower(path.mailbox.to_string()),
                               [path, done = std::move(done)](Lookup<std::string> answer) {
                                   done(recipient_verdict(answer, path));
                               });
@@ -131,10 +131,10 @@ void Pipeline::check_local_message(const smtp::CheckMessage& c, const LocalCalle
 // Submission: ownership of From: and the stamp (directory.hpp), then DKIM signing.
 void Pipeline::submission_message(const smtp::CheckMessage& c, Patch patch,
                                   std::function<void(smtp::Event)> done) {
-    if (options_.users) {
+    if (directory_.backend()) {
         // From: must be one of the backend's addresses for this login.
         const std::string login = core::ascii_lower(c.envelope.auth_identity);
-        options_.users->senders(login, [this, login, c, patch = std::move(patch), done = std::move(done)](
+        directory_.backend()->senders(login, [this, login, c, patch = std::move(patch), done = std::move(done)](
                                            Lookup<std::vector<std::string>> answer) mutable {
             if (answer.status == Found::unavailable) {
                 done(directory_unavailable());

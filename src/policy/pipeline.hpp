@@ -7,6 +7,8 @@
 //   MAIL, inbound      sender rules (directory.hpp) -> SPF (spf_step.hpp)
 //   MAIL, submission   sender rules: only the user's own addresses
 //   RCPT               recipient rules: the directory, anti-relay
+//   (With a [directory] backend, Directory::backend(), the users' answers at RCPT, MAIL and
+//   From: on submission are asked of it asynchronously: user_directory.hpp.)
 //   DATA, every role   forged Authentication-Results renamed (RFC 8601 5)
 //   DATA, inbound      DKIM -> DMARC -> decide (the disposition and the
 //                      Authentication-Results field: dmarc_step.hpp) -> record (reports)
@@ -108,10 +110,6 @@ struct PipelineOptions {
     // (one per signature, "none" for a message without one) or "dmarc", and the verdict's
     // name (spf::verdict_name, dmarc::dkim_result_name, dmarc::verdict_name). May be empty.
     std::function<void(std::string_view check, std::string_view result)> count;
-    // [directory] backend (user_directory.hpp): who the users are, asked asynchronously at
-    // RCPT (local domains), MAIL and end of DATA on submission. Null: the configuration's
-    // [[users]] in the Directory, answered at once (the simulator, the default).
-    std::shared_ptr<UserDirectory> users;
 };
 
 class Pipeline {
@@ -124,11 +122,11 @@ public:
     void check_sender(smtp::Role role, const smtp::CheckSender& c, const std::string& label,
                       std::function<void(smtp::Event)> done);
     smtp::Verdict check_recipient(smtp::Role role, const smtp::CheckRecipient& c) const;
-    // As above, asking PipelineOptions::users for a local-domain recipient when there is one
+    // As above, asking the Directory's backend() for a local-domain recipient when there is one
     // (`done` then runs on the directory's thread, or at once from its cache); without one,
     // `done` gets check_recipient's answer before this returns.
     void check_recipient(smtp::Role role, const smtp::CheckRecipient& c, std::function<void(smtp::Event)> done);
-    // True when the asynchronous check_recipient would ask PipelineOptions::users about `path`.
+    // True when the asynchronous check_recipient would ask the Directory's backend() about `path`.
     bool asks_directory(const core::Path& path) const;
     void check_message(smtp::Role role, const smtp::CheckMessage& c, const std::string& label,
                        std::function<void(smtp::Event)> done);

@@ -73,6 +73,9 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_and_key) {
                "config.toml:4: directory.login_query: applies to backend \"sqlite\" or \"postgresql\" only");
     BOOST_TEST(error_of("[directory]\nbackend = \"sqlite\"\npath = \"/u\"\nconninfo = \"host=x\"\n") ==
                "config.toml:4: directory.conninfo: applies to backend \"postgresql\" only");
+    BOOST_TEST(error_of("[[users]]\naddress = \"a@localhost\"\npassword_hash = \"$2b$10$39YdZfDeWMOxbNIwtSkxqObgvvtppYJqD1v5RoaOKheEJgwRVPnEO\"\n"
+                        "[directory]\nbackend = \"passwd-file\"\npath = \"/u\"\n") ==
+               "config.toml:1: users: are not read with a [directory] backend: keep the users in the backend");
     BOOST_TEST(error_of("[directory]\ntimeout_ms = 0\n").find("config.toml:2: directory.timeout_ms: must be >= 10") == 0u);
     BOOST_TEST(error_of("[directory]\ncache_secnds = 3\n").find("config.toml:2: directory.cache_secnds: ") == 0u);
     BOOST_TEST(error_of("[directory]\nbackend = \"passwd-file\"\npath = \"\"\n") .find("config.toml:3: directory.path: ") == 0u);

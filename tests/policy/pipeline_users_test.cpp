@@ -1,4 +1,4 @@
-// Tests for policy::Pipeline with a [directory] backend (PipelineOptions::users,
+// Tests for policy::Pipeline with a [directory] backend (Directory::backend(),
 // user_directory.hpp): RCPT for a local domain asks it (found 250, not found 550 5.1.1,
 // unavailable 451 4.3.0), other recipients keep the configuration's rules; MAIL and From: on
 // submission use the login's addresses from it; an unavailable answer is never a 5xx.
@@ -54,7 +54,7 @@ core::Path path(const std::string& text) { return core::Path::of(core::Mailbox::
 
 struct World {
     std::shared_ptr<TableDirectory> users = std::make_shared<TableDirectory>();
-    policy::Directory directory{{"example.org"}, {}, {"noreply@example.org"}};
+    policy::Directory directory{{"example.org"}, {}, {"noreply@example.org"}, users};
     core::FixedClock clock{1'790'000'000};
     CountingRandom random;
     std::optional<policy::Pipeline> pipeline;
@@ -64,7 +64,6 @@ struct World {
         users->addresses = {{"bob@example.org", {"robert@example.org"}}};
         policy::PipelineOptions o;
         o.hostname = "mx.example.org";
-        o.users = users;
         pipeline.emplace(std::move(o), directory, clock, random, nullptr);
     }
     smtp::Verdict rcpt(smtp::Role role, const std::string& to) {
