@@ -51,6 +51,7 @@ public:
               std::vector<std::string> discard = {}, std::shared_ptr<UserDirectory> backend = nullptr);
 
     bool is_local_domain(std::string_view domain) const;
+    const std::vector<std::string>& domains() const { return domains_; }  // lower case, as configured
     // The user who logs in with this name (their address), or null.
     const config::User* login(std::string_view authcid) const;
     // The user who receives mail for this recipient (address, alias, or postmaster of a local

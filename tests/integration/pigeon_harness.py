@@ -130,7 +130,7 @@ class PigeonServer:
 
     def __init__(self, binary, state_dir=None, limits=None, log_level="info", threads=2,
                  ports=None, zone=None, spf=None, dmarc=None, extra_config="", dns_lines=None,
-                 extra_users=None):
+                 extra_users=None, toml_users=True):
         self.binary = binary
         self.own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="pigeon-it-")
@@ -147,6 +147,8 @@ class PigeonServer:
         self.users.update(extra_users or {})
         # Raw TOML lines for [dns] instead of the zone file (e.g. libunbound with stub zones).
         self.dns_lines = dns_lines
+        # False: no [[users]] (a [directory] backend holds them: test_directory.py).
+        self.toml_users = toml_users
         self.log_level = log_level
         self.threads = threads
         self.fixed_ports = bool(ports)
@@ -204,7 +206,7 @@ class PigeonServer:
             lines += ["", "[[listeners]]", 'address = "127.0.0.1"',
                       "port = %d" % self.ports[name], "role = %s" % _toml_str(role),
                       "tls = %s" % _toml_str(tls)]
-        for user, (pw, aliases) in self.users.items():
+        for user, (pw, aliases) in (self.users.items() if self.toml_users else ()):
             lines += ["", "[[users]]", "address = %s" % _toml_str(address(user)),
                       "password_hash = %s" % _toml_str(hash_password(self.binary, pw))]
             if aliases:
