@@ -6,7 +6,9 @@
 //       its running value; `needs_restart` names each restart-only setting that differs, as its
 //       key ("listeners", "hostname", "limits.verify_threads", ...), in a fixed order. Pure.
 //   Applied live: users, aliases and passwords; local_domains; [tls]; [[dkim.keys]]; [limits]
-//       but those below; [spf]; [dmarc]; [outbound] but `enabled`; [delivery] discard.
+//       but those below; [spf]; [dmarc]; [outbound] but `enabled`; [delivery] discard;
+//       every [directory] key (the reload opens the backend anew: a passwd-file is read
+//       again, SQL connections and the cache start afresh; open sessions keep theirs).
 //   Restart only: what is bound or opened once, or sized at start: listeners, user, group,
 //       allow_root, state_dir, threads, hostname, log_level, [log], [dns], [sendmail], [metrics],
 //       outbound.enabled, [delivery] maildir, lmtp and lmtp_domains (local delivery
