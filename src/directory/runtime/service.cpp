@@ -61,14 +61,18 @@ void Service::Shared::work() {
     pool_of_this_thread = this;
     for (;;) {
         Task task;
+        bool stop = false;
         {
             std::unique_lock lock(mutex);
             wake.wait(lock, [&] { return stopping || !tasks.empty(); });
             if (tasks.empty()) return;  // stopping, nothing left
             task = std::move(tasks.front());
             tasks.pop_front();
+            stop = stopping;
         }
-        task.run(Steady::now() - task.queued > options.timeout);
+        // Once stopping, what is still queued is answered "unavailable" without the backend,
+        // so the destructor waits for at most one backend call per thread.
+        task.run(stop || Steady::now() - task.queued > options.timeout);
         task.run = nullptr;  // the caller's callback, released before the count drops
         std::lock_guard lock(mutex);
         --in_flight;
@@ -88,7 +92,7 @@ void ask(const std::shared_ptr<Service::Shared>& shared, AnswerCache<T>& cache, 
     auto* s = shared.get();
     auto task = [s, &cache, key, question, done](bool late) {
         if (late) {
-            done(Lookup<T>::unavailable("the lookup waited longer than timeout_ms"));
+            done(Lookup<T>::unavailable("the lookup waited longer than timeout_ms, or the directory is stopping"));
             return;
         }
         Lookup<T> answer = question(*s->backend, key);

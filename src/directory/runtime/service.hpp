@@ -10,7 +10,8 @@
 //     "unavailable" without asking the backend; the backend's own call is bounded by the same
 //     timeout (connect_timeout and statement_timeout for PostgreSQL, busy_timeout for SQLite).
 //   - Answers other than "unavailable" are cached; "unavailable" never is.
-//   - The destructor stops taking questions and waits for the pool's threads, unless it runs
+//   - The destructor stops taking questions, answers the queued ones "unavailable" without the
+//     backend, and waits for the pool's threads (at most one backend call each), unless it runs
 //     on one of them (the last reference dropped by an answer's callback): then the threads
 //     finish by themselves and release the backend.
 #pragma once
