@@ -3,6 +3,7 @@
 // nothing (config/reload.hpp says which keys only a restart applies).
 
 
+#include "app/directory_setup.hpp"
 #include "app/server_process.hpp"
 
 namespace pigeon::app {
@@ -39,8 +40,10 @@ ServerProcess::ReloadOutcome ServerProcess::reload() {
         auto keys = app::load_signing_keys(config.dkim_keys, signing_rng_, log_);
         if (!keys) return fail(keys.error().message);
         const std::size_t key_count = keys->size();
+        auto backend = open_user_directory(config, clock_, log_);  // a passwd-file is read again
+        if (!backend) return fail(backend.error().message);
         auto directory = std::make_shared<const policy::Directory>(config.local_domains, users_of(config),
-                                                                   config.delivery.discard);
+                                                                   config.delivery.discard, backend.value());
         std::optional<delivery::OutboundOptions> outbound;
         if (outbound_) {
             std::string error;

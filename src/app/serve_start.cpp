@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "app/directory_setup.hpp"
 #include "app/server_process.hpp"
 #include "core/ascii.hpp"
 
@@ -32,8 +33,10 @@ std::shared_ptr<const policy::Directory> ServerProcess::directory() const {
 
 bool ServerProcess::load_users() {
     try {
+        auto backend = open_user_directory(config_, clock_, log_);
+        if (!backend) throw std::runtime_error(backend.error().message);
         directory_ = std::make_shared<const policy::Directory>(config_.local_domains, users_of(config_),
-                                                               config_.delivery.discard);
+                                                               config_.delivery.discard, backend.value());
     } catch (const std::exception& e) {
         std::cerr << "pigeon: " << e.what() << "\n";
         return false;
@@ -91,6 +94,7 @@ void ServerProcess::start_local_delivery() {
             if (rcpt.kind != core::Path::Kind::postmaster &&
                 !directory.is_local_domain(rcpt.mailbox.domain().lowercase()))
                 return delivery::LocalTarget::remote();
+            if (directory.backend()) return backend_target(directory, rcpt, state);  // may defer
             const config::User* u = directory.recipient(rcpt);
             if (u == nullptr && directory.discards(rcpt)) return delivery::LocalTarget::discard();
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
