@@ -24,8 +24,8 @@ core::Result<std::shared_ptr<policy::UserDirectory>> open_user_directory(const c
     return opened;
 }
 
-delivery::LocalTarget backend_target(const policy::Directory& directory, const core::Path& recipient,
-                                     const std::filesystem::path& state_dir) {
+std::optional<delivery::LocalTarget> backend_user(const policy::Directory& directory, const core::Path& recipient,
+                                                  config::User& user) {
     if (directory.discards(recipient)) return delivery::LocalTarget::discard();
     // <Postmaster> is postmaster@ the first local domain, which the backend must know.
     const std::string address = recipient.kind == core::Path::Kind::mailbox
@@ -34,11 +34,7 @@ delivery::LocalTarget backend_target(const policy::Directory& directory, const c
                                                                                    : directory.domains().front());
     const auto answer = directory.backend()->recipient_blocking(address);
     switch (answer.status) {
-    case policy::Found::yes: {
-        config::User user;
-        user.address = answer.value;
-        return delivery::LocalTarget::mailbox(policy::maildir_for(state_dir, user));
-    }
+    case policy::Found::yes: user.address = answer.value; return std::nullopt;
     case policy::Found::no: return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
     case policy::Found::unavailable: break;
     }

@@ -7,13 +7,15 @@
 //   open_user_directory  null for "toml"; otherwise the backend behind its pool and cache
 //                        (directory/runtime/backends.hpp), with a line saying what it is and
 //                        a warning per {PLAIN} password; an Error naming the file or key.
-//   backend_target       what local delivery does with a local recipient when the Directory
-//                        has a backend: the receiving user's Maildir, unknown (a failure
-//                        notice, 5.1.1), or deferred while the backend is unavailable. Blocks
+//   backend_user         local delivery's question to the Directory's backend for a local
+//                        recipient: fills `user` with the user who receives (then nullopt:
+//                        the caller routes it to its Maildir or LMTP as for [[users]]), or
+//                        returns the target for a discard address, an unknown one (a failure
+//                        notice, 5.1.1), or a deferral while the backend is unavailable. Blocks
 //                        up to the lookup timeout: for local delivery's worker thread only.
 #pragma once
-#include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "app/logger.hpp"
 #include "config/config.hpp"
@@ -27,7 +29,7 @@ namespace pigeon::app {
 core::Result<std::shared_ptr<policy::UserDirectory>> open_user_directory(const config::Config& config,
                                                                          const core::Clock& clock, Logger& log);
 
-delivery::LocalTarget backend_target(const policy::Directory& directory, const core::Path& recipient,
-                                     const std::filesystem::path& state_dir);
+std::optional<delivery::LocalTarget> backend_user(const policy::Directory& directory, const core::Path& recipient,
+                                                  config::User& user);
 
 }  // namespace pigeon::app

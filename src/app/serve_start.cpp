@@ -94,8 +94,10 @@ void ServerProcess::start_local_delivery() {
             if (rcpt.kind != core::Path::Kind::postmaster &&
                 !directory.is_local_domain(rcpt.mailbox.domain().lowercase()))
                 return delivery::LocalTarget::remote();
-            if (directory.backend()) return backend_target(directory, rcpt, state);  // may defer
-            const config::User* u = directory.recipient(rcpt);
+            config::User found;  // the [directory] backend's user, when there is a backend
+            if (directory.backend())
+                if (auto t = backend_user(directory, rcpt, found)) return *t;  // discard, unknown, deferred
+            const config::User* u = directory.backend() ? &found : directory.recipient(rcpt);
             if (u == nullptr && directory.discards(rcpt)) return delivery::LocalTarget::discard();
             if (u == nullptr) return delivery::LocalTarget::unknown("550 5.1.1 user unknown");
             // [delivery] lmtp: the store knows the user by the user's own address.
