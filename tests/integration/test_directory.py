@@ -12,6 +12,9 @@ PostgreSQL:
   - PostgreSQL stopped: RCPT 451 4.3.0 and AUTH 454 4.7.0, never 550 or 535, not counted as
     failed logins, and the server keeps serving (other answers unchanged); started again:
     accepted again;
+  - mail for the user that reaches local delivery while PostgreSQL is down (through pigeon
+    sendmail, which does not ask at submission) stays queued, not bounced, and is delivered
+    once it is back;
   - a user deleted from the table is refused once the cache time has passed.
 passwd-file:
   - {SHA512-CRYPT} and {PLAIN} users receive and log in (the {PLAIN} one warned about at
@@ -21,8 +24,10 @@ passwd-file:
 usage: test_directory.py PIGEON_BINARY   (or PIGEON_BIN=...)
 """
 import base64
+import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -125,6 +130,9 @@ class PostgresDirectory(unittest.TestCase):
                    "INSERT INTO aliases VALUES ('d.ana@test.example', 'dana@test.example');"
                    % (sha512_crypt(DANA_PW), sha512_crypt("erin-pw")))
         conninfo = "host=127.0.0.1 port=%d user=pigeon dbname=postgres" % cls.pg.port
+        cls.public = tempfile.mkdtemp(prefix="pigeon-dir-sock-")  # pigeon sendmail's socket
+        os.chmod(cls.public, 0o755)
+        cls.socket = os.path.join(cls.public, "sendmail.sock")
         # Two failed logins per minute and the client is throttled: the AUTHs refused while
         # PostgreSQL is down must not count, or the login after it comes back is refused.
         cls.srv = h.PigeonServer(BIN, toml_users=False, limits={"auth_failures_per_ip_per_minute": 2},
@@ -137,12 +145,13 @@ class PostgresDirectory(unittest.TestCase):
             'sender_query = "SELECT alias FROM aliases WHERE address = $1"',
             "cache_seconds = %d" % CACHE_SECONDS,
             "timeout_ms = 1000",
-        ])).start()
+        ]) + "\n[sendmail]\nsocket = %s\n" % h._toml_str(cls.socket)).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.cleanup()
         cls.pg.cleanup()
+        shutil.rmtree(cls.public, ignore_errors=True)
 
     def wait_past_cache(self):
         time.sleep(CACHE_SECONDS + 0.5)
@@ -191,6 +200,19 @@ class PostgresDirectory(unittest.TestCase):
             self.assertTrue(auth.lines[0].startswith("454 4.7.0"), auth.lines)
         self.assertEqual(rcpt_reply(inbound, "x@elsewhere.example").code, 554)  # still answering
         self.assertIn("user directory unavailable", srv.log_text())
+        # Mail for her that reaches local delivery now (pigeon sendmail does not ask the
+        # directory at submission) is deferred, never bounced.
+        r = subprocess.run([BIN, "sendmail", "-i", "dana@test.example"], input=b"Subject: later\n\ntoken-pg-3\n",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30,
+                           env=dict(os.environ, PIGEON_SENDMAIL_SOCKET=self.socket, ASAN_OPTIONS="detect_leaks=0"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        deferred = re.compile(r"to=<dana@test\.example>.*status=deferred \(user directory unavailable")
+        self.assertTrue(h.wait_until(lambda: deferred.search(srv.log_text()), 20), srv.log_text()[-2000:])
+        queued = json.loads(srv.pigeon("queue", "list", "--json").stdout)
+        later = [m for m in queued if any(rc["address"] == "<dana@test.example>" and rc["state"] == "pending"
+                                          for rc in m["recipients"])]
+        self.assertEqual(len(later), 1, queued)
+        self.assertNotIn("status=bounced", srv.log_text())
 
         # Started again: accepted again (a new connection is made).
         self.pg.start()
@@ -198,6 +220,11 @@ class PostgresDirectory(unittest.TestCase):
         auth, c = login(sub, "dana@test.example", DANA_PW)
         c.close()
         self.assertEqual(auth.code, 235, auth.lines)
+        # The deferred message, woken (hold and release), now reaches her Maildir.
+        for verb in ("hold", "release"):
+            r = srv.pigeon("queue", verb, later[0]["id"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(srv.wait_for_messages("dana", 1, token="token-pg-3")), 1, srv.log_text()[-2000:])
 
         # Deleted from the table: refused once the cache time has passed.
         self.pg.sql("DELETE FROM aliases; DELETE FROM users WHERE address = 'dana@test.example'")
