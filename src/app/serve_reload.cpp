@@ -70,7 +70,9 @@ ServerProcess::ReloadOutcome ServerProcess::reload() {
         if (outbound_) say(describe_outbound(config.outbound));
         for (const std::string& w : config::credential_warnings(config)) log_(net::LogLevel::warn, "config: " + w);
         running_ = config;
-        std::string text = "reloaded " + source + ": " + std::to_string(config.users.size()) + " user(s), " +
+        const std::string users = backend.value() ? std::string("users from [directory]")
+                                                  : std::to_string(config.users.size()) + " user(s)";
+        std::string text = "reloaded " + source + ": " + users + ", " +
                            std::to_string(config.local_domains.size()) + " local domain(s), " +
                            std::to_string(key_count) + " DKIM key(s); new connections use it";
         if (!plan.needs_restart.empty()) {

@@ -264,6 +264,7 @@ class PasswdFileDirectory(unittest.TestCase):
                     f.write("hank@test.example:{PLAIN}hank-pw\n")
                 r = srv.pigeon("reload")
                 self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("users from [directory]", r.stdout.decode() + srv.log_text())
                 self.assertEqual(rcpt_reply(inbound, "hank@test.example").code, 250)
                 # A bad line: the reload is refused naming it, and the old file keeps serving.
                 with open(users, "a") as f:
