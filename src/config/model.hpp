@@ -12,6 +12,7 @@
 // TOML), config/session.hpp (the session options a Config gives). config/config.hpp has them all.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -126,6 +127,11 @@ inline constexpr std::uint32_t ipv6_prefix_bits = 64;
 // state directory, so that every local user can reach it), and who is trusted by default.
 inline constexpr std::string_view sendmail_socket = "/run/pigeon/sendmail.sock";
 inline constexpr std::string_view sendmail_trusted_user = "root";
+// [auth] dovecot: how long connecting (and Dovecot's handshake) may take, and how long one
+// AUTH may wait for Dovecot's answer (Dovecot itself delays a FAIL by auth_failure_delay, 2 s
+// by default, and more under its own penalty: 15 s at most).
+inline constexpr std::uint32_t dovecot_connect_timeout_seconds = 5;
+inline constexpr std::uint32_t dovecot_timeout_seconds = 30;
 }  // namespace defaults
 
 // Bounds checked by parse_config (inclusive); named so the docs and tests can cite them.
@@ -139,6 +145,7 @@ inline constexpr std::uint32_t max_connections = 1000000;
 inline constexpr std::uint32_t max_errors_per_session = 1000;
 inline constexpr std::uint32_t max_auth_failures_per_minute = 100000;
 inline constexpr std::uint32_t max_shutdown_grace_seconds = 3600;
+inline constexpr std::uint32_t max_dovecot_timeout_seconds = 300;  // [auth] dovecot_*timeout_seconds
 inline constexpr std::uint32_t min_ipv6_prefix_bits = 1;
 inline constexpr std::uint32_t max_ipv6_prefix_bits = 128;  // 128: every address on its own
 inline constexpr unsigned max_threads = 1024;
@@ -309,6 +316,27 @@ struct DirectorySettings {
     friend bool operator==(const DirectorySettings&, const DirectorySettings&) = default;
 };
 
+// [auth]: who checks the passwords of submission AUTH. `dovecot` empty: the [[users]] hashes;
+// set: Dovecot's auth service over its client protocol (policy/dovecot_auth.hpp,
+// net/dovecot_auth_client.hpp), "unix:/run/dovecot/auth-client" or "127.0.0.1:PORT" /
+// "[::1]:PORT" (an IP address: no DNS lookup on the AUTH path).
+struct AuthSettings {
+    std::string dovecot;
+    std::uint32_t dovecot_connect_timeout_seconds = defaults::dovecot_connect_timeout_seconds;
+    std::uint32_t dovecot_timeout_seconds = defaults::dovecot_timeout_seconds;
+    friend bool operator==(const AuthSettings&, const AuthSettings&) = default;
+};
+
+// Where [auth] dovecot points: a Unix socket path, or an IP address and port.
+struct AuthEndpoint {
+    bool unix_socket = false;
+    std::string path;     // unix_socket: absolute, at most 107 octets (sockaddr_un)
+    std::string address;  // otherwise: an IPv4 or IPv6 address (no brackets)
+    std::uint16_t port = 0;
+};
+// Parses "unix:/path", "a.b.c.d:port" or "[v6]:port"; nullopt with `why` set otherwise. Pure.
+std::optional<AuthEndpoint> parse_auth_endpoint(std::string_view text, std::string& why);
+
 // [metrics]: the Prometheus endpoint (/metrics, /healthz; net/metrics_http.hpp). Off unless
 // `listen` is set: "127.0.0.1:9187" or "[::1]:9187".
 struct MetricsSettings {
@@ -345,6 +373,7 @@ struct Config {
     SendmailSettings sendmail;
     MetricsSettings metrics;
     DirectorySettings directory;
+    AuthSettings auth;
     // Hook for the embedded default: the serve path creates one demo user on first start
     // and prints its password once. Not a file key; a config file lists its users instead.
     bool create_demo_user = false;

@@ -604,6 +604,22 @@ void read_metrics(const Reader& r, const toml::table& t, MetricsSettings& m) {
     m.port = static_cast<std::uint16_t>(std::stoul(port));
 }
 
+// [auth]: dovecot = "unix:/path" | "address:port", and its two timeouts.
+void read_auth(const Reader& r, const toml::table& t, AuthSettings& a) {
+    r.only_keys(t, "auth", {"dovecot", "dovecot_connect_timeout_seconds", "dovecot_timeout_seconds"});
+    if (const toml::node* n = t.get("dovecot")) {
+        a.dovecot = r.string(*n, "auth.dovecot");
+        std::string why;
+        if (!a.dovecot.empty() && !parse_auth_endpoint(a.dovecot, why)) r.fail(*n, "auth.dovecot", why);
+    }
+    if (const toml::node* n = t.get("dovecot_connect_timeout_seconds"))
+        a.dovecot_connect_timeout_seconds = static_cast<std::uint32_t>(
+            r.integer(*n, "auth.dovecot_connect_timeout_seconds", 1, bounds::max_dovecot_timeout_seconds));
+    if (const toml::node* n = t.get("dovecot_timeout_seconds"))
+        a.dovecot_timeout_seconds = static_cast<std::uint32_t>(
+            r.integer(*n, "auth.dovecot_timeout_seconds", 1, bounds::max_dovecot_timeout_seconds));
+}
+
 // [delivery]: read after [[users]], whose addresses and aliases a discard address may not be.
 void read_delivery(const Reader& r, const toml::table& t,
                    const std::vector<std::string>& local_domains, AddressClaims& claims,
@@ -747,7 +763,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     r.only_keys(root, "",
                 {"hostname", "local_domains", "listeners", "tls", "users", "limits", "state_dir",
                  "user", "group", "allow_root", "log_level", "threads", "dns", "spf", "dmarc", "dkim", "outbound", "delivery",
-                 "sendmail", "metrics", "log", "directory"});
+                 "sendmail", "metrics", "log", "directory", "auth"});
     Config c = empty_file_config(std::string(default_hostname));
 
     using N = const toml::node*;
@@ -803,6 +819,7 @@ Config read_config(const Reader& r, const toml::table& root, std::string_view de
     if (N n = root.get("directory")) read_directory(r, r.table(*n, "directory"), c.directory);
     if (N n = root.get("users"); n && c.directory.backend != DirectorySettings::Backend::toml && !c.users.empty())
         r.fail(*n, "users", "are not read with a [directory] backend: keep the users in the backend");
+    if (N n = root.get("auth")) read_auth(r, r.table(*n, "auth"), c.auth);
     return c;
 }
 

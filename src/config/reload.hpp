@@ -8,7 +8,9 @@
 //   Applied live: users, aliases and passwords; local_domains; [tls]; [[dkim.keys]]; [limits]
 //       but those below; [spf]; [dmarc]; [outbound] but `enabled`; [delivery] discard;
 //       every [directory] key (the reload opens the backend anew: a passwd-file is read
-//       again, SQL connections and the cache start afresh; open sessions keep theirs).
+//       again, SQL connections and the cache start afresh; open sessions keep theirs);
+//       [auth] (a changed dovecot endpoint or timeout gets a new client for new connections;
+//       open sessions keep the one of their snapshot, which closes when the last goes).
 //   Restart only: what is bound or opened once, or sized at start: listeners, user, group,
 //       allow_root, state_dir, threads, hostname, log_level, [log], [dns], [sendmail], [metrics],
 //       outbound.enabled, [delivery] maildir, lmtp and lmtp_domains (local delivery

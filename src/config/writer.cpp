@@ -140,6 +140,11 @@ std::string to_toml(const Config& c) {
           << "max_lookups = " << d.max_lookups << "\n"
           << "threads = " << d.threads << "\n";
     }
+    if (!(c.auth == AuthSettings{}))
+        o << "\n[auth]\n"
+          << "dovecot = " << toml_string(c.auth.dovecot) << "  # submission AUTH asks Dovecot's auth service\n"
+          << "dovecot_connect_timeout_seconds = " << c.auth.dovecot_connect_timeout_seconds << "\n"
+          << "dovecot_timeout_seconds = " << c.auth.dovecot_timeout_seconds << "\n";
     if (c.metrics.enabled())
         o << "\n[metrics]\n"
           << "listen = " << toml_string(c.metrics.listen()) << "  # /metrics and /healthz\n";

@@ -258,7 +258,8 @@ BOOST_AUTO_TEST_CASE(documentation_names_every_key) {
           "outbound.relayhost.password_file", "outbound.routes.domain", "outbound.routes.host",
           "outbound.routes.port", "outbound.routes.tls", "outbound.relayhost.ca_file",
           "outbound.routes.ca_file", "dns.stub_zones.zone",
-          "dns.stub_zones.addresses", "delivery.discard", "delivery.maildir", "delivery.lmtp", "delivery.lmtp_domains"}) {
+          "dns.stub_zones.addresses", "delivery.discard", "delivery.maildir", "delivery.lmtp", "delivery.lmtp_domains",
+          "auth.dovecot", "auth.dovecot_connect_timeout_seconds", "auth.dovecot_timeout_seconds"}) {
         BOOST_TEST_CONTEXT(key) {
             BOOST_TEST(doc.str().find(std::string("`") + key + "`") != std::string::npos);
         }
@@ -1102,6 +1103,17 @@ RC_BOOST_PROP(reload_applies_all_but_the_restart_only_keys, ()) {
     RC_ASSERT(plan.effective.dmarc == next.dmarc);
     RC_ASSERT(plan.effective.limits.max_recipients == next.limits.max_recipients);
     RC_ASSERT(plan.effective.limits.command_timeout_seconds == next.limits.command_timeout_seconds);
+    RC_ASSERT(plan.effective.auth == next.auth);
+}
+
+BOOST_AUTO_TEST_CASE(reload_applies_auth_dovecot_live) {
+    const Config running = config::default_config("mx.example");
+    Config next = running;
+    next.auth.dovecot = "unix:/run/dovecot/auth-client";
+    next.auth.dovecot_timeout_seconds = 7;
+    const config::ReloadPlan plan = config::plan_reload(running, next);
+    BOOST_TEST(plan.needs_restart.empty());
+    BOOST_TEST((plan.effective.auth == next.auth));
 }
 
 BOOST_AUTO_TEST_CASE(reload_names_each_restart_only_key) {
@@ -1149,6 +1161,61 @@ BOOST_AUTO_TEST_CASE(sendmail_parses_round_trips_and_names_bad_keys) {
     auto typo = config::parse_config("[sendmail]\nsockets = \"/x\"\n", "s.toml", "mx.example.org");
     BOOST_REQUIRE(!typo.ok());
     BOOST_TEST(typo.error().message.find("did you mean 'socket'") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// [auth] dovecot: "unix:/path" or an IP address and port; the timeouts bounded; round trip.
+BOOST_AUTO_TEST_SUITE(auth_section)
+
+BOOST_AUTO_TEST_CASE(off_by_default_and_parses_both_forms) {
+    BOOST_TEST(parse("")->auth.dovecot.empty());
+    const auto u = parse("[auth]\ndovecot = \"unix:/run/dovecot/auth-client\"\n");
+    BOOST_REQUIRE(u);
+    BOOST_TEST(u->auth.dovecot == "unix:/run/dovecot/auth-client");
+    BOOST_TEST(u->auth.dovecot_connect_timeout_seconds == config::defaults::dovecot_connect_timeout_seconds);
+    BOOST_TEST(u->auth.dovecot_timeout_seconds == config::defaults::dovecot_timeout_seconds);
+    const auto t = parse("[auth]\ndovecot = \"[::1]:12345\"\ndovecot_connect_timeout_seconds = 2\n"
+                         "dovecot_timeout_seconds = 9\n");
+    BOOST_REQUIRE(t);
+    BOOST_TEST(t->auth.dovecot_connect_timeout_seconds == 2u);
+    BOOST_TEST(t->auth.dovecot_timeout_seconds == 9u);
+    for (const auto& c : {*u, *t}) {
+        const auto back = config::parse_config(config::to_toml(c), "again", "default.example");
+        BOOST_REQUIRE(back);
+        BOOST_TEST((back->auth == c.auth));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(endpoints_parse_to_a_path_or_an_address_and_port) {
+    std::string why;
+    auto u = config::parse_auth_endpoint("unix:/run/dovecot/auth-client", why);
+    BOOST_REQUIRE(u);
+    BOOST_TEST(u->unix_socket);
+    BOOST_TEST(u->path == "/run/dovecot/auth-client");
+    auto v4 = config::parse_auth_endpoint("127.0.0.1:12345", why);
+    BOOST_REQUIRE(v4);
+    BOOST_TEST(!v4->unix_socket);
+    BOOST_TEST(v4->address == "127.0.0.1");
+    BOOST_TEST(v4->port == 12345u);
+    auto v6 = config::parse_auth_endpoint("[::1]:1", why);
+    BOOST_REQUIRE(v6);
+    BOOST_TEST(v6->address == "::1");
+}
+
+BOOST_AUTO_TEST_CASE(bad_endpoints_and_timeouts_name_the_key_and_line) {
+    for (const auto* endpoint : {"unix:", "unix:run/auth", "/run/dovecot/auth-client", "localhost:12345",
+                                 "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "::1:12345", "[::1]:",
+                                 "127.0.0.1:x"}) {
+        const std::string e = error_of(std::string("\n[auth]\ndovecot = \"") + endpoint + "\"\n");
+        BOOST_TEST(e.find("config.toml:3: auth.dovecot: ") == 0, e);
+    }
+    const std::string long_path = "unix:/" + std::string(107, 'p');
+    BOOST_TEST(error_of("[auth]\ndovecot = \"" + long_path + "\"\n").find("longer than") != std::string::npos);
+    BOOST_TEST(error_of("[auth]\ndovecot_timeout_seconds = 0\n").find("config.toml:2: auth.dovecot_timeout_seconds") == 0);
+    BOOST_TEST(error_of("[auth]\ndovecot_connect_timeout_seconds = 301\n")
+                   .find("config.toml:2: auth.dovecot_connect_timeout_seconds") == 0);
+    BOOST_TEST(error_of("[auth]\ndovecote = \"unix:/x\"\n").find("did you mean 'dovecot'") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
