@@ -20,6 +20,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <cctype>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -76,7 +77,9 @@ std::vector<fs::path> files_with(const fs::path& dir, const std::string& ext) {
 }
 
 void load_requirements(const fs::path& dir, Catalogue& cat) {
-    static const std::regex id_re(R"(([0-9]+)-([0-9A-Za-z.]+)-([a-z0-9][a-z0-9-]*))");
+    // After the file's prefix (its rfc number, or its `spec` name): "<section>-<slug>".
+    static const std::regex rest_re(R"(([0-9A-Za-z.]+)-([a-z0-9][a-z0-9-]*))");
+    static const std::regex spec_re(R"([a-z][a-z0-9]*(-[a-z0-9]+)*)");
     std::set<std::string> seen;
     const auto files = files_with(dir, ".toml");
     if (files.empty()) cat.errors.push_back("no *.toml in " + dir.string());
@@ -92,8 +95,11 @@ void load_requirements(const fs::path& dir, Catalogue& cat) {
             continue;
         }
         Rfc rfc;
+        // A protocol without an RFC (Dovecot's auth protocol) names itself with `spec`.
         if (auto n = doc["rfc"].value<std::int64_t>()) rfc.number = std::to_string(*n);
-        else cat.errors.push_back(name + ": missing integer `rfc`");
+        else if (auto spec = doc["spec"].value<std::string>(); spec && std::regex_match(*spec, spec_re))
+            rfc.number = *spec;
+        else cat.errors.push_back(name + ": missing integer `rfc` (or a lower-case `spec` name)");
         rfc.title = doc["title"].value_or(std::string());
         const auto* list = doc["requirement"].as_array();
         if (!list) {
@@ -115,11 +121,13 @@ void load_requirements(const fs::path& dir, Catalogue& cat) {
             r.untestable = (*t)["untestable"].value_or(std::string());
             const std::string where = name + ": " + (r.id.empty() ? "(no id)" : r.id);
             std::smatch m;
-            if (!std::regex_match(r.id, m, id_re))
-                cat.errors.push_back(where + ": id must be <rfc>-<section>-<slug>");
-            else if (m[1].str() != rfc.number)
+            const std::string prefix = rfc.number + "-";
+            const std::string rest = r.id.rfind(prefix, 0) == 0 ? r.id.substr(prefix.size()) : std::string();
+            if (r.id.rfind(prefix, 0) != 0 && std::regex_match(r.id, std::regex(R"([0-9]+-.+)")))
                 cat.errors.push_back(where + ": id does not start with the file's rfc " + rfc.number);
-            else if (m[2].str() != r.section)
+            else if (!std::regex_match(rest, m, rest_re))
+                cat.errors.push_back(where + ": id must be <rfc>-<section>-<slug>");
+            else if (m[1].str() != r.section)
                 cat.errors.push_back(where + ": id section differs from section = \"" + r.section + "\"");
             if (!seen.insert(r.id).second) cat.errors.push_back(where + ": duplicate id");
             if (std::find(levels.begin(), levels.end(), r.level) == levels.end())
@@ -313,7 +321,8 @@ int main(int argc, char** argv) {
         }
         total += static_cast<int>(rfc.requirements.size());
         covered_total += covered;
-        std::cout << "RFC " << rfc.number << " " << rfc.title << ": " << covered << "/"
+        std::cout << (!rfc.number.empty() && std::isdigit(static_cast<unsigned char>(rfc.number.front())) ? "RFC " : "") << rfc.number << " "
+                  << rfc.title << ": " << covered << "/"
                   << rfc.requirements.size() << " requirements covered\n ";
         for (const auto& level : levels)
             if (by_level.count(level))

@@ -67,6 +67,9 @@ ServerProcess::ReloadOutcome ServerProcess::reload() {
             });
         tls_context_ = tls;
         describe_checks(config, psl_, log_);
+        if (!(config.auth == running_.auth))
+            say(config.auth.dovecot.empty() ? std::string("submission AUTH: the [[users]] password hashes")
+                                            : "submission AUTH: Dovecot's auth service at " + config.auth.dovecot);
         if (outbound_) say(describe_outbound(config.outbound));
         for (const std::string& w : config::credential_warnings(config)) log_(net::LogLevel::warn, "config: " + w);
         running_ = config;

@@ -234,6 +234,8 @@ void ServerProcess::start_services() {
     }
     services_.emplace(service_options, service_settings(config_, directory_, std::move(signing_keys_)), *committer_,
                       clock_, random_, resolver_.get());
+    if (!config_.auth.dovecot.empty())
+        say("submission AUTH: Dovecot's auth service at " + config_.auth.dovecot + " ([auth] dovecot)");
     // Messages past the threshold are received into unnamed files beside the spool (same file
     // system, so the free-disk reserve covers them) instead of memory.
     if (lim.message_spill_octets > 0) spill_.emplace((state_ / "incoming").string());
@@ -272,6 +274,7 @@ AppServices::Settings ServerProcess::service_settings(const config::Config& conf
     settings.spf = config.spf;
     settings.dmarc = config.dmarc;
     settings.dkim_keys = std::move(keys);
+    settings.auth = config.auth;
     if (config.dmarc.check && psl_.loaded()) settings.org_domain = psl_.function();
     return settings;
 }

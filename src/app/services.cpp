@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/ascii.hpp"
 #include "core/assert.hpp"
 #include "os/cpu_time.hpp"
 
@@ -85,7 +86,33 @@ AppServices::AppServices(Options options, Settings settings,
 std::shared_ptr<const net::ServicesSnapshot> AppServices::prepare(Settings settings) {
     if (settings.directory == nullptr) throw std::invalid_argument("AppServices::Settings.directory is required");
     auto options = check_options(options_, settings, verify_pool_);
-    return std::make_shared<const Generation>(std::move(settings), std::move(options), clock_, random_, resolver_);
+    auto dovecot = dovecot_client(settings.auth);
+    return std::make_shared<const Generation>(std::move(settings), std::move(options), clock_, random_, resolver_,
+                                              std::move(dovecot));
+}
+
+std::shared_ptr<net::DovecotAuthClient> AppServices::dovecot_client(const config::AuthSettings& auth) {
+    if (auth.dovecot.empty()) return nullptr;
+    std::string why;
+    auto endpoint = config::parse_auth_endpoint(auth.dovecot, why);
+    if (!endpoint) throw std::invalid_argument("[auth] dovecot: " + why);  // the reader refused it already
+    net::DovecotAuthClient::Options o;
+    o.endpoint = *endpoint;
+    o.name = auth.dovecot;
+    o.connect_timeout = std::chrono::seconds(auth.dovecot_connect_timeout_seconds);
+    o.reply_timeout = std::chrono::seconds(auth.dovecot_timeout_seconds);
+    o.log = options_.log;
+    std::lock_guard lock(dovecot_mutex_);
+    std::erase_if(dovecot_clients_, [](const auto& w) { return w.expired(); });
+    for (const auto& w : dovecot_clients_) {
+        auto c = w.lock();
+        if (c && c->options().name == o.name && c->options().connect_timeout == o.connect_timeout &&
+            c->options().reply_timeout == o.reply_timeout)
+            return c;
+    }
+    auto client = std::make_shared<net::DovecotAuthClient>(auth_pool_.get_executor(), std::move(o));
+    dovecot_clients_.push_back(client);
+    return client;
 }
 
 void AppServices::use(std::shared_ptr<const net::ServicesSnapshot> snapshot) {
@@ -110,6 +137,12 @@ std::shared_ptr<const policy::Directory> AppServices::directory() const {
 AppServices::~AppServices() { stop(); }
 
 void AppServices::stop() {
+    {
+        // Their connections and timers keep auth_pool_ busy until closed (pending AUTHs: 454).
+        std::lock_guard lock(dovecot_mutex_);
+        for (const auto& w : dovecot_clients_)
+            if (auto c = w.lock()) c->close();
+    }
     auth_pool_.join();
     verify_pool_.join();
 }
@@ -238,6 +271,12 @@ void AppServices::authenticate(const Generation& g, const net::ConnectionInfo& c
         done(smtp::AuthResult{smtp::AuthResult::Outcome::temporary_failure, {}});
         return;
     }
+    // [auth] dovecot decides the password, whatever the directory; else a [directory] backend;
+    // else the [[users]] hashes.
+    if (g.dovecot) {
+        authenticate_with_dovecot(g, connection, a, ip, std::move(done));
+        return;
+    }
     if (directory.backend()) {
         authenticate_from(*directory.backend(), connection, a, ip, std::move(done));
         return;
@@ -258,6 +297,37 @@ void AppServices::authenticate(const Generation& g, const net::ConnectionInfo& c
         done(smtp::AuthResult{ok ? smtp::AuthResult::Outcome::ok
                                  : smtp::AuthResult::Outcome::bad_credentials,
                               address});
+    });
+}
+
+void AppServices::authenticate_with_dovecot(const Generation& g, const net::ConnectionInfo& connection,
+                                            const smtp::Authenticate& a, std::string client,
+                                            std::function<void(smtp::Event)> done) {
+    const std::string tag = "c" + std::to_string(connection.id) + " AUTH";
+    // PLAIN's authorization identity, when given, must be the user itself: no proxy logins
+    // (Dovecot would take it as a master-user login).
+    if (!a.authzid.empty() && core::ascii_lower(a.authzid) != core::ascii_lower(a.authcid)) {
+        record_failure(client);
+        if (options_.log) options_.log(net::LogLevel::info, tag + " failed (an authorization identity of another user)");
+        done(smtp::AuthResult{smtp::AuthResult::Outcome::bad_credentials, {}});
+        return;
+    }
+    net::DovecotAuthClient::Request request{a.authcid, a.password, a.secured, connection.peer_address};
+    g.dovecot->authenticate(std::move(request), [this, client = std::move(client), tag,
+                                                 done = std::move(done)](net::DovecotAuthClient::Result r) {
+        using Outcome = net::DovecotAuthClient::Result::Outcome;
+        smtp::AuthResult result{smtp::AuthResult::Outcome::temporary_failure, {}};
+        if (r.outcome == Outcome::ok) {
+            result = {smtp::AuthResult::Outcome::ok, r.user};
+            if (options_.log) options_.log(net::LogLevel::debug, tag + " succeeded for " + r.user + " (dovecot)");
+        } else if (r.outcome == Outcome::fail) {
+            record_failure(client);
+            result.outcome = smtp::AuthResult::Outcome::bad_credentials;
+            if (options_.log) options_.log(net::LogLevel::info, tag + " failed (dovecot)");
+        } else if (options_.log) {
+            options_.log(net::LogLevel::warn, tag + " temporary failure: dovecot: " + r.reason);
+        }
+        done(std::move(result));
     });
 }
 

@@ -1,6 +1,7 @@
 // pigeon/app/services.hpp: the server's answers to what sessions ask (net::Services):
 // credentials (Argon2id/bcrypt, verified off the I/O threads, failures throttled per client:
-// an IPv4 address or an IPv6 /N network, policy/auth_throttle.hpp), the sender/recipient/message
+// an IPv4 address or an IPv6 /N network, policy/auth_throttle.hpp; with [auth] dovecot, asked of
+// Dovecot's auth service instead, net/dovecot_auth_client.hpp), the sender/recipient/message
 // policy and SPF/DKIM/DMARC (pipeline.hpp, shared with the simulator; the crypto on a bounded
 // pool), and the durable spool (group commit).
 //
@@ -29,6 +30,7 @@
 #include "core/clock.hpp"
 #include "net/local_submission.hpp"
 #include "core/mail_event.hpp"
+#include "net/dovecot_auth_client.hpp"
 #include "net/server.hpp"
 #include "os/group_commit.hpp"
 #include "queue/queue_id.hpp"
@@ -48,6 +50,10 @@ public:
         std::function<std::string(std::string_view)> org_domain;
         // Submission signs with every key of the message's From: domain ([[dkim.keys]]).
         std::vector<SigningKey> dkim_keys;
+        // [auth]: dovecot set: submission AUTH asks Dovecot (net/dovecot_auth_client.hpp)
+        // instead of the directory's password hashes. A snapshot with the same [auth] as a
+        // live one shares its client (and connection).
+        config::AuthSettings auth;
     };
     // What stays for the AppServices' life.
     struct Options {
@@ -115,6 +121,14 @@ private:
     // verified on auth_pool_; the backend unavailable -> 454 4.7.0, not counted as a failure.
     void authenticate_from(policy::UserDirectory& users, const net::ConnectionInfo& connection,
                            const smtp::Authenticate& a, std::string client, std::function<void(smtp::Event)> done);
+    // The same, answered by Dovecot (g.dovecot): OK is the login (Dovecot's user=), FAIL 535
+    // and a counted failure, anything else 454 4.7.0.
+    void authenticate_with_dovecot(const Generation& g, const net::ConnectionInfo& connection,
+                                   const smtp::Authenticate& a, std::string client,
+                                   std::function<void(smtp::Event)> done);
+    // The client for `auth` (null when auth.dovecot is empty): a live one with the same
+    // settings, or a new one on auth_pool_.
+    std::shared_ptr<net::DovecotAuthClient> dovecot_client(const config::AuthSettings& auth);
     // The refusal's line, when `verdict` refuses; `to` only for RCPT.
     void log_refusal(const net::ConnectionInfo& connection, std::string_view stage,
                      const core::Envelope& envelope, const core::Path* to,
@@ -138,10 +152,14 @@ private:
     queue::RandomSource& random_;
     dns::Resolver* resolver_;
     boost::asio::thread_pool verify_pool_;  // DKIM crypto and DMARC verdicts; before generations
+    // Argon2 takes ~0.1 s: never on an I/O thread. Also runs the Dovecot clients (their sockets
+    // and timers), so it is made before the generations that hold them and outlives them.
+    boost::asio::thread_pool auth_pool_{2};
+    std::mutex dovecot_mutex_;
+    std::vector<std::weak_ptr<net::DovecotAuthClient>> dovecot_clients_;  // under dovecot_mutex_; pruned
     mutable std::mutex current_mutex_;
     std::shared_ptr<const Generation> current_;  // under current_mutex_
     policy::AuthFailureThrottle auth_failures_;  // bounded; pruned as it grows
-    boost::asio::thread_pool auth_pool_{2};  // Argon2 takes ~0.1 s: never on an I/O thread
 };
 
 // One snapshot. Its Pipeline refers to settings.directory, which it owns. The last reference
@@ -150,10 +168,13 @@ private:
 // callback is released after it has returned).
 struct AppServices::Generation final : net::ServicesSnapshot {
     Generation(Settings s, policy::PipelineOptions options, const core::Clock& clock, queue::RandomSource& random,
-               dns::Resolver* resolver)
-        : settings(std::move(s)), checks(std::move(options), *settings.directory, clock, random, resolver) {}
+               dns::Resolver* resolver, std::shared_ptr<net::DovecotAuthClient> dovecot_client)
+        : settings(std::move(s)),
+          checks(std::move(options), *settings.directory, clock, random, resolver),
+          dovecot(std::move(dovecot_client)) {}
     const Settings settings;
     mutable policy::Pipeline checks;  // the policy questions (shared with the simulator; thread-safe)
+    const std::shared_ptr<net::DovecotAuthClient> dovecot;  // null: the directory's hashes
 };
 
 }  // namespace pigeon::app

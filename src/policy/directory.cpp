@@ -83,6 +83,12 @@ bool Directory::may_send_as(const config::User& user, std::string_view address) 
                        [&](const std::string& a) { return same_address(a, address); });
 }
 
+bool Directory::owns(std::string_view login, std::string_view address) const {
+    if (login.empty()) return false;
+    if (const config::User* user = this->login(login)) return may_send_as(*user, address);
+    return same_address(login, address);
+}
+
 std::filesystem::path maildir_for(const std::filesystem::path& state_dir, const config::User& user) {
     return state_dir / "mail" / domain_of(user.address) / local_of(user.address) / "Maildir";
 }
@@ -100,10 +106,8 @@ core::Result<std::filesystem::path> maildir_for(const std::filesystem::path& sta
 
 smtp::Verdict check_sender(const Directory& dir, smtp::Role role, const smtp::CheckSender& c) {
     if (role == smtp::Role::inbound) return accept();
-    const config::User* user = dir.login(c.envelope.auth_identity);
     const auto& path = c.envelope.reverse_path;
-    if (user == nullptr || path.kind != core::Path::Kind::mailbox ||
-        !dir.may_send_as(*user, path.mailbox.to_string()))
+    if (path.kind != core::Path::Kind::mailbox || !dir.owns(c.envelope.auth_identity, path.mailbox.to_string()))
         return refuse(553, "5.7.1",
                       "Sender address " + path.to_string() + " not owned by user " +
                           c.envelope.auth_identity);
@@ -149,9 +153,8 @@ smtp::Verdict check_submitted_header(std::string_view message, const std::functi
 smtp::Verdict check_message(const Directory& dir, smtp::Role role, const smtp::CheckMessage& c,
                             const MessageStamp& stamp) {
     if (role == smtp::Role::inbound) return accept();
-    const config::User* user = dir.login(c.envelope.auth_identity);
     return check_submitted_header(
-        c.message.contiguous(), [&](std::string_view a) { return user != nullptr && dir.may_send_as(*user, a); },
+        c.message.contiguous(), [&](std::string_view a) { return dir.owns(c.envelope.auth_identity, a); },
         c.envelope.auth_identity, stamp);
 }
 

@@ -11,7 +11,7 @@
 //                     another local address -> 550 5.1.1; any other domain -> 554 5.7.1
 //                     relay denied (never an open relay).
 //               end of DATA: accepted (then DKIM and DMARC: dmarc_step.hpp).
-//   submission  MAIL: only one of the authenticated user's addresses (login or alias), and
+//   submission  MAIL: only one of the authenticated user's addresses (login or alias: owns()), and
 //                     never the null path -> else 553 5.7.1 (RFC 6409 6.1).
 //               RCPT: any remote address; a local address must exist (a user, alias or
 //                     discard address; else 550 5.1.1).
@@ -61,6 +61,11 @@ public:
     // True for a mailbox recipient in the discard list (case-insensitive, like the rest).
     bool discards(const core::Path& path) const;
     bool may_send_as(const config::User& user, std::string_view address) const;
+    // Whether the authenticated `login` may use `address` (MAIL FROM, From:): the login itself
+    // when it is an address, and the aliases of the [[users]] entry of that address if there
+    // is one. For a [[users]] login that is may_send_as(); for a login that Dovecot
+    // authenticated ([auth] dovecot) and that has no [[users]] entry, its own address only.
+    bool owns(std::string_view login, std::string_view address) const;
     const std::vector<config::User>& users() const { return users_; }
     // The [directory] backend, or null. The pipeline, AUTH and local delivery ask it.
     const std::shared_ptr<UserDirectory>& backend() const { return backend_; }

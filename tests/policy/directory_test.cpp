@@ -101,6 +101,30 @@ BOOST_AUTO_TEST_CASE(submission_sender_must_be_the_users_own_address) {
     BOOST_TEST(policy::check_sender(d, Role::inbound, sender("<anyone@x.example>", "")).accept);
 }
 
+// A login authenticated elsewhere ([auth] dovecot) may be an address with no [[users]] entry:
+// it owns that address only; with an entry, the entry's aliases too; a login that is no
+// address owns nothing.
+BOOST_AUTO_TEST_CASE(a_login_without_a_users_entry_owns_its_own_address_only) {
+    auto d = directory();
+    BOOST_TEST(d.owns("carol@test.example", "carol@test.example"));
+    BOOST_TEST(d.owns("carol@test.example", "Carol@Test.Example"));
+    BOOST_TEST(!d.owns("carol@test.example", "sales@test.example"));
+    BOOST_TEST(!d.owns("carol@test.example", "alice@test.example"));
+    BOOST_TEST(d.owns("ALICE@test.example", "sales@test.example"));  // the entry's alias
+    BOOST_TEST(!d.owns("carol", "carol@test.example"));
+    BOOST_TEST(!d.owns("", ""));
+    BOOST_TEST(policy::check_sender(d, Role::submission, sender("<carol@test.example>", "carol@test.example")).accept);
+    auto v = policy::check_sender(d, Role::submission, sender("<alice@test.example>", "carol@test.example"));
+    BOOST_TEST(reply_of(v) == "553 5.7.1 Sender address <alice@test.example> not owned by user carol@test.example\r\n");
+    policy::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};
+    BOOST_TEST(policy::check_message(d, Role::submission,
+                                     message("From: carol@test.example\r\n\r\nhi\r\n", "carol@test.example"), stamp)
+                   .accept);
+    BOOST_TEST(!policy::check_message(d, Role::submission,
+                                      message("From: bob@test.example\r\n\r\nhi\r\n", "carol@test.example"), stamp)
+                    .accept);
+}
+
 BOOST_AUTO_TEST_CASE(submission_from_header_must_be_owned) {
     auto d = directory();
     policy::MessageStamp stamp{"Sun, 22 Nov 2026 05:00:00 +0000", "<id@mx.test.example>"};

@@ -124,6 +124,7 @@ struct Authenticate {
     std::string authzid;    // requested authorization identity (PLAIN), may be empty
     std::string authcid;    // the user name
     std::string password;
+    bool secured = false;   // the session is under TLS (Dovecot's `secured`)
 };
 struct CheckSender { core::Envelope envelope; };                       // reverse_path set
 struct CheckRecipient { core::Envelope envelope; core::Path recipient; };

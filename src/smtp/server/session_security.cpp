@@ -69,7 +69,7 @@ void SessionBase::cancel_auth() {
 
 void SessionBase::verify_credentials(const SaslStep& step) {
     emit(Authenticate{sasl_.mechanism.empty() ? std::string("PLAIN") : sasl_.mechanism,
-                      step.authzid, step.authcid, step.password});
+                      step.authzid, step.authcid, step.password, tls_active_});
     sasl_ = {};
     await(Awaiting::auth);
 }
