@@ -14,6 +14,8 @@ real binary:
   - Dovecot stopped: 454 4.7.0 (never 535, never 235) and inbound mail still flows; Dovecot
     hung (SIGSTOP): 454 4.7.0 after the configured timeouts; Dovecot back: logins work
     again without a Pigeon restart;
+  - a live reload that removes [auth] dovecot brings the [[users]] hashes back for new
+    connections, and one that restores it brings Dovecot back;
   - no password in any form appears in Pigeon's log.
 
 usage: test_dovecot_auth.py PIGEON_BINARY   (or PIGEON_BIN=...)
@@ -300,7 +302,26 @@ class DovecotAuthTest(unittest.TestCase):
         self.assertIn("no answer within 3 s", log)
         self.assertIn("no connection and handshake within 2 s", log)
 
-    def test_9_no_password_in_the_log(self):
+    def test_9_reload_switches_between_dovecot_and_the_users_hashes(self):
+        extra = self.srv.extra_config
+        try:
+            self.srv.extra_config = ""
+            self.srv.write_config()
+            r = self.srv.pigeon("reload")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertNotIn(b"needs a restart", r.stdout)
+            # New connections: the [[users]] hashes again; carol is unknown there.
+            self.assertEqual(smtplib_login(self.port, h.address("bob"), h.password("bob"))[0], 235)
+            self.assertEqual(smtplib_login(self.port, CAROL, CAROL_PW, source=fresh_source())[0], 535)
+        finally:
+            self.srv.extra_config = extra
+            self.srv.write_config()
+            r = self.srv.pigeon("reload")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(smtplib_login(self.port, CAROL, CAROL_PW)[0], 235)
+        self.assertIn("submission AUTH: the [[users]] password hashes", self.srv.log_text())
+
+    def test_z_no_password_in_the_log(self):
         log = self.srv.all_logs()
         for secret in secret_forms():
             self.assertNotIn(secret, log)
