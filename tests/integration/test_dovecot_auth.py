@@ -6,7 +6,8 @@ auth-client listener in its own base_dir) and one `pigeon serve` pointed at it. 
 real binary:
   - carol exists only in Dovecot's passwd-file: she logs in over STARTTLS (smtplib, PLAIN;
     swaks, PLAIN and LOGIN), sends as her own address (accepted, delivered to bob's Maildir)
-    and not as another (553); a wrong password gets 535;
+    and not as another (553); a wrong password gets 535, and Dovecot's FAIL counts for
+    limits.auth_failures_per_ip_per_minute;
   - alice is in both: Dovecot's password counts (her [[users]] hash no longer does) and the
     aliases of her [[users]] entry stay hers;
   - adversarial: a login name with a TAB or LF (an attempt to inject a protocol field) is
@@ -320,6 +321,21 @@ class DovecotAuthTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(smtplib_login(self.port, CAROL, CAROL_PW)[0], 235)
         self.assertIn("submission AUTH: the [[users]] password hashes", self.srv.log_text())
+
+    def test_a_dovecots_fail_counts_for_the_auth_failure_throttle(self):
+        # A server of its own with a low limit; a longer answer timeout, as Dovecot delays a
+        # second failure from one address.
+        extra = ('\n[auth]\ndovecot = "unix:%s"\ndovecot_timeout_seconds = 25\n' % self.dovecot.socket)
+        with h.PigeonServer(BIN, limits={"auth_failures_per_ip_per_minute": 2}, extra_config=extra) as srv:
+            port = srv.ports["submission"]
+            source = fresh_source()
+            self.assertEqual(smtplib_login(port, CAROL, "wrong-1", source=source)[0], 535)
+            self.assertEqual(smtplib_login(port, CAROL, "wrong-2", source=source)[0], 535)
+            # Throttled: 454 without asking Dovecot, even with the right password.
+            code, text = smtplib_login(port, CAROL, CAROL_PW, source=source)
+            self.assertEqual(code, 454)
+            self.assertIn("too many failures from " + source, srv.log_text())
+            self.assertEqual(smtplib_login(port, CAROL, CAROL_PW)[0], 235)  # another address
 
     def test_z_no_password_in_the_log(self):
         log = self.srv.all_logs()
