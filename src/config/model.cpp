@@ -100,6 +100,10 @@ std::optional<AuthEndpoint> parse_auth_endpoint(std::string_view text, std::stri
             why = "the socket path is longer than a Unix socket path may be (107)";
             return std::nullopt;
         }
+        if (e.path.find('\0') != std::string::npos) {
+            why = "the socket path holds NUL";
+            return std::nullopt;
+        }
         return e;
     }
     const auto colon = text.rfind(':');

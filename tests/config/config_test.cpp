@@ -1212,6 +1212,7 @@ BOOST_AUTO_TEST_CASE(bad_endpoints_and_timeouts_name_the_key_and_line) {
     }
     const std::string long_path = "unix:/" + std::string(107, 'p');
     BOOST_TEST(error_of("[auth]\ndovecot = \"" + long_path + "\"\n").find("longer than") != std::string::npos);
+    BOOST_TEST(error_of("[auth]\ndovecot = \"unix:/run/a\\u0000b\"\n").find("holds NUL") != std::string::npos);
     BOOST_TEST(error_of("[auth]\ndovecot_timeout_seconds = 0\n").find("config.toml:2: auth.dovecot_timeout_seconds") == 0);
     BOOST_TEST(error_of("[auth]\ndovecot_connect_timeout_seconds = 301\n")
                    .find("config.toml:2: auth.dovecot_connect_timeout_seconds") == 0);
