@@ -32,7 +32,7 @@ std::optional<delivery::LocalTarget> backend_user(const policy::Directory& direc
                                     ? core::ascii_lower(recipient.mailbox.to_string())
                                     : "postmaster@" + (directory.domains().empty() ? std::string()
                                                                                    : directory.domains().front());
-    const auto answer = directory.backend()->recipient_blocking(address);
+    const auto answer = policy::find_recipient_blocking(*directory.backend(), directory.lookup_keys(address));
     switch (answer.status) {
     case policy::Found::yes: user.address = answer.value; return std::nullopt;
     case policy::Found::no: return delivery::LocalTarget::unknown("550 5.1.1 user unknown");

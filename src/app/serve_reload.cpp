@@ -43,7 +43,8 @@ ServerProcess::ReloadOutcome ServerProcess::reload() {
         auto backend = open_user_directory(config, clock_, log_);  // a passwd-file is read again
         if (!backend) return fail(backend.error().message);
         auto directory = std::make_shared<const policy::Directory>(config.local_domains, users_of(config),
-                                                                   config.delivery.discard, backend.value());
+                                                                   config.delivery.discard, backend.value(),
+                                                                   config.delivery.recipient_delimiter);
         std::optional<delivery::OutboundOptions> outbound;
         if (outbound_) {
             std::string error;

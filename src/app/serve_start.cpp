@@ -36,7 +36,8 @@ bool ServerProcess::load_users() {
         auto backend = open_user_directory(config_, clock_, log_);
         if (!backend) throw std::runtime_error(backend.error().message);
         directory_ = std::make_shared<const policy::Directory>(config_.local_domains, users_of(config_),
-                                                               config_.delivery.discard, backend.value());
+                                                               config_.delivery.discard, backend.value(),
+                                                               config_.delivery.recipient_delimiter);
     } catch (const std::exception& e) {
         std::cerr << "pigeon: " << e.what() << "\n";
         return false;

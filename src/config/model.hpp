@@ -271,6 +271,10 @@ struct DeliverySettings {
     // (kept lower case), where "maildir" names the embedded Maildir store.
     std::string lmtp;
     std::vector<std::pair<std::string, std::string>> lmtp_domains;  // domain -> endpoint
+    // Postfix's recipient_delimiter: "+" makes bob+lists@ a recipient of bob@ when no user or
+    // alias is bob+lists@ itself (the local part is cut at the first of these characters);
+    // empty: off.
+    std::string recipient_delimiter;
     // The endpoint for a local domain (lower case): lmtp_domains, else lmtp; "": the Maildir.
     std::string lmtp_for(std::string_view domain) const;
     friend bool operator==(const DeliverySettings&, const DeliverySettings&) = default;

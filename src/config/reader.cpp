@@ -575,8 +575,17 @@ std::vector<User> read_users(const Reader& r, const toml::node& node,
             const toml::array& a = r.array(*aliases, akey);
             for (std::size_t j = 0; j < a.size(); ++j) {
                 const std::string ikey = index_key(akey, j);
-                (void)mailbox(r, a[j], ikey);
-                u.aliases.push_back(r.string(a[j], ikey));
+                const std::string text = r.string(a[j], ikey);
+                if (!text.empty() && text.front() == '@') {  // "@domain": the domain's catch-all
+                    const auto d = core::Domain::parse(text.substr(1), host_syntax);
+                    if (!d || std::none_of(local_domains.begin(), local_domains.end(), [&](const std::string& ld) {
+                            return core::ascii_lower(ld) == d->lowercase();
+                        }))
+                        r.fail(a[j], ikey, "\"" + text + "\" is a catch-all (\"@domain\") of a domain not in local_domains");
+                } else {
+                    (void)mailbox(r, a[j], ikey);
+                }
+                u.aliases.push_back(text);
                 r.claim(claims, a[j], ikey, u.aliases.back(), AddressClaims::Kind::alias, i);
             }
         }
@@ -624,7 +633,17 @@ void read_auth(const Reader& r, const toml::table& t, AuthSettings& a) {
 void read_delivery(const Reader& r, const toml::table& t,
                    const std::vector<std::string>& local_domains, AddressClaims& claims,
                    DeliverySettings& d) {
-    r.only_keys(t, "delivery", {"discard", "maildir", "lmtp", "lmtp_domains"});
+    r.only_keys(t, "delivery", {"discard", "maildir", "lmtp", "lmtp_domains", "recipient_delimiter"});
+    if (const toml::node* n = t.get("recipient_delimiter")) {
+        d.recipient_delimiter = r.string(*n, "delivery.recipient_delimiter");
+        const std::string& v = d.recipient_delimiter;
+        if (v.size() > 8 || std::any_of(v.begin(), v.end(), [](char c) {
+                return c == '@' || c == '"' || c == '\\' || static_cast<unsigned char>(c) <= ' ' ||
+                       static_cast<unsigned char>(c) >= 0x7f;
+            }))
+            r.fail(*n, "delivery.recipient_delimiter",
+                   "must be up to 8 printable ASCII characters other than @, \" and \\ (Postfix's \"+\")");
+    }
     if (const toml::node* m = t.get("maildir")) {
         d.maildir = r.string(*m, "delivery.maildir");
         if (auto problem = maildir_template_problem(d.maildir)) r.fail(*m, "delivery.maildir", *problem);

@@ -112,6 +112,8 @@ std::string to_toml(const Config& c) {
       << "  # accepted, spooled, then dropped without a copy\n";
     if (!c.delivery.maildir.empty()) o << "maildir = " << toml_string(c.delivery.maildir) << "\n";
     if (!c.delivery.lmtp.empty()) o << "lmtp = " << toml_string(c.delivery.lmtp) << "\n";
+    if (!c.delivery.recipient_delimiter.empty())
+        o << "recipient_delimiter = " << toml_string(c.delivery.recipient_delimiter) << "\n";
     if (!c.delivery.lmtp_domains.empty()) {
         o << "\n[delivery.lmtp_domains]\n";
         for (const auto& [domain, endpoint] : c.delivery.lmtp_domains)

@@ -36,8 +36,9 @@ std::string local_of(std::string_view address) {
 }  // namespace
 
 Directory::Directory(std::vector<std::string> local_domains, std::vector<config::User> users,
-                     std::vector<std::string> discard, std::shared_ptr<UserDirectory> backend)
-    : users_(std::move(users)), backend_(std::move(backend)) {
+                     std::vector<std::string> discard, std::shared_ptr<UserDirectory> backend,
+                     std::string recipient_delimiter)
+    : users_(std::move(users)), backend_(std::move(backend)), delimiter_(std::move(recipient_delimiter)) {
     for (auto& d : local_domains) domains_.push_back(core::ascii_lower(d));
     for (auto& a : discard) discard_.push_back(core::ascii_lower(a));
 }
@@ -58,6 +59,22 @@ const config::User* Directory::login(std::string_view authcid) const {
     return nullptr;
 }
 
+std::string Directory::without_extension(std::string_view address) const {
+    const auto at = address.rfind('@');
+    if (delimiter_.empty() || at == std::string_view::npos) return core::ascii_lower(address);
+    const auto cut = address.substr(0, at).find_first_of(delimiter_);
+    if (cut == std::string_view::npos || cut == 0) return core::ascii_lower(address);
+    return core::ascii_lower(std::string(address.substr(0, cut)) + std::string(address.substr(at)));
+}
+
+std::vector<std::string> Directory::lookup_keys(std::string_view address) const {
+    std::vector<std::string> keys{core::ascii_lower(address)};
+    if (std::string cut = without_extension(address); cut != keys.front()) keys.push_back(std::move(cut));
+    if (const auto at = address.rfind('@'); at != std::string_view::npos)
+        keys.push_back(core::ascii_lower(address.substr(at)));
+    return keys;
+}
+
 const config::User* Directory::recipient(const core::Path& path) const {
     std::string address;
     if (path.kind == core::Path::Kind::postmaster) {
@@ -68,19 +85,26 @@ const config::User* Directory::recipient(const core::Path& path) const {
         return nullptr;
     }
     if (!is_local_domain(domain_of(address))) return nullptr;
-    for (const auto& u : users_) {
-        if (same_address(u.address, address)) return &u;
-        for (const auto& a : u.aliases)
-            if (same_address(a, address)) return &u;
+    for (const std::string& key : lookup_keys(address)) {
+        for (const auto& u : users_) {
+            if (same_address(u.address, key)) return &u;
+            for (const auto& a : u.aliases)
+                if (same_address(a, key)) return &u;
+        }
     }
     if (local_of(address) == "postmaster" && !users_.empty()) return &users_.front();
     return nullptr;
 }
 
 bool Directory::may_send_as(const config::User& user, std::string_view address) const {
-    if (same_address(user.address, address)) return true;
-    return std::any_of(user.aliases.begin(), user.aliases.end(),
-                       [&](const std::string& a) { return same_address(a, address); });
+    const std::string plain = without_extension(address);
+    for (const std::string& a : {std::string(address), plain}) {
+        if (same_address(user.address, a)) return true;
+        if (std::any_of(user.aliases.begin(), user.aliases.end(),
+                        [&](const std::string& alias) { return alias.front() != '@' && same_address(alias, a); }))
+            return true;
+    }
+    return false;
 }
 
 bool Directory::owns(std::string_view login, std::string_view address) const {

@@ -7,7 +7,9 @@
 // here: policy::Pipeline (pipeline.hpp) runs them around these answers, with DNS and crypto.
 //   inbound     MAIL: accepted (then SPF: spf_step.hpp).
 //               RCPT: a local domain's user, alias, discard address ([delivery] discard:
-//                     accepted like a user's, dropped at delivery) or postmaster -> 250;
+//                     accepted like a user's, dropped at delivery) or postmaster -> 250,
+//                     found by the address, then without its extension ([delivery]
+//                     recipient_delimiter), then the domain's catch-all (lookup_keys);
 //                     another local address -> 550 5.1.1; any other domain -> 554 5.7.1
 //                     relay denied (never an open relay).
 //               end of DATA: accepted (then DKIM and DMARC: dmarc_step.hpp).
@@ -47,19 +49,31 @@ public:
     // local delivery (the configuration keeps them apart from users and aliases).
     // backend: [directory] backend (user_directory.hpp) that answers for the users instead of
     // `users` (then empty); null: `users` ([[users]]).
+    // recipient_delimiter: [delivery] recipient_delimiter (see lookup_keys).
     Directory(std::vector<std::string> local_domains, std::vector<config::User> users,
-              std::vector<std::string> discard = {}, std::shared_ptr<UserDirectory> backend = nullptr);
+              std::vector<std::string> discard = {}, std::shared_ptr<UserDirectory> backend = nullptr,
+              std::string recipient_delimiter = {});
+
+    // The keys a recipient address is looked up by, in order, lower case (Postfix's order):
+    // the address itself; with a recipient delimiter, the address with the local part cut at
+    // the first delimiter character ("bob+lists@d" -> "bob@d"; not when that character starts
+    // the local part); then "@d", the domain's catch-all (an alias "@d" of a user, or a row
+    // "@d" of a backend). The first key someone answers for wins.
+    std::vector<std::string> lookup_keys(std::string_view address) const;
+    // The second key above, or the address when no delimiter applies (lower case).
+    std::string without_extension(std::string_view address) const;
 
     bool is_local_domain(std::string_view domain) const;
     const std::vector<std::string>& domains() const { return domains_; }  // lower case, as configured
     // The user who logs in with this name (their address), or null.
     const config::User* login(std::string_view authcid) const;
-    // The user who receives mail for this recipient (address, alias, or postmaster of a local
-    // domain), or null. <Postmaster> and postmaster@<local domain> go to a user of that name
+    // The user who receives mail for this recipient (address, alias, the address without its
+    // extension, the domain's catch-all, or postmaster of a local domain), or null. <Postmaster> and postmaster@<local domain> go to a user of that name
     // if there is one, otherwise to the first user (RFC 5321 4.5.1: it must exist).
     const config::User* recipient(const core::Path& path) const;
     // True for a mailbox recipient in the discard list (case-insensitive, like the rest).
     bool discards(const core::Path& path) const;
+    // The user's address or a (non catch-all) alias, with or without an extension.
     bool may_send_as(const config::User& user, std::string_view address) const;
     // Whether the authenticated `login` may use `address` (MAIL FROM, From:): the login itself
     // when it is an address, and the aliases of the [[users]] entry of that address if there
@@ -75,6 +89,7 @@ private:
     std::vector<config::User> users_;
     std::vector<std::string> discard_;  // lower case
     std::shared_ptr<UserDirectory> backend_;
+    std::string delimiter_;  // recipient delimiter characters; empty: none
 };
 
 // The Maildir of a user: <state_dir>/mail/<domain>/<local part>/Maildir (lower case).

@@ -95,10 +95,10 @@ void Pipeline::check_recipient(smtp::Role role, const smtp::CheckRecipient& c, s
         done(policy::check_recipient(directory_, role, c));
         return;
     }
-    directory_.backend()->recipient(core::ascii_lower(path.mailbox.to_string()),
-                              [path, done = std::move(done)](Lookup<std::string> answer) {
-                                  done(recipient_verdict(answer, path));
-                              });
+    find_recipient(directory_.backend(), directory_.lookup_keys(path.mailbox.to_string()),
+                   [path, done = std::move(done)](Lookup<std::string> answer) {
+                       done(recipient_verdict(answer, path));
+                   });
 }
 
 // ---- end of DATA ----

@@ -20,6 +20,33 @@ smtp::Verdict directory_unavailable() {
     return refuse(451, "4.3.0", "User directory temporarily unavailable; try again later");
 }
 
+void find_recipient(const std::shared_ptr<UserDirectory>& directory, std::vector<std::string> keys,
+                    std::function<void(Lookup<std::string>)> done) {
+    if (keys.empty()) {
+        done(Lookup<std::string>::not_found());
+        return;
+    }
+    std::string key = keys.front();
+    keys.erase(keys.begin());
+    directory->recipient(std::move(key), [directory, keys = std::move(keys), done = std::move(done)](
+                                             Lookup<std::string> answer) mutable {
+        if (answer.status != Found::no || keys.empty()) {
+            done(std::move(answer));
+            return;
+        }
+        find_recipient(directory, std::move(keys), std::move(done));
+    });
+}
+
+Lookup<std::string> find_recipient_blocking(UserDirectory& directory, const std::vector<std::string>& keys) {
+    Lookup<std::string> answer = Lookup<std::string>::not_found();
+    for (const std::string& key : keys) {
+        answer = directory.recipient_blocking(key);
+        if (answer.status != Found::no) break;
+    }
+    return answer;
+}
+
 smtp::Verdict recipient_verdict(const Lookup<std::string>& answer, const core::Path& recipient) {
     switch (answer.status) {
     case Found::yes: return smtp::Verdict{};

@@ -29,6 +29,7 @@
 // recipient_verdict() below.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +68,13 @@ public:
     // As recipient(), on the caller's thread (which may block up to the lookup timeout).
     virtual Lookup<std::string> recipient_blocking(const std::string& address) = 0;
 };
+
+// recipient() for each of `keys` in turn (Directory::lookup_keys: the address, without its
+// extension, the catch-all) until one is found; an unavailable answer stops the search (never
+// a fall-through to a catch-all while the backend is down). done gets the last answer.
+void find_recipient(const std::shared_ptr<UserDirectory>& directory, std::vector<std::string> keys,
+                    std::function<void(Lookup<std::string>)> done);
+Lookup<std::string> find_recipient_blocking(UserDirectory& directory, const std::vector<std::string>& keys);
 
 // RCPT for a local-domain recipient from the directory's answer: 250, 550 5.1.1 (unknown),
 // or 451 4.3.0 (the directory is unavailable: RFC 3463 4.3.0, "other or undefined mail system

@@ -1342,4 +1342,31 @@ BOOST_AUTO_TEST_CASE(delivery_lmtp_parses_round_trips_and_names_errors) {
     });
 }
 
+// [delivery] recipient_delimiter and catch-all aliases ("@domain"): read, shown, read back; each
+// refusal names the key.
+BOOST_AUTO_TEST_CASE(recipient_delimiter_and_catch_all_parse_round_trip_and_name_errors) {
+    const std::string users =
+        "local_domains = [\"example.org\", \"other.test\"]\n"
+        "[[users]]\naddress = \"bob@example.org\"\npassword_hash = \"$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\"\n";
+    const auto r = parse(users + "aliases = [\"@Other.Test\"]\n[delivery]\nrecipient_delimiter = \"+-\"\n");
+    BOOST_REQUIRE_MESSAGE(r.ok(), why(r));
+    BOOST_TEST(r.value().delivery.recipient_delimiter == "+-");
+    BOOST_TEST(r.value().users.at(0).aliases.at(0) == "@Other.Test");
+    const auto back = config::parse_config(config::to_toml(r.value()), "shown");
+    BOOST_REQUIRE_MESSAGE(back.ok(), why(back));
+    BOOST_TEST((back.value() == r.value()));
+    BOOST_TEST(config::to_toml(parse("").value()).find("recipient_delimiter") == std::string::npos);
+    const std::string bad = " must be up to 8 printable ASCII characters other than @, \" and \\ (Postfix's \"+\")";
+    config_file::check_errors({
+        {"[delivery]\nrecipient_delimiter = \"@\"\n", "config.toml:2: delivery.recipient_delimiter:" + bad},
+        {"[delivery]\nrecipient_delimiter = \"+ \"\n", "config.toml:2: delivery.recipient_delimiter:" + bad},
+        {"[delivery]\nrecipient_delimiter = \"+++++++++\"\n", "config.toml:2: delivery.recipient_delimiter:" + bad},
+        {users + "aliases = [\"@elsewhere.test\"]\n",
+         "config.toml:5: users[0].aliases[0]: \"@elsewhere.test\" is a catch-all (\"@domain\") of a domain not in "
+         "local_domains"},
+        {users + "aliases = [\"@\"]\n",
+         "config.toml:5: users[0].aliases[0]: \"@\" is a catch-all (\"@domain\") of a domain not in local_domains"},
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -61,7 +61,8 @@ def strip_binary_arg():
 
 
 def address(user):
-    return "%s@%s" % (user, DOMAIN)
+    """user@DOMAIN; a text with an "@" ("@DOMAIN", a catch-all) as it is."""
+    return user if "@" in user else "%s@%s" % (user, DOMAIN)
 
 
 def password(user):

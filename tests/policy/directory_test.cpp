@@ -195,4 +195,38 @@ BOOST_AUTO_TEST_CASE(maildir_paths_follow_the_template) {
     BOOST_TEST(!policy::maildir_for("/srv/state", "/var/vmail/%u", slash).ok());
 }
 
+// [delivery] recipient_delimiter and catch-alls: the exact address first, then without the
+// extension, then the domain's catch-all; postmaster last.
+BOOST_AUTO_TEST_CASE(extensions_and_catch_alls_find_their_user) {
+    config::User alice{"alice@test.example", "$argon2id$x", {"sales@test.example"}};
+    config::User bob{"bob@test.example", "$argon2id$y", {"@other.example"}};
+    config::User odd{"first+last@test.example", "$argon2id$z", {}};
+    const Directory d({"test.example", "Other.Example"}, {alice, bob, odd}, {}, nullptr, "+-");
+    auto who = [&](const std::string& a) {
+        const config::User* u = d.recipient(path(a));
+        return u ? u->address : std::string("(none)");
+    };
+    BOOST_TEST(who("<bob+lists@test.example>") == "bob@test.example");
+    BOOST_TEST(who("<BOB-x-y@Test.Example>") == "bob@test.example");
+    BOOST_TEST(who("<sales+q4@test.example>") == "alice@test.example");
+    BOOST_TEST(who("<first+last@test.example>") == "first+last@test.example");  // exact wins
+    BOOST_TEST(who("<+bob@test.example>") == "(none)");  // a delimiter first is no extension
+    BOOST_TEST(who("<carol+x@test.example>") == "(none)");
+    BOOST_TEST(who("<anyone@other.example>") == "bob@test.example");  // the catch-all
+    BOOST_TEST(who("<postmaster@test.example>") == "alice@test.example");
+    BOOST_TEST((d.lookup_keys("Bob+Lists@Test.Example") ==
+                std::vector<std::string>{"bob+lists@test.example", "bob@test.example", "@test.example"}));
+    BOOST_TEST((d.lookup_keys("bob@test.example") == std::vector<std::string>{"bob@test.example", "@test.example"}));
+    BOOST_TEST(reply_of(check_recipient(d, Role::inbound, rcpt("<bob+lists@test.example>"))) == "(default)");
+    BOOST_TEST(reply_of(check_recipient(d, Role::inbound, rcpt("<x@other.example>"))) == "(default)");
+    // Sending: with or without an extension, never as the catch-all's domain.
+    BOOST_TEST(d.may_send_as(bob, "bob+lists@test.example"));
+    BOOST_TEST(!d.may_send_as(bob, "anyone@other.example"));
+    BOOST_TEST(d.may_send_as(alice, "sales-x@test.example"));
+    // Without a delimiter, the extension is part of the address.
+    const Directory plain({"test.example"}, {alice, bob});
+    BOOST_TEST(plain.recipient(path("<bob+lists@test.example>")) == nullptr);
+    BOOST_TEST(!plain.may_send_as(bob, "bob+lists@test.example"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
