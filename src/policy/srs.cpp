@@ -112,7 +112,8 @@ SrsForward Srs::forward(std::string_view address, std::int64_t day) const {
             const std::string_view rest = local.substr(5);
             const auto h = rest.find('=');
             const auto e = h == std::string_view::npos ? h : rest.find('=', h + 1);
-            if (e == std::string_view::npos || e == h + 1 || e + 1 >= rest.size()) {
+            // The SRS0 part after the host keeps its own separator ("==HHHH=..."), as reverse needs.
+            if (e == std::string_view::npos || e == h + 1 || e + 1 >= rest.size() || !is_separator(rest[e + 1])) {
                 out.error = "a malformed SRS1 address";
                 return out;
             }
