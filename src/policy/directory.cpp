@@ -17,10 +17,7 @@ bool same_address(std::string_view a, std::string_view b) { return core::ascii_l
 smtp::Verdict accept() { return smtp::Verdict{}; }
 
 smtp::Verdict refuse(int code, const char* enhanced, std::string text) {
-    smtp::Verdict v;
-    v.accept = false;
-    v.reply = core::Reply(code, enhanced, std::move(text));
-    return v;
+    return smtp::Verdict::refusal(code, enhanced, std::move(text));
 }
 
 std::string domain_of(std::string_view address) {

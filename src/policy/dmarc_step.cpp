@@ -24,10 +24,7 @@ dmarc::DkimResult dkim_result(dkim::Status s) {
 }
 
 smtp::Verdict refuse(int code, const char* enhanced, std::string text) {
-    smtp::Verdict v;
-    v.accept = false;
-    v.reply = core::Reply(code, enhanced, std::move(text));
-    return v;
+    return smtp::Verdict::refusal(code, enhanced, std::move(text));
 }
 
 }  // namespace

@@ -8,10 +8,7 @@ namespace pigeon::policy {
 namespace {
 
 smtp::Verdict refuse(int code, const char* enhanced, std::string text) {
-    smtp::Verdict v;
-    v.accept = false;
-    v.reply = core::Reply(code, enhanced, std::move(text));
-    return v;
+    return smtp::Verdict::refusal(code, enhanced, std::move(text));
 }
 
 }  // namespace

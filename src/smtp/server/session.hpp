@@ -165,6 +165,13 @@ struct Verdict {
     // this (e.g. its header section with forged Authentication-Results fields renamed,
     // RFC 8601 5), the rest as received. nullopt: the message as received.
     std::optional<std::string> replacement;
+    // A refusal with this reply (the policy layer's one way to say no).
+    static Verdict refusal(int code, const char* enhanced, std::string text) {
+        Verdict v;
+        v.accept = false;
+        v.reply = core::Reply(code, enhanced, std::move(text));
+        return v;
+    }
     std::uint64_t replaced_octets = 0;
 };
 struct Enqueued { static constexpr const char* name = "Enqueued"; std::string queue_id; };
