@@ -9,6 +9,7 @@
 
 #include "app/directory_setup.hpp"
 #include "app/server_process.hpp"
+#include "net/lmtp_socket.hpp"
 #include "core/ascii.hpp"
 
 namespace pigeon::app {
@@ -132,7 +133,7 @@ void ServerProcess::start_lmtp(delivery::LocalDeliveryWorker::Options& worker_op
     options.connect_timeout = std::chrono::seconds(config_.outbound.connect_timeout_seconds);
     options.reply_timeout = std::chrono::seconds(config_.outbound.command_timeout_seconds);
     options.data_timeout = std::chrono::seconds(config_.outbound.data_timeout_seconds);
-    lmtp_pool_.emplace(options, delivery::socket_connector());
+    lmtp_pool_.emplace(options, net::lmtp_socket_connector());
     delivery::LmtpDelivery lmtp;
     lmtp.deliver = [this](const std::string& endpoint, smtp::ClientMessage m) {
         return lmtp_pool_->deliver(endpoint, std::move(m));

@@ -50,8 +50,7 @@ public:
 using LmtpConnector = std::function<std::unique_ptr<LmtpConnection>(
     const config::LmtpEndpoint& endpoint, std::chrono::milliseconds timeout, std::string& error)>;
 
-// Unix and TCP sockets (lmtp_socket.cpp).
-LmtpConnector socket_connector();
+// Over Unix and TCP sockets: net::lmtp_socket_connector() (net/lmtp_socket.hpp).
 
 struct LmtpOptions {
     std::string hostname = "localhost";                 // our LHLO name

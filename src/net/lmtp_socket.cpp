@@ -1,4 +1,4 @@
-// pigeon/delivery/lmtp_socket.cpp: LmtpConnection over a Unix or TCP socket: a non-blocking
+// pigeon/net/lmtp_socket.cpp: delivery::LmtpConnection over a Unix or TCP socket: a non-blocking
 // connect and poll(2)-bounded reads and writes (the local delivery worker's thread blocks
 // here, never an I/O thread).
 #include <arpa/inet.h>
@@ -13,10 +13,13 @@
 #include <cerrno>
 #include <cstring>
 
-#include "delivery/lmtp.hpp"
+#include "net/lmtp_socket.hpp"
 
-namespace pigeon::delivery {
+namespace pigeon::net {
 namespace {
+
+using delivery::LmtpConnection;
+using delivery::LmtpConnector;
 
 using std::chrono::milliseconds;
 
@@ -144,6 +147,6 @@ std::unique_ptr<LmtpConnection> open_socket(const config::LmtpEndpoint& e, milli
 
 }  // namespace
 
-LmtpConnector socket_connector() { return open_socket; }
+LmtpConnector lmtp_socket_connector() { return open_socket; }
 
-}  // namespace pigeon::delivery
+}  // namespace pigeon::net
