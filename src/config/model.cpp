@@ -88,45 +88,20 @@ std::string DeliverySettings::lmtp_for(std::string_view domain) const {
 }
 
 std::optional<AuthEndpoint> parse_auth_endpoint(std::string_view text, std::string& why) {
-    AuthEndpoint e;
-    if (text.substr(0, 5) == "unix:") {
-        e.unix_socket = true;
-        e.path = std::string(text.substr(5));
-        if (e.path.empty() || e.path.front() != '/') {
+    auto e = parse_endpoint(text);
+    if (e) return std::move(e).value();
+    switch (e.code()) {
+        case EndpointProblem::not_absolute:
             why = "\"unix:\" needs an absolute path (\"unix:/run/dovecot/auth-client\")";
-            return std::nullopt;
-        }
-        if (e.path.size() > 107) {
-            why = "the socket path is longer than a Unix socket path may be (107)";
-            return std::nullopt;
-        }
-        if (e.path.find('\0') != std::string::npos) {
-            why = "the socket path holds NUL";
-            return std::nullopt;
-        }
-        return e;
+            break;
+        case EndpointProblem::too_long: why = "the socket path is longer than a Unix socket path may be (107)"; break;
+        case EndpointProblem::holds_nul: why = "the socket path holds NUL"; break;
+        case EndpointProblem::not_address:
+            why = "\"" + std::string(text) +
+                  "\" is neither \"unix:/path\" nor address:port (an IP address; IPv6 in brackets: \"[::1]:12345\")";
+            break;
     }
-    const auto colon = text.rfind(':');
-    std::string host = colon == std::string_view::npos ? std::string() : std::string(text.substr(0, colon));
-    const std::string_view port = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
-    const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
-    if (bracketed) host = host.substr(1, host.size() - 2);
-    const bool ip_ok = bracketed ? core::is_ipv6_address(host) : core::is_ipv4_address(host);
-    unsigned long number = 0;
-    bool port_ok = !port.empty() && port.size() <= 5;
-    for (char c : port) {
-        port_ok = port_ok && c >= '0' && c <= '9';
-        if (port_ok) number = number * 10 + static_cast<unsigned long>(c - '0');
-    }
-    port_ok = port_ok && number >= 1 && number <= 65535;
-    if (!ip_ok || !port_ok) {
-        why = "\"" + std::string(text) +
-              "\" is neither \"unix:/path\" nor address:port (an IP address; IPv6 in brackets: \"[::1]:12345\")";
-        return std::nullopt;
-    }
-    e.address = host;
-    e.port = static_cast<std::uint16_t>(number);
-    return e;
+    return std::nullopt;
 }
 
 std::string MetricsSettings::listen() const {

@@ -11,6 +11,7 @@
 // config/validate.hpp (the rules that are not about TOML's shape), config/writer.hpp (Config to
 // TOML), config/session.hpp (the session options a Config gives). config/config.hpp has them all.
 #pragma once
+#include "config/endpoint.hpp"
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -332,13 +333,8 @@ struct AuthSettings {
 };
 
 // Where [auth] dovecot points: a Unix socket path, or an IP address and port.
-struct AuthEndpoint {
-    bool unix_socket = false;
-    std::string path;     // unix_socket: absolute, at most 107 octets (sockaddr_un)
-    std::string address;  // otherwise: an IPv4 or IPv6 address (no brackets)
-    std::uint16_t port = 0;
-};
-// Parses "unix:/path", "a.b.c.d:port" or "[v6]:port"; nullopt with `why` set otherwise. Pure.
+using AuthEndpoint = Endpoint;  // config/endpoint.hpp
+// [auth] dovecot's wording of parse_endpoint's problems: nullopt with `why` set. Pure.
 std::optional<AuthEndpoint> parse_auth_endpoint(std::string_view text, std::string& why);
 
 // [metrics]: the Prometheus endpoint (/metrics, /healthz; net/metrics_http.hpp). Off unless

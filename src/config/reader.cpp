@@ -11,7 +11,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "config/lmtp_endpoint.hpp"
+#include "config/endpoint.hpp"
 #include "config/maildir_template.hpp"
 #include "config/validate.hpp"
 #include "core/address.hpp"

@@ -26,7 +26,7 @@
 #include <string>
 #include <string_view>
 
-#include "config/lmtp_endpoint.hpp"
+#include "config/endpoint.hpp"
 #include "smtp/client/session.hpp"
 
 namespace pigeon::delivery {
